@@ -1,0 +1,194 @@
+#include "config.h"
+
+#include <errno.h>
+#include <libconfig.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int fail(char **err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(err, fmt, ap) < 0)
+        abort();
+    va_end(ap);
+    return -1;
+}
+
+static void *field(gmb_config *c, const gmb_config_key *k)
+{
+    return (char *)c + k->offset;
+}
+
+static void set_from_text(gmb_config *c, const gmb_config_key *k, const char *text)
+{
+    switch (k->type) {
+    case GMB_CFG_STRING: {
+        char **s = field(c, k);
+        free(*s);
+        *s = strdup(text);
+        break;
+    }
+    case GMB_CFG_INT:
+        *(int64_t *)field(c, k) = strtoll(text, NULL, 10);
+        break;
+    case GMB_CFG_BOOL:
+        *(bool *)field(c, k) = strcmp(text, "true") == 0;
+        break;
+    }
+}
+
+void gmb_config_defaults(gmb_config *c)
+{
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < gmb_config_schema_len; i++)
+        set_from_text(c, &gmb_config_schema[i], gmb_config_schema[i].default_text);
+}
+
+static const gmb_config_key *find_key(const char *path)
+{
+    for (size_t i = 0; i < gmb_config_schema_len; i++)
+        if (strcmp(gmb_config_schema[i].path, path) == 0)
+            return &gmb_config_schema[i];
+    return NULL;
+}
+
+/* True if some key lives below `prefix` (so `prefix` may be a group). */
+static bool is_group(const char *prefix)
+{
+    size_t n = strlen(prefix);
+    for (size_t i = 0; i < gmb_config_schema_len; i++)
+        if (strncmp(gmb_config_schema[i].path, prefix, n) == 0 && gmb_config_schema[i].path[n] == '.')
+            return true;
+    return false;
+}
+
+static const char *type_name(gmb_config_type t)
+{
+    return t == GMB_CFG_STRING ? "a string in quotes" : t == GMB_CFG_INT ? "an integer" : "true or false";
+}
+
+static int where(const config_setting_t *s, const char *path, char *buf, size_t n)
+{
+    const char *file = config_setting_source_file(s);
+    return snprintf(buf, n, "%s:%u", file ? file : path, config_setting_source_line(s));
+}
+
+static int load_setting(gmb_config *c, const config_setting_t *s, const char *prefix,
+                        const char *path, char **err)
+{
+    const char *name = config_setting_name(s);
+    char full[256];
+    snprintf(full, sizeof full, "%s%s%s", prefix, *prefix ? "." : "", name ? name : "");
+    char at[512];
+    where(s, path, at, sizeof at);
+
+    if (config_setting_is_group(s)) {
+        if (!is_group(full))
+            return fail(err, "%s: unknown section \"%s\" (see `gomabarn config-keys`)", at, full);
+        for (int i = 0; i < config_setting_length(s); i++)
+            if (load_setting(c, config_setting_get_elem(s, (unsigned)i), full, path, err) < 0)
+                return -1;
+        return 0;
+    }
+    const gmb_config_key *k = find_key(full);
+    if (!k)
+        return fail(err, "%s: unknown key \"%s\"%s", at, full,
+                    is_group(full) ? " (it is a section: write it as name = { ... };)" : " (see `gomabarn config-keys`)");
+    int t = config_setting_type(s);
+    switch (k->type) {
+    case GMB_CFG_STRING:
+        if (t != CONFIG_TYPE_STRING)
+            return fail(err, "%s: %s must be %s", at, full, type_name(k->type));
+        set_from_text(c, k, config_setting_get_string(s));
+        break;
+    case GMB_CFG_INT: {
+        if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
+            return fail(err, "%s: %s must be %s", at, full, type_name(k->type));
+        long long v = config_setting_get_int64(s);
+        if (v < k->min || v > k->max)
+            return fail(err, "%s: %s = %lld is out of range [%lld, %lld]", at, full, v,
+                        (long long)k->min, (long long)k->max);
+        *(int64_t *)field(c, k) = v;
+        break;
+    }
+    case GMB_CFG_BOOL:
+        if (t != CONFIG_TYPE_BOOL)
+            return fail(err, "%s: %s must be %s", at, full, type_name(k->type));
+        *(bool *)field(c, k) = config_setting_get_bool(s) != 0;
+        break;
+    }
+    return 0;
+}
+
+int gmb_config_load(const char *path, gmb_config *c, char **err)
+{
+    config_t cfg;
+    config_init(&cfg);
+    if (config_read_file(&cfg, path) != CONFIG_TRUE) {
+        int rc;
+        if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
+            rc = fail(err, "%s: cannot read: %s", path, strerror(errno));
+        else
+            rc = fail(err, "%s:%d: %s", config_error_file(&cfg) ? config_error_file(&cfg) : path,
+                      config_error_line(&cfg), config_error_text(&cfg));
+        config_destroy(&cfg);
+        return rc;
+    }
+    config_setting_t *root = config_root_setting(&cfg);
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < config_setting_length(root); i++)
+        rc = load_setting(c, config_setting_get_elem(root, (unsigned)i), "", path, err);
+    config_destroy(&cfg);
+    if (rc == 0)
+        rc = gmb_config_validate(c, path, err);
+    return rc;
+}
+
+int gmb_config_validate(const gmb_config *c, const char *path, char **err)
+{
+    if (!*c->bb_target)
+        return fail(err, "%s: buildbarn.target is empty; set it to Buildbarn's host:port", path);
+    if (!c->bb_tls && (*c->bb_tls_ca_file || *c->bb_tls_cert_file || *c->bb_tls_key_file))
+        return fail(err, "%s: TLS files are set but buildbarn.tls is false", path);
+    if (!*c->bb_tls_cert_file != !*c->bb_tls_key_file)
+        return fail(err, "%s: mutual TLS needs both buildbarn.tls_cert_file and buildbarn.tls_key_file", path);
+    if (c->bb_retry_initial_backoff_ms > c->bb_retry_max_backoff_ms)
+        return fail(err, "%s: buildbarn.retry.initial_backoff_ms exceeds max_backoff_ms", path);
+    const char *in = c->bb_instance_name;
+    size_t n = strlen(in);
+    if (n && (in[0] == '/' || in[n - 1] == '/' || strstr(in, "//")))
+        return fail(err, "%s: buildbarn.instance_name \"%s\" has a leading, trailing or double '/'", path, in);
+    const char *levels[] = {"debug", "info", "warn", "error"};
+    bool ok = false;
+    for (size_t i = 0; i < 4; i++)
+        ok |= strcmp(c->log_level, levels[i]) == 0;
+    if (!ok)
+        return fail(err, "%s: log.level \"%s\" is not one of debug, info, warn, error", path, c->log_level);
+    return 0;
+}
+
+void gmb_config_free(gmb_config *c)
+{
+    for (size_t i = 0; i < gmb_config_schema_len; i++) {
+        if (gmb_config_schema[i].type == GMB_CFG_STRING) {
+            char **s = field(c, &gmb_config_schema[i]);
+            free(*s);
+            *s = NULL;
+        }
+    }
+}
+
+void gmb_config_print_schema(FILE *out)
+{
+    fprintf(out, "| key | type | default | meaning |\n|---|---|---|---|\n");
+    for (size_t i = 0; i < gmb_config_schema_len; i++) {
+        const gmb_config_key *k = &gmb_config_schema[i];
+        const char *t = k->type == GMB_CFG_STRING ? "string" : k->type == GMB_CFG_INT ? "integer" : "bool";
+        if (k->type == GMB_CFG_STRING)
+            fprintf(out, "| `%s` | %s | `\"%s\"` | %s |\n", k->path, t, k->default_text, k->meaning);
+        else
+            fprintf(out, "| `%s` | %s | `%s` | %s |\n", k->path, t, k->default_text, k->meaning);
+    }
+}

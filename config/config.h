@@ -1,0 +1,61 @@
+/* config: gomabarn's configuration, declared once as a schema.
+ *
+ * config_schema.c lists every key with its type, default and one-line
+ * meaning; the loader reads a libconfig file, rejects unknown keys and
+ * wrong types with "file:line: message", and fills gmb_config. The same
+ * table prints `gomabarn config-keys` and docs/configuration.md. */
+#ifndef GMB_CONFIG_H
+#define GMB_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct {
+    /* buildbarn: the REv2 endpoint */
+    char *bb_target;
+    char *bb_instance_name;
+    bool bb_tls;
+    char *bb_tls_ca_file;
+    char *bb_tls_cert_file;
+    char *bb_tls_key_file;
+    char *bb_tls_server_name;
+    char *bb_token_file;
+    int64_t bb_threads;
+    int64_t bb_call_timeout_ms;
+    int64_t bb_execute_timeout_ms;
+    int64_t bb_max_batch_bytes;
+    int64_t bb_bytestream_chunk_bytes;
+    int64_t bb_retry_max_attempts;
+    int64_t bb_retry_initial_backoff_ms;
+    int64_t bb_retry_max_backoff_ms;
+    /* log */
+    char *log_level;
+} gmb_config;
+
+typedef enum { GMB_CFG_STRING, GMB_CFG_INT, GMB_CFG_BOOL } gmb_config_type;
+
+typedef struct {
+    const char *path;        /* "buildbarn.target" */
+    gmb_config_type type;
+    size_t offset;           /* of the field in gmb_config */
+    const char *default_text;  /* as written in a config file */
+    int64_t min, max;        /* for integers */
+    const char *meaning;
+} gmb_config_key;
+
+extern const gmb_config_key gmb_config_schema[];
+extern const size_t gmb_config_schema_len;
+
+/* Every key at its default. */
+void gmb_config_defaults(gmb_config *c);
+/* Loads `path` over the defaults. 0, or -1 with a malloc'd message that
+ * starts with "file:line:" when a line is known. */
+int gmb_config_load(const char *path, gmb_config *c, char **err);
+/* Checks relations between keys (TLS files only with tls, ...). */
+int gmb_config_validate(const gmb_config *c, const char *path, char **err);
+void gmb_config_free(gmb_config *c);
+/* Prints the schema as a Markdown table. */
+void gmb_config_print_schema(FILE *out);
+
+#endif

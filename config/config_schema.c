@@ -1,0 +1,46 @@
+/* Every configuration key gomabarn knows, with its default and meaning. */
+#include <stddef.h>
+
+#include "config.h"
+
+#define K(path, type, field, def, lo, hi, meaning) \
+    {path, type, offsetof(gmb_config, field), def, lo, hi, meaning}
+
+const gmb_config_key gmb_config_schema[] = {
+    K("buildbarn.target", GMB_CFG_STRING, bb_target, "127.0.0.1:8980", 0, 0,
+      "gRPC target of Buildbarn's frontend (bb_storage): host:port, dns:///host:port or unix:/path"),
+    K("buildbarn.instance_name", GMB_CFG_STRING, bb_instance_name, "hardlinking", 0, 0,
+      "default REv2 instance name; \"\" is valid and stays empty (never \".\")"),
+    K("buildbarn.tls", GMB_CFG_BOOL, bb_tls, "false", 0, 0,
+      "connect with TLS"),
+    K("buildbarn.tls_ca_file", GMB_CFG_STRING, bb_tls_ca_file, "", 0, 0,
+      "PEM file of CA certificates to trust; empty: the system's"),
+    K("buildbarn.tls_cert_file", GMB_CFG_STRING, bb_tls_cert_file, "", 0, 0,
+      "PEM client certificate chain for mutual TLS"),
+    K("buildbarn.tls_key_file", GMB_CFG_STRING, bb_tls_key_file, "", 0, 0,
+      "PEM private key of tls_cert_file"),
+    K("buildbarn.tls_server_name", GMB_CFG_STRING, bb_tls_server_name, "", 0, 0,
+      "name to expect in the server certificate when it differs from the target host"),
+    K("buildbarn.token_file", GMB_CFG_STRING, bb_token_file, "", 0, 0,
+      "file holding a bearer token sent as \"authorization: Bearer <token>\"; empty: none"),
+    K("buildbarn.threads", GMB_CFG_INT, bb_threads, "2", 1, 64,
+      "threads that drive gRPC completions (calls in flight need no thread each)"),
+    K("buildbarn.call_timeout_ms", GMB_CFG_INT, bb_call_timeout_ms, "60000", 100, 86400000,
+      "deadline of every call except Execute"),
+    K("buildbarn.execute_timeout_ms", GMB_CFG_INT, bb_execute_timeout_ms, "900000", 1000, 86400000,
+      "deadline of an Execute (or WaitExecution) stream"),
+    K("buildbarn.max_batch_bytes", GMB_CFG_INT, bb_max_batch_bytes, "2031616", 1024, 1073741824,
+      "largest BatchUpdateBlobs/BatchReadBlobs request; bigger blobs go through ByteStream (Buildbarn advertises no limit, its default message limit is 2 MiB)"),
+    K("buildbarn.bytestream_chunk_bytes", GMB_CFG_INT, bb_bytestream_chunk_bytes, "1048576", 1024, 16777216,
+      "size of each ByteStream Write message"),
+    K("buildbarn.retry.max_attempts", GMB_CFG_INT, bb_retry_max_attempts, "5", 1, 100,
+      "tries per call on UNAVAILABLE or RESOURCE_EXHAUSTED"),
+    K("buildbarn.retry.initial_backoff_ms", GMB_CFG_INT, bb_retry_initial_backoff_ms, "100", 1, 600000,
+      "pause before the first retry; doubles each time, with jitter"),
+    K("buildbarn.retry.max_backoff_ms", GMB_CFG_INT, bb_retry_max_backoff_ms, "5000", 1, 600000,
+      "longest pause between retries"),
+    K("log.level", GMB_CFG_STRING, log_level, "info", 0, 0,
+      "debug, info, warn or error"),
+};
+
+const size_t gmb_config_schema_len = sizeof gmb_config_schema / sizeof gmb_config_schema[0];

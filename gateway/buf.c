@@ -1,0 +1,78 @@
+#include "buf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void gmb_buf_init(gmb_buf *b, size_t max)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->max = max;
+}
+
+uint8_t *gmb_buf_reserve(gmb_buf *b, size_t len, gmb_buf_result *why)
+{
+    if (len > b->max || b->len > b->max - len) {
+        if (why)
+            *why = GMB_BUF_TOO_BIG;
+        return NULL;
+    }
+    size_t need = b->len + len;
+    if (need > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < need)
+            cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+        if (cap > b->max)
+            cap = b->max;
+        uint8_t *p = realloc(b->data, cap ? cap : 1);
+        if (!p) {
+            if (why)
+                *why = GMB_BUF_NOMEM;
+            return NULL;
+        }
+        b->data = p;
+        b->cap = cap;
+    }
+    if (why)
+        *why = GMB_BUF_OK;
+    return b->data + b->len;
+}
+
+void gmb_buf_commit(gmb_buf *b, size_t len)
+{
+    b->len += len;
+}
+
+gmb_buf_result gmb_buf_append(gmb_buf *b, const void *data, size_t len)
+{
+    gmb_buf_result why;
+    uint8_t *dst = gmb_buf_reserve(b, len, &why);
+    if (!dst)
+        return why;
+    if (len)
+        memcpy(dst, data, len);
+    b->len += len;
+    return GMB_BUF_OK;
+}
+
+void gmb_buf_reset(gmb_buf *b)
+{
+    b->len = 0;
+}
+
+uint8_t *gmb_buf_take(gmb_buf *b, size_t *len)
+{
+    uint8_t *p = b->data;
+    *len = b->len;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return p;
+}
+
+void gmb_buf_free(gmb_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}

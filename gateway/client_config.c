@@ -1,0 +1,34 @@
+#include "client_config.h"
+
+#include <stdlib.h>
+
+rev2_client *gmb_client_from_config(const gmb_config *cfg, char **err)
+{
+    rev2_client_options o;
+    rev2_client_options_init(&o);
+    o.channel.target = cfg->bb_target;
+    o.channel.use_tls = cfg->bb_tls;
+    o.channel.tls_ca_file = cfg->bb_tls_ca_file;
+    o.channel.tls_cert_file = cfg->bb_tls_cert_file;
+    o.channel.tls_key_file = cfg->bb_tls_key_file;
+    o.channel.tls_server_name = cfg->bb_tls_server_name;
+    o.instance_name = cfg->bb_instance_name;
+    o.threads = (int)cfg->bb_threads;
+    o.call_timeout_ms = cfg->bb_call_timeout_ms;
+    o.execute_timeout_ms = cfg->bb_execute_timeout_ms;
+    o.max_batch_bytes = (size_t)cfg->bb_max_batch_bytes;
+    o.bytestream_chunk_bytes = (size_t)cfg->bb_bytestream_chunk_bytes;
+    o.max_attempts = (int)cfg->bb_retry_max_attempts;
+    o.initial_backoff_ms = cfg->bb_retry_initial_backoff_ms;
+    o.max_backoff_ms = cfg->bb_retry_max_backoff_ms;
+    char *token = NULL;
+    if (*cfg->bb_token_file) {
+        token = rev2_read_small_file(cfg->bb_token_file, "buildbarn.token_file", err);
+        if (!token)
+            return NULL;
+        o.channel.bearer_token = token;
+    }
+    rev2_client *c = rev2_client_new(&o, err);
+    free(token);
+    return c;
+}

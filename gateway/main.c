@@ -1,0 +1,66 @@
+/* gomabarn: the command-line entry point. Each subcommand is a function;
+ * main only dispatches. */
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+
+#ifndef GOMABARN_VERSION
+#define GOMABARN_VERSION "dev"
+#endif
+
+static const char usage_text[] =
+    "usage: gomabarn <command> [options]\n"
+    "\n"
+    "gomabarn serves the goma remote-compilation protocol and runs the\n"
+    "compiles on Buildbarn through the Remote Execution API v2.\n"
+    "\n"
+    "commands:\n"
+    "  version       print the version and the libraries built in\n"
+    "  config-keys   print every configuration key with its default and meaning\n"
+    "  help          print this text\n"
+    "\n"
+    "Not built yet: serve, check and mount (see the open issues).\n";
+
+static int cmd_version(void)
+{
+    printf("gomabarn %s\n", GOMABARN_VERSION);
+    printf("REv2 client: gRPC C core, protobuf-c; API 2.3 (Command.output_paths, Action.platform)\n");
+    return 0;
+}
+
+static int cmd_config_keys(void)
+{
+    gmb_config_print_schema(stdout);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage_text, stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    bool help = argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0);
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        if (help) {
+            puts("usage: gomabarn version\n\nPrints gomabarn's version.");
+            return 0;
+        }
+        return cmd_version();
+    }
+    if (strcmp(cmd, "config-keys") == 0) {
+        if (help) {
+            puts("usage: gomabarn config-keys\n\nPrints every configuration key as a Markdown table.");
+            return 0;
+        }
+        return cmd_config_keys();
+    }
+    fprintf(stderr, "gomabarn: unknown command \"%s\"\n\n%s", cmd, usage_text);
+    return 2;
+}

@@ -1,0 +1,162 @@
+#include "rev2_action.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rev2_tree.h"
+
+static int fail(char **err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(err, fmt, ap) < 0)
+        abort();
+    va_end(ap);
+    return -1;
+}
+
+static int cmp_property(const void *a, const void *b)
+{
+    const rev2_property *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : strcmp(x->value, y->value);
+}
+
+static int cmp_string(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Sorted copies, so the caller's arrays stay as given. */
+static rev2_property *sorted_properties(const rev2_property *in, size_t n)
+{
+    rev2_property *out = malloc((n + 1) * sizeof *out);
+    if (!out)
+        abort();
+    if (n)
+        memcpy(out, in, n * sizeof *in);
+    qsort(out, n, sizeof *out, cmp_property);
+    return out;
+}
+
+int rev2_action_build(const rev2_action_spec *spec, rev2_built_action *out, char **err)
+{
+    memset(out, 0, sizeof *out);
+    if (spec->n_arguments == 0 || !spec->arguments[0] || !*spec->arguments[0])
+        return fail(err, "an action needs a program to run (arguments[0])");
+
+    rev2_property *env = sorted_properties(spec->environment, spec->n_environment);
+    rev2_property *plat = sorted_properties(spec->platform, spec->n_platform);
+    const char **outs = malloc((spec->n_output_paths + 1) * sizeof *outs);
+    if (!outs)
+        abort();
+    size_t n_outs = 0;
+    int rc = 0;
+    for (size_t i = 0; i < spec->n_output_paths; i++) {
+        char **parts;
+        size_t n;
+        if (!rev2_path_split(spec->output_paths[i], &parts, &n, err)) {
+            rc = -1;
+            goto done;
+        }
+        rev2_path_parts_free(parts, n);
+        if (n == 0) {
+            rc = fail(err, "output path \"%s\" names the working directory itself", spec->output_paths[i]);
+            goto done;
+        }
+        outs[n_outs++] = spec->output_paths[i];
+    }
+    qsort(outs, n_outs, sizeof *outs, cmp_string);
+    /* Duplicates are a client mistake we can absorb: keep one. */
+    size_t w = 0;
+    for (size_t i = 0; i < n_outs; i++)
+        if (w == 0 || strcmp(outs[w - 1], outs[i]) != 0)
+            outs[w++] = outs[i];
+    n_outs = w;
+    for (size_t i = 1; i < spec->n_environment; i++)
+        if (strcmp(env[i - 1].name, env[i].name) == 0) {
+            rc = fail(err, "environment variable %s is given twice", env[i].name);
+            goto done;
+        }
+
+    /* Platform. */
+    Rev2PlatformProperty *props = calloc(spec->n_platform + 1, sizeof *props);
+    Rev2PlatformProperty **pp = calloc(spec->n_platform + 1, sizeof *pp);
+    Rev2EnvVar *vars = calloc(spec->n_environment + 1, sizeof *vars);
+    Rev2EnvVar **vp = calloc(spec->n_environment + 1, sizeof *vp);
+    if (!props || !pp || !vars || !vp)
+        abort();
+    for (size_t i = 0; i < spec->n_platform; i++) {
+        build__bazel__remote__execution__v2__platform__property__init(&props[i]);
+        props[i].name = (char *)plat[i].name;
+        props[i].value = (char *)plat[i].value;
+        pp[i] = &props[i];
+    }
+    Rev2Platform platform = BUILD__BAZEL__REMOTE__EXECUTION__V2__PLATFORM__INIT;
+    platform.n_properties = spec->n_platform;
+    platform.properties = pp;
+
+    for (size_t i = 0; i < spec->n_environment; i++) {
+        build__bazel__remote__execution__v2__command__environment_variable__init(&vars[i]);
+        vars[i].name = (char *)env[i].name;
+        vars[i].value = (char *)env[i].value;
+        vp[i] = &vars[i];
+    }
+    Rev2Command cmd = BUILD__BAZEL__REMOTE__EXECUTION__V2__COMMAND__INIT;
+    cmd.n_arguments = spec->n_arguments;
+    cmd.arguments = (char **)spec->arguments;
+    cmd.n_environment_variables = spec->n_environment;
+    cmd.environment_variables = vp;
+    cmd.n_output_paths = n_outs;
+    cmd.output_paths = (char **)outs;
+    cmd.working_directory = (char *)(spec->working_directory ? spec->working_directory : "");
+    cmd.platform = spec->n_platform ? &platform : NULL;
+    out->command_bytes = REV2_PACK(&cmd, &out->command_len);
+    rev2_digest_of_bytes(out->command_bytes, out->command_len, &out->command_digest);
+
+    Rev2Action action = BUILD__BAZEL__REMOTE__EXECUTION__V2__ACTION__INIT;
+    Rev2Digest cmd_d, root_d;
+    rev2_digest_to_proto(&out->command_digest, &cmd_d);
+    rev2_digest_to_proto(&spec->input_root, &root_d);
+    action.command_digest = &cmd_d;
+    action.input_root_digest = &root_d;
+    GpbDuration timeout = GOOGLE__PROTOBUF__DURATION__INIT;
+    if (spec->timeout_ms > 0) {
+        timeout.seconds = spec->timeout_ms / 1000;
+        timeout.nanos = (int32_t)(spec->timeout_ms % 1000) * 1000000;
+        action.timeout = &timeout;
+    }
+    action.do_not_cache = spec->do_not_cache;
+    if (spec->salt_len) {
+        action.salt.data = (uint8_t *)spec->salt;
+        action.salt.len = spec->salt_len;
+    }
+    action.platform = spec->n_platform ? &platform : NULL;
+    out->action_bytes = REV2_PACK(&action, &out->action_len);
+    rev2_digest_of_bytes(out->action_bytes, out->action_len, &out->action_digest);
+
+    free(props);
+    free(pp);
+    free(vars);
+    free(vp);
+done:
+    free(env);
+    free(plat);
+    free(outs);
+    return rc;
+}
+
+void rev2_action_blobs(const rev2_built_action *b, rev2_blob out[2])
+{
+    out[0] = (rev2_blob){.digest = b->action_digest, .data = b->action_bytes};
+    out[1] = (rev2_blob){.digest = b->command_digest, .data = b->command_bytes};
+}
+
+void rev2_built_action_free(rev2_built_action *b)
+{
+    free(b->action_bytes);
+    free(b->command_bytes);
+    memset(b, 0, sizeof *b);
+}

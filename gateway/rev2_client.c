@@ -1,0 +1,155 @@
+#include "rev2_client.h"
+
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "rev2_internal.h"
+
+struct rev2_client {
+    rev2_client_options opts;  /* strings below are our own copies */
+    rev2_engine *engine;
+    rev2_channel *channel;
+    char *instance;
+    rev2_client_stats stats;   /* updated with atomic adds */
+};
+
+void rev2_client_options_init(rev2_client_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->instance_name = "";
+    o->threads = 2;
+    o->call_timeout_ms = 60 * 1000;
+    o->execute_timeout_ms = 15 * 60 * 1000;
+    o->max_batch_bytes = (2u << 20) - (64u << 10);
+    o->bytestream_chunk_bytes = 1u << 20;
+    o->max_attempts = 5;
+    o->initial_backoff_ms = 100;
+    o->max_backoff_ms = 5000;
+}
+
+rev2_client *rev2_client_new(const rev2_client_options *o, char **err)
+{
+    *err = NULL;
+    rev2_client *c = calloc(1, sizeof *c);
+    if (!c)
+        abort();
+    c->opts = *o;
+    if (c->opts.max_attempts < 1)
+        c->opts.max_attempts = 1;
+    if (c->opts.bytestream_chunk_bytes == 0)
+        c->opts.bytestream_chunk_bytes = 1u << 20;
+    c->instance = strdup(o->instance_name ? o->instance_name : "");
+    c->opts.instance_name = c->instance;
+    c->engine = rev2_engine_new(o->threads);
+    c->channel = rev2_channel_new(c->engine, &o->channel, err);
+    if (!c->channel) {
+        rev2_engine_free(c->engine);
+        free(c->instance);
+        free(c);
+        return NULL;
+    }
+    /* Channel options point into the caller's strings; we keep only what
+     * the channel copied. */
+    memset(&c->opts.channel, 0, sizeof c->opts.channel);
+    return c;
+}
+
+const char *rev2_client_default_instance(const rev2_client *c)
+{
+    return c->instance;
+}
+
+const rev2_client_options *rev2_client_options_of(const rev2_client *c)
+{
+    return &c->opts;
+}
+
+void rev2_client_stats_get(rev2_client *c, rev2_client_stats *out)
+{
+    uint64_t *src = (uint64_t *)&c->stats, *dst = (uint64_t *)out;
+    for (size_t i = 0; i < sizeof *out / sizeof(uint64_t); i++)
+        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+
+void rev2_stat_add(rev2_client *c, size_t field_offset, uint64_t n)
+{
+    uint64_t *field = (uint64_t *)((char *)&c->stats + field_offset);
+    __atomic_fetch_add(field, n, __ATOMIC_RELAXED);
+}
+
+void rev2_client_free(rev2_client *c)
+{
+    if (!c)
+        return;
+    rev2_engine_shutdown(c->engine);
+    rev2_channel_free(c->channel);
+    rev2_engine_free(c->engine);
+    free(c->instance);
+    free(c);
+}
+
+rev2_channel *rev2_client_channel(rev2_client *c)
+{
+    return c->channel;
+}
+
+rev2_engine *rev2_client_engine(rev2_client *c)
+{
+    return c->engine;
+}
+
+const char *rev2_client_instance(const rev2_client *c, const char *instance)
+{
+    return instance ? instance : c->instance;
+}
+
+int64_t rev2_backoff_ms(int attempt, int64_t initial_ms, int64_t max_ms)
+{
+    if (attempt < 1)
+        attempt = 1;
+    int64_t full = initial_ms;
+    for (int i = 1; i < attempt && full < max_ms; i++)
+        full *= 2;
+    if (full > max_ms)
+        full = max_ms;
+    uint32_t r = 0;
+    RAND_bytes((unsigned char *)&r, sizeof r);
+    int64_t half = full / 2;
+    return half + (half > 0 ? (int64_t)(r % (uint64_t)(full - half + 1)) : 0);
+}
+
+/* ---- Capabilities ---- */
+
+typedef struct {
+    rev2_capabilities_cb cb;
+    void *user;
+} caps_call;
+
+static void caps_done(void *user, rev2_error *err, const uint8_t *resp, size_t len)
+{
+    caps_call *cc = user;
+    Rev2ServerCapabilities *caps = NULL;
+    if (!err) {
+        caps = build__bazel__remote__execution__v2__server_capabilities__unpack(NULL, len, resp);
+        if (!caps)
+            err = rev2_error_new(REV2_INTERNAL, "undecodable ServerCapabilities (%zu bytes)", len);
+    }
+    cc->cb(cc->user, err, caps);
+    free(cc);
+}
+
+void rev2_get_capabilities(rev2_client *c, const char *instance, rev2_capabilities_cb cb, void *user)
+{
+    Rev2GetCapabilitiesRequest req = BUILD__BAZEL__REMOTE__EXECUTION__V2__GET_CAPABILITIES_REQUEST__INIT;
+    req.instance_name = (char *)rev2_client_instance(c, instance);
+    size_t len;
+    uint8_t *bytes = REV2_PACK(&req, &len);
+    caps_call *cc = malloc(sizeof *cc);
+    if (!cc)
+        abort();
+    cc->cb = cb;
+    cc->user = user;
+    rev2_unary(c, REV2_METHOD_CAPS, bytes, len, caps_done, cc);
+}

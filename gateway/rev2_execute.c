@@ -1,0 +1,247 @@
+/* rev2_execute: GetActionResult, and Execute followed to the end,
+ * reattaching with WaitExecution when the stream breaks. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "rev2_internal.h"
+
+/* ---- GetActionResult ---- */
+
+typedef struct {
+    rev2_action_result_cb cb;
+    void *user;
+} gar_call;
+
+static void gar_done(void *user, rev2_error *err, const uint8_t *resp, size_t len)
+{
+    gar_call *g = user;
+    Rev2ActionResult *result = NULL;
+    if (!err) {
+        result = build__bazel__remote__execution__v2__action_result__unpack(NULL, len, resp);
+        if (!result)
+            err = rev2_error_new(REV2_INTERNAL, "undecodable ActionResult (%zu bytes)", len);
+    }
+    g->cb(g->user, err, result);
+    free(g);
+}
+
+void rev2_get_action_result(rev2_client *c, const char *instance, const rev2_digest *action,
+                            bool inline_outputs, rev2_action_result_cb cb, void *user)
+{
+    Rev2GetActionResultRequest req = BUILD__BAZEL__REMOTE__EXECUTION__V2__GET_ACTION_RESULT_REQUEST__INIT;
+    Rev2Digest d;
+    rev2_digest_to_proto(action, &d);
+    req.instance_name = (char *)rev2_client_instance(c, instance);
+    req.action_digest = &d;
+    req.inline_stdout = inline_outputs;
+    req.inline_stderr = inline_outputs;
+    req.digest_function = BUILD__BAZEL__REMOTE__EXECUTION__V2__DIGEST_FUNCTION__VALUE__SHA256;
+    size_t len;
+    uint8_t *bytes = REV2_PACK(&req, &len);
+    gar_call *g = malloc(sizeof *g);
+    if (!g)
+        abort();
+    g->cb = cb;
+    g->user = user;
+    rev2_unary(c, REV2_METHOD_AC "GetActionResult", bytes, len, gar_done, g);
+}
+
+/* ---- Execute ---- */
+
+typedef struct {
+    rev2_client *client;
+    char *instance;
+    rev2_digest action;
+    rev2_execute_options opts;
+    rev2_progress_cb progress;
+    rev2_execute_cb cb;
+    void *user;
+
+    int attempt;
+    bool waiting;            /* this attempt is a WaitExecution */
+    char *operation_name;    /* last name seen; WaitExecution reattaches to it */
+    int stage;               /* last ExecutionStage reported */
+    bool done;               /* an Operation with done=true arrived */
+    rev2_error *op_error;    /* Operation.error of the final operation */
+    Rev2ExecuteResponse *response;
+} exec_op;
+
+static void exec_attempt(exec_op *x);
+
+static bool exec_next_request(void *user, gmb_buf *out, bool *last, char **why)
+{
+    exec_op *x = user;
+    size_t len;
+    uint8_t *bytes;
+    if (x->waiting) {
+        Rev2WaitExecutionRequest req = BUILD__BAZEL__REMOTE__EXECUTION__V2__WAIT_EXECUTION_REQUEST__INIT;
+        req.name = x->operation_name;
+        bytes = REV2_PACK(&req, &len);
+    } else {
+        Rev2ExecuteRequest req = BUILD__BAZEL__REMOTE__EXECUTION__V2__EXECUTE_REQUEST__INIT;
+        Rev2Digest d;
+        rev2_digest_to_proto(&x->action, &d);
+        Build__Bazel__Remote__Execution__V2__ExecutionPolicy policy =
+            BUILD__BAZEL__REMOTE__EXECUTION__V2__EXECUTION_POLICY__INIT;
+        policy.priority = x->opts.priority;
+        req.instance_name = x->instance;
+        req.action_digest = &d;
+        req.skip_cache_lookup = x->opts.skip_cache_lookup;
+        req.execution_policy = x->opts.priority ? &policy : NULL;
+        req.digest_function = BUILD__BAZEL__REMOTE__EXECUTION__V2__DIGEST_FUNCTION__VALUE__SHA256;
+        bytes = REV2_PACK(&req, &len);
+    }
+    gmb_buf_append(out, bytes, len);
+    free(bytes);
+    *last = true;
+    (void)why;
+    return true;
+}
+
+static void take_final(exec_op *x, const LroOperation *op)
+{
+    x->done = true;
+    if (op->result_case == GOOGLE__LONGRUNNING__OPERATION__RESULT_ERROR) {
+        x->op_error = rev2_error_from_status_msg(op->error);
+        if (!x->op_error)
+            x->op_error = rev2_error_new(REV2_UNKNOWN, "operation failed without a status");
+        return;
+    }
+    if (op->result_case != GOOGLE__LONGRUNNING__OPERATION__RESULT_RESPONSE ||
+        !rev2_any_is(op->response, REV2_PKG "ExecuteResponse")) {
+        x->op_error = rev2_error_new(REV2_INTERNAL, "finished operation carries no ExecuteResponse");
+        return;
+    }
+    rev2_msg_free(x->response);
+    x->response = build__bazel__remote__execution__v2__execute_response__unpack(
+        NULL, op->response->value.len, op->response->value.data);
+    if (!x->response)
+        x->op_error = rev2_error_new(REV2_INTERNAL, "undecodable ExecuteResponse");
+}
+
+static bool exec_on_message(void *user, const uint8_t *data, size_t len)
+{
+    exec_op *x = user;
+    LroOperation *op = google__longrunning__operation__unpack(NULL, len, data);
+    if (!op) {
+        GMB_WARN("rev2", "undecodable Operation (%zu bytes) ignored", len);
+        return true;
+    }
+    if (op->name && *op->name && (!x->operation_name || strcmp(op->name, x->operation_name) != 0)) {
+        free(x->operation_name);
+        x->operation_name = strdup(op->name);
+    }
+    if (rev2_any_is(op->metadata, REV2_PKG "ExecuteOperationMetadata")) {
+        Rev2ExecuteOperationMetadata *md = build__bazel__remote__execution__v2__execute_operation_metadata__unpack(
+            NULL, op->metadata->value.len, op->metadata->value.data);
+        if (md && (int)md->stage != x->stage) {
+            x->stage = (int)md->stage;
+            if (x->progress)
+                x->progress(x->user, x->stage, x->operation_name);
+        }
+        rev2_msg_free(md);
+    }
+    if (op->done)
+        take_final(x, op);
+    rev2_msg_free(op);
+    return true;
+}
+
+static void exec_finish(exec_op *x, rev2_error *err)
+{
+    char ds[REV2_DIGEST_STR_LEN];
+    if (err)
+        rev2_error_prefix(err, "executing action %s on instance \"%s\"", rev2_digest_str(&x->action, ds), x->instance);
+    x->cb(x->user, err, x->response);
+    free(x->operation_name);
+    free(x->instance);
+    free(x);
+}
+
+static void exec_retry_timer(void *arg, bool cancelled)
+{
+    exec_op *x = arg;
+    if (cancelled)
+        exec_finish(x, rev2_error_new(REV2_CANCELLED, "shutting down while reconnecting"));
+    else
+        exec_attempt(x);
+}
+
+static void exec_on_done(void *user, rev2_error *err)
+{
+    exec_op *x = user;
+    if (x->done) {
+        /* The outcome is known; how the stream then ended does not matter. */
+        rev2_error_free(err);
+        err = x->op_error;
+        x->op_error = NULL;
+        if (!err && x->response)
+            err = rev2_error_from_status_msg(x->response->status);
+        if (!err && x->response && !x->response->result)
+            err = rev2_error_new(REV2_INTERNAL, "ExecuteResponse without an ActionResult");
+        exec_finish(x, err);
+        return;
+    }
+    /* The stream ended early: reattach to the operation if we know it,
+     * otherwise submit again (the scheduler deduplicates). */
+    if (!err)
+        err = rev2_error_new(REV2_UNAVAILABLE, "stream ended before the operation finished");
+    bool lost = x->waiting && err->code == REV2_NOT_FOUND;
+    bool retry = rev2_code_is_retryable(err->code) || lost;
+    const rev2_client_options *o = rev2_client_options_of(x->client);
+    if (retry && x->attempt < o->max_attempts) {
+        int64_t pause = lost ? 0 : rev2_backoff_ms(x->attempt, o->initial_backoff_ms, o->max_backoff_ms);
+        x->waiting = !lost && x->operation_name != NULL;
+        if (lost) {
+            free(x->operation_name);
+            x->operation_name = NULL;
+        }
+        GMB_WARN("rev2", "Execute stream broke (%s: %s); %s in %lld ms", rev2_code_name(err->code),
+                 err->message, x->waiting ? "reattaching with WaitExecution" : "submitting again",
+                 (long long)pause);
+        rev2_error_free(err);
+        x->attempt++;
+        REV2_STAT_ADD(x->client, retries, 1);
+        if (x->waiting)
+            REV2_STAT_ADD(x->client, reattaches, 1);
+        rev2_engine_after(rev2_client_engine(x->client), pause, exec_retry_timer, x);
+        return;
+    }
+    exec_finish(x, err);
+}
+
+static const rev2_rpc_handlers exec_handlers = {
+    .next_request = exec_next_request,
+    .on_message = exec_on_message,
+    .on_done = exec_on_done,
+};
+
+static void exec_attempt(exec_op *x)
+{
+    REV2_STAT_ADD(x->client, calls, 1);
+    rev2_rpc_start(rev2_client_channel(x->client),
+                   x->waiting ? REV2_METHOD_EXEC "WaitExecution" : REV2_METHOD_EXEC "Execute",
+                   rev2_client_options_of(x->client)->execute_timeout_ms, &exec_handlers, x);
+}
+
+void rev2_execute(rev2_client *c, const char *instance, const rev2_digest *action,
+                  const rev2_execute_options *opts, rev2_progress_cb progress,
+                  rev2_execute_cb cb, void *user)
+{
+    exec_op *x = calloc(1, sizeof *x);
+    if (!x)
+        abort();
+    x->client = c;
+    x->instance = strdup(rev2_client_instance(c, instance));
+    x->action = *action;
+    if (opts)
+        x->opts = *opts;
+    x->progress = progress;
+    x->cb = cb;
+    x->user = user;
+    x->attempt = 1;
+    x->stage = -1;
+    REV2_STAT_ADD(c, executes, 1);
+    exec_attempt(x);
+}

@@ -1,0 +1,402 @@
+#include "rev2_tree.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef enum { NODE_DIR, NODE_FILE, NODE_SYMLINK } node_kind;
+
+typedef struct tnode {
+    char *name;
+    node_kind kind;
+    rev2_digest digest;     /* files: content; dirs: Directory message (after finish) */
+    bool executable;
+    char *target;           /* symlinks */
+    struct tnode **children;
+    size_t n_children, cap_children;
+} tnode;
+
+struct rev2_tree {
+    tnode root;
+    bool finished;
+    rev2_blob *blobs;       /* distinct Directory messages */
+    uint8_t **blob_data;
+    size_t n_blobs, cap_blobs;
+    size_t files, symlinks, dirs;
+};
+
+static int fail(char **err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(err, fmt, ap) < 0)
+        abort();
+    va_end(ap);
+    return -1;
+}
+
+bool rev2_path_split(const char *path, char ***parts_out, size_t *n_out, char **err)
+{
+    *parts_out = NULL;
+    *n_out = 0;
+    if (!path || path[0] == '/') {
+        fail(err, "path \"%s\" is absolute; input paths must be relative to the input root", path ? path : "");
+        return false;
+    }
+    char **parts = NULL;
+    size_t n = 0;
+    const char *p = path;
+    while (*p) {
+        const char *slash = strchr(p, '/');
+        size_t len = slash ? (size_t)(slash - p) : strlen(p);
+        if (len == 2 && p[0] == '.' && p[1] == '.') {
+            rev2_path_parts_free(parts, n);
+            fail(err, "path \"%s\" climbs out with \"..\"", path);
+            return false;
+        }
+        if (!(len == 0 || (len == 1 && p[0] == '.'))) {
+            parts = realloc(parts, (n + 1) * sizeof *parts);
+            if (!parts)
+                abort();
+            parts[n++] = strndup(p, len);
+        }
+        p += len;
+        if (*p == '/')
+            p++;
+    }
+    *parts_out = parts;
+    *n_out = n;
+    return true;
+}
+
+void rev2_path_parts_free(char **parts, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(parts[i]);
+    free(parts);
+}
+
+rev2_tree *rev2_tree_new(void)
+{
+    rev2_tree *t = calloc(1, sizeof *t);
+    if (!t)
+        abort();
+    t->root.kind = NODE_DIR;
+    t->root.name = strdup("");
+    return t;
+}
+
+static tnode *find_child(tnode *dir, const char *name)
+{
+    for (size_t i = 0; i < dir->n_children; i++)
+        if (strcmp(dir->children[i]->name, name) == 0)
+            return dir->children[i];
+    return NULL;
+}
+
+static tnode *add_child(tnode *dir, const char *name, node_kind kind)
+{
+    if (dir->n_children == dir->cap_children) {
+        dir->cap_children = dir->cap_children ? dir->cap_children * 2 : 4;
+        dir->children = realloc(dir->children, dir->cap_children * sizeof *dir->children);
+        if (!dir->children)
+            abort();
+    }
+    tnode *n = calloc(1, sizeof *n);
+    if (!n)
+        abort();
+    n->name = strdup(name);
+    n->kind = kind;
+    dir->children[dir->n_children++] = n;
+    return n;
+}
+
+/* Walks to the parent of the last component, creating directories. */
+static tnode *walk_parents(rev2_tree *t, const char *path, char **parts, size_t n, char **err)
+{
+    tnode *dir = &t->root;
+    for (size_t i = 0; i + 1 < n; i++) {
+        tnode *c = find_child(dir, parts[i]);
+        if (!c) {
+            c = add_child(dir, parts[i], NODE_DIR);
+        } else if (c->kind != NODE_DIR) {
+            fail(err, "\"%s\": \"%s\" is a %s, not a directory", path, parts[i],
+                 c->kind == NODE_FILE ? "file" : "symlink");
+            return NULL;
+        }
+        dir = c;
+    }
+    return dir;
+}
+
+static int add_entry(rev2_tree *t, const char *path, node_kind kind, const rev2_digest *d,
+                     bool executable, const char *target, char **err)
+{
+    if (t->finished)
+        return fail(err, "tree already finished");
+    char **parts;
+    size_t n;
+    if (!rev2_path_split(path, &parts, &n, err))
+        return -1;
+    if (n == 0) {
+        rev2_path_parts_free(parts, n);
+        if (kind == NODE_DIR)
+            return 0; /* the root itself */
+        return fail(err, "empty path for a %s", kind == NODE_FILE ? "file" : "symlink");
+    }
+    int rc = 0;
+    tnode *dir = walk_parents(t, path, parts, n, err);
+    if (!dir) {
+        rc = -1;
+        goto out;
+    }
+    tnode *existing = find_child(dir, parts[n - 1]);
+    if (existing) {
+        bool same = existing->kind == kind &&
+                    (kind == NODE_DIR ||
+                     (kind == NODE_FILE && rev2_digest_equal(&existing->digest, d) && existing->executable == executable) ||
+                     (kind == NODE_SYMLINK && strcmp(existing->target, target) == 0));
+        if (!same)
+            rc = fail(err, "\"%s\" is given twice with different contents", path);
+        goto out;
+    }
+    tnode *node = add_child(dir, parts[n - 1], kind);
+    if (kind == NODE_FILE) {
+        node->digest = *d;
+        node->executable = executable;
+    } else if (kind == NODE_SYMLINK) {
+        node->target = strdup(target);
+    }
+out:
+    rev2_path_parts_free(parts, n);
+    return rc;
+}
+
+int rev2_tree_add_file(rev2_tree *t, const char *path, const rev2_digest *d, bool executable, char **err)
+{
+    return add_entry(t, path, NODE_FILE, d, executable, NULL, err);
+}
+
+int rev2_tree_add_symlink(rev2_tree *t, const char *path, const char *target, char **err)
+{
+    return add_entry(t, path, NODE_SYMLINK, NULL, false, target, err);
+}
+
+int rev2_tree_add_dir(rev2_tree *t, const char *path, char **err)
+{
+    return add_entry(t, path, NODE_DIR, NULL, false, NULL, err);
+}
+
+static int add_local(rev2_tree *t, const char *local, const char *rel, char **err)
+{
+    DIR *d = opendir(local);
+    if (!d)
+        return fail(err, "cannot list %s: %s", local, strerror(errno));
+    if (*rel && rev2_tree_add_dir(t, rel, err) < 0) {
+        closedir(d);
+        return -1;
+    }
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char *lpath, *rpath;
+        if (asprintf(&lpath, "%s/%s", local, e->d_name) < 0 ||
+            asprintf(&rpath, "%s%s%s", rel, *rel ? "/" : "", e->d_name) < 0)
+            abort();
+        struct stat st;
+        if (lstat(lpath, &st) < 0) {
+            rc = fail(err, "cannot stat %s: %s", lpath, strerror(errno));
+        } else if (S_ISDIR(st.st_mode)) {
+            rc = add_local(t, lpath, rpath, err);
+        } else if (S_ISLNK(st.st_mode)) {
+            char target[4096];
+            ssize_t n = readlink(lpath, target, sizeof target - 1);
+            if (n < 0) {
+                rc = fail(err, "cannot read link %s: %s", lpath, strerror(errno));
+            } else {
+                target[n] = '\0';
+                rc = rev2_tree_add_symlink(t, rpath, target, err);
+            }
+        } else if (S_ISREG(st.st_mode)) {
+            rev2_digest dg;
+            int hr = rev2_digest_of_file(lpath, &dg);
+            if (hr < 0)
+                rc = fail(err, "cannot read %s: %s", lpath, strerror(-hr));
+            else
+                rc = rev2_tree_add_file(t, rpath, &dg, (st.st_mode & S_IXUSR) != 0, err);
+        }
+        free(lpath);
+        free(rpath);
+    }
+    closedir(d);
+    return rc;
+}
+
+int rev2_tree_add_local_dir(rev2_tree *t, const char *local_dir, char **err)
+{
+    return add_local(t, local_dir, "", err);
+}
+
+static int by_name(const void *a, const void *b)
+{
+    /* REv2 sorts by name as byte strings (UTF-8 code unit order). */
+    return strcmp((*(tnode *const *)a)->name, (*(tnode *const *)b)->name);
+}
+
+static void remember_blob(rev2_tree *t, uint8_t *data, const rev2_digest *d)
+{
+    for (size_t i = 0; i < t->n_blobs; i++) {
+        if (rev2_digest_equal(&t->blobs[i].digest, d)) {
+            free(data);
+            return;
+        }
+    }
+    if (t->n_blobs == t->cap_blobs) {
+        t->cap_blobs = t->cap_blobs ? t->cap_blobs * 2 : 8;
+        t->blobs = realloc(t->blobs, t->cap_blobs * sizeof *t->blobs);
+        t->blob_data = realloc(t->blob_data, t->cap_blobs * sizeof *t->blob_data);
+        if (!t->blobs || !t->blob_data)
+            abort();
+    }
+    t->blob_data[t->n_blobs] = data;
+    t->blobs[t->n_blobs] = (rev2_blob){.digest = *d, .data = data};
+    t->n_blobs++;
+}
+
+/* Post-order: children's digests are known before their parent is built. */
+static void finish_dir(rev2_tree *t, tnode *dir)
+{
+    qsort(dir->children, dir->n_children, sizeof *dir->children, by_name);
+    size_t nf = 0, nd = 0, ns = 0;
+    for (size_t i = 0; i < dir->n_children; i++) {
+        tnode *c = dir->children[i];
+        if (c->kind == NODE_DIR) {
+            finish_dir(t, c);
+            nd++;
+        } else if (c->kind == NODE_FILE) {
+            nf++;
+        } else {
+            ns++;
+        }
+    }
+    Rev2FileNode *files = calloc(nf + 1, sizeof *files);
+    Rev2FileNode **fp = calloc(nf + 1, sizeof *fp);
+    Rev2DirectoryNode *dirs = calloc(nd + 1, sizeof *dirs);
+    Rev2DirectoryNode **dp = calloc(nd + 1, sizeof *dp);
+    Rev2SymlinkNode *links = calloc(ns + 1, sizeof *links);
+    Rev2SymlinkNode **sp = calloc(ns + 1, sizeof *sp);
+    Rev2Digest *digests = calloc(nf + nd + 1, sizeof *digests);
+    if (!files || !fp || !dirs || !dp || !links || !sp || !digests)
+        abort();
+    size_t fi = 0, di = 0, si = 0, gi = 0;
+    for (size_t i = 0; i < dir->n_children; i++) {
+        tnode *c = dir->children[i];
+        if (c->kind == NODE_FILE) {
+            build__bazel__remote__execution__v2__file_node__init(&files[fi]);
+            files[fi].name = c->name;
+            rev2_digest_to_proto(&c->digest, &digests[gi]);
+            files[fi].digest = &digests[gi++];
+            files[fi].is_executable = c->executable;
+            fp[fi] = &files[fi];
+            fi++;
+            t->files++;
+        } else if (c->kind == NODE_DIR) {
+            build__bazel__remote__execution__v2__directory_node__init(&dirs[di]);
+            dirs[di].name = c->name;
+            rev2_digest_to_proto(&c->digest, &digests[gi]);
+            dirs[di].digest = &digests[gi++];
+            dp[di] = &dirs[di];
+            di++;
+        } else {
+            build__bazel__remote__execution__v2__symlink_node__init(&links[si]);
+            links[si].name = c->name;
+            links[si].target = c->target;
+            sp[si] = &links[si];
+            si++;
+            t->symlinks++;
+        }
+    }
+    Rev2Directory msg = BUILD__BAZEL__REMOTE__EXECUTION__V2__DIRECTORY__INIT;
+    msg.n_files = nf;
+    msg.files = fp;
+    msg.n_directories = nd;
+    msg.directories = dp;
+    msg.n_symlinks = ns;
+    msg.symlinks = sp;
+    size_t len;
+    uint8_t *bytes = REV2_PACK(&msg, &len);
+    rev2_digest_of_bytes(bytes, len, &dir->digest);
+    remember_blob(t, bytes, &dir->digest);
+    t->dirs++;
+    free(files);
+    free(fp);
+    free(dirs);
+    free(dp);
+    free(links);
+    free(sp);
+    free(digests);
+}
+
+void rev2_tree_finish(rev2_tree *t, rev2_digest *root)
+{
+    if (!t->finished) {
+        finish_dir(t, &t->root);
+        t->finished = true;
+        /* Post-order put the root last; callers expect it first. */
+        for (size_t i = 0; i < t->n_blobs; i++) {
+            if (rev2_digest_equal(&t->blobs[i].digest, &t->root.digest)) {
+                rev2_blob b = t->blobs[i];
+                uint8_t *d = t->blob_data[i];
+                memmove(&t->blobs[1], &t->blobs[0], i * sizeof *t->blobs);
+                memmove(&t->blob_data[1], &t->blob_data[0], i * sizeof *t->blob_data);
+                t->blobs[0] = b;
+                t->blob_data[0] = d;
+                break;
+            }
+        }
+    }
+    *root = t->root.digest;
+}
+
+size_t rev2_tree_directory_blobs(const rev2_tree *t, const rev2_blob **blobs)
+{
+    *blobs = t->blobs;
+    return t->n_blobs;
+}
+
+void rev2_tree_counts(const rev2_tree *t, size_t *files, size_t *symlinks, size_t *dirs)
+{
+    *files = t->files;
+    *symlinks = t->symlinks;
+    *dirs = t->dirs;
+}
+
+static void free_node(tnode *n)
+{
+    for (size_t i = 0; i < n->n_children; i++) {
+        free_node(n->children[i]);
+        free(n->children[i]);
+    }
+    free(n->children);
+    free(n->name);
+    free(n->target);
+}
+
+void rev2_tree_free(rev2_tree *t)
+{
+    if (!t)
+        return;
+    free_node(&t->root);
+    for (size_t i = 0; i < t->n_blobs; i++)
+        free(t->blob_data[i]);
+    free(t->blob_data);
+    free(t->blobs);
+    free(t);
+}

@@ -1,0 +1,111 @@
+/* rev2_unary: one request, one response, retried on transient errors. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "rev2_internal.h"
+
+typedef struct {
+    rev2_client *client;
+    const char *method;  /* a string literal */
+    uint8_t *request;
+    size_t request_len;
+    int attempt;         /* 1-based */
+    rev2_unary_cb cb;
+    void *user;
+    gmb_buf response;
+    bool got_response;
+} unary_call;
+
+static void start_attempt(unary_call *u);
+
+static bool unary_next_request(void *user, gmb_buf *out, bool *last, char **why)
+{
+    unary_call *u = user;
+    *last = true;
+    if (gmb_buf_append(out, u->request, u->request_len) != GMB_BUF_OK) {
+        *why = strdup("request too large");
+        return false;
+    }
+    return true;
+}
+
+static bool unary_on_message(void *user, const uint8_t *data, size_t len)
+{
+    unary_call *u = user;
+    gmb_buf_reset(&u->response);
+    gmb_buf_append(&u->response, data, len);
+    u->got_response = true;
+    return true;
+}
+
+static void finish(unary_call *u, rev2_error *err)
+{
+    if (!err && !u->got_response)
+        err = rev2_error_new(REV2_INTERNAL, "%s returned no message", u->method);
+    u->cb(u->user, err, err ? NULL : u->response.data, err ? 0 : u->response.len);
+    gmb_buf_free(&u->response);
+    free(u->request);
+    free(u);
+}
+
+static void retry_timer(void *arg, bool cancelled)
+{
+    unary_call *u = arg;
+    if (cancelled) {
+        finish(u, rev2_error_new(REV2_CANCELLED, "%s: shutting down during retry back-off", u->method));
+        return;
+    }
+    start_attempt(u);
+}
+
+static void unary_on_done(void *user, rev2_error *err)
+{
+    unary_call *u = user;
+    const rev2_client_options *o = rev2_client_options_of(u->client);
+    if (err && rev2_code_is_retryable(err->code) && u->attempt < o->max_attempts) {
+        int64_t pause = rev2_backoff_ms(u->attempt, o->initial_backoff_ms, o->max_backoff_ms);
+        GMB_WARN("rev2", "%s failed (%s: %s); retry %d of %d in %lld ms", u->method,
+                 rev2_code_name(err->code), err->message, u->attempt, o->max_attempts - 1,
+                 (long long)pause);
+        rev2_error_free(err);
+        u->attempt++;
+        u->got_response = false;
+        REV2_STAT_ADD(u->client, retries, 1);
+        rev2_engine_after(rev2_client_engine(u->client), pause, retry_timer, u);
+        return;
+    }
+    if (err && u->attempt > 1)
+        rev2_error_prefix(err, "after %d attempts", u->attempt);
+    finish(u, err);
+}
+
+static const rev2_rpc_handlers unary_handlers = {
+    .next_request = unary_next_request,
+    .on_message = unary_on_message,
+    .on_done = unary_on_done,
+};
+
+static void start_attempt(unary_call *u)
+{
+    REV2_STAT_ADD(u->client, calls, 1);
+    rev2_rpc_start(rev2_client_channel(u->client), u->method,
+                   rev2_client_options_of(u->client)->call_timeout_ms, &unary_handlers, u);
+}
+
+void rev2_unary(rev2_client *c, const char *method, uint8_t *request, size_t request_len,
+                rev2_unary_cb cb, void *user)
+{
+    unary_call *u = calloc(1, sizeof *u);
+    if (!u)
+        abort();
+    u->client = c;
+    u->method = method;
+    u->request = request;
+    u->request_len = request_len;
+    u->attempt = 1;
+    u->cb = cb;
+    u->user = user;
+    gmb_buf_init(&u->response, SIZE_MAX);
+    start_attempt(u);
+}

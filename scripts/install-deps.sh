@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs every Debian package gomabarn's build and tests need.
+# Idempotent; run as root. Safe to run again: apt skips what is present.
+set -euo pipefail
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: run as root (apt-get needs it)" >&2
+    exit 1
+fi
+
+PACKAGES=(
+    build-essential cmake ninja-build pkg-config git ca-certificates
+    libfuse3-dev fuse3
+    libgrpc-dev
+    protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
+    libxxhash-dev libssl-dev libconfig-dev libmicrohttpd-dev zlib1g-dev
+    python3 python3-protobuf python3-pytest
+
+    procps psmisc curl
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+    echo "install-deps: all ${#PACKAGES[@]} packages present"
+    exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
