@@ -1,0 +1,222 @@
+/* REv2 client error paths that need no Buildbarn: back-off, error
+ * details, an endpoint where nothing listens (UNAVAILABLE after the
+ * configured retries) and a peer that accepts TCP but never answers
+ * (deadline, and cancellation at shutdown). The silent peer is a bare
+ * listening socket, not a fake REv2 server: Buildbarn cannot be made to
+ * hang like this on purpose. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "rev2_blocking.h"
+#include "rev2_internal.h"
+
+static void backoff_grows_with_jitter_and_cap(void)
+{
+    for (int i = 0; i < 50; i++) {
+        int64_t first = rev2_backoff_ms(1, 100, 5000);
+        CHECK(first >= 50 && first <= 100);
+        int64_t third = rev2_backoff_ms(3, 100, 5000);
+        CHECK(third >= 200 && third <= 400);
+        int64_t capped = rev2_backoff_ms(30, 100, 5000);
+        CHECK(capped >= 2500 && capped <= 5000);
+    }
+}
+
+static void precondition_failure_details_parsed(void)
+{
+    /* Built with protobuf-c here; tests/python checks the same parse on
+     * bytes from Python's protobuf. */
+    Google__Rpc__PreconditionFailure__Violation v1 = GOOGLE__RPC__PRECONDITION_FAILURE__VIOLATION__INIT;
+    v1.type = "MISSING";
+    v1.subject = "blobs/ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad/3";
+    Google__Rpc__PreconditionFailure__Violation v2 = GOOGLE__RPC__PRECONDITION_FAILURE__VIOLATION__INIT;
+    v2.type = "OTHER";
+    v2.subject = "blobs/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855/0";
+    Google__Rpc__PreconditionFailure__Violation *vs[] = {&v1, &v2};
+    Google__Rpc__PreconditionFailure pf = GOOGLE__RPC__PRECONDITION_FAILURE__INIT;
+    pf.n_violations = 2;
+    pf.violations = vs;
+    size_t pf_len;
+    uint8_t *pf_bytes = REV2_PACK(&pf, &pf_len);
+    GpbAny any = GOOGLE__PROTOBUF__ANY__INIT;
+    any.type_url = "type.googleapis.com/google.rpc.PreconditionFailure";
+    any.value.data = pf_bytes;
+    any.value.len = pf_len;
+    GpbAny *details[] = {&any};
+    RpcStatus st = GOOGLE__RPC__STATUS__INIT;
+    st.code = REV2_FAILED_PRECONDITION;
+    st.message = "Blob not found";
+    st.n_details = 1;
+    st.details = details;
+    size_t len;
+    uint8_t *bytes = REV2_PACK(&st, &len);
+    rev2_error *e = rev2_error_from_status_bytes(bytes, len);
+    CHECK(e != NULL);
+    CHECK_INT(e->code, REV2_FAILED_PRECONDITION);
+    CHECK_STR(e->message, "Blob not found");
+    CHECK_INT(e->n_missing, 1);
+    CHECK_STR(e->missing[0].hash, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    CHECK_INT(e->missing[0].size, 3);
+    rev2_error *copy = rev2_error_copy(e);
+    rev2_error_prefix(copy, "uploading %s", "x");
+    CHECK_STR(copy->message, "uploading x: Blob not found");
+    CHECK_INT(copy->n_missing, 1);
+    rev2_error_free(copy);
+    rev2_error_free(e);
+    free(bytes);
+    free(pf_bytes);
+    st.code = 0;
+    bytes = REV2_PACK(&st, &len);
+    CHECK(rev2_error_from_status_bytes(bytes, len) == NULL);
+    free(bytes);
+    e = rev2_error_from_status_bytes((const uint8_t *)"\xff\xff", 2);
+    CHECK(e && e->code == REV2_INTERNAL);
+    rev2_error_free(e);
+    rev2_error *nw = rev2_error_new(REV2_UNAVAILABLE, "No workers exist for instance name prefix \"x\" platform {}");
+    CHECK(rev2_error_is_no_workers(nw));
+    rev2_error_free(nw);
+}
+
+/* A TCP port with nothing listening on it. */
+static int unused_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bind(s, (struct sockaddr *)&a, sizeof a);
+    socklen_t l = sizeof a;
+    getsockname(s, (struct sockaddr *)&a, &l);
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+static rev2_client *client_for(const char *target, int attempts, int64_t timeout_ms)
+{
+    rev2_client_options o;
+    rev2_client_options_init(&o);
+    o.channel.target = target;
+    o.instance_name = "hardlinking";
+    o.max_attempts = attempts;
+    o.initial_backoff_ms = 10;
+    o.max_backoff_ms = 20;
+    o.call_timeout_ms = timeout_ms;
+    char *err = NULL;
+    rev2_client *c = rev2_client_new(&o, &err);
+    CHECK(c != NULL);
+    free(err);
+    return c;
+}
+
+static void unreachable_is_unavailable_after_retries(void)
+{
+    char target[64];
+    snprintf(target, sizeof target, "127.0.0.1:%d", unused_port());
+    rev2_client *c = client_for(target, 3, 5000);
+    int64_t t0 = rev2_now_ms();
+    rev2_digest *missing = NULL;
+    size_t n_missing = 0;
+    rev2_error *e = rev2_find_missing_sync(c, NULL, &rev2_empty_digest, 1, &missing, &n_missing);
+    int64_t took = rev2_now_ms() - t0;
+    CHECK(e != NULL);
+    if (e) {
+        CHECK_INT(e->code, REV2_UNAVAILABLE);
+        CHECK_CONTAINS(e->message, "after 3 attempts");
+        fprintf(stderr, "  unreachable: %s (%lld ms)\n", e->message, (long long)took);
+    }
+    rev2_error_free(e);
+    free(missing);
+    rev2_client_stats s;
+    rev2_client_stats_get(c, &s);
+    CHECK_INT(s.calls, 3);
+    CHECK_INT(s.retries, 2);
+    rev2_client_free(c);
+}
+
+/* Accepts connections and never says a word. */
+static int silent_listener(int *port)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bind(s, (struct sockaddr *)&a, sizeof a);
+    listen(s, 16);
+    socklen_t l = sizeof a;
+    getsockname(s, (struct sockaddr *)&a, &l);
+    *port = ntohs(a.sin_port);
+    return s;
+}
+
+static void silent_peer_hits_the_deadline(void)
+{
+    int port;
+    int s = silent_listener(&port);
+    char target[64];
+    snprintf(target, sizeof target, "127.0.0.1:%d", port);
+    rev2_client *c = client_for(target, 1, 300);
+    Rev2ActionResult *r = NULL;
+    int64_t t0 = rev2_now_ms();
+    rev2_error *e = rev2_get_action_result_sync(c, NULL, &rev2_empty_digest, false, &r);
+    int64_t took = rev2_now_ms() - t0;
+    CHECK(e != NULL);
+    if (e)
+        CHECK(e->code == REV2_DEADLINE_EXCEEDED || e->code == REV2_UNAVAILABLE);
+    CHECK(took < 3000);
+    fprintf(stderr, "  silent peer: %s %s after %lld ms\n", e ? rev2_code_name(e->code) : "OK",
+            e ? e->message : "", (long long)took);
+    rev2_error_free(e);
+    rev2_client_free(c);
+    close(s);
+}
+
+typedef struct {
+    pthread_mutex_t lock;
+    int done;
+    int cancelled;
+} exec_count;
+
+static void count_exec(void *user, rev2_error *err, Rev2ExecuteResponse *resp)
+{
+    exec_count *n = user;
+    pthread_mutex_lock(&n->lock);
+    n->done++;
+    if (err && err->code == REV2_CANCELLED)
+        n->cancelled++;
+    pthread_mutex_unlock(&n->lock);
+    rev2_error_free(err);
+    rev2_msg_free(resp);
+}
+
+static void shutdown_cancels_calls_in_flight(void)
+{
+    int port;
+    int s = silent_listener(&port);
+    char target[64];
+    snprintf(target, sizeof target, "127.0.0.1:%d", port);
+    rev2_client *c = client_for(target, 5, 60000);
+    exec_count n = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
+    for (int i = 0; i < 100; i++)
+        rev2_execute(c, "fuse", &rev2_empty_digest, NULL, NULL, count_exec, &n);
+    usleep(200 * 1000);
+    CHECK_INT(n.done, 0); /* all still waiting on the silent peer */
+    int64_t t0 = rev2_now_ms();
+    rev2_client_free(c);
+    int64_t took = rev2_now_ms() - t0;
+    CHECK_INT(n.done, 100);
+    CHECK_INT(n.cancelled, 100);
+    CHECK(took < 5000);
+    fprintf(stderr, "  shutdown with 100 Executes in flight took %lld ms\n", (long long)took);
+    close(s);
+}
+
+int main(void)
+{
+    RUN(backoff_grows_with_jitter_and_cap);
+    RUN(precondition_failure_details_parsed);
+    RUN(unreachable_is_unavailable_after_retries);
+    RUN(silent_peer_hits_the_deadline);
+    RUN(shutdown_cancels_calls_in_flight);
+    return CHECK_REPORT();
+}

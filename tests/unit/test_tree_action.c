@@ -1,0 +1,186 @@
+/* The Merkle tree builder and the Action/Command builder: the rules
+ * Buildbarn enforces, checked on decoded messages. Byte-for-byte
+ * agreement with an independent encoder is in tests/python/. */
+#include <stdlib.h>
+
+#include "check.h"
+#include "rev2_action.h"
+#include "rev2_tree.h"
+
+static rev2_digest digest_of(const char *s)
+{
+    rev2_digest d;
+    rev2_digest_of_bytes(s, strlen(s), &d);
+    return d;
+}
+
+static void empty_tree_is_empty_directory(void)
+{
+    rev2_tree *t = rev2_tree_new();
+    rev2_digest root;
+    rev2_tree_finish(t, &root);
+    /* An empty Directory serializes to zero bytes. */
+    CHECK(rev2_digest_equal(&root, &rev2_empty_digest));
+    rev2_tree_free(t);
+}
+
+static void refuses_escapes_and_conflicts(void)
+{
+    rev2_tree *t = rev2_tree_new();
+    rev2_digest d = digest_of("x");
+    char *err = NULL;
+    CHECK_INT(rev2_tree_add_file(t, "/etc/passwd", &d, false, &err), -1);
+    CHECK_CONTAINS(err, "absolute");
+    free(err);
+    CHECK_INT(rev2_tree_add_file(t, "a/../../b", &d, false, &err), -1);
+    CHECK_CONTAINS(err, "..");
+    free(err);
+    CHECK_INT(rev2_tree_add_file(t, "dir/file", &d, false, &err), 0);
+    CHECK_INT(rev2_tree_add_file(t, "dir/file/under", &d, false, &err), -1);
+    CHECK_CONTAINS(err, "not a directory");
+    free(err);
+    rev2_digest other = digest_of("y");
+    CHECK_INT(rev2_tree_add_file(t, "dir/file", &other, false, &err), -1);
+    CHECK_CONTAINS(err, "twice");
+    free(err);
+    /* The same entry twice is fine; "." and "//" are cleaned away. */
+    CHECK_INT(rev2_tree_add_file(t, "./dir//file", &d, false, &err), 0);
+    rev2_tree_free(t);
+}
+
+static void children_sorted_and_nested(void)
+{
+    rev2_tree *t = rev2_tree_new();
+    rev2_digest a = digest_of("a"), b = digest_of("b");
+    char *err = NULL;
+    CHECK_INT(rev2_tree_add_file(t, "src/zeta.c", &a, false, &err), 0);
+    CHECK_INT(rev2_tree_add_file(t, "src/Alpha.c", &b, false, &err), 0);
+    CHECK_INT(rev2_tree_add_file(t, "bin/tool", &a, true, &err), 0);
+    CHECK_INT(rev2_tree_add_symlink(t, "src/link", "zeta.c", &err), 0);
+    CHECK_INT(rev2_tree_add_dir(t, "out/obj", &err), 0);
+    rev2_digest root;
+    rev2_tree_finish(t, &root);
+    const rev2_blob *blobs;
+    size_t n = rev2_tree_directory_blobs(t, &blobs);
+    /* root, bin, src, out, out/obj (empty) */
+    CHECK_INT(n, 5);
+    CHECK(rev2_digest_equal(&blobs[0].digest, &root));
+    Rev2Directory *dir = build__bazel__remote__execution__v2__directory__unpack(NULL, (size_t)blobs[0].digest.size, blobs[0].data);
+    CHECK(dir != NULL);
+    CHECK_INT(dir->n_directories, 3);
+    CHECK_STR(dir->directories[0]->name, "bin");
+    CHECK_STR(dir->directories[1]->name, "out");
+    CHECK_STR(dir->directories[2]->name, "src");
+    CHECK_INT(dir->n_files, 0);
+    /* Find src and check byte order: "Alpha.c" < "zeta.c" (uppercase first). */
+    rev2_digest src;
+    CHECK(rev2_digest_from_proto(dir->directories[2]->digest, &src));
+    for (size_t i = 0; i < n; i++) {
+        if (!rev2_digest_equal(&blobs[i].digest, &src))
+            continue;
+        Rev2Directory *s = build__bazel__remote__execution__v2__directory__unpack(NULL, (size_t)blobs[i].digest.size, blobs[i].data);
+        CHECK_INT(s->n_files, 2);
+        CHECK_STR(s->files[0]->name, "Alpha.c");
+        CHECK_STR(s->files[1]->name, "zeta.c");
+        CHECK_INT(s->n_symlinks, 1);
+        CHECK_STR(s->symlinks[0]->target, "zeta.c");
+        rev2_msg_free(s);
+    }
+    rev2_msg_free(dir);
+    size_t files, links, dirs;
+    rev2_tree_counts(t, &files, &links, &dirs);
+    CHECK_INT(files, 3);
+    CHECK_INT(links, 1);
+    CHECK_INT(dirs, 5);
+    rev2_tree_free(t);
+}
+
+static void identical_subtrees_share_one_blob(void)
+{
+    rev2_tree *t = rev2_tree_new();
+    rev2_digest a = digest_of("same");
+    char *err = NULL;
+    rev2_tree_add_file(t, "x/f", &a, false, &err);
+    rev2_tree_add_file(t, "y/f", &a, false, &err);
+    rev2_digest root;
+    rev2_tree_finish(t, &root);
+    const rev2_blob *blobs;
+    CHECK_INT(rev2_tree_directory_blobs(t, &blobs), 2); /* root + one shared child */
+    rev2_tree_free(t);
+}
+
+static void action_follows_rev2_2_3(void)
+{
+    const char *args[] = {"/usr/bin/cc", "-c", "hello.c", "-o", "out/hello.o"};
+    const char *outs[] = {"out/hello.o", "out/hello.d", "out/hello.o"};
+    rev2_property platform[] = {{"container-image", "docker://x"}, {"OSFamily", "linux"}, {"ISA", "x86-64"}};
+    rev2_property env[] = {{"PATH", "/usr/bin:/bin"}, {"LANG", "C"}};
+    rev2_action_spec spec = {
+        .arguments = args, .n_arguments = 5,
+        .environment = env, .n_environment = 2,
+        .output_paths = outs, .n_output_paths = 3,
+        .working_directory = "",
+        .platform = platform, .n_platform = 3,
+        .input_root = rev2_empty_digest,
+        .timeout_ms = 90500,
+    };
+    rev2_built_action b;
+    char *err = NULL;
+    CHECK_INT(rev2_action_build(&spec, &b, &err), 0);
+    Rev2Command *cmd = build__bazel__remote__execution__v2__command__unpack(NULL, b.command_len, b.command_bytes);
+    Rev2Action *act = build__bazel__remote__execution__v2__action__unpack(NULL, b.action_len, b.action_bytes);
+    CHECK(cmd && act);
+    /* Outputs only in output_paths, sorted, duplicates dropped. */
+    CHECK_INT(cmd->n_output_files, 0);
+    CHECK_INT(cmd->n_output_directories, 0);
+    CHECK_INT(cmd->n_output_paths, 2);
+    CHECK_STR(cmd->output_paths[0], "out/hello.d");
+    CHECK_STR(cmd->output_paths[1], "out/hello.o");
+    CHECK_STR(cmd->environment_variables[0]->name, "LANG");
+    /* Platform in the Action, sorted by name (byte order: uppercase first). */
+    CHECK(act->platform != NULL);
+    CHECK_INT(act->platform->n_properties, 3);
+    CHECK_STR(act->platform->properties[0]->name, "ISA");
+    CHECK_STR(act->platform->properties[1]->name, "OSFamily");
+    CHECK_STR(act->platform->properties[1]->value, "linux");
+    CHECK_STR(act->platform->properties[2]->name, "container-image");
+    CHECK_INT(act->timeout->seconds, 90);
+    CHECK_INT(act->timeout->nanos, 500000000);
+    rev2_digest cd;
+    CHECK(rev2_digest_from_proto(act->command_digest, &cd));
+    CHECK(rev2_digest_equal(&cd, &b.command_digest));
+    rev2_digest again;
+    rev2_digest_of_bytes(b.action_bytes, b.action_len, &again);
+    CHECK(rev2_digest_equal(&again, &b.action_digest));
+    rev2_msg_free(cmd);
+    rev2_msg_free(act);
+    rev2_built_action_free(&b);
+}
+
+static void action_refuses_bad_outputs(void)
+{
+    const char *args[] = {"cc"};
+    const char *outs[] = {"../escape.o"};
+    rev2_action_spec spec = {.arguments = args, .n_arguments = 1, .output_paths = outs, .n_output_paths = 1};
+    rev2_built_action b;
+    char *err = NULL;
+    CHECK_INT(rev2_action_build(&spec, &b, &err), -1);
+    CHECK_CONTAINS(err, "..");
+    free(err);
+    spec.n_arguments = 0;
+    spec.n_output_paths = 0;
+    CHECK_INT(rev2_action_build(&spec, &b, &err), -1);
+    CHECK_CONTAINS(err, "program");
+    free(err);
+}
+
+int main(void)
+{
+    RUN(empty_tree_is_empty_directory);
+    RUN(refuses_escapes_and_conflicts);
+    RUN(children_sorted_and_nested);
+    RUN(identical_subtrees_share_one_blob);
+    RUN(action_follows_rev2_2_3);
+    RUN(action_refuses_bad_outputs);
+    return CHECK_REPORT();
+}
