@@ -273,7 +273,8 @@ static void remember_blob(rev2_tree *t, uint8_t *data, const rev2_digest *d)
 /* Post-order: children's digests are known before their parent is built. */
 static void finish_dir(rev2_tree *t, tnode *dir)
 {
-    qsort(dir->children, dir->n_children, sizeof *dir->children, by_name);
+    if (dir->n_children > 1)
+        qsort(dir->children, dir->n_children, sizeof *dir->children, by_name);
     size_t nf = 0, nd = 0, ns = 0;
     for (size_t i = 0; i < dir->n_children; i++) {
         tnode *c = dir->children[i];

@@ -69,11 +69,11 @@ static void precondition_failure_details_parsed(void)
     rev2_error_free(copy);
     rev2_error_free(e);
     free(bytes);
-    free(pf_bytes);
     st.code = 0;
     bytes = REV2_PACK(&st, &len);
     CHECK(rev2_error_from_status_bytes(bytes, len) == NULL);
     free(bytes);
+    free(pf_bytes);
     e = rev2_error_from_status_bytes((const uint8_t *)"\xff\xff", 2);
     CHECK(e && e->code == REV2_INTERNAL);
     rev2_error_free(e);
