@@ -176,10 +176,13 @@ static bool write_next_request(void *user, gmb_buf *out, bool *last, char **why)
     size_t n = left < (int64_t)chunk_max ? (size_t)left : chunk_max;
 
     Google__Bytestream__WriteRequest req = GOOGLE__BYTESTREAM__WRITE_REQUEST__INIT;
-    char uuid[37];
+    /* Only the first message names the resource; a new UUID per attempt. */
+    char *resource = NULL;
     if (w->offset == 0) {
+        char uuid[37];
         rev2_uuid4(uuid);
-        req.resource_name = rev2_resource_write(w->instance, uuid, &w->blob.digest);
+        resource = rev2_resource_write(w->instance, uuid, &w->blob.digest);
+        req.resource_name = resource;
     }
     req.write_offset = w->offset;
     const uint8_t *data = w->blob.data ? w->blob.data + w->offset : NULL;
@@ -189,7 +192,7 @@ static bool write_next_request(void *user, gmb_buf *out, bool *last, char **why)
             if (asprintf(why, "reading %s at %lld: %s", w->path, (long long)w->offset,
                          got < 0 ? strerror(errno) : "file is shorter than its digest says") < 0)
                 abort();
-            free(req.resource_name);
+            free(resource);
             return false;
         }
         data = w->chunk;
@@ -207,13 +210,13 @@ static bool write_next_request(void *user, gmb_buf *out, bool *last, char **why)
             char gs[REV2_DIGEST_STR_LEN];
             if (asprintf(why, "%s changed: its bytes now hash to %s", w->path, rev2_digest_str(&got, gs)) < 0)
                 abort();
-            free(req.resource_name);
+            free(resource);
             return false;
         }
     }
     size_t len;
     uint8_t *bytes = REV2_PACK(&req, &len);
-    free(req.resource_name);
+    free(resource);
     gmb_buf_append(out, bytes, len);
     free(bytes);
     *last = req.finish_write;

@@ -132,6 +132,9 @@ typedef void (*rev2_progress_cb)(void *user, int stage, const char *operation_na
  * infrastructure failure; its MISSING digests are parsed). On err the
  * response, if any was received, is still passed for its logs. */
 typedef void (*rev2_execute_cb)(void *user, rev2_error *err, Rev2ExecuteResponse *response);
+/* Unless skip_cache_lookup is set, the action cache is asked first
+ * (GetActionResult) and a hit comes back with cached_result set: REv2's
+ * Execute semantics, which Buildbarn's own Execute leaves to the client. */
 typedef struct {
     bool skip_cache_lookup;
     int priority;                /* ExecutionPolicy.priority; 0 default */

@@ -1,0 +1,44 @@
+// bb_storage: the CAS and the action cache, in memory, and the frontend
+// that forwards Execute calls to the scheduler.
+local common = import 'common.libsonnet';
+
+local inMemory(blockSizeBytes, oldBlocks, currentBlocks, newBlocks, entries) = {
+  'local': {
+    keyLocationMapInMemory: { entries: entries },
+    keyLocationMapMaximumGetAttempts: 16,
+    keyLocationMapMaximumPutAttempts: 64,
+    oldBlocks: oldBlocks,
+    currentBlocks: currentBlocks,
+    newBlocks: newBlocks,
+    // Also the largest blob that fits: 512 MiB leaves room for the
+    // 256 MiB benchmark blob. Pages are touched only when written.
+    blocksInMemory: { blockSizeBytes: blockSizeBytes },
+  },
+};
+
+{
+  grpcServers: [common.grpcServer(common.ports.storage)],
+  schedulers: {
+    '': { endpoint: common.grpcClient(common.ports.schedulerClients) },
+  },
+  maximumMessageSizeBytes: common.maximumMessageSizeBytes,
+  global: common.global(common.ports.diagnostics.storage),
+  contentAddressableStorage: {
+    backend: inMemory(512 * 1024 * 1024, 2, 4, 1, 1024 * 1024),
+    getAuthorizer: common.allow,
+    putAuthorizer: common.allow,
+    findMissingAuthorizer: common.allow,
+  },
+  actionCache: {
+    // Only answer cache hits whose outputs are all still in the CAS.
+    backend: {
+      completenessChecking: {
+        backend: inMemory(16 * 1024 * 1024, 4, 8, 1, 64 * 1024),
+        maximumTotalTreeSizeBytes: 64 * 1024 * 1024,
+      },
+    },
+    getAuthorizer: common.allow,
+    putAuthorizer: common.allow,
+  },
+  executeAuthorizer: common.allow,
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Stops the cluster started by start.sh (SIGTERM, then SIGKILL after 5 s)
+# and unmounts the fuse worker's build directory. Exits 0 even when
+# nothing was running.
+set -uo pipefail
+BB=${GOMABARN_BB_DIR:-/tmp/gomabarn-bb}
+
+pids=()
+for f in "$BB"/pids/*.pid; do
+    [ -e "$f" ] || continue
+    pid=$(cat "$f")
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
+        pids+=("$pid")
+    fi
+    rm -f "$f"
+done
+
+for ((i = 0; i < 50 && ${#pids[@]} > 0; i++)); do
+    alive=()
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
+    pids=("${alive[@]+"${alive[@]}"}")
+    [ ${#pids[@]} -eq 0 ] || sleep 0.1
+done
+for pid in "${pids[@]+"${pids[@]}"}"; do
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
+done
+
+# A worker that died leaves its FUSE mount behind ("transport endpoint is
+# not connected"); lazy unmount removes it either way.
+mnt="$BB/fuse/build"
+if grep -qs " $mnt " /proc/mounts; then
+    fusermount3 -u -z "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true
+fi
+echo "buildbarn: stopped (data root $BB)"
+exit 0
