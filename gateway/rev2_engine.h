@@ -53,7 +53,8 @@ void rev2_engine_shutdown(rev2_engine *e);
  * Destroy channels between rev2_engine_shutdown and this. */
 void rev2_engine_free(rev2_engine *e);
 
-/* Milliseconds on the monotonic clock. */
+/* Milliseconds (microseconds) on the monotonic clock. */
 int64_t rev2_now_ms(void);
+int64_t rev2_now_us(void);
 
 #endif
