@@ -29,6 +29,9 @@ typedef struct {
     int64_t bb_retry_max_attempts;
     int64_t bb_retry_initial_backoff_ms;
     int64_t bb_retry_max_backoff_ms;
+    /* platform: Action.platform of every action */
+    char *platform_os_family;
+    char *platform_container_image;
     /* log */
     char *log_level;
 } gmb_config;

@@ -39,6 +39,10 @@ const gmb_config_key gmb_config_schema[] = {
       "pause before the first retry; doubles each time, with jitter"),
     K("buildbarn.retry.max_backoff_ms", GMB_CFG_INT, bb_retry_max_backoff_ms, "5000", 1, 600000,
       "longest pause between retries"),
+    K("platform.os_family", GMB_CFG_STRING, platform_os_family, "linux", 0, 0,
+      "OSFamily platform property; REv2 and Buildbarn's workers use lowercase \"linux\"; empty: not sent"),
+    K("platform.container_image", GMB_CFG_STRING, platform_container_image, "", 0, 0,
+      "container-image platform property; empty: not sent (Buildbarn's reference workers advertise one)"),
     K("log.level", GMB_CFG_STRING, log_level, "info", 0, 0,
       "debug, info, warn or error"),
 };

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "config.h"
 
 #ifndef GOMABARN_VERSION
@@ -18,8 +19,11 @@ static const char usage_text[] =
     "commands:\n"
     "  version       print the version and the libraries built in\n"
     "  config-keys   print every configuration key with its default and meaning\n"
+    "  remote-run    run one command on Buildbarn with local files as inputs\n"
     "  help          print this text\n"
     "\n"
+    "\n"
+    "Run `gomabarn <command> --help` for a command's options.\n"
     "Not built yet: serve, check and mount (see the open issues).\n";
 
 static int cmd_version(void)
@@ -61,6 +65,8 @@ int main(int argc, char **argv)
         }
         return cmd_config_keys();
     }
+    if (strcmp(cmd, "remote-run") == 0)
+        return gmb_cli_remote_run(argc - 1, argv + 1);
     fprintf(stderr, "gomabarn: unknown command \"%s\"\n\n%s", cmd, usage_text);
     return 2;
 }

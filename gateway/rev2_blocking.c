@@ -14,6 +14,8 @@ typedef struct {
     size_t n;
     gmb_buf *out;         /* bytestream reads append here */
     bool overflow;
+    rev2_progress_cb progress;  /* Execute stage changes, passed through */
+    void *progress_user;
 } waiter;
 
 static void waiter_init(waiter *w)
@@ -195,12 +197,22 @@ static void exec_cb(void *user, rev2_error *err, Rev2ExecuteResponse *response)
     waiter_signal(user, err, response, 0);
 }
 
+static void progress_cb(void *user, int stage, const char *operation)
+{
+    waiter *w = user;
+    if (w->progress)
+        w->progress(w->progress_user, stage, operation);
+}
+
 rev2_error *rev2_execute_sync(rev2_client *c, const char *instance, const rev2_digest *action,
-                              const rev2_execute_options *opts, Rev2ExecuteResponse **response)
+                              const rev2_execute_options *opts, rev2_progress_cb progress,
+                              void *progress_user, Rev2ExecuteResponse **response)
 {
     waiter w;
     waiter_init(&w);
-    rev2_execute(c, instance, action, opts, NULL, exec_cb, &w);
+    w.progress = progress;
+    w.progress_user = progress_user;
+    rev2_execute(c, instance, action, opts, progress_cb, exec_cb, &w);
     rev2_error *err = waiter_wait(&w);
     *response = w.result;
     return err;

@@ -25,8 +25,10 @@ rev2_error *rev2_bytestream_write_sync(rev2_client *c, const char *instance, con
 rev2_error *rev2_read_blob_sync(rev2_client *c, const char *instance, const rev2_digest *d, gmb_buf *out);
 rev2_error *rev2_get_action_result_sync(rev2_client *c, const char *instance, const rev2_digest *action,
                                         bool inline_outputs, Rev2ActionResult **result);
-/* *response may be set even when an error is returned (for its logs). */
+/* *response may be set even when an error is returned (for its logs).
+ * progress (may be NULL) runs on an engine thread at each stage change. */
 rev2_error *rev2_execute_sync(rev2_client *c, const char *instance, const rev2_digest *action,
-                              const rev2_execute_options *opts, Rev2ExecuteResponse **response);
+                              const rev2_execute_options *opts, rev2_progress_cb progress,
+                              void *progress_user, Rev2ExecuteResponse **response);
 
 #endif

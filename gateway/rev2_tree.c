@@ -192,16 +192,38 @@ int rev2_tree_add_dir(rev2_tree *t, const char *path, char **err)
     return add_entry(t, path, NODE_DIR, NULL, false, NULL, err);
 }
 
-static int add_local(rev2_tree *t, const char *local, const char *rel, char **err)
+int rev2_tree_add_local(rev2_tree *t, const char *local, const char *rel,
+                        rev2_tree_file_cb on_file, void *user, char **err)
 {
+    struct stat st;
+    if (lstat(local, &st) < 0)
+        return fail(err, "cannot stat %s: %s", local, strerror(errno));
+    if (S_ISLNK(st.st_mode)) {
+        char target[4096];
+        ssize_t n = readlink(local, target, sizeof target - 1);
+        if (n < 0)
+            return fail(err, "cannot read link %s: %s", local, strerror(errno));
+        target[n] = '\0';
+        return rev2_tree_add_symlink(t, rel, target, err);
+    }
+    if (S_ISREG(st.st_mode)) {
+        rev2_digest dg;
+        int hr = rev2_digest_of_file(local, &dg);
+        if (hr < 0)
+            return fail(err, "cannot read %s: %s", local, strerror(-hr));
+        if (rev2_tree_add_file(t, rel, &dg, (st.st_mode & S_IXUSR) != 0, err) < 0)
+            return -1;
+        if (on_file)
+            on_file(user, local, &dg);
+        return 0;
+    }
+    if (!S_ISDIR(st.st_mode))
+        return fail(err, "%s is neither a file, a directory nor a symlink", local);
+
     DIR *d = opendir(local);
     if (!d)
         return fail(err, "cannot list %s: %s", local, strerror(errno));
-    if (*rel && rev2_tree_add_dir(t, rel, err) < 0) {
-        closedir(d);
-        return -1;
-    }
-    int rc = 0;
+    int rc = rev2_tree_add_dir(t, rel, err);
     struct dirent *e;
     while (rc == 0 && (e = readdir(d))) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
@@ -210,28 +232,7 @@ static int add_local(rev2_tree *t, const char *local, const char *rel, char **er
         if (asprintf(&lpath, "%s/%s", local, e->d_name) < 0 ||
             asprintf(&rpath, "%s%s%s", rel, *rel ? "/" : "", e->d_name) < 0)
             abort();
-        struct stat st;
-        if (lstat(lpath, &st) < 0) {
-            rc = fail(err, "cannot stat %s: %s", lpath, strerror(errno));
-        } else if (S_ISDIR(st.st_mode)) {
-            rc = add_local(t, lpath, rpath, err);
-        } else if (S_ISLNK(st.st_mode)) {
-            char target[4096];
-            ssize_t n = readlink(lpath, target, sizeof target - 1);
-            if (n < 0) {
-                rc = fail(err, "cannot read link %s: %s", lpath, strerror(errno));
-            } else {
-                target[n] = '\0';
-                rc = rev2_tree_add_symlink(t, rpath, target, err);
-            }
-        } else if (S_ISREG(st.st_mode)) {
-            rev2_digest dg;
-            int hr = rev2_digest_of_file(lpath, &dg);
-            if (hr < 0)
-                rc = fail(err, "cannot read %s: %s", lpath, strerror(-hr));
-            else
-                rc = rev2_tree_add_file(t, rpath, &dg, (st.st_mode & S_IXUSR) != 0, err);
-        }
+        rc = rev2_tree_add_local(t, lpath, rpath, on_file, user, err);
         free(lpath);
         free(rpath);
     }
@@ -241,7 +242,7 @@ static int add_local(rev2_tree *t, const char *local, const char *rel, char **er
 
 int rev2_tree_add_local_dir(rev2_tree *t, const char *local_dir, char **err)
 {
-    return add_local(t, local_dir, "", err);
+    return rev2_tree_add_local(t, local_dir, "", NULL, NULL, err);
 }
 
 static int by_name(const void *a, const void *b)

@@ -23,8 +23,15 @@ rev2_tree *rev2_tree_new(void);
 int rev2_tree_add_file(rev2_tree *t, const char *path, const rev2_digest *d, bool executable, char **err);
 int rev2_tree_add_symlink(rev2_tree *t, const char *path, const char *target, char **err);
 int rev2_tree_add_dir(rev2_tree *t, const char *path, char **err);
-/* Adds everything below a local directory (files hashed, symlinks kept
- * as links, executable bit from the owner's x bit). */
+/* Adds a local file, symlink or whole directory at `tree_path` ("" for
+ * the root: a directory's contents then land at the top). Files are
+ * hashed, symlinks kept as links, the executable bit taken from the
+ * owner's x bit. on_file (optional) hears of every regular file added, so
+ * the caller can upload it. */
+typedef void (*rev2_tree_file_cb)(void *user, const char *local_path, const rev2_digest *d);
+int rev2_tree_add_local(rev2_tree *t, const char *local_path, const char *tree_path,
+                        rev2_tree_file_cb on_file, void *user, char **err);
+/* rev2_tree_add_local(t, local_dir, "", NULL, NULL, err). */
 int rev2_tree_add_local_dir(rev2_tree *t, const char *local_dir, char **err);
 
 /* Computes the Directory messages and the root digest. After this the

@@ -100,7 +100,7 @@ static double bench_instance(rev2_client *c, const char *instance, int runs, uin
             continue;
         Rev2ExecuteResponse *resp = NULL;
         int64_t t0 = rev2_now_ms();
-        rev2_error *e = rev2_execute_sync(c, instance, &action, NULL, &resp);
+        rev2_error *e = rev2_execute_sync(c, instance, &action, NULL, NULL, NULL, &resp);
         double total = (double)(rev2_now_ms() - t0);
         if (e || !resp || !resp->result || resp->result->exit_code != 0) {
             fprintf(stderr, "%s run %d failed: %s\n", instance, i, e ? e->message : "non-zero exit");
@@ -137,7 +137,7 @@ static double bench_instance(rev2_client *c, const char *instance, int runs, uin
         for (int i = 0; i < ok; i++) {
             Rev2ExecuteResponse *resp = NULL;
             int64_t t0 = rev2_now_us();
-            rev2_error *e = rev2_execute_sync(c, instance, &last, NULL, &resp);
+            rev2_error *e = rev2_execute_sync(c, instance, &last, NULL, NULL, NULL, &resp);
             v[i] = (double)(rev2_now_us() - t0) / 1000.0;
             if (e || !resp || !resp->cached_result)
                 v[i] = 1e9;

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Stops the cluster started by start.sh (SIGTERM, then SIGKILL after 5 s)
+# Stops the cluster started by start.sh (SIGTERM, then SIGKILL after 2 s:
+# bb_worker drains rather than exits on SIGTERM, and nothing here is
+# worth waiting for)
 # and unmounts the fuse worker's build directory. Exits 0 even when
 # nothing was running.
 set -uo pipefail
@@ -16,7 +18,7 @@ for f in "$BB"/pids/*.pid; do
     rm -f "$f"
 done
 
-for ((i = 0; i < 50 && ${#pids[@]} > 0; i++)); do
+for ((i = 0; i < 20 && ${#pids[@]} > 0; i++)); do
     alive=()
     for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
     pids=("${alive[@]+"${alive[@]}"}")

@@ -196,7 +196,7 @@ static void compile_hello_and_hit_cache(void)
 
     Rev2ExecuteResponse *resp = NULL;
     int64_t t0 = rev2_now_ms();
-    e = rev2_execute_sync(client, NULL, &built.action_digest, NULL, &resp);
+    e = rev2_execute_sync(client, NULL, &built.action_digest, NULL, NULL, NULL, &resp);
     int64_t took = rev2_now_ms() - t0;
     report("Execute", e);
     CHECK(e == NULL);
@@ -230,7 +230,7 @@ static void compile_hello_and_hit_cache(void)
     /* The same action again: served from the action cache. */
     resp = NULL;
     t0 = rev2_now_ms();
-    e = rev2_execute_sync(client, NULL, &built.action_digest, NULL, &resp);
+    e = rev2_execute_sync(client, NULL, &built.action_digest, NULL, NULL, NULL, &resp);
     took = rev2_now_ms() - t0;
     report("second Execute", e);
     CHECK(e == NULL);
@@ -306,7 +306,7 @@ static void missing_input_is_reported(void)
     if (!prepare_action(source, false, &built, &src))
         return;
     Rev2ExecuteResponse *resp = NULL;
-    rev2_error *e = rev2_execute_sync(client, NULL, &built.action_digest, NULL, &resp);
+    rev2_error *e = rev2_execute_sync(client, NULL, &built.action_digest, NULL, NULL, NULL, &resp);
     report("Execute with a missing input", e);
     CHECK(e != NULL);
     if (e) {
@@ -335,7 +335,7 @@ static void unknown_instance_says_no_workers(void)
         return;
     }
     Rev2ExecuteResponse *resp = NULL;
-    rev2_error *e = rev2_execute_sync(c, "no-such-pool", &built.action_digest, NULL, &resp);
+    rev2_error *e = rev2_execute_sync(c, "no-such-pool", &built.action_digest, NULL, NULL, NULL, &resp);
     report("Execute on instance \"no-such-pool\"", e);
     CHECK(e != NULL);
     CHECK(rev2_error_is_no_workers(e));
