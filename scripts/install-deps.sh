@@ -16,7 +16,7 @@ PACKAGES=(
     libxxhash-dev libssl-dev libconfig-dev libmicrohttpd-dev zlib1g-dev
     python3 python3-protobuf python3-pytest
 
-    procps psmisc curl
+    procps psmisc curl openssl
 )
 
 missing=()

@@ -41,6 +41,11 @@ BIN=$("$HERE/build.sh" | tail -n 1)
 "$HERE/stop.sh" >/dev/null 2>&1 || true
 
 mkdir -p "$BB"/{logs,pids} "$BB"/hardlinking/{build,cache} "$BB"/fuse/build
+"$HERE/make-credentials.sh"
+# Buildbarn's configs see every environment variable as a Jsonnet extVar.
+GOMABARN_BB_CA_PEM=$(cat "$BB/auth/ca.pem")
+GOMABARN_BB_JWKS=$(cat "$BB/auth/jwks.json")
+export GOMABARN_BB_CA_PEM GOMABARN_BB_JWKS
 rm -f "$BB"/hardlinking/runner.sock "$BB"/fuse/runner.sock
 
 start() {

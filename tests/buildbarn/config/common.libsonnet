@@ -8,6 +8,8 @@
 
   ports: {
     storage: 8980,
+    storageMutualTls: 8981,   // TLS, client certificate required
+    storageBearerToken: 8979,  // plain text, JWT bearer token required
     schedulerClients: 8982,
     schedulerWorkers: 8983,
     buildQueueState: 8984,

@@ -16,8 +16,47 @@ local inMemory(blockSizeBytes, oldBlocks, currentBlocks, newBlocks, entries) = {
   },
 };
 
+// The two guarded listeners check credentials that make-credentials.sh
+// wrote; start.sh passes the CA and the key set in as environment.
+local auth = common.root + '/auth';
+local always = { expression: '`true`' };
+local noMetadata = { expression: '`{}`' };
+
 {
-  grpcServers: [common.grpcServer(common.ports.storage)],
+  grpcServers: [
+    common.grpcServer(common.ports.storage),
+    {
+      listenAddresses: [common.address(common.ports.storageMutualTls)],
+      tls: {
+        serverKeyPair: {
+          files: {
+            certificatePath: auth + '/server.pem',
+            privateKeyPath: auth + '/server.key',
+            refreshInterval: '3600s',
+          },
+        },
+      },
+      authenticationPolicy: {
+        tlsClientCertificate: {
+          clientCertificateAuthorities: std.extVar('GOMABARN_BB_CA_PEM'),
+          validationJmespathExpression: always,
+          metadataExtractionJmespathExpression: noMetadata,
+        },
+      },
+    },
+    {
+      listenAddresses: [common.address(common.ports.storageBearerToken)],
+      authenticationPolicy: {
+        jwt: {
+          jwksInline: std.parseJson(std.extVar('GOMABARN_BB_JWKS')),
+          maximumCacheSize: 100,
+          cacheReplacementPolicy: 'LEAST_RECENTLY_USED',
+          claimsValidationJmespathExpression: always,
+          metadataExtractionJmespathExpression: noMetadata,
+        },
+      },
+    },
+  ],
   schedulers: {
     '': { endpoint: common.grpcClient(common.ports.schedulerClients) },
   },
