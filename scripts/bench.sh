@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Benchmarks (figures and ratios from one run; the machines are noisy):
+# per-action times on both worker pools and the cache-hit path.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+cmake -S . -B build-normal -G Ninja >/dev/null
+cmake --build build-normal >/dev/null
+tests/buildbarn/start.sh
+build-normal/tests/bench/bench_rev2_exec "${1:-20}" hardlinking fuse
