@@ -1,3 +1,4 @@
+#include "errmsg.h"
 #include "config.h"
 
 #include <errno.h>
@@ -5,16 +6,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char **err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (vasprintf(err, fmt, ap) < 0)
-        abort();
-    va_end(ap);
-    return -1;
-}
 
 static void *field(gmb_config *c, const gmb_config_key *k)
 {
@@ -86,7 +77,7 @@ static int load_setting(gmb_config *c, const config_setting_t *s, const char *pr
 
     if (config_setting_is_group(s)) {
         if (!is_group(full))
-            return fail(err, "%s: unknown section \"%s\" (see `gomabarn config-keys`)", at, full);
+            return gmb_fail(err, "%s: unknown section \"%s\" (see `gomabarn config-keys`)", at, full);
         for (int i = 0; i < config_setting_length(s); i++)
             if (load_setting(c, config_setting_get_elem(s, (unsigned)i), full, path, err) < 0)
                 return -1;
@@ -94,28 +85,28 @@ static int load_setting(gmb_config *c, const config_setting_t *s, const char *pr
     }
     const gmb_config_key *k = find_key(full);
     if (!k)
-        return fail(err, "%s: unknown key \"%s\"%s", at, full,
+        return gmb_fail(err, "%s: unknown key \"%s\"%s", at, full,
                     is_group(full) ? " (it is a section: write it as name = { ... };)" : " (see `gomabarn config-keys`)");
     int t = config_setting_type(s);
     switch (k->type) {
     case GMB_CFG_STRING:
         if (t != CONFIG_TYPE_STRING)
-            return fail(err, "%s: %s must be %s", at, full, type_name(k->type));
+            return gmb_fail(err, "%s: %s must be %s", at, full, type_name(k->type));
         set_from_text(c, k, config_setting_get_string(s));
         break;
     case GMB_CFG_INT: {
         if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
-            return fail(err, "%s: %s must be %s", at, full, type_name(k->type));
+            return gmb_fail(err, "%s: %s must be %s", at, full, type_name(k->type));
         long long v = config_setting_get_int64(s);
         if (v < k->min || v > k->max)
-            return fail(err, "%s: %s = %lld is out of range [%lld, %lld]", at, full, v,
+            return gmb_fail(err, "%s: %s = %lld is out of range [%lld, %lld]", at, full, v,
                         (long long)k->min, (long long)k->max);
         *(int64_t *)field(c, k) = v;
         break;
     }
     case GMB_CFG_BOOL:
         if (t != CONFIG_TYPE_BOOL)
-            return fail(err, "%s: %s must be %s", at, full, type_name(k->type));
+            return gmb_fail(err, "%s: %s must be %s", at, full, type_name(k->type));
         *(bool *)field(c, k) = config_setting_get_bool(s) != 0;
         break;
     }
@@ -129,9 +120,9 @@ int gmb_config_load(const char *path, gmb_config *c, char **err)
     if (config_read_file(&cfg, path) != CONFIG_TRUE) {
         int rc;
         if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
-            rc = fail(err, "%s: cannot read: %s", path, strerror(errno));
+            rc = gmb_fail(err, "%s: cannot read: %s", path, strerror(errno));
         else
-            rc = fail(err, "%s:%d: %s", config_error_file(&cfg) ? config_error_file(&cfg) : path,
+            rc = gmb_fail(err, "%s:%d: %s", config_error_file(&cfg) ? config_error_file(&cfg) : path,
                       config_error_line(&cfg), config_error_text(&cfg));
         config_destroy(&cfg);
         return rc;
@@ -149,23 +140,23 @@ int gmb_config_load(const char *path, gmb_config *c, char **err)
 int gmb_config_validate(const gmb_config *c, const char *path, char **err)
 {
     if (!*c->bb_target)
-        return fail(err, "%s: buildbarn.target is empty; set it to Buildbarn's host:port", path);
+        return gmb_fail(err, "%s: buildbarn.target is empty; set it to Buildbarn's host:port", path);
     if (!c->bb_tls && (*c->bb_tls_ca_file || *c->bb_tls_cert_file || *c->bb_tls_key_file))
-        return fail(err, "%s: TLS files are set but buildbarn.tls is false", path);
+        return gmb_fail(err, "%s: TLS files are set but buildbarn.tls is false", path);
     if (!*c->bb_tls_cert_file != !*c->bb_tls_key_file)
-        return fail(err, "%s: mutual TLS needs both buildbarn.tls_cert_file and buildbarn.tls_key_file", path);
+        return gmb_fail(err, "%s: mutual TLS needs both buildbarn.tls_cert_file and buildbarn.tls_key_file", path);
     if (c->bb_retry_initial_backoff_ms > c->bb_retry_max_backoff_ms)
-        return fail(err, "%s: buildbarn.retry.initial_backoff_ms exceeds max_backoff_ms", path);
+        return gmb_fail(err, "%s: buildbarn.retry.initial_backoff_ms exceeds max_backoff_ms", path);
     const char *in = c->bb_instance_name;
     size_t n = strlen(in);
     if (n && (in[0] == '/' || in[n - 1] == '/' || strstr(in, "//")))
-        return fail(err, "%s: buildbarn.instance_name \"%s\" has a leading, trailing or double '/'", path, in);
+        return gmb_fail(err, "%s: buildbarn.instance_name \"%s\" has a leading, trailing or double '/'", path, in);
     const char *levels[] = {"debug", "info", "warn", "error"};
     bool ok = false;
     for (size_t i = 0; i < 4; i++)
         ok |= strcmp(c->log_level, levels[i]) == 0;
     if (!ok)
-        return fail(err, "%s: log.level \"%s\" is not one of debug, info, warn, error", path, c->log_level);
+        return gmb_fail(err, "%s: log.level \"%s\" is not one of debug, info, warn, error", path, c->log_level);
     return 0;
 }
 

@@ -1,3 +1,4 @@
+#include "errmsg.h"
 #include "remote_run.h"
 
 #include <stdarg.h>
@@ -9,16 +10,6 @@
 #include "rev2_blocking.h"
 #include "rev2_outputs.h"
 #include "rev2_tree.h"
-
-static int fail(char **err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (vasprintf(err, fmt, ap) < 0)
-        abort();
-    va_end(ap);
-    return -1;
-}
 
 typedef struct {
     rev2_blob *blobs;
@@ -143,7 +134,7 @@ static int execute(rev2_client *c, const gmb_remote_run_spec *spec, Rev2ExecuteR
         int64_t t0 = rev2_now_ms();
         rev2_error *e = rev2_upload_missing_sync(c, spec->instance, blobs.blobs, blobs.n, &uploaded);
         if (e) {
-            rc = fail(err, "uploading inputs: %s", e->message);
+            rc = gmb_fail(err, "uploading inputs: %s", e->message);
             rev2_error_free(e);
         } else if (spec->verbose) {
             char ds[REV2_DIGEST_STR_LEN];
@@ -157,7 +148,7 @@ static int execute(rev2_client *c, const gmb_remote_run_spec *spec, Rev2ExecuteR
         rev2_error *e = rev2_execute_sync(c, spec->instance, &built.action_digest, &eo, on_progress,
                                           (void *)spec, resp);
         if (e) {
-            rc = fail(err, "%s%s", e->message,
+            rc = gmb_fail(err, "%s%s", e->message,
                       rev2_error_is_no_workers(e)
                           ? " (no worker serves this instance name with this platform: check the instance "
                             "name and the platform properties)"
@@ -174,7 +165,7 @@ static int execute(rev2_client *c, const gmb_remote_run_spec *spec, Rev2ExecuteR
 int gmb_remote_run(rev2_client *c, const gmb_remote_run_spec *spec, int *exit_code, char **err)
 {
     if (spec->argc == 0)
-        return fail(err, "no command to run");
+        return gmb_fail(err, "no command to run");
     Rev2ExecuteResponse *resp = NULL;
     int64_t t0 = rev2_now_ms();
     if (execute(c, spec, &resp, err) < 0) {

@@ -1,3 +1,4 @@
+#include "errmsg.h"
 #include "rev2_action.h"
 
 #include <stdarg.h>
@@ -6,16 +7,6 @@
 #include <string.h>
 
 #include "rev2_tree.h"
-
-static int fail(char **err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (vasprintf(err, fmt, ap) < 0)
-        abort();
-    va_end(ap);
-    return -1;
-}
 
 static int cmp_property(const void *a, const void *b)
 {
@@ -45,7 +36,7 @@ int rev2_action_build(const rev2_action_spec *spec, rev2_built_action *out, char
 {
     memset(out, 0, sizeof *out);
     if (spec->n_arguments == 0 || !spec->arguments[0] || !*spec->arguments[0])
-        return fail(err, "an action needs a program to run (arguments[0])");
+        return gmb_fail(err, "an action needs a program to run (arguments[0])");
 
     rev2_property *env = sorted_properties(spec->environment, spec->n_environment);
     rev2_property *plat = sorted_properties(spec->platform, spec->n_platform);
@@ -63,7 +54,7 @@ int rev2_action_build(const rev2_action_spec *spec, rev2_built_action *out, char
         }
         rev2_path_parts_free(parts, n);
         if (n == 0) {
-            rc = fail(err, "output path \"%s\" names the working directory itself", spec->output_paths[i]);
+            rc = gmb_fail(err, "output path \"%s\" names the working directory itself", spec->output_paths[i]);
             goto done;
         }
         outs[n_outs++] = spec->output_paths[i];
@@ -77,7 +68,7 @@ int rev2_action_build(const rev2_action_spec *spec, rev2_built_action *out, char
     n_outs = w;
     for (size_t i = 1; i < spec->n_environment; i++)
         if (strcmp(env[i - 1].name, env[i].name) == 0) {
-            rc = fail(err, "environment variable %s is given twice", env[i].name);
+            rc = gmb_fail(err, "environment variable %s is given twice", env[i].name);
             goto done;
         }
 

@@ -90,18 +90,12 @@ static void read_on_done(void *user, rev2_error *err)
     if (!err && !r->stopped && r->next_offset < r->end)
         err = rev2_error_new(REV2_DATA_LOSS, "ByteStream read of %s ended at byte %lld of %lld",
                              rev2_digest_str(&r->digest, ds), (long long)r->next_offset, (long long)r->end);
-    const rev2_client_options *o = rev2_client_options_of(r->client);
-    if (err && rev2_code_is_retryable(err->code) && r->attempt < o->max_attempts && !r->stopped) {
-        int64_t pause = rev2_backoff_ms(r->attempt, o->initial_backoff_ms, o->max_backoff_ms);
-        GMB_WARN("rev2", "ByteStream read of %s failed at byte %lld (%s: %s); resuming in %lld ms",
-                 rev2_digest_str(&r->digest, ds), (long long)r->next_offset,
-                 rev2_code_name(err->code), err->message, (long long)pause);
-        rev2_error_free(err);
-        r->attempt++;
-        REV2_STAT_ADD(r->client, retries, 1);
-        rev2_engine_after(rev2_client_engine(r->client), pause, read_retry_timer, r);
+    char what[160], next_step[64];
+    snprintf(what, sizeof what, "ByteStream read of %s", rev2_digest_str(&r->digest, ds));
+    snprintf(next_step, sizeof next_step, "resuming at byte %lld", (long long)r->next_offset);
+    if (rev2_retry_later(r->client, err, err && rev2_code_is_retryable(err->code) && !r->stopped, false,
+                         &r->attempt, what, next_step, read_retry_timer, r))
         return;
-    }
     if (err)
         rev2_error_prefix(err, "ByteStream read of %s", rev2_digest_str(&r->digest, ds));
     read_finish(r, err);
@@ -277,17 +271,11 @@ static void write_on_done(void *user, rev2_error *err)
     if (!err && w->committed != w->blob.digest.size)
         err = rev2_error_new(REV2_DATA_LOSS, "server committed %lld of %lld bytes",
                              (long long)w->committed, (long long)w->blob.digest.size);
-    const rev2_client_options *o = rev2_client_options_of(w->client);
-    if (err && rev2_code_is_retryable(err->code) && w->attempt < o->max_attempts) {
-        int64_t pause = rev2_backoff_ms(w->attempt, o->initial_backoff_ms, o->max_backoff_ms);
-        GMB_WARN("rev2", "ByteStream write of %s failed (%s: %s); restarting from 0 in %lld ms", ds,
-                 rev2_code_name(err->code), err->message, (long long)pause);
-        rev2_error_free(err);
-        w->attempt++;
-        REV2_STAT_ADD(w->client, retries, 1);
-        rev2_engine_after(rev2_client_engine(w->client), pause, write_retry_timer, w);
+    char what[160];
+    snprintf(what, sizeof what, "ByteStream write of %s", ds);
+    if (rev2_retry_later(w->client, err, err && rev2_code_is_retryable(err->code), false, &w->attempt,
+                         what, "restarting from byte 0", write_retry_timer, w))
         return;
-    }
     if (err)
         rev2_error_prefix(err, "ByteStream write of %s", ds);
     write_finish(w, err);

@@ -42,20 +42,13 @@ void rev2_find_missing(rev2_client *c, const char *instance, const rev2_digest *
 {
     Rev2FindMissingBlobsRequest req = BUILD__BAZEL__REMOTE__EXECUTION__V2__FIND_MISSING_BLOBS_REQUEST__INIT;
     req.instance_name = (char *)rev2_client_instance(c, instance);
-    Rev2Digest *protos = calloc(n + 1, sizeof *protos);
-    Rev2Digest **ptrs = calloc(n + 1, sizeof *ptrs);
-    if (!protos || !ptrs)
-        abort();
-    for (size_t i = 0; i < n; i++) {
-        rev2_digest_to_proto(&digests[i], &protos[i]);
-        ptrs[i] = &protos[i];
-    }
+    rev2_digest_list list;
+    rev2_digest_list_init(&list, digests, n);
     req.n_blob_digests = n;
-    req.blob_digests = ptrs;
+    req.blob_digests = list.ptrs;
     size_t len;
     uint8_t *bytes = REV2_PACK(&req, &len);
-    free(protos);
-    free(ptrs);
+    rev2_digest_list_free(&list);
     fmb_call *f = malloc(sizeof *f);
     if (!f)
         abort();
@@ -235,20 +228,13 @@ void rev2_batch_read(rev2_client *c, const char *instance, const rev2_digest *di
 {
     Rev2BatchReadBlobsRequest req = BUILD__BAZEL__REMOTE__EXECUTION__V2__BATCH_READ_BLOBS_REQUEST__INIT;
     req.instance_name = (char *)rev2_client_instance(c, instance);
-    Rev2Digest *protos = calloc(n + 1, sizeof *protos);
-    Rev2Digest **ptrs = calloc(n + 1, sizeof *ptrs);
-    if (!protos || !ptrs)
-        abort();
-    for (size_t i = 0; i < n; i++) {
-        rev2_digest_to_proto(&digests[i], &protos[i]);
-        ptrs[i] = &protos[i];
-    }
+    rev2_digest_list list;
+    rev2_digest_list_init(&list, digests, n);
     req.n_digests = n;
-    req.digests = ptrs;
+    req.digests = list.ptrs;
     size_t len;
     uint8_t *bytes = REV2_PACK(&req, &len);
-    free(protos);
-    free(ptrs);
+    rev2_digest_list_free(&list);
     brb_call *b = calloc(1, sizeof *b);
     if (!b)
         abort();

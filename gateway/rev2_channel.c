@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errmsg.h"
 #include "log.h"
 #include "rev2_proto.h"
 
@@ -28,22 +29,11 @@ struct rev2_channel {
     size_t n_md;
 };
 
-static char *fmt_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0)
-        abort();
-    va_end(ap);
-    return s;
-}
-
 char *rev2_read_small_file(const char *path, const char *what, char **err)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        *err = fmt_error("cannot open %s %s: %s", what, path, strerror(errno));
+        *err = gmb_format("cannot open %s %s: %s", what, path, strerror(errno));
         return NULL;
     }
     size_t cap = 4096, len = 0;
@@ -57,7 +47,7 @@ char *rev2_read_small_file(const char *path, const char *what, char **err)
             if (cap >= (1u << 24)) {
                 fclose(f);
                 free(s);
-                *err = fmt_error("%s %s is larger than 16 MiB", what, path);
+                *err = gmb_format("%s %s is larger than 16 MiB", what, path);
                 return NULL;
             }
             cap *= 2;
@@ -97,7 +87,7 @@ static char *read_pem(const char *path, const char *what, int is_key, char **err
         char why[256];
         ERR_error_string_n(ERR_get_error(), why, sizeof why);
         ERR_clear_error();
-        *err = fmt_error("%s %s is not a PEM %s (OpenSSL: %s)", what, path,
+        *err = gmb_format("%s %s is not a PEM %s (OpenSSL: %s)", what, path,
                          is_key ? "private key" : "certificate", why);
         free(text);
         return NULL;
@@ -115,7 +105,7 @@ static grpc_channel_credentials *make_credentials(const rev2_channel_options *o,
     bool has_cert = o->tls_cert_file && *o->tls_cert_file;
     bool has_key = o->tls_key_file && *o->tls_key_file;
     if (has_cert != has_key) {
-        *err = fmt_error("TLS client authentication needs both a certificate and a key (got only the %s)",
+        *err = gmb_format("TLS client authentication needs both a certificate and a key (got only the %s)",
                          has_cert ? "certificate" : "key");
         free(roots);
         return NULL;
@@ -133,7 +123,7 @@ static grpc_channel_credentials *make_credentials(const rev2_channel_options *o,
     free(cert);
     free(key);
     if (!creds)
-        *err = fmt_error("gRPC refused the TLS settings");
+        *err = gmb_format("gRPC refused the TLS settings");
     return creds;
 }
 
@@ -153,7 +143,7 @@ rev2_channel *rev2_channel_new(rev2_engine *engine, const rev2_channel_options *
 {
     *err = NULL;
     if (!o->target || !*o->target) {
-        *err = fmt_error("no Buildbarn target configured (expected host:port)");
+        *err = gmb_format("no Buildbarn target configured (expected host:port)");
         return NULL;
     }
     grpc_channel_credentials *creds = make_credentials(o, err);

@@ -120,6 +120,22 @@ int64_t rev2_backoff_ms(int attempt, int64_t initial_ms, int64_t max_ms)
     return half + (half > 0 ? (int64_t)(r % (uint64_t)(full - half + 1)) : 0);
 }
 
+bool rev2_retry_later(rev2_client *c, rev2_error *err, bool retryable, bool no_pause, int *attempt,
+                      const char *what, const char *next_step, void (*fn)(void *, bool), void *arg)
+{
+    const rev2_client_options *o = &c->opts;
+    if (!err || !retryable || *attempt >= o->max_attempts)
+        return false;
+    int64_t pause = no_pause ? 0 : rev2_backoff_ms(*attempt, o->initial_backoff_ms, o->max_backoff_ms);
+    GMB_WARN("rev2", "%s failed (%s: %s); %s in %lld ms (attempt %d of %d)", what, rev2_code_name(err->code),
+             err->message, next_step, (long long)pause, *attempt + 1, o->max_attempts);
+    rev2_error_free(err);
+    (*attempt)++;
+    REV2_STAT_ADD(c, retries, 1);
+    rev2_engine_after(c->engine, pause, fn, arg);
+    return true;
+}
+
 /* ---- Capabilities ---- */
 
 typedef struct {

@@ -5,20 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errmsg.h"
 #include "rev2_proto.h"
-
-static char *vformat(const char *fmt, va_list ap)
-{
-    va_list copy;
-    va_copy(copy, ap);
-    int n = vsnprintf(NULL, 0, fmt, copy);
-    va_end(copy);
-    char *s = malloc((size_t)(n < 0 ? 0 : n) + 1);
-    if (!s)
-        abort();
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    return s;
-}
 
 rev2_error *rev2_error_new(int code, const char *fmt, ...)
 {
@@ -28,7 +16,7 @@ rev2_error *rev2_error_new(int code, const char *fmt, ...)
     e->code = code == REV2_OK ? REV2_UNKNOWN : code;
     va_list ap;
     va_start(ap, fmt);
-    e->message = vformat(fmt, ap);
+    e->message = gmb_vformat(fmt, ap);
     va_end(ap);
     return e;
 }
@@ -98,7 +86,7 @@ void rev2_error_prefix(rev2_error *e, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *prefix = vformat(fmt, ap);
+    char *prefix = gmb_vformat(fmt, ap);
     va_end(ap);
     size_t n = strlen(prefix) + 2 + strlen(e->message) + 1;
     char *joined = malloc(n);

@@ -187,27 +187,22 @@ static void exec_on_done(void *user, rev2_error *err)
      * otherwise submit again (the scheduler deduplicates). */
     if (!err)
         err = rev2_error_new(REV2_UNAVAILABLE, "stream ended before the operation finished");
+    /* NOT_FOUND from WaitExecution: the operation was dropped; resubmit.
+     * The next attempt's state is set before it is scheduled: a zero pause
+     * may start it on the timer thread at once. */
     bool lost = x->waiting && err->code == REV2_NOT_FOUND;
-    bool retry = rev2_code_is_retryable(err->code) || lost;
-    const rev2_client_options *o = rev2_client_options_of(x->client);
-    if (retry && x->attempt < o->max_attempts) {
-        int64_t pause = lost ? 0 : rev2_backoff_ms(x->attempt, o->initial_backoff_ms, o->max_backoff_ms);
-        x->waiting = !lost && x->operation_name != NULL;
-        if (lost) {
-            free(x->operation_name);
-            x->operation_name = NULL;
-        }
-        GMB_WARN("rev2", "Execute stream broke (%s: %s); %s in %lld ms", rev2_code_name(err->code),
-                 err->message, x->waiting ? "reattaching with WaitExecution" : "submitting again",
-                 (long long)pause);
-        rev2_error_free(err);
-        x->attempt++;
-        REV2_STAT_ADD(x->client, retries, 1);
-        if (x->waiting)
-            REV2_STAT_ADD(x->client, reattaches, 1);
-        rev2_engine_after(rev2_client_engine(x->client), pause, exec_retry_timer, x);
-        return;
+    bool reattach = !lost && x->operation_name != NULL;
+    x->waiting = reattach;
+    if (lost) {
+        free(x->operation_name);
+        x->operation_name = NULL;
     }
+    if (reattach)
+        REV2_STAT_ADD(x->client, reattaches, 1);
+    if (rev2_retry_later(x->client, err, rev2_code_is_retryable(err->code) || lost, lost, &x->attempt,
+                         "Execute stream", reattach ? "reattaching with WaitExecution" : "submitting again",
+                         exec_retry_timer, x))
+        return;
     exec_finish(x, err);
 }
 

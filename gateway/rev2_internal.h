@@ -26,6 +26,15 @@ void rev2_stat_add(rev2_client *c, size_t field_offset, uint64_t n);
  * all of it) so clients that failed together do not retry together. */
 int64_t rev2_backoff_ms(int attempt, int64_t initial_ms, int64_t max_ms);
 
+/* The retry decision every call type shares. When `err` may be retried
+ * (`retryable`) and attempts remain, it logs "<what> failed (CODE: msg);
+ * <next_step> in N ms", frees err, counts the retry, advances *attempt and
+ * runs fn(arg, cancelled) after the back-off (at once when no_pause), then
+ * returns true. Otherwise it returns false and leaves err to the caller. */
+bool rev2_retry_later(rev2_client *c, rev2_error *err, bool retryable, bool no_pause, int *attempt,
+                      const char *what, const char *next_step, void (*fn)(void *arg, bool cancelled),
+                      void *arg);
+
 /* A unary call with retries. `request` is owned by the call (freed at the
  * end). The response bytes are valid during the callback only. */
 typedef void (*rev2_unary_cb)(void *user, rev2_error *err, const uint8_t *resp, size_t len);

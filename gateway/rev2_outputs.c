@@ -1,3 +1,4 @@
+#include "errmsg.h"
 #include "rev2_outputs.h"
 
 #include <errno.h>
@@ -15,16 +16,6 @@
 /* Largest single output we hold in memory while writing it. */
 #define OUTPUT_MAX_BYTES ((size_t)4 << 30)
 
-static int fail(char **err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (vasprintf(err, fmt, ap) < 0)
-        abort();
-    va_end(ap);
-    return -1;
-}
-
 /* dir + "/" + a relative path that must not escape. */
 static char *join_checked(const char *dir, const char *rel, char **err)
 {
@@ -34,7 +25,7 @@ static char *join_checked(const char *dir, const char *rel, char **err)
         return NULL;
     rev2_path_parts_free(parts, n);
     if (n == 0) {
-        fail(err, "output path \"%s\" names the directory itself", rel);
+        gmb_fail(err, "output path \"%s\" names the directory itself", rel);
         return NULL;
     }
     char *p;
@@ -51,7 +42,7 @@ static int mkdirs_for(const char *path, char **err)
             continue;
         *s = '\0';
         if (mkdir(copy, 0755) < 0 && errno != EEXIST) {
-            fail(err, "cannot create %s: %s", copy, strerror(errno));
+            gmb_fail(err, "cannot create %s: %s", copy, strerror(errno));
             free(copy);
             return -1;
         }
@@ -66,7 +57,7 @@ static int write_file(rev2_client *c, const char *instance, const char *path, co
 {
     rev2_digest d;
     if (!rev2_digest_from_proto(dp, &d))
-        return fail(err, "%s: output without a valid digest", path);
+        return gmb_fail(err, "%s: output without a valid digest", path);
     gmb_buf data;
     gmb_buf_init(&data, OUTPUT_MAX_BYTES);
     if (inline_bytes && inline_bytes->len == (size_t)d.size && d.size > 0) {
@@ -74,7 +65,7 @@ static int write_file(rev2_client *c, const char *instance, const char *path, co
     } else {
         rev2_error *e = rev2_read_blob_sync(c, instance, &d, &data);
         if (e) {
-            fail(err, "fetching %s: %s", path, e->message);
+            gmb_fail(err, "fetching %s: %s", path, e->message);
             rev2_error_free(e);
             gmb_buf_free(&data);
             return -1;
@@ -92,7 +83,7 @@ static int write_file(rev2_client *c, const char *instance, const char *path, co
     int rc = 0;
     if (fd < 0 || (data.len && write(fd, data.data, data.len) != (ssize_t)data.len) || close(fd) < 0 ||
         rename(tmp, path) < 0) {
-        rc = fail(err, "cannot write %s: %s", path, strerror(errno));
+        rc = gmb_fail(err, "cannot write %s: %s", path, strerror(errno));
         unlink(tmp);
     }
     free(tmp);
@@ -106,7 +97,7 @@ static int write_symlink(const char *path, const char *target, char **err)
         return -1;
     unlink(path);
     if (symlink(target, path) < 0)
-        return fail(err, "cannot create symlink %s: %s", path, strerror(errno));
+        return gmb_fail(err, "cannot create symlink %s: %s", path, strerror(errno));
     return 0;
 }
 
@@ -115,9 +106,9 @@ static int write_directory(rev2_client *c, const char *instance, const Rev2Tree 
                            const Rev2Directory *dir, const char *path, int depth, char **err)
 {
     if (depth > 256)
-        return fail(err, "%s: output tree nested too deep", path);
+        return gmb_fail(err, "%s: output tree nested too deep", path);
     if (mkdirs_for(path, err) < 0 || (mkdir(path, 0755) < 0 && errno != EEXIST))
-        return fail(err, "cannot create %s: %s", path, strerror(errno));
+        return gmb_fail(err, "cannot create %s: %s", path, strerror(errno));
     for (size_t i = 0; i < dir->n_files; i++) {
         char *p = join_checked(path, dir->files[i]->name, err);
         if (!p || strchr(dir->files[i]->name, '/') ||
@@ -138,7 +129,7 @@ static int write_directory(rev2_client *c, const char *instance, const Rev2Tree 
     for (size_t i = 0; i < dir->n_directories; i++) {
         rev2_digest want;
         if (!rev2_digest_from_proto(dir->directories[i]->digest, &want))
-            return fail(err, "%s: directory entry without a digest", path);
+            return gmb_fail(err, "%s: directory entry without a digest", path);
         const Rev2Directory *child = NULL;
         /* Tree children are named by the digest of their serialization. */
         for (size_t k = 0; k < tree->n_children && !child; k++) {
@@ -151,7 +142,7 @@ static int write_directory(rev2_client *c, const char *instance, const Rev2Tree 
                 child = tree->children[k];
         }
         if (!child)
-            return fail(err, "%s/%s: the Tree lacks that directory", path, dir->directories[i]->name);
+            return gmb_fail(err, "%s/%s: the Tree lacks that directory", path, dir->directories[i]->name);
         char *p = join_checked(path, dir->directories[i]->name, err);
         int rc = p ? write_directory(c, instance, tree, child, p, depth + 1, err) : -1;
         free(p);
@@ -185,21 +176,21 @@ int rev2_outputs_write(rev2_client *c, const char *instance, const Rev2ActionRes
         const Rev2OutputDirectory *od = r->output_directories[i];
         rev2_digest td;
         if (!rev2_digest_from_proto(od->tree_digest, &td))
-            return fail(err, "output directory %s has no tree digest", od->path);
+            return gmb_fail(err, "output directory %s has no tree digest", od->path);
         gmb_buf bytes;
         gmb_buf_init(&bytes, OUTPUT_MAX_BYTES);
         rev2_error *e = rev2_read_blob_sync(c, instance, &td, &bytes);
         Rev2Tree *tree = e ? NULL : build__bazel__remote__execution__v2__tree__unpack(NULL, bytes.len, bytes.data);
         gmb_buf_free(&bytes);
         if (!tree) {
-            fail(err, "output directory %s: %s", od->path, e ? e->message : "undecodable Tree");
+            gmb_fail(err, "output directory %s: %s", od->path, e ? e->message : "undecodable Tree");
             rev2_error_free(e);
             return -1;
         }
         char *p = join_checked(dir, od->path, err);
         int rc = p && tree->root ? write_directory(c, instance, tree, tree->root, p, 0, err) : -1;
         if (p && !tree->root)
-            fail(err, "output directory %s: Tree without a root", od->path);
+            gmb_fail(err, "output directory %s: Tree without a root", od->path);
         free(p);
         rev2_msg_free(tree);
         if (rc < 0)

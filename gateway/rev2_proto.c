@@ -41,3 +41,24 @@ double rev2_timestamp_seconds(const GpbTimestamp *ts)
         return 0;
     return (double)ts->seconds + (double)ts->nanos / 1e9;
 }
+
+void rev2_digest_list_init(rev2_digest_list *l, const rev2_digest *digests, size_t n)
+{
+    l->protos = calloc(n + 1, sizeof *l->protos);
+    l->ptrs = calloc(n + 1, sizeof *l->ptrs);
+    if (!l->protos || !l->ptrs)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        rev2_digest_to_proto(&digests[i], &l->protos[i]);
+        l->ptrs[i] = &l->protos[i];
+    }
+    l->n = n;
+}
+
+void rev2_digest_list_free(rev2_digest_list *l)
+{
+    free(l->protos);
+    free(l->ptrs);
+    l->protos = NULL;
+    l->ptrs = NULL;
+}

@@ -63,6 +63,16 @@ void rev2_digest_to_proto(const rev2_digest *d, Rev2Digest *out);
 /* False if the message holds no valid digest. */
 bool rev2_digest_from_proto(const Rev2Digest *in, rev2_digest *out);
 
+/* Repeated Digest fields built from an array of rev2_digest (pointing
+ * into it: `digests` must outlive the list). */
+typedef struct {
+    Rev2Digest *protos;
+    Rev2Digest **ptrs;  /* what a repeated field wants */
+    size_t n;
+} rev2_digest_list;
+void rev2_digest_list_init(rev2_digest_list *l, const rev2_digest *digests, size_t n);
+void rev2_digest_list_free(rev2_digest_list *l);
+
 /* True if `any` holds a message whose full name is `full_name`. */
 bool rev2_any_is(const GpbAny *any, const char *full_name);
 

@@ -1,3 +1,4 @@
+#include "errmsg.h"
 #include "rev2_tree.h"
 
 #include <dirent.h>
@@ -30,22 +31,12 @@ struct rev2_tree {
     size_t files, symlinks, dirs;
 };
 
-static int fail(char **err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (vasprintf(err, fmt, ap) < 0)
-        abort();
-    va_end(ap);
-    return -1;
-}
-
 bool rev2_path_split(const char *path, char ***parts_out, size_t *n_out, char **err)
 {
     *parts_out = NULL;
     *n_out = 0;
     if (!path || path[0] == '/') {
-        fail(err, "path \"%s\" is absolute; input paths must be relative to the input root", path ? path : "");
+        gmb_fail(err, "path \"%s\" is absolute; input paths must be relative to the input root", path ? path : "");
         return false;
     }
     char **parts = NULL;
@@ -56,7 +47,7 @@ bool rev2_path_split(const char *path, char ***parts_out, size_t *n_out, char **
         size_t len = slash ? (size_t)(slash - p) : strlen(p);
         if (len == 2 && p[0] == '.' && p[1] == '.') {
             rev2_path_parts_free(parts, n);
-            fail(err, "path \"%s\" climbs out with \"..\"", path);
+            gmb_fail(err, "path \"%s\" climbs out with \"..\"", path);
             return false;
         }
         if (!(len == 0 || (len == 1 && p[0] == '.'))) {
@@ -125,7 +116,7 @@ static tnode *walk_parents(rev2_tree *t, const char *path, char **parts, size_t 
         if (!c) {
             c = add_child(dir, parts[i], NODE_DIR);
         } else if (c->kind != NODE_DIR) {
-            fail(err, "\"%s\": \"%s\" is a %s, not a directory", path, parts[i],
+            gmb_fail(err, "\"%s\": \"%s\" is a %s, not a directory", path, parts[i],
                  c->kind == NODE_FILE ? "file" : "symlink");
             return NULL;
         }
@@ -138,7 +129,7 @@ static int add_entry(rev2_tree *t, const char *path, node_kind kind, const rev2_
                      bool executable, const char *target, char **err)
 {
     if (t->finished)
-        return fail(err, "tree already finished");
+        return gmb_fail(err, "tree already finished");
     char **parts;
     size_t n;
     if (!rev2_path_split(path, &parts, &n, err))
@@ -147,7 +138,7 @@ static int add_entry(rev2_tree *t, const char *path, node_kind kind, const rev2_
         rev2_path_parts_free(parts, n);
         if (kind == NODE_DIR)
             return 0; /* the root itself */
-        return fail(err, "empty path for a %s", kind == NODE_FILE ? "file" : "symlink");
+        return gmb_fail(err, "empty path for a %s", kind == NODE_FILE ? "file" : "symlink");
     }
     int rc = 0;
     tnode *dir = walk_parents(t, path, parts, n, err);
@@ -162,7 +153,7 @@ static int add_entry(rev2_tree *t, const char *path, node_kind kind, const rev2_
                      (kind == NODE_FILE && rev2_digest_equal(&existing->digest, d) && existing->executable == executable) ||
                      (kind == NODE_SYMLINK && strcmp(existing->target, target) == 0));
         if (!same)
-            rc = fail(err, "\"%s\" is given twice with different contents", path);
+            rc = gmb_fail(err, "\"%s\" is given twice with different contents", path);
         goto out;
     }
     tnode *node = add_child(dir, parts[n - 1], kind);
@@ -197,12 +188,12 @@ int rev2_tree_add_local(rev2_tree *t, const char *local, const char *rel,
 {
     struct stat st;
     if (lstat(local, &st) < 0)
-        return fail(err, "cannot stat %s: %s", local, strerror(errno));
+        return gmb_fail(err, "cannot stat %s: %s", local, strerror(errno));
     if (S_ISLNK(st.st_mode)) {
         char target[4096];
         ssize_t n = readlink(local, target, sizeof target - 1);
         if (n < 0)
-            return fail(err, "cannot read link %s: %s", local, strerror(errno));
+            return gmb_fail(err, "cannot read link %s: %s", local, strerror(errno));
         target[n] = '\0';
         return rev2_tree_add_symlink(t, rel, target, err);
     }
@@ -210,7 +201,7 @@ int rev2_tree_add_local(rev2_tree *t, const char *local, const char *rel,
         rev2_digest dg;
         int hr = rev2_digest_of_file(local, &dg);
         if (hr < 0)
-            return fail(err, "cannot read %s: %s", local, strerror(-hr));
+            return gmb_fail(err, "cannot read %s: %s", local, strerror(-hr));
         if (rev2_tree_add_file(t, rel, &dg, (st.st_mode & S_IXUSR) != 0, err) < 0)
             return -1;
         if (on_file)
@@ -218,11 +209,11 @@ int rev2_tree_add_local(rev2_tree *t, const char *local, const char *rel,
         return 0;
     }
     if (!S_ISDIR(st.st_mode))
-        return fail(err, "%s is neither a file, a directory nor a symlink", local);
+        return gmb_fail(err, "%s is neither a file, a directory nor a symlink", local);
 
     DIR *d = opendir(local);
     if (!d)
-        return fail(err, "cannot list %s: %s", local, strerror(errno));
+        return gmb_fail(err, "cannot list %s: %s", local, strerror(errno));
     int rc = rev2_tree_add_dir(t, rel, err);
     struct dirent *e;
     while (rc == 0 && (e = readdir(d))) {

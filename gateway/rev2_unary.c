@@ -62,19 +62,10 @@ static void retry_timer(void *arg, bool cancelled)
 static void unary_on_done(void *user, rev2_error *err)
 {
     unary_call *u = user;
-    const rev2_client_options *o = rev2_client_options_of(u->client);
-    if (err && rev2_code_is_retryable(err->code) && u->attempt < o->max_attempts) {
-        int64_t pause = rev2_backoff_ms(u->attempt, o->initial_backoff_ms, o->max_backoff_ms);
-        GMB_WARN("rev2", "%s failed (%s: %s); retry %d of %d in %lld ms", u->method,
-                 rev2_code_name(err->code), err->message, u->attempt, o->max_attempts - 1,
-                 (long long)pause);
-        rev2_error_free(err);
-        u->attempt++;
-        u->got_response = false;
-        REV2_STAT_ADD(u->client, retries, 1);
-        rev2_engine_after(rev2_client_engine(u->client), pause, retry_timer, u);
+    u->got_response = u->got_response && !err;
+    if (rev2_retry_later(u->client, err, err && rev2_code_is_retryable(err->code), false, &u->attempt,
+                         u->method, "retrying", retry_timer, u))
         return;
-    }
     if (err && u->attempt > 1)
         rev2_error_prefix(err, "after %d attempts", u->attempt);
     finish(u, err);
