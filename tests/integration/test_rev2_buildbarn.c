@@ -345,6 +345,53 @@ static void unknown_instance_says_no_workers(void)
     rev2_client_free(c);
 }
 
+/* The empty instance name is valid: CAS calls work with it, and the
+ * scheduler's "no workers" answer names the prefix "" (goma's own proxy
+ * turned "" into "." on the way). */
+static void empty_instance_name_stays_empty(void)
+{
+    char text[64];
+    snprintf(text, sizeof text, "empty instance %02x%02x%02x%02x", salt[0], salt[1], salt[2], salt[3]);
+    size_t n = 3u * 1024 * 1024; /* through ByteStream: resource "uploads/..." with no prefix */
+    uint8_t *data = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        data[i] = (uint8_t)text[i % strlen(text)];
+    rev2_blob blob = {.data = data};
+    rev2_digest_of_bytes(data, n, &blob.digest);
+    rev2_error *e = rev2_upload_sync(client, "", &blob, 1);
+    report("upload with instance \"\"", e);
+    CHECK(e == NULL);
+    rev2_error_free(e);
+    gmb_buf out;
+    gmb_buf_init(&out, 8u << 20);
+    e = rev2_read_blob_sync(client, "", &blob.digest, &out);
+    CHECK(e == NULL);
+    CHECK(out.len == n && memcmp(out.data, data, n) == 0);
+    rev2_error_free(e);
+    gmb_buf_free(&out);
+    free(data);
+
+    rev2_client *c = make_client(1);
+    rev2_built_action built;
+    rev2_digest src;
+    rev2_client *saved = client;
+    client = c;
+    bool ok = prepare_action(hello_c, true, &built, &src);
+    client = saved;
+    if (ok) {
+        Rev2ExecuteResponse *resp = NULL;
+        e = rev2_execute_sync(c, "", &built.action_digest, NULL, NULL, NULL, &resp);
+        report("Execute with instance \"\"", e);
+        CHECK(e != NULL);
+        CHECK(rev2_error_is_no_workers(e));
+        CHECK_CONTAINS(e ? e->message : NULL, "instance name prefix \"\" platform");
+        rev2_error_free(e);
+        rev2_msg_free(resp);
+        rev2_built_action_free(&built);
+    }
+    rev2_client_free(c);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -363,6 +410,7 @@ int main(int argc, char **argv)
     RUN(large_blob_through_bytestream);
     RUN(missing_input_is_reported);
     RUN(unknown_instance_says_no_workers);
+    RUN(empty_instance_name_stays_empty);
     rev2_client_stats s;
     rev2_client_stats_get(client, &s);
     fprintf(stderr, "client: %llu calls, %llu retries, %llu bytes up, %llu bytes down\n",
