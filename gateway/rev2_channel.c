@@ -177,14 +177,18 @@ rev2_channel *rev2_channel_new(rev2_engine *engine, const rev2_channel_options *
     ch->channel = grpc_channel_create(o->target, creds, &cargs);
     grpc_channel_credentials_release(creds);
 
+    /* Header values are ref-counted copies, never static slices of our
+     * buffers: channels to one target share a transport, and its HPACK
+     * table keeps the slices it has seen after this channel is gone. */
     build_request_metadata(ch);
     ch->md[ch->n_md].key = grpc_slice_from_static_string("build.bazel.remote.execution.v2.requestmetadata-bin");
-    ch->md[ch->n_md++].value = grpc_slice_from_static_buffer(ch->request_metadata, ch->request_metadata_len);
+    ch->md[ch->n_md++].value =
+        grpc_slice_from_copied_buffer((const char *)ch->request_metadata, ch->request_metadata_len);
     if (o->bearer_token && *o->bearer_token) {
         if (asprintf(&ch->auth_value, "Bearer %s", o->bearer_token) < 0)
             abort();
         ch->md[ch->n_md].key = grpc_slice_from_static_string("authorization");
-        ch->md[ch->n_md++].value = grpc_slice_from_static_string(ch->auth_value);
+        ch->md[ch->n_md++].value = grpc_slice_from_copied_string(ch->auth_value);
     }
     GMB_INFO("rev2", "channel to %s (%s%s)", o->target, o->use_tls ? "TLS" : "plain text",
              ch->auth_value ? ", bearer token" : "");
@@ -217,6 +221,8 @@ void rev2_channel_free(rev2_channel *ch)
     if (!ch)
         return;
     grpc_channel_destroy(ch->channel);
+    for (size_t i = 0; i < ch->n_md; i++)
+        grpc_slice_unref(ch->md[i].value);
     free(ch->target);
     free(ch->auth_value);
     free(ch->request_metadata);

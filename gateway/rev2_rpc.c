@@ -19,7 +19,8 @@ typedef struct rpc {
     rev2_channel *channel;
     const rev2_rpc_handlers *h;
     void *user;
-    char method[128];
+    char method[128];       /* for log lines */
+    grpc_slice method_slice; /* ref-counted: the transport's HPACK table may keep it */
     grpc_call *call;
     rev2_live_call live;
 
@@ -82,6 +83,7 @@ static void rpc_free(rpc *r)
 {
     if (r->call)
         grpc_call_unref(r->call);
+    grpc_slice_unref(r->method_slice);
     if (r->send_bb)
         grpc_byte_buffer_destroy(r->send_bb);
     if (r->recv_bb)
@@ -264,6 +266,7 @@ void rev2_rpc_start(rev2_channel *ch, const char *method, int64_t timeout_ms,
     r->h = handlers;
     r->user = user;
     snprintf(r->method, sizeof r->method, "%s", method);
+    r->method_slice = grpc_slice_from_copied_string(method);
     pthread_mutex_init(&r->lock, NULL);
     gmb_buf_init(&r->request, RPC_MAX_REQUEST_BYTES);
     grpc_metadata_array_init(&r->initial_md);
@@ -287,7 +290,7 @@ void rev2_rpc_start(rev2_channel *ch, const char *method, int64_t timeout_ms,
         ? gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(timeout_ms, GPR_TIMESPAN))
         : gpr_inf_future(GPR_CLOCK_MONOTONIC);
     r->call = grpc_channel_create_call(rev2_channel_grpc(ch), NULL, GRPC_PROPAGATE_DEFAULTS,
-                                       rev2_engine_cq(engine), grpc_slice_from_static_string(r->method),
+                                       rev2_engine_cq(engine), r->method_slice,
                                        NULL, deadline, NULL);
 
     /* The status batch first: it holds the call open until everything ends. */

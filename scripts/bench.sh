@@ -8,3 +8,5 @@ cmake -S . -B build-normal -G Ninja >/dev/null
 cmake --build build-normal >/dev/null
 tests/buildbarn/start.sh
 build-normal/tests/bench/bench_rev2_exec "${1:-20}" hardlinking fuse
+build-normal/tests/bench/bench_rev2_inflight 1000 hardlinking
+build-normal/tests/bench/bench_rev2_inflight 1000 fuse
