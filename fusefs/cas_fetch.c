@@ -1,0 +1,194 @@
+/* cas_fetch: brings a missing blob from Buildbarn into the store, once,
+ * however many readers want it (one cas_flight per blob). Small blobs
+ * come whole by BatchReadBlobs (checked before anyone reads them); large
+ * ones stream by ByteStream into a temporary file that readers read as it
+ * grows, and are checked when the stream ends. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cas_internal.h"
+#include "errmsg.h"
+#include "log.h"
+
+/* Blobs up to this size (plus framing) go through BatchReadBlobs. */
+#define BATCH_ENTRY_OVERHEAD 100
+
+void cas_flight_unref_locked(cas_flight *f)
+{
+    if (--f->refs > 0)
+        return;
+    if (f->fd >= 0)
+        close(f->fd);
+    if (f->hasher) {
+        rev2_digest scratch;
+        rev2_hasher_finish(f->hasher, &scratch);
+    }
+    pthread_cond_destroy(&f->progress);
+    free(f->tmp_path);
+    free(f->instance);
+    free(f);
+}
+
+/* The end of a fetch, good or bad. Takes the lock. */
+static void finish(cas_flight *f, int error, const char *why)
+{
+    cas_store *s = f->store;
+    char ds[REV2_DIGEST_STR_LEN];
+    rev2_digest_str(&f->digest, ds);
+    char *final = error ? NULL : cas_blob_file(s, &f->digest);
+    if (final) {
+        char *sub = gmb_format("%s/%.2s", s->blobs_dir, f->digest.hash);
+        mkdir(sub, 0755);
+        free(sub);
+    }
+    pthread_mutex_lock(&s->lock);
+    cas_entry *e = cas_index_find(&s->index, &f->digest);
+    if (final && rename(f->tmp_path, final) < 0) {
+        error = -EIO;
+        GMB_ERROR("cas", "fetched %s but cannot move it into the cache: %s", ds, strerror(errno));
+    }
+    if (!error) {
+        if (e && e->flight == f) {
+            cas_index_mark_present(&s->index, e);
+            e->verified = true;
+        }
+        s->stats.fetch_bytes += (uint64_t)f->digest.size;
+        GMB_DEBUG("cas", "fetched %s in %lld ms", ds, (long long)(rev2_now_ms() - f->started_ms));
+    } else {
+        unlink(f->tmp_path);
+        if (e && e->flight == f)
+            cas_index_remove(&s->index, e); /* the next open tries again */
+        s->stats.fetch_failures++;
+        GMB_ERROR("cas", "fetching %s from instance \"%s\" failed: %s", ds, f->instance, why ? why : "I/O error");
+    }
+    f->done = true;
+    f->error = error;
+    pthread_cond_broadcast(&f->progress);
+    s->flights_running--;
+    pthread_cond_broadcast(&s->idle);
+    if (!error)
+        cas_evict_locked(s);
+    cas_flight_unref_locked(f);
+    pthread_mutex_unlock(&s->lock);
+    free(final);
+}
+
+static int pwrite_all(int fd, const uint8_t *p, size_t n, off_t off)
+{
+    while (n > 0) {
+        ssize_t w = pwrite(fd, p, n, off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -errno;
+        p += w;
+        n -= (size_t)w;
+        off += w;
+    }
+    return 0;
+}
+
+/* ---- Small blobs: one BatchReadBlobs ---- */
+
+static void batch_done(void *user, rev2_error *err, rev2_read_result *results, size_t n)
+{
+    cas_flight *f = user;
+    rev2_error *blob_err = !err && n == 1 ? results[0].err : NULL;
+    if (err || blob_err) {
+        /* The message names the cause: NOT_FOUND, DATA_LOSS (digest mismatch), UNAVAILABLE... */
+        rev2_error *e = err ? err : blob_err;
+        char *why = gmb_format("%s: %s", rev2_code_name(e->code), e->message);
+        finish(f, -EIO, why);
+        free(why);
+    } else if (pwrite_all(f->fd, results[0].data, (size_t)f->digest.size, 0) < 0) {
+        finish(f, -EIO, strerror(errno));
+    } else {
+        finish(f, 0, NULL);
+    }
+    rev2_error_free(err);
+    rev2_read_results_free(results, n);
+}
+
+/* ---- Large blobs: ByteStream, served as it arrives ---- */
+
+static bool stream_data(void *user, const uint8_t *data, size_t len)
+{
+    cas_flight *f = user;
+    cas_store *s = f->store;
+    /* Only this callback writes, in order, so no lock is needed for the
+     * write itself; readers learn of it through `available`. */
+    if (pwrite_all(f->fd, data, len, (off_t)f->available) < 0)
+        return false;
+    rev2_hasher_update(f->hasher, data, len);
+    pthread_mutex_lock(&s->lock);
+    f->available += len;
+    pthread_cond_broadcast(&f->progress);
+    pthread_mutex_unlock(&s->lock);
+    return true;
+}
+
+static void stream_done(void *user, rev2_error *err)
+{
+    cas_flight *f = user;
+    if (err) {
+        char *why = gmb_format("%s: %s", rev2_code_name(err->code), err->message);
+        finish(f, -EIO, why);
+        free(why);
+        rev2_error_free(err);
+        return;
+    }
+    rev2_digest got;
+    rev2_hasher_finish(f->hasher, &got);
+    f->hasher = NULL;
+    if (f->available != (uint64_t)f->digest.size || !rev2_digest_equal(&got, &f->digest)) {
+        char gs[REV2_DIGEST_STR_LEN];
+        char *why = gmb_format("the bytes received (%llu) hash to %s: discarded",
+                               (unsigned long long)f->available, rev2_digest_str(&got, gs));
+        finish(f, -EIO, why);
+        free(why);
+        return;
+    }
+    finish(f, 0, NULL);
+}
+
+cas_flight *cas_fetch_start_locked(cas_store *s, cas_entry *e, const char *instance)
+{
+    cas_flight *f = calloc(1, sizeof *f);
+    if (!f)
+        abort();
+    f->store = s;
+    f->digest = e->digest;
+    f->instance = strdup(instance ? instance : rev2_client_default_instance(s->remote));
+    f->tmp_path = cas_tmp_file(s);
+    f->fd = open(f->tmp_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    pthread_cond_init(&f->progress, NULL);
+    f->refs = 1; /* the fetch's own */
+    f->started_ms = rev2_now_ms();
+    e->flight = f;
+    s->flights_running++;
+    s->stats.fetches++;
+    return f;
+}
+
+void cas_fetch_run(cas_flight *f)
+{
+    cas_store *s = f->store;
+    if (f->fd < 0) {
+        char *why = gmb_format("cannot create %s: %s", f->tmp_path, strerror(errno));
+        finish(f, -EIO, why);
+        free(why);
+        return;
+    }
+    size_t batch_limit = rev2_client_options_of(s->remote)->max_batch_bytes;
+    if ((size_t)f->digest.size + BATCH_ENTRY_OVERHEAD <= batch_limit) {
+        rev2_batch_read(s->remote, f->instance, &f->digest, 1, batch_done, f);
+    } else {
+        f->hasher = rev2_hasher_new();
+        rev2_bytestream_read(s->remote, f->instance, &f->digest, 0, 0, stream_data, stream_done, f);
+    }
+}

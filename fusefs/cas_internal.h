@@ -1,0 +1,56 @@
+/* cas_internal: what cas_store.c, cas_fetch.c and cas_blob.c share. */
+#ifndef CAS_INTERNAL_H
+#define CAS_INTERNAL_H
+
+#include <pthread.h>
+
+#include "cas_index.h"
+#include "cas_store.h"
+
+/* One remote fetch of one blob, shared by every reader of it. */
+typedef struct cas_flight {
+    cas_store *store;
+    rev2_digest digest;
+    char *instance;
+    char *tmp_path;        /* the file being filled, in tmp/ */
+    int fd;                /* read-write on tmp_path; readers pread it */
+    uint64_t available;    /* bytes [0, available) are written */
+    bool done;             /* finished: verified and in blobs/, or failed */
+    int error;             /* 0 or -EIO once done */
+    pthread_cond_t progress;  /* signalled (under the store lock) as bytes arrive */
+    int refs;              /* the fetch itself + open handles */
+    rev2_hasher *hasher;   /* ByteStream fetches hash as bytes arrive */
+    int64_t started_ms;
+} cas_flight;
+
+struct cas_store {
+    cas_store_options opts;
+    char *dir, *blobs_dir, *tmp_dir;
+    rev2_client *remote;
+    pthread_mutex_t lock;     /* guards index, flights, stats */
+    pthread_cond_t idle;      /* signalled when flights_running drops */
+    cas_index index;
+    int flights_running;
+    cas_store_stats stats;
+    uint64_t tmp_counter;
+};
+
+/* "<blobs_dir>/ab/<hash>-<size>" (malloc'd). */
+char *cas_blob_file(const cas_store *s, const rev2_digest *d);
+/* A fresh path in tmp/ (malloc'd). */
+char *cas_tmp_file(cas_store *s);
+/* With the lock held: evicts until the bytes fit under max_bytes. */
+void cas_evict_locked(cas_store *s);
+/* Hashes a file and compares; true if it matches. */
+bool cas_file_matches(const char *path, const rev2_digest *d);
+
+/* With the lock held: creates the flight of an entry in state
+ * CAS_FETCHING; the flight holds one ref for the fetch itself. */
+cas_flight *cas_fetch_start_locked(cas_store *s, cas_entry *e, const char *instance);
+/* Without the lock: issues the remote calls. Separate because a call
+ * refused at once (shutdown) completes inside this, taking the lock. */
+void cas_fetch_run(cas_flight *f);
+/* Drops a ref; the last one frees the flight (lock held). */
+void cas_flight_unref_locked(cas_flight *f);
+
+#endif

@@ -1,0 +1,305 @@
+/* cas_store: opening (scan), local writes, eviction. Fetching is in
+ * cas_fetch.c, reading handles in cas_blob.c. */
+#include "cas_store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cas_internal.h"
+#include "errmsg.h"
+#include "log.h"
+
+char *cas_blob_file(const cas_store *s, const rev2_digest *d)
+{
+    return gmb_format("%s/%.2s/%s-%lld", s->blobs_dir, d->hash, d->hash, (long long)d->size);
+}
+
+char *cas_tmp_file(cas_store *s)
+{
+    uint64_t n = __atomic_fetch_add(&s->tmp_counter, 1, __ATOMIC_RELAXED);
+    return gmb_format("%s/%d-%llu", s->tmp_dir, (int)getpid(), (unsigned long long)n);
+}
+
+bool cas_file_matches(const char *path, const rev2_digest *d)
+{
+    rev2_digest got;
+    return rev2_digest_of_file(path, &got) == 0 && rev2_digest_equal(&got, d);
+}
+
+static int make_dir(const char *path, char **err)
+{
+    if (mkdir(path, 0755) < 0 && errno != EEXIST)
+        return gmb_fail(err, "cannot create %s: %s", path, strerror(errno));
+    return 0;
+}
+
+/* Files left in tmp/ by a crash are incomplete by definition. */
+static void clear_tmp(cas_store *s)
+{
+    DIR *d = opendir(s->tmp_dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    int removed = 0;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *p = gmb_format("%s/%s", s->tmp_dir, e->d_name);
+        removed += unlink(p) == 0;
+        free(p);
+    }
+    closedir(d);
+    if (removed)
+        GMB_INFO("cas", "removed %d unfinished files from %s", removed, s->tmp_dir);
+}
+
+typedef struct {
+    rev2_digest digest;
+    struct timespec mtime;
+} scanned;
+
+static int older_first(const void *a, const void *b)
+{
+    const struct timespec *x = &((const scanned *)a)->mtime, *y = &((const scanned *)b)->mtime;
+    if (x->tv_sec != y->tv_sec)
+        return x->tv_sec < y->tv_sec ? -1 : 1;
+    return (x->tv_nsec > y->tv_nsec) - (x->tv_nsec < y->tv_nsec);
+}
+
+/* Rebuilds the index from blobs/, oldest first so LRU order survives a
+ * restart (a read refreshes a blob's mtime). */
+static void scan(cas_store *s)
+{
+    scanned *found = NULL;
+    size_t n = 0, cap = 0, junk = 0;
+    DIR *top = opendir(s->blobs_dir);
+    struct dirent *sub;
+    while (top && (sub = readdir(top))) {
+        if (sub->d_name[0] == '.')
+            continue;
+        char *subdir = gmb_format("%s/%s", s->blobs_dir, sub->d_name);
+        DIR *d = opendir(subdir);
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            if (e->d_name[0] == '.')
+                continue;
+            char *p = gmb_format("%s/%s", subdir, e->d_name);
+            rev2_digest dg;
+            struct stat st;
+            if (!rev2_digest_parse(e->d_name, &dg) || strncmp(dg.hash, sub->d_name, 2) != 0 ||
+                stat(p, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size != dg.size) {
+                unlink(p); /* not ours, or visibly damaged */
+                junk++;
+            } else {
+                if (n == cap) {
+                    cap = cap ? cap * 2 : 256;
+                    found = realloc(found, cap * sizeof *found);
+                    if (!found)
+                        abort();
+                }
+                found[n++] = (scanned){dg, st.st_mtim};
+            }
+            free(p);
+        }
+        if (d)
+            closedir(d);
+        free(subdir);
+    }
+    if (top)
+        closedir(top);
+    if (n > 1)
+        qsort(found, n, sizeof *found, older_first);
+    for (size_t i = 0; i < n; i++)
+        cas_index_add(&s->index, &found[i].digest, CAS_PRESENT); /* unverified until read */
+    free(found);
+    s->stats.blobs = s->index.count;
+    GMB_INFO("cas", "%s: %zu blobs, %llu bytes%s", s->dir, n, (unsigned long long)s->index.bytes,
+             junk ? " (removed damaged files)" : "");
+}
+
+cas_store *cas_store_open(const cas_store_options *o, rev2_client *remote, char **err)
+{
+    if (!o->dir || !*o->dir) {
+        gmb_fail(err, "no cache directory configured");
+        return NULL;
+    }
+    cas_store *s = calloc(1, sizeof *s);
+    if (!s)
+        abort();
+    s->opts = *o;
+    s->dir = strdup(o->dir);
+    s->opts.dir = s->dir;
+    s->blobs_dir = gmb_format("%s/blobs", s->dir);
+    s->tmp_dir = gmb_format("%s/tmp", s->dir);
+    s->remote = remote;
+    if (make_dir(s->dir, err) < 0 || make_dir(s->blobs_dir, err) < 0 || make_dir(s->tmp_dir, err) < 0) {
+        free(s->dir);
+        free(s->blobs_dir);
+        free(s->tmp_dir);
+        free(s);
+        return NULL;
+    }
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->idle, NULL);
+    cas_index_init(&s->index);
+    clear_tmp(s);
+    scan(s);
+    pthread_mutex_lock(&s->lock);
+    cas_evict_locked(s); /* the limit may have shrunk since the last run */
+    pthread_mutex_unlock(&s->lock);
+    return s;
+}
+
+void cas_store_stats_get(cas_store *s, cas_store_stats *out)
+{
+    pthread_mutex_lock(&s->lock);
+    *out = s->stats;
+    out->blobs = s->index.count;
+    out->bytes = s->index.bytes;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void cas_store_close(cas_store *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->lock);
+    while (s->flights_running > 0)
+        pthread_cond_wait(&s->idle, &s->lock);
+    pthread_mutex_unlock(&s->lock);
+    cas_index_free(&s->index);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->idle);
+    free(s->dir);
+    free(s->blobs_dir);
+    free(s->tmp_dir);
+    free(s);
+}
+
+void cas_evict_locked(cas_store *s)
+{
+    while (s->index.bytes > s->opts.max_bytes) {
+        cas_entry *e = cas_index_eviction_candidate(&s->index);
+        if (!e)
+            break; /* everything left is in use */
+        char *p = cas_blob_file(s, &e->digest);
+        unlink(p);
+        free(p);
+        cas_index_remove(&s->index, e);
+        s->stats.evictions++;
+    }
+}
+
+/* Moves a complete, verified temporary file into blobs/ and indexes it. */
+static int install(cas_store *s, const char *tmp, const rev2_digest *d)
+{
+    char *final = cas_blob_file(s, d);
+    char *sub = gmb_format("%s/%.2s", s->blobs_dir, d->hash);
+    mkdir(sub, 0755);
+    free(sub);
+    int rc = rename(tmp, final) < 0 ? -errno : 0;
+    free(final);
+    if (rc < 0) {
+        unlink(tmp);
+        return rc;
+    }
+    pthread_mutex_lock(&s->lock);
+    cas_entry *e = cas_index_find(&s->index, d);
+    if (!e)
+        e = cas_index_add(&s->index, d, CAS_PRESENT);
+    else if (e->state == CAS_PRESENT)
+        cas_index_touch(&s->index, e);
+    /* A fetch in flight for it finishes by itself and finds it present. */
+    e->verified = e->state == CAS_PRESENT ? true : e->verified;
+    cas_evict_locked(s);
+    pthread_mutex_unlock(&s->lock);
+    return 0;
+}
+
+bool cas_store_contains(cas_store *s, const rev2_digest *d)
+{
+    pthread_mutex_lock(&s->lock);
+    cas_entry *e = cas_index_find(&s->index, d);
+    bool present = e && e->state == CAS_PRESENT;
+    pthread_mutex_unlock(&s->lock);
+    return present;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -errno;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int cas_store_put(cas_store *s, const rev2_digest *d, const void *data, size_t len)
+{
+    rev2_digest got;
+    rev2_digest_of_bytes(data, len, &got);
+    if (!rev2_digest_equal(&got, d))
+        return -EINVAL;
+    if (cas_store_contains(s, d))
+        return 0;
+    char *tmp = cas_tmp_file(s);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int rc = fd < 0 ? -errno : write_all(fd, data, len);
+    if (fd >= 0 && close(fd) < 0 && rc == 0)
+        rc = -errno;
+    if (rc == 0)
+        rc = install(s, tmp, d);
+    else
+        unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
+int cas_store_put_file(cas_store *s, const char *path, rev2_digest *out)
+{
+    int in = open(path, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return -errno;
+    char *tmp = cas_tmp_file(s);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int rc = fd < 0 ? -errno : 0;
+    rev2_hasher *h = rev2_hasher_new();
+    enum { CHUNK = 1 << 20 };
+    uint8_t *buf = malloc(CHUNK);
+    while (rc == 0) {
+        ssize_t n = read(in, buf, CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = n < 0 ? -errno : 0;
+            break;
+        }
+        rev2_hasher_update(h, buf, (size_t)n);
+        rc = write_all(fd, buf, (size_t)n);
+    }
+    rev2_hasher_finish(h, out);
+    free(buf);
+    close(in);
+    if (fd >= 0 && close(fd) < 0 && rc == 0)
+        rc = -errno;
+    if (rc == 0 && cas_store_contains(s, out)) {
+        unlink(tmp);
+    } else if (rc == 0) {
+        rc = install(s, tmp, out);
+    } else {
+        unlink(tmp);
+    }
+    free(tmp);
+    return rc;
+}
