@@ -32,6 +32,15 @@ typedef struct {
     /* platform: Action.platform of every action */
     char *platform_os_family;
     char *platform_container_image;
+    /* cache: the local content store */
+    char *cache_dir;
+    int64_t cache_max_bytes;
+    int64_t cache_fetch_timeout_ms;
+    /* mount: the FUSE view */
+    char *mount_path;
+    int64_t mount_threads;
+    int64_t mount_entry_timeout_s;
+    bool mount_allow_other;
     /* log */
     char *log_level;
 } gmb_config;

@@ -1,5 +1,6 @@
 /* Every configuration key gomabarn knows, with its default and meaning. */
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 
@@ -43,6 +44,20 @@ const gmb_config_key gmb_config_schema[] = {
       "OSFamily platform property; REv2 and Buildbarn's workers use lowercase \"linux\"; empty: not sent"),
     K("platform.container_image", GMB_CFG_STRING, platform_container_image, "", 0, 0,
       "container-image platform property; empty: not sent (Buildbarn's reference workers advertise one)"),
+    K("cache.dir", GMB_CFG_STRING, cache_dir, "/var/cache/gomabarn/cas", 0, 0,
+      "directory of the local content store (blobs by digest; survives restarts)"),
+    K("cache.max_bytes", GMB_CFG_INT, cache_max_bytes, "10737418240", 1048576, INT64_MAX,
+      "bytes the content store may hold; least recently used blobs are evicted beyond it"),
+    K("cache.fetch_timeout_ms", GMB_CFG_INT, cache_fetch_timeout_ms, "60000", 100, 86400000,
+      "a read waiting longer than this for bytes from Buildbarn fails with EIO (never hangs)"),
+    K("mount.path", GMB_CFG_STRING, mount_path, "/tmp/gomabarn-mnt", 0, 0,
+      "where the FUSE view is mounted (created if missing; a dead mount there is cleaned)"),
+    K("mount.threads", GMB_CFG_INT, mount_threads, "16", 1, 256,
+      "FUSE worker threads at most (a read waiting on Buildbarn holds one)"),
+    K("mount.entry_timeout_s", GMB_CFG_INT, mount_entry_timeout_s, "3600", 1, 31536000,
+      "how long the kernel caches names and attributes (content never changes)"),
+    K("mount.allow_other", GMB_CFG_BOOL, mount_allow_other, "true", 0, 0,
+      "let users other than the mounting one read the view"),
     K("log.level", GMB_CFG_STRING, log_level, "info", 0, 0,
       "debug, info, warn or error"),
 };

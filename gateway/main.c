@@ -20,11 +20,12 @@ static const char usage_text[] =
     "  version       print the version and the libraries built in\n"
     "  config-keys   print every configuration key with its default and meaning\n"
     "  remote-run    run one command on Buildbarn with local files as inputs\n"
+    "  mount         mount the lazy CAS view (FUSE) and serve it\n"
     "  help          print this text\n"
     "\n"
     "\n"
     "Run `gomabarn <command> --help` for a command's options.\n"
-    "Not built yet: serve, check and mount (see the open issues).\n";
+    "Not built yet: serve and check (see the open issues).\n";
 
 static int cmd_version(void)
 {
@@ -65,6 +66,8 @@ int main(int argc, char **argv)
         }
         return cmd_config_keys();
     }
+    if (strcmp(cmd, "mount") == 0)
+        return gmb_cli_mount(argc - 1, argv + 1);
     if (strcmp(cmd, "remote-run") == 0)
         return gmb_cli_remote_run(argc - 1, argv + 1);
     fprintf(stderr, "gomabarn: unknown command \"%s\"\n\n%s", cmd, usage_text);

@@ -178,6 +178,16 @@ int gmb_remote_run(rev2_client *c, const gmb_remote_run_spec *spec, int *exit_co
     int rc = rev2_outputs_write(c, spec->instance, r, ".", err);
     *exit_code = r->exit_code;
     if (spec->verbose) {
+        /* Digests to look at through the CAS view (gomabarn mount). */
+        for (size_t i = 0; i < r->n_output_files; i++)
+            if (r->output_files[i]->digest)
+                fprintf(stderr, "gomabarn: output file %s: %s/%lld\n", r->output_files[i]->path,
+                        r->output_files[i]->digest->hash, (long long)r->output_files[i]->digest->size_bytes);
+        for (size_t i = 0; i < r->n_output_directories; i++)
+            if (r->output_directories[i]->tree_digest)
+                fprintf(stderr, "gomabarn: output directory %s: tree %s/%lld\n", r->output_directories[i]->path,
+                        r->output_directories[i]->tree_digest->hash,
+                        (long long)r->output_directories[i]->tree_digest->size_bytes);
         const Rev2ExecMetadata *m = r->execution_metadata;
         fprintf(stderr,
                 "gomabarn: exit %d%s in %lld ms on instance \"%s\"; worker %s: queued %.1f ms, "

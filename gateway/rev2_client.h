@@ -65,8 +65,6 @@ void rev2_client_stats_get(rev2_client *c, rev2_client_stats *out);
  * and frees everything. */
 void rev2_client_free(rev2_client *c);
 
-#define rev2_msg_free(m) \
-    do { if (m) protobuf_c_message_free_unpacked((ProtobufCMessage *)(m), NULL); } while (0)
 
 /* ---- Capabilities ----------------------------------------------------- */
 typedef void (*rev2_capabilities_cb)(void *user, rev2_error *err, Rev2ServerCapabilities *caps);

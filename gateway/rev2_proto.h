@@ -58,6 +58,10 @@ typedef Google__Longrunning__Operation LroOperation;
 uint8_t *rev2_pack(const ProtobufCMessage *msg, size_t *len);
 #define REV2_PACK(msgp, lenp) rev2_pack((const ProtobufCMessage *)(msgp), (lenp))
 
+/* Frees a message decoded by protobuf-c (NULL is fine). */
+#define rev2_msg_free(m) \
+    do { if (m) protobuf_c_message_free_unpacked((ProtobufCMessage *)(m), NULL); } while (0)
+
 /* Points a Digest message at a rev2_digest (no copy: `d` must outlive it). */
 void rev2_digest_to_proto(const rev2_digest *d, Rev2Digest *out);
 /* False if the message holds no valid digest. */

@@ -1,0 +1,44 @@
+/* view: the FUSE-mounted lazy CAS view.
+ *
+ * Mounted read-only at a path; everything in it is addressed by content:
+ *   cas/<instance components>/blobs/sha256/file/<hash>-<size>         a blob as a file
+ *   cas/<instance components>/blobs/sha256/executable/<hash>-<size>   the same, executable
+ *   cas/<instance components>/blobs/sha256/directory/<hash>-<size>    an REv2 Directory, browsable
+ *   cas/<instance components>/blobs/sha256/tree/<hash>-<size>         an REv2 Tree, browsable
+ * (bb_clientd's naming; the empty instance name is cas/blobs/sha256/...).
+ * Directories under cas/ are not listable: names are looked up exactly.
+ * Nothing is fetched at lookup (a file's size is in its name); bytes come
+ * from cas_store, which fetches from Buildbarn on first read. */
+#ifndef VIEW_H
+#define VIEW_H
+
+#include <stdbool.h>
+
+#include "cas_store.h"
+
+typedef struct gmb_view gmb_view;
+
+typedef struct {
+    const char *mountpoint;
+    double entry_timeout_s;   /* kernel caching of names and attributes (content never changes) */
+    int threads;              /* FUSE worker threads at most */
+    bool allow_other;         /* let other users read the mount */
+} view_options;
+
+/* NULL with *err. The store must outlive the view. */
+gmb_view *view_create(cas_store *store, const view_options *o, char **err);
+/* Mounts (cleaning a stale mount left by a killed daemon first). 0 or -1 with *err. */
+int view_mount(gmb_view *v, char **err);
+/* Serves requests until view_stop() or SIGINT/SIGTERM (when
+ * handle_signals), then unmounts. Returns 0 on a clean stop. */
+int view_run(gmb_view *v, bool handle_signals);
+/* Asks view_run to return (any thread). */
+void view_stop(gmb_view *v);
+void view_destroy(gmb_view *v);
+
+/* If `path` is a dead FUSE mount ("transport endpoint is not connected"),
+ * detaches it. Returns 1 if one was cleaned, 0 if there was no FUSE mount,
+ * 2 if a live one is there (served by a running process), -1 on failure. */
+int view_clean_stale_mount(const char *path);
+
+#endif

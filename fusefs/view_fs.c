@@ -1,0 +1,456 @@
+/* view_fs: the FUSE low-level operations of the lazy CAS view. Each
+ * handler turns one request into a lookup in the node model (view_resolve)
+ * or a read from the content store, and replies exactly once. */
+#define FUSE_USE_VERSION 312
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <fuse_lowlevel.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "errmsg.h"
+#include "log.h"
+#include "view_internal.h"
+
+/* Largest read the kernel sends us (a mount option and an init() setting
+ * that must agree). */
+#define VIEW_MAX_READ (1 << 20)
+
+static gmb_view *view_of(fuse_req_t req)
+{
+    return fuse_req_userdata(req);
+}
+
+static void fill_entry(gmb_view *v, const view_node *n, struct fuse_entry_param *e)
+{
+    memset(e, 0, sizeof *e);
+    e->ino = n->ino;
+    e->attr_timeout = v->opts.entry_timeout_s;
+    e->entry_timeout = v->opts.entry_timeout_s;
+    view_stat(v, n, &e->attr);
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+    /* Everything is immutable: let the kernel cache and read ahead freely. */
+    conn->max_read = VIEW_MAX_READ;
+    conn->max_readahead = conn->max_readahead ? conn->max_readahead : VIEW_MAX_READ;
+    if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+        conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+    if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+        conn->want |= FUSE_CAP_SPLICE_WRITE;
+    (void)userdata;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    gmb_view *v = view_of(req);
+    view_node *n;
+    int err = view_lookup(v, parent, name, &n);
+    struct fuse_entry_param e;
+    if (err == -ENOENT) {
+        /* Content never changes: a name that is not there stays not there. */
+        memset(&e, 0, sizeof e);
+        e.entry_timeout = v->opts.entry_timeout_s;
+        fuse_reply_entry(req, &e);
+        return;
+    }
+    if (err) {
+        fuse_reply_err(req, -err);
+        return;
+    }
+    fill_entry(v, n, &e);
+    fuse_reply_entry(req, &e);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+    gmb_view *v = view_of(req);
+    pthread_mutex_lock(&v->lock);
+    view_table_forget(&v->table, ino, nlookup);
+    pthread_mutex_unlock(&v->lock);
+    fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+    gmb_view *v = view_of(req);
+    pthread_mutex_lock(&v->lock);
+    for (size_t i = 0; i < count; i++)
+        view_table_forget(&v->table, forgets[i].ino, forgets[i].nlookup);
+    pthread_mutex_unlock(&v->lock);
+    fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    gmb_view *v = view_of(req);
+    struct stat st;
+    pthread_mutex_lock(&v->lock);
+    view_node *n = view_table_get(&v->table, ino);
+    if (n)
+        view_stat(v, n, &st);
+    pthread_mutex_unlock(&v->lock);
+    if (!n)
+        fuse_reply_err(req, ESTALE);
+    else
+        fuse_reply_attr(req, &st, v->opts.entry_timeout_s);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+    gmb_view *v = view_of(req);
+    pthread_mutex_lock(&v->lock);
+    view_node *n = view_table_get(&v->table, ino);
+    char *target = n && n->kind == VN_SYMLINK ? strdup(n->target) : NULL;
+    pthread_mutex_unlock(&v->lock);
+    if (!target) {
+        fuse_reply_err(req, n ? EINVAL : ESTALE);
+        return;
+    }
+    fuse_reply_readlink(req, target);
+    free(target);
+}
+
+/* ---- Directories ---- */
+
+typedef struct {
+    view_entry *entries;
+    size_t n;
+} dir_handle;
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    gmb_view *v = view_of(req);
+    dir_handle *d = calloc(1, sizeof *d);
+    if (!d) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    int err = view_list(v, ino, &d->entries, &d->n);
+    if (err) {
+        free(d);
+        fuse_reply_err(req, -err);
+        return;
+    }
+    fi->fh = (uintptr_t)d;
+    fi->cache_readdir = 1; /* a listing never changes */
+    fi->keep_cache = 1;
+    fuse_reply_open(req, fi);
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi,
+                       bool plus)
+{
+    gmb_view *v = view_of(req);
+    dir_handle *d = (dir_handle *)(uintptr_t)fi->fh;
+    char *buf = malloc(size);
+    if (!buf) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    size_t pos = 0;
+    for (size_t i = (size_t)off; i < d->n + 2; i++) {
+        struct fuse_entry_param e;
+        const char *name;
+        if (i < 2) {
+            /* "." and "..": the kernel only wants their type from us. */
+            memset(&e, 0, sizeof e);
+            e.attr.st_mode = S_IFDIR;
+            e.attr.st_ino = i == 0 ? ino : FUSE_ROOT_ID;
+            name = i == 0 ? "." : "..";
+        } else {
+            fill_entry(v, d->entries[i - 2].node, &e);
+            name = d->entries[i - 2].name;
+        }
+        size_t need = plus ? fuse_add_direntry_plus(req, buf + pos, size - pos, name, &e, (off_t)i + 1)
+                           : fuse_add_direntry(req, buf + pos, size - pos, name, &e.attr, (off_t)i + 1);
+        if (need > size - pos)
+            break;
+        if (plus && i >= 2) { /* the kernel now holds a lookup on it */
+            pthread_mutex_lock(&v->lock);
+            d->entries[i - 2].node->nlookup++;
+            pthread_mutex_unlock(&v->lock);
+        }
+        pos += need;
+    }
+    fuse_reply_buf(req, buf, pos);
+    free(buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+    do_readdir(req, ino, size, off, fi, false);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+    do_readdir(req, ino, size, off, fi, true);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    dir_handle *d = (dir_handle *)(uintptr_t)fi->fh;
+    view_release_entries(view_of(req), d->entries, d->n);
+    free(d);
+    fuse_reply_err(req, 0);
+}
+
+/* ---- Files ---- */
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    gmb_view *v = view_of(req);
+    if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+        fuse_reply_err(req, EROFS);
+        return;
+    }
+    pthread_mutex_lock(&v->lock);
+    view_node *n = view_table_get(&v->table, ino);
+    view_kind kind = n ? n->kind : VN_ROOT;
+    char *instance = n ? strdup(n->instance) : NULL;
+    rev2_digest digest = n ? n->digest : rev2_empty_digest;
+    pthread_mutex_unlock(&v->lock);
+    if (!n || kind != VN_FILE) {
+        free(instance);
+        fuse_reply_err(req, !n ? ESTALE : EISDIR);
+        return;
+    }
+    int err = 0;
+    cas_blob *h = cas_store_open_blob(v->store, instance, &digest, &err);
+    free(instance);
+    if (!h) {
+        fuse_reply_err(req, -err);
+        return;
+    }
+    fi->fh = (uintptr_t)h;
+    fi->keep_cache = 1; /* content is immutable: keep the page cache across opens */
+    fuse_reply_open(req, fi);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+    cas_blob *h = (cas_blob *)(uintptr_t)fi->fh;
+    char *buf = malloc(size ? size : 1);
+    if (!buf) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    ssize_t n = cas_blob_pread(h, buf, size, off);
+    if (n < 0)
+        fuse_reply_err(req, (int)-n);
+    else
+        fuse_reply_buf(req, buf, (size_t)n);
+    free(buf);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    cas_blob_close((cas_blob *)(uintptr_t)fi->fh);
+    fuse_reply_err(req, 0);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+    gmb_view *v = view_of(req);
+    cas_store_stats st;
+    cas_store_stats_get(v->store, &st);
+    struct statvfs sv;
+    memset(&sv, 0, sizeof sv);
+    sv.f_bsize = sv.f_frsize = 4096;
+    sv.f_blocks = (st.bytes + 4095) / 4096;
+    sv.f_files = st.blobs;
+    sv.f_namemax = 255;
+    fuse_reply_statfs(req, &sv);
+}
+
+static const struct fuse_lowlevel_ops view_ops = {
+    .init = op_init,
+    .lookup = op_lookup,
+    .forget = op_forget,
+    .forget_multi = op_forget_multi,
+    .getattr = op_getattr,
+    .readlink = op_readlink,
+    .opendir = op_opendir,
+    .readdir = op_readdir,
+    .readdirplus = op_readdirplus,
+    .releasedir = op_releasedir,
+    .open = op_open,
+    .read = op_read,
+    .release = op_release,
+    .statfs = op_statfs,
+};
+
+/* ---- Life cycle ---- */
+
+static void init_root(view_node *n, void *arg)
+{
+    n->kind = VN_ROOT;
+    n->instance = strdup("");
+    n->fixed = true;
+    (void)arg;
+}
+
+gmb_view *view_create(cas_store *store, const view_options *o, char **err)
+{
+    if (!o->mountpoint || !*o->mountpoint) {
+        gmb_fail(err, "no mount point configured");
+        return NULL;
+    }
+    gmb_view *v = calloc(1, sizeof *v);
+    if (!v)
+        abort();
+    v->opts = *o;
+    v->mountpoint = strdup(o->mountpoint);
+    v->opts.mountpoint = v->mountpoint;
+    if (v->opts.entry_timeout_s <= 0)
+        v->opts.entry_timeout_s = 3600;
+    if (v->opts.threads <= 0)
+        v->opts.threads = 16;
+    v->store = store;
+    v->uid = geteuid();
+    v->gid = getegid();
+    clock_gettime(CLOCK_REALTIME, &v->born);
+    pthread_mutex_init(&v->lock, NULL);
+    view_table_init(&v->table);
+    view_node *root = view_table_intern(&v->table, "/", init_root, NULL);
+    root->nlookup = 1;
+    return v;
+}
+
+/* True if /proc/self/mountinfo lists a FUSE mount at `path`. */
+static bool fuse_mounted_at(const char *path)
+{
+    char real[PATH_MAX];
+    if (!realpath(path, real))
+        snprintf(real, sizeof real, "%s", path); /* a dead mount may not resolve */
+    FILE *f = fopen("/proc/self/mountinfo", "r");
+    if (!f)
+        return false;
+    char line[4096];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f)) {
+        /* "<id> <parent> <dev> <root> <mount point> <options> ... - <fstype> ..." */
+        char point[PATH_MAX], fstype[64];
+        const char *dash = strstr(line, " - ");
+        if (!dash || sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1 ||
+            sscanf(dash + 3, "%63s", fstype) != 1)
+            continue;
+        found = strncmp(fstype, "fuse", 4) == 0 && (strcmp(point, real) == 0 || strcmp(point, path) == 0);
+    }
+    fclose(f);
+    return found;
+}
+
+int view_clean_stale_mount(const char *path)
+{
+    if (!fuse_mounted_at(path))
+        return 0;
+    /* stat() may be answered from the kernel's attribute cache; reading
+     * the directory needs the daemon. */
+    DIR *d = opendir(path);
+    if (d) {
+        closedir(d);
+        return 2; /* alive: somebody serves it */
+    }
+    if (errno != ENOTCONN && errno != ECONNABORTED)
+        return 0;
+    GMB_WARN("view", "%s is a dead FUSE mount (left by a killed daemon?): detaching it", path);
+    if (umount2(path, MNT_DETACH) == 0)
+        return 1;
+    /* Not root: fusermount3 can still undo a mount of our own. */
+    pid_t pid = fork();
+    if (pid == 0) {
+        execlp("fusermount3", "fusermount3", "-u", "-z", path, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    if (pid > 0)
+        waitpid(pid, &status, 0);
+    if (pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 1;
+    GMB_ERROR("view", "cannot detach the dead mount at %s: %s", path, strerror(errno));
+    return -1;
+}
+
+int view_mount(gmb_view *v, char **err)
+{
+    if (access("/dev/fuse", R_OK | W_OK) != 0)
+        return gmb_fail(err, "FUSE is not available here (/dev/fuse: %s)", strerror(errno));
+    int stale = view_clean_stale_mount(v->mountpoint);
+    if (stale < 0)
+        return gmb_fail(err, "%s is a dead FUSE mount that could not be detached", v->mountpoint);
+    if (stale == 2)
+        return gmb_fail(err, "%s is already mounted and served (another gomabarn?)", v->mountpoint);
+    if (mkdir(v->mountpoint, 0755) < 0 && errno != EEXIST)
+        return gmb_fail(err, "cannot create mount point %s: %s", v->mountpoint, strerror(errno));
+    char *opts = gmb_format("ro,default_permissions,fsname=gomabarn,subtype=gomabarn,max_read=%d%s",
+                            VIEW_MAX_READ, v->opts.allow_other ? ",allow_other" : "");
+    char *argv[] = {"gomabarn", "-o", opts, NULL};
+    struct fuse_args args = FUSE_ARGS_INIT(3, argv);
+    v->session = fuse_session_new(&args, &view_ops, sizeof view_ops, v);
+    fuse_opt_free_args(&args);
+    free(opts);
+    if (!v->session)
+        return gmb_fail(err, "libfuse refused the mount options");
+    if (fuse_session_mount(v->session, v->mountpoint) != 0) {
+        fuse_session_destroy(v->session);
+        v->session = NULL;
+        return gmb_fail(err, "cannot mount on %s (is it a directory, and are we root or allowed to use fusermount3?)",
+                        v->mountpoint);
+    }
+    v->mounted = true;
+    GMB_INFO("view", "mounted the CAS view on %s", v->mountpoint);
+    return 0;
+}
+
+int view_run(gmb_view *v, bool handle_signals)
+{
+    if (handle_signals && fuse_set_signal_handlers(v->session) != 0)
+        GMB_WARN("view", "could not install signal handlers");
+    struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+    fuse_loop_cfg_set_max_threads(cfg, (unsigned)v->opts.threads);
+    int rc = fuse_session_loop_mt(v->session, cfg);
+    fuse_loop_cfg_destroy(cfg);
+    if (handle_signals)
+        fuse_remove_signal_handlers(v->session);
+    if (v->mounted) {
+        fuse_session_unmount(v->session);
+        v->mounted = false;
+        GMB_INFO("view", "unmounted %s", v->mountpoint);
+    }
+    return rc < 0 ? rc : 0;
+}
+
+void view_stop(gmb_view *v)
+{
+    if (!v->session)
+        return;
+    fuse_session_exit(v->session);
+    /* The loop sits in read(/dev/fuse); detaching the mount wakes it. */
+    umount2(v->mountpoint, MNT_DETACH);
+}
+
+void view_destroy(gmb_view *v)
+{
+    if (!v)
+        return;
+    if (v->session) {
+        if (v->mounted)
+            fuse_session_unmount(v->session);
+        fuse_session_destroy(v->session);
+    }
+    view_table_free(&v->table);
+    pthread_mutex_destroy(&v->lock);
+    free(v->mountpoint);
+    free(v);
+}

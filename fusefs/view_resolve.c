@@ -1,0 +1,384 @@
+/* view_resolve: what each kind of node contains. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errmsg.h"
+#include "log.h"
+#include "view_internal.h"
+
+/* Instance name components Buildbarn reserves (besides "blobs", which
+ * ends the instance name here). */
+static const char *const reserved_components[] = {
+    "uploads", "actions", "actionResults", "operations", "capabilities", "compressed-blobs",
+};
+
+static const char *const cas_kind_names[] = {"file", "executable", "directory", "tree"};
+
+/* ---- Node construction: init callbacks for view_table_intern ---- */
+
+typedef struct {
+    view_kind kind;
+    const char *instance;
+    rev2_digest digest;
+    bool executable;
+    view_cas_kind cas_kind;
+    const char *target;
+    view_tree *tree;
+    const Rev2Directory *listing;
+} node_spec;
+
+static void init_node(view_node *n, void *arg)
+{
+    const node_spec *s = arg;
+    n->kind = s->kind;
+    n->instance = strdup(s->instance ? s->instance : "");
+    n->digest = s->digest;
+    n->executable = s->executable;
+    n->cas_kind = s->cas_kind;
+    n->target = s->target ? strdup(s->target) : NULL;
+    if (s->tree) {
+        n->tree = s->tree;
+        s->tree->refs++;
+        n->listing = s->listing;
+    }
+}
+
+static view_node *intern(gmb_view *v, const char *key, const node_spec *spec)
+{
+    return view_table_intern(&v->table, key, init_node, (void *)spec);
+}
+
+static view_node *intern_file(gmb_view *v, const char *instance, const rev2_digest *d, bool exec)
+{
+    char *key = gmb_format("F|%s|%s-%lld|%d", instance, d->hash, (long long)d->size, exec);
+    node_spec s = {.kind = VN_FILE, .instance = instance, .digest = *d, .executable = exec};
+    view_node *n = intern(v, key, &s);
+    free(key);
+    return n;
+}
+
+/* ---- Listings of Directory and Tree nodes (may fetch) ---- */
+
+static bool find_in_tree(const view_tree *t, const rev2_digest *d, const Rev2Directory **out)
+{
+    for (size_t i = 0; i < t->msg->n_children; i++) {
+        if (rev2_digest_equal(&t->digests[i], d)) {
+            *out = t->msg->children[i];
+            return true;
+        }
+    }
+    return false;
+}
+
+static view_tree *load_tree(cas_store *store, const char *instance, const rev2_digest *d)
+{
+    uint8_t *bytes = NULL;
+    if (cas_store_read_all(store, instance, d, &bytes) < 0)
+        return NULL;
+    Rev2Tree *msg = build__bazel__remote__execution__v2__tree__unpack(NULL, (size_t)d->size, bytes);
+    free(bytes);
+    if (!msg || !msg->root) {
+        rev2_msg_free(msg);
+        return NULL;
+    }
+    view_tree *t = calloc(1, sizeof *t);
+    if (!t)
+        abort();
+    t->refs = 1;
+    t->msg = msg;
+    t->digests = calloc(msg->n_children + 1, sizeof *t->digests);
+    if (!t->digests)
+        abort();
+    /* A Tree names its children by the digest of their serialization. */
+    for (size_t i = 0; i < msg->n_children; i++) {
+        size_t len;
+        uint8_t *enc = REV2_PACK(msg->children[i], &len);
+        rev2_digest_of_bytes(enc, len, &t->digests[i]);
+        free(enc);
+    }
+    return t;
+}
+
+/* Makes sure a DIR or TREE node has its listing. Lock held on entry and
+ * exit; released while fetching. */
+static int load_listing(gmb_view *v, view_node *n)
+{
+    if (n->listing)
+        return 0;
+    char ds[REV2_DIGEST_STR_LEN];
+    rev2_digest_str(&n->digest, ds);
+    if (n->kind == VN_DIR && n->tree) {
+        const Rev2Directory *d;
+        if (!find_in_tree(n->tree, &n->digest, &d)) {
+            GMB_ERROR("view", "Directory %s is missing from its Tree", ds);
+            return -EIO;
+        }
+        n->listing = d;
+        return 0;
+    }
+    char *instance = strdup(n->instance);
+    rev2_digest digest = n->digest;
+    view_kind kind = n->kind;
+    pthread_mutex_unlock(&v->lock);
+
+    view_tree *tree = NULL;
+    Rev2Directory *dir = NULL;
+    if (kind == VN_TREE) {
+        tree = load_tree(v->store, instance, &digest);
+    } else {
+        uint8_t *bytes = NULL;
+        if (cas_store_read_all(v->store, instance, &digest, &bytes) == 0)
+            dir = build__bazel__remote__execution__v2__directory__unpack(NULL, (size_t)digest.size, bytes);
+        free(bytes);
+    }
+    free(instance);
+
+    pthread_mutex_lock(&v->lock);
+    if (!tree && !dir) {
+        GMB_ERROR("view", "cannot list %s %s: not fetched or not decodable",
+                  kind == VN_TREE ? "Tree" : "Directory", ds);
+        return -EIO;
+    }
+    if (n->listing) { /* another thread got there first */
+        view_tree_unref(tree);
+        rev2_msg_free(dir);
+        return 0;
+    }
+    if (tree) {
+        n->tree = tree;
+        n->listing = tree->msg->root;
+    } else {
+        n->owned_listing = dir;
+        n->listing = dir;
+    }
+    return 0;
+}
+
+/* The child `name` of a loaded DIR/TREE listing, interned. */
+static view_node *directory_child(gmb_view *v, view_node *parent, const char *name)
+{
+    const Rev2Directory *d = parent->listing;
+    rev2_digest dg;
+    for (size_t i = 0; i < d->n_files; i++)
+        if (strcmp(d->files[i]->name, name) == 0 && rev2_digest_from_proto(d->files[i]->digest, &dg))
+            return intern_file(v, parent->instance, &dg, d->files[i]->is_executable);
+    for (size_t i = 0; i < d->n_directories; i++) {
+        if (strcmp(d->directories[i]->name, name) != 0 || !rev2_digest_from_proto(d->directories[i]->digest, &dg))
+            continue;
+        /* Directories are per path (keyed by their parent) so the kernel
+         * never sees one directory under two names. */
+        char *key = gmb_format("D|%llx|%s|%s-%lld", (unsigned long long)parent->ino, name, dg.hash,
+                               (long long)dg.size);
+        node_spec s = {.kind = VN_DIR, .instance = parent->instance, .digest = dg, .tree = parent->tree};
+        view_node *n = intern(v, key, &s);
+        free(key);
+        return n;
+    }
+    for (size_t i = 0; i < d->n_symlinks; i++) {
+        if (strcmp(d->symlinks[i]->name, name) != 0)
+            continue;
+        char *key = gmb_format("L|%llx|%s", (unsigned long long)parent->ino, name);
+        node_spec s = {.kind = VN_SYMLINK, .instance = parent->instance, .target = d->symlinks[i]->target};
+        view_node *n = intern(v, key, &s);
+        free(key);
+        return n;
+    }
+    return NULL;
+}
+
+/* ---- The cas/ path ---- */
+
+static view_node *cas_child(gmb_view *v, view_node *parent, const char *name, int *err)
+{
+    const char *inst = parent->instance;
+    char *key = NULL;
+    node_spec s = {.instance = inst};
+    switch (parent->kind) {
+    case VN_CAS:
+    case VN_CAS_PREFIX:
+        if (strcmp(name, "blobs") == 0) {
+            s.kind = VN_CAS_BLOBS;
+            key = gmb_format("B|%s", inst);
+            break;
+        }
+        for (size_t i = 0; i < sizeof reserved_components / sizeof *reserved_components; i++)
+            if (strcmp(name, reserved_components[i]) == 0)
+                return NULL;
+        s.kind = VN_CAS_PREFIX;
+        char *longer = *inst ? gmb_format("%s/%s", inst, name) : strdup(name);
+        key = gmb_format("P|%s", longer);
+        s.instance = longer;
+        view_node *n = intern(v, key, &s);
+        free(longer);
+        free(key);
+        return n;
+    case VN_CAS_BLOBS:
+        if (strcmp(name, "sha256") != 0)
+            return NULL;
+        s.kind = VN_CAS_DIGEST_FN;
+        key = gmb_format("S|%s", inst);
+        break;
+    case VN_CAS_DIGEST_FN:
+        for (int k = 0; k < 4; k++) {
+            if (strcmp(name, cas_kind_names[k]) == 0) {
+                s.kind = VN_CAS_KIND;
+                s.cas_kind = (view_cas_kind)k;
+                key = gmb_format("K|%s|%d", inst, k);
+            }
+        }
+        if (!key)
+            return NULL;
+        break;
+    case VN_CAS_KIND: {
+        rev2_digest d;
+        /* bb_clientd's names: <hash>-<size>. */
+        if (!strchr(name, '-') || !rev2_digest_parse(name, &d)) {
+            *err = -ENOENT;
+            return NULL;
+        }
+        switch (parent->cas_kind) {
+        case CAS_KIND_FILE:
+        case CAS_KIND_EXECUTABLE:
+            return intern_file(v, inst, &d, parent->cas_kind == CAS_KIND_EXECUTABLE);
+        case CAS_KIND_DIRECTORY:
+            s.kind = VN_DIR;
+            key = gmb_format("D|cas|%s|%s", inst, name);
+            break;
+        case CAS_KIND_TREE:
+            s.kind = VN_TREE;
+            key = gmb_format("T|%s|%s", inst, name);
+            break;
+        }
+        s.digest = d;
+        break;
+    }
+    default:
+        return NULL;
+    }
+    view_node *n = intern(v, key, &s);
+    free(key);
+    return n;
+}
+
+int view_lookup(gmb_view *v, uint64_t parent_ino, const char *name, view_node **child)
+{
+    pthread_mutex_lock(&v->lock);
+    view_node *parent = view_table_get(&v->table, parent_ino);
+    view_node *n = NULL;
+    int err = -ENOENT;
+    if (!parent) {
+        err = -ESTALE;
+    } else if (parent->kind == VN_ROOT) {
+        if (strcmp(name, "cas") == 0) {
+            node_spec s = {.kind = VN_CAS, .instance = ""};
+            n = intern(v, "C", &s);
+        }
+    } else if (parent->kind == VN_DIR || parent->kind == VN_TREE) {
+        err = load_listing(v, parent);
+        n = err == 0 ? directory_child(v, parent, name) : NULL;
+        if (err == 0)
+            err = -ENOENT;
+    } else if (parent->kind == VN_FILE || parent->kind == VN_SYMLINK) {
+        err = -ENOTDIR;
+    } else {
+        n = cas_child(v, parent, name, &err);
+    }
+    if (n) {
+        n->nlookup++;
+        *child = n;
+        err = 0;
+    }
+    pthread_mutex_unlock(&v->lock);
+    return err;
+}
+
+static void add_entry(view_entry **list, size_t *n, size_t *cap, const char *name, view_node *node)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        *list = realloc(*list, *cap * sizeof **list);
+        if (!*list)
+            abort();
+    }
+    node->nlookup++; /* held for the caller until view_release_entries */
+    (*list)[(*n)++] = (view_entry){name, node};
+}
+
+void view_release_entries(gmb_view *v, view_entry *entries, size_t n)
+{
+    pthread_mutex_lock(&v->lock);
+    for (size_t i = 0; i < n; i++)
+        view_table_forget(&v->table, entries[i].node->ino, 1);
+    pthread_mutex_unlock(&v->lock);
+    free(entries);
+}
+
+int view_list(gmb_view *v, uint64_t ino, view_entry **entries, size_t *count)
+{
+    *entries = NULL;
+    *count = 0;
+    size_t cap = 0;
+    pthread_mutex_lock(&v->lock);
+    view_node *n = view_table_get(&v->table, ino);
+    int err = 0;
+    if (!n) {
+        err = -ESTALE;
+    } else if (n->kind == VN_ROOT) {
+        node_spec s = {.kind = VN_CAS, .instance = ""};
+        add_entry(entries, count, &cap, "cas", intern(v, "C", &s));
+    } else if (n->kind == VN_CAS_DIGEST_FN) {
+        for (int k = 0; k < 4; k++) {
+            int e2 = 0;
+            add_entry(entries, count, &cap, cas_kind_names[k], cas_child(v, n, cas_kind_names[k], &e2));
+        }
+    } else if (n->kind == VN_DIR || n->kind == VN_TREE) {
+        err = load_listing(v, n);
+        const Rev2Directory *d = err == 0 ? n->listing : NULL;
+        for (size_t i = 0; d && i < d->n_directories; i++)
+            add_entry(entries, count, &cap, d->directories[i]->name, directory_child(v, n, d->directories[i]->name));
+        for (size_t i = 0; d && i < d->n_files; i++)
+            add_entry(entries, count, &cap, d->files[i]->name, directory_child(v, n, d->files[i]->name));
+        for (size_t i = 0; d && i < d->n_symlinks; i++)
+            add_entry(entries, count, &cap, d->symlinks[i]->name, directory_child(v, n, d->symlinks[i]->name));
+    } else if (n->kind == VN_FILE || n->kind == VN_SYMLINK) {
+        err = -ENOTDIR;
+    }
+    /* cas/, instance prefixes, blobs/ and <kind>/ list as empty: their
+     * names are looked up exactly (as in bb_clientd). */
+    pthread_mutex_unlock(&v->lock);
+    if (err) {
+        view_release_entries(v, *entries, *count);
+        *entries = NULL;
+        *count = 0;
+    }
+    return err;
+}
+
+void view_stat(const gmb_view *v, const view_node *n, struct stat *st)
+{
+    memset(st, 0, sizeof *st);
+    st->st_ino = n->ino;
+    st->st_uid = v->uid;
+    st->st_gid = v->gid;
+    st->st_atim = st->st_mtim = st->st_ctim = v->born;
+    st->st_blksize = 1 << 17;
+    switch (n->kind) {
+    case VN_FILE:
+        st->st_mode = S_IFREG | (n->executable ? 0555 : 0444);
+        st->st_nlink = 1;
+        st->st_size = n->digest.size;
+        st->st_blocks = (n->digest.size + 511) / 512;
+        break;
+    case VN_SYMLINK:
+        st->st_mode = S_IFLNK | 0777;
+        st->st_nlink = 1;
+        st->st_size = (off_t)strlen(n->target);
+        break;
+    default:
+        st->st_mode = S_IFDIR | 0555;
+        st->st_nlink = 2;
+        break;
+    }
+}

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# `gomabarn mount` for real (FUSE) against the real Buildbarn, on instance
+# name $2 (usage: mount_test.sh GOMABARN INSTANCE REV2_PROBE): bytes through cas/ equal what was uploaded; directory/ and tree/
+# browse as the original trees; 32 concurrent readers of one uncached blob
+# cause one fetch; a missing blob fails fast; the mount is read-only;
+# SIGTERM unmounts; a SIGKILLed daemon's dead mount is repaired by the next
+# start; the cache survives restarts; a corrupted cache file is detected
+# and fetched again.
+set -uo pipefail
+GOMABARN=$1
+INSTANCE=$2
+PROBE=$3  # rev2_probe: the Merkle root of a local tree
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+IMAGE=$(sed -n 's/^ *container_image = "\(.*\)";/\1/p' "$REPO/config/gomabarn.conf.example")
+WORK=$(mktemp -d /tmp/gomabarn-mount-XXXXXX)
+MNT="$WORK/mnt"
+pid=
+cleanup() {
+    [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    umount -l "$MNT" 2>/dev/null
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+cd "$WORK"
+passed=0
+failed=0
+check() {
+    local name=$1
+    shift
+    if "$@"; then passed=$((passed + 1)); echo "ok   $name"; else failed=$((failed + 1)); echo "FAIL $name"; fi
+}
+cat >gomabarn.conf <<CONF
+buildbarn = { instance_name = "$INSTANCE"; };
+platform = { container_image = "$IMAGE"; };
+cache = { dir = "$WORK/cache"; max_bytes = 1073741824; fetch_timeout_ms = 10000; };
+mount = { path = "$MNT"; };
+log = { level = "debug"; };
+CONF
+
+start() {
+    # Not /proc/mounts or a stat: a dead mount still looks present (the
+    # kernel caches its root). Wait for the daemon to say it is up.
+    local before
+    before=$(grep -cs "mounted the CAS view" mount.log)
+    "$GOMABARN" mount --config gomabarn.conf >>mount.log 2>&1 &
+    pid=$!
+    for _ in $(seq 50); do
+        [ "$(grep -cs "mounted the CAS view" mount.log)" -gt "$before" ] && return 0
+        sleep 0.1
+    done
+    echo "mount did not come up:"; tail -5 mount.log
+    return 1
+}
+digest() { echo "$(sha256sum "$1" | cut -d' ' -f1)-$(stat -c %s "$1")"; }
+CAS="$MNT/cas/$INSTANCE/blobs/sha256"
+
+# Inputs: small, executable, symlink, nested, and a 3 MiB file (ByteStream).
+mkdir -p src/sub/deeper
+echo "hello through the mount $$ $RANDOM" >src/hello.txt
+printf '#!/bin/sh\necho tool-ran\n' >src/sub/tool && chmod +x src/sub/tool
+ln -s ../hello.txt src/sub/link
+head -c $((3 * 1024 * 1024)) /dev/urandom >src/sub/deeper/big.bin
+head -c $((8 * 1024 * 1024)) /dev/urandom >shared.bin
+"$GOMABARN" remote-run -q --config gomabarn.conf --no-cache -i src -i shared.bin -- /bin/true
+check "inputs uploaded" test $? -eq 0
+"$GOMABARN" remote-run --config gomabarn.conf --no-cache -o gen -- \
+    /bin/sh -c 'mkdir -p gen/sub && echo one >gen/a && echo two >gen/sub/b && ln -s a gen/l && printf "#!/bin/sh\n" >gen/x && chmod +x gen/x' 2>run.err
+TREE=$(sed -n 's|.*output directory gen: tree \([0-9a-f]*\)/\([0-9]*\)|\1-\2|p' run.err)
+check "output tree digest reported" test -n "$TREE"
+ROOT=$("$PROBE" tree src 2>/dev/null | awk '/^root/{print $2}' | tr / -)
+
+start
+check "mounted" grep -qs " $MNT " /proc/mounts
+check "file/ bytes equal" cmp -s "$CAS/file/$(digest src/hello.txt)" src/hello.txt
+check "large file/ bytes equal" cmp -s "$CAS/file/$(digest src/sub/deeper/big.bin)" src/sub/deeper/big.bin
+check "executable/ is executable" test -x "$CAS/executable/$(digest src/sub/tool)"
+check "file/ is not executable" test ! -x "$CAS/file/$(digest src/sub/tool)"
+check "directory/ equals the source tree" diff -r --no-dereference "$CAS/directory/$ROOT" src
+check "directory/ keeps symlinks" test "$(readlink "$CAS/directory/$ROOT/sub/link")" = ../hello.txt
+check "directory/ runs its tool" test "$("$CAS/directory/$ROOT/sub/tool")" = tool-ran
+check "tree/ equals the action's output directory" diff -r --no-dereference "$CAS/tree/$TREE" gen
+check "same inode for the same blob by two paths" \
+    test "$(stat -c %i "$CAS/directory/$ROOT/hello.txt")" = "$(stat -c %i "$CAS/file/$(digest src/hello.txt)")"
+check "cas/ is not listable" test -z "$(ls "$MNT/cas")"
+
+# 32 readers of one blob nobody has read yet: one fetch.
+SHARED=$(digest shared.bin)
+for i in $(seq 32); do cmp -s "$CAS/file/$SHARED" shared.bin && echo ok >"r$i" & done
+wait $(jobs -p | grep -v "^$pid$") 2>/dev/null
+check "32 concurrent readers all got the bytes" test "$(cat r* 2>/dev/null | grep -c ok)" -eq 32
+check "32 concurrent readers caused one fetch" test "$(grep -c "fetched ${SHARED%-*}/" mount.log)" -eq 1
+
+MISSING=$(head -c 64 /dev/urandom | sha256sum | cut -d' ' -f1)-64
+t0=$(date +%s%N)
+cat "$CAS/file/$MISSING" >/dev/null 2>cat.err
+rc=$?
+t1=$(date +%s%N)
+check "a blob Buildbarn lacks: read fails" test $rc -ne 0
+check "... with an I/O error" grep -q "Input/output error" cat.err
+check "... quickly" test $(((t1 - t0) / 1000000)) -lt 5000
+check "... and the cause is logged" grep -q "fetching ${MISSING%-*}/64 .* failed: NOT_FOUND" mount.log
+check "read-only" sh -c "! touch '$CAS/file/$(digest src/hello.txt)' 2>/dev/null"
+
+kill -TERM "$pid"; wait "$pid"; pid=
+check "SIGTERM unmounts" sh -c "! grep -qs ' $MNT ' /proc/mounts"
+
+# Restart: the cache is still there (no new fetch for hello.txt).
+start
+before=$(grep -c "fetched " mount.log)
+check "restart keeps the cache" cmp -s "$CAS/file/$(digest src/hello.txt)" src/hello.txt
+check "... without fetching" test "$(grep -c "fetched " mount.log)" -eq "$before"
+
+kill -KILL "$pid"; wait "$pid" 2>/dev/null; pid=
+check "SIGKILL leaves a dead mount" sh -c "! ls '$MNT' >/dev/null 2>&1"
+# While down, damage a cached blob.
+H=$(digest src/sub/deeper/big.bin)
+F="$WORK/cache/blobs/${H:0:2}/$H"
+check "big.bin is cached" test -f "$F"
+printf 'X' | dd of="$F" bs=1 seek=1000 conv=notrunc status=none
+start
+check "the next start repairs the dead mount" grep -q "dead FUSE mount" mount.log
+check "a corrupted cache file is fetched again" cmp -s "$CAS/file/$H" src/sub/deeper/big.bin
+check "... and the corruption is logged" grep -q "does not match its digest" mount.log
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] || tail -20 mount.log
+[ "$failed" -eq 0 ]
