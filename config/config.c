@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <libconfig.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -98,6 +99,11 @@ static int load_setting(gmb_config *c, const config_setting_t *s, const char *pr
         if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
             return gmb_fail(err, "%s: %s must be %s", at, full, type_name(k->type));
         long long v = config_setting_get_int64(s);
+        /* libconfig saturates a 32-bit literal that is too large instead
+         * of failing; say what the user most likely meant. */
+        if (t == CONFIG_TYPE_INT && (v == INT32_MAX || v == INT32_MIN) && k->max > INT32_MAX)
+            return gmb_fail(err, "%s: %s: numbers beyond 2147483647 need an L suffix in libconfig (e.g. 10737418240L)",
+                        at, full);
         if (v < k->min || v > k->max)
             return gmb_fail(err, "%s: %s = %lld is out of range [%lld, %lld]", at, full, v,
                         (long long)k->min, (long long)k->max);

@@ -46,7 +46,7 @@ const gmb_config_key gmb_config_schema[] = {
       "container-image platform property; empty: not sent (Buildbarn's reference workers advertise one)"),
     K("cache.dir", GMB_CFG_STRING, cache_dir, "/var/cache/gomabarn/cas", 0, 0,
       "directory of the local content store (blobs by digest; survives restarts)"),
-    K("cache.max_bytes", GMB_CFG_INT, cache_max_bytes, "10737418240", 1048576, INT64_MAX,
+    K("cache.max_bytes", GMB_CFG_INT, cache_max_bytes, "10737418240L", 1048576, INT64_MAX,
       "bytes the content store may hold; least recently used blobs are evicted beyond it"),
     K("cache.fetch_timeout_ms", GMB_CFG_INT, cache_fetch_timeout_ms, "60000", 100, 86400000,
       "a read waiting longer than this for bytes from Buildbarn fails with EIO (never hangs)"),

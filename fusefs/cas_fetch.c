@@ -78,21 +78,6 @@ static void finish(cas_flight *f, int error, const char *why)
     free(final);
 }
 
-static int pwrite_all(int fd, const uint8_t *p, size_t n, off_t off)
-{
-    while (n > 0) {
-        ssize_t w = pwrite(fd, p, n, off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -errno;
-        p += w;
-        n -= (size_t)w;
-        off += w;
-    }
-    return 0;
-}
-
 /* ---- Small blobs: one BatchReadBlobs ---- */
 
 static void batch_done(void *user, rev2_error *err, rev2_read_result *results, size_t n)
@@ -105,7 +90,7 @@ static void batch_done(void *user, rev2_error *err, rev2_read_result *results, s
         char *why = gmb_format("%s: %s", rev2_code_name(e->code), e->message);
         finish(f, -EIO, why);
         free(why);
-    } else if (pwrite_all(f->fd, results[0].data, (size_t)f->digest.size, 0) < 0) {
+    } else if (cas_pwrite_all(f->fd, results[0].data, (size_t)f->digest.size, 0) < 0) {
         finish(f, -EIO, strerror(errno));
     } else {
         finish(f, 0, NULL);
@@ -122,7 +107,7 @@ static bool stream_data(void *user, const uint8_t *data, size_t len)
     cas_store *s = f->store;
     /* Only this callback writes, in order, so no lock is needed for the
      * write itself; readers learn of it through `available`. */
-    if (pwrite_all(f->fd, data, len, (off_t)f->available) < 0)
+    if (cas_pwrite_all(f->fd, data, len, (off_t)f->available) < 0)
         return false;
     rev2_hasher_update(f->hasher, data, len);
     pthread_mutex_lock(&s->lock);

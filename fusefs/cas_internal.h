@@ -41,6 +41,8 @@ char *cas_blob_file(const cas_store *s, const rev2_digest *d);
 char *cas_tmp_file(cas_store *s);
 /* With the lock held: evicts until the bytes fit under max_bytes. */
 void cas_evict_locked(cas_store *s);
+/* Writes all of [p, p+n) at `off`, retrying short writes. 0 or -errno. */
+int cas_pwrite_all(int fd, const void *p, size_t n, off_t off);
 /* Hashes a file and compares; true if it matches. */
 bool cas_file_matches(const char *path, const rev2_digest *d);
 

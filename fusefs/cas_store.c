@@ -231,16 +231,18 @@ bool cas_store_contains(cas_store *s, const rev2_digest *d)
     return present;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
+int cas_pwrite_all(int fd, const void *data, size_t n, off_t off)
 {
+    const uint8_t *p = data;
     while (n > 0) {
-        ssize_t w = write(fd, p, n);
+        ssize_t w = pwrite(fd, p, n, off);
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0)
             return -errno;
         p += w;
         n -= (size_t)w;
+        off += w;
     }
     return 0;
 }
@@ -255,7 +257,7 @@ int cas_store_put(cas_store *s, const rev2_digest *d, const void *data, size_t l
         return 0;
     char *tmp = cas_tmp_file(s);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    int rc = fd < 0 ? -errno : write_all(fd, data, len);
+    int rc = fd < 0 ? -errno : cas_pwrite_all(fd, data, len, 0);
     if (fd >= 0 && close(fd) < 0 && rc == 0)
         rc = -errno;
     if (rc == 0)
@@ -275,6 +277,7 @@ int cas_store_put_file(cas_store *s, const char *path, rev2_digest *out)
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     int rc = fd < 0 ? -errno : 0;
     rev2_hasher *h = rev2_hasher_new();
+    off_t written = 0;
     enum { CHUNK = 1 << 20 };
     uint8_t *buf = malloc(CHUNK);
     while (rc == 0) {
@@ -286,7 +289,8 @@ int cas_store_put_file(cas_store *s, const char *path, rev2_digest *out)
             break;
         }
         rev2_hasher_update(h, buf, (size_t)n);
-        rc = write_all(fd, buf, (size_t)n);
+        rc = cas_pwrite_all(fd, buf, (size_t)n, written);
+        written += n;
     }
     rev2_hasher_finish(h, out);
     free(buf);

@@ -5,6 +5,7 @@
 # with credentials from tests/buildbarn/make-credentials.sh. Each case
 # runs one action through `gomabarn remote-run`.
 set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
 GOMABARN=$1
 BB=${GOMABARN_BB_DIR:-/tmp/gomabarn-bb}
 A="$BB/auth"
@@ -13,13 +14,7 @@ IMAGE=$(sed -n 's/^ *container_image = "\(.*\)";/\1/p' "$REPO/config/gomabarn.co
 WORK=$(mktemp -d /tmp/gomabarn-auth-XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
-passed=0
-failed=0
-check() {
-    local name=$1
-    shift
-    if "$@"; then passed=$((passed + 1)); echo "ok   $name"; else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
+. "$HERE/check.sh"
 
 # conf NAME TARGET [KEY = VALUE; ...] writes NAME.conf
 conf() {
@@ -78,5 +73,4 @@ conf wrong-token 127.0.0.1:8979 "token_file = \"$A/wrong-token.jwt\";"
 run wrong-token; rc=$?
 check "token signed by another key: refused" test $rc -eq 125
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+check_report

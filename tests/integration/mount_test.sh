@@ -7,6 +7,7 @@
 # start; the cache survives restarts; a corrupted cache file is detected
 # and fetched again.
 set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
 GOMABARN=$1
 INSTANCE=$2
 PROBE=$3  # rev2_probe: the Merkle root of a local tree
@@ -22,13 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$WORK"
-passed=0
-failed=0
-check() {
-    local name=$1
-    shift
-    if "$@"; then passed=$((passed + 1)); echo "ok   $name"; else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
+. "$HERE/check.sh"
 cat >gomabarn.conf <<CONF
 buildbarn = { instance_name = "$INSTANCE"; };
 platform = { container_image = "$IMAGE"; };
@@ -122,6 +117,5 @@ check "the next start repairs the dead mount" grep -q "dead FUSE mount" mount.lo
 check "a corrupted cache file is fetched again" cmp -s "$CAS/file/$H" src/sub/deeper/big.bin
 check "... and the corruption is logged" grep -q "does not match its digest" mount.log
 
-echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] || tail -20 mount.log
-[ "$failed" -eq 0 ]
+check_report

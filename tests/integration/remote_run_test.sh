@@ -4,6 +4,7 @@
 # an output directory brought back whole, and clear failures (exit 125)
 # for a path escape and an instance name no worker serves.
 set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
 GOMABARN=$1
 INSTANCE=$2
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -12,19 +13,7 @@ WORK=$(mktemp -d /tmp/gomabarn-rr-XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
 cp "$REPO"/tests/data/sample/*.c "$REPO"/tests/data/sample/*.h .
-passed=0
-failed=0
-check() { # check NAME CONDITION...
-    local name=$1
-    shift
-    if "$@"; then
-        passed=$((passed + 1))
-        echo "ok   $name"
-    else
-        failed=$((failed + 1))
-        echo "FAIL $name"
-    fi
-}
+. "$HERE/check.sh"
 rr() { "$GOMABARN" remote-run -q --config "$CONFIG" --instance "$INSTANCE" "$@"; }
 
 rr -i main.c -i greet.h -o out/main.o -- /usr/bin/cc -O2 -c main.c -o out/main.o
@@ -61,5 +50,4 @@ rc=$?
 check "capitalised OSFamily reaches no worker" test $rc -eq 125
 check "platform mismatch explained" grep -q "check the instance name and the platform properties" err.txt
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+check_report

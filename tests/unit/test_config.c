@@ -77,6 +77,32 @@ static void wrong_type_and_range(void)
     gmb_config_free(&c);
 }
 
+static void large_numbers_need_the_l_suffix(void)
+{
+    gmb_config c;
+    char *err = NULL;
+    CHECK_INT(load("cache = {\n  max_bytes = 10737418240;\n};\n", &c, &err), -1);
+    CHECK_CONTAINS(err, ":2: cache.max_bytes: numbers beyond 2147483647 need an L suffix");
+    free(err);
+    gmb_config_free(&c);
+    CHECK_INT(load("cache = { max_bytes = 10737418240L; };\n", &c, &err), 0);
+    CHECK_INT(c.cache_max_bytes, 10737418240LL);
+    gmb_config_free(&c);
+}
+
+static void example_config_loads(void)
+{
+    gmb_config c;
+    gmb_config_defaults(&c);
+    char *err = NULL;
+    CHECK_INT(gmb_config_load(GMB_EXAMPLE_CONFIG, &c, &err), 0);
+    if (err)
+        fprintf(stderr, "  %s\n", err);
+    CHECK_STR(c.platform_os_family, "linux");
+    CHECK_INT(c.cache_max_bytes, 10737418240LL);
+    gmb_config_free(&c);
+}
+
 static void syntax_error_and_relations(void)
 {
     gmb_config c;
@@ -106,6 +132,8 @@ int main(void)
     RUN(reads_values);
     RUN(unknown_key_names_file_and_line);
     RUN(wrong_type_and_range);
+    RUN(large_numbers_need_the_l_suffix);
+    RUN(example_config_loads);
     RUN(syntax_error_and_relations);
     return CHECK_REPORT();
 }
