@@ -165,6 +165,11 @@ void cas_store_stats_get(cas_store *s, cas_store_stats *out)
     pthread_mutex_unlock(&s->lock);
 }
 
+rev2_client *cas_store_remote(cas_store *s)
+{
+    return s->remote;
+}
+
 void cas_store_close(cas_store *s)
 {
     if (!s)

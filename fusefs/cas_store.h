@@ -58,6 +58,8 @@ typedef struct {
  * the pointer; the client must outlive the store. NULL with *err. */
 cas_store *cas_store_open(const cas_store_options *o, rev2_client *remote, char **err);
 void cas_store_stats_get(cas_store *s, cas_store_stats *out);
+/* The client the store fetches through (NULL if none). */
+rev2_client *cas_store_remote(cas_store *s);
 /* Waits for fetches in flight, then frees the index (the disk stays). */
 void cas_store_close(cas_store *s);
 

@@ -5,7 +5,11 @@
  *   cas/<instance components>/blobs/sha256/executable/<hash>-<size>   the same, executable
  *   cas/<instance components>/blobs/sha256/directory/<hash>-<size>    an REv2 Directory, browsable
  *   cas/<instance components>/blobs/sha256/tree/<hash>-<size>         an REv2 Tree, browsable
- * (bb_clientd's naming; the empty instance name is cas/blobs/sha256/...).
+ * (bb_clientd's naming; the empty instance name is cas/blobs/sha256/...), and
+ *   actions/<hash>-<size>/                     any action, default instance name
+ *   by-instance/<instance>/<hash>-<size>/      the same on a chosen instance name
+ * showing action.json, command.json, input/, and when the action cache has a
+ * result: result.json, timings.txt, stdout, stderr, output/ (view_action.h).
  * Directories under cas/ are not listable: names are looked up exactly.
  * Nothing is fetched at lookup (a file's size is in its name); bytes come
  * from cas_store, which fetches from Buildbarn on first read. */

@@ -26,6 +26,10 @@ typedef enum {
     VN_DIR,          /* an REv2 Directory (from the CAS, or from inside a Tree) */
     VN_TREE,         /* an REv2 Tree: a directory showing its root */
     VN_SYMLINK,
+    VN_ACTIONS,      /* actions/: <hash>-<size> of any action, default instance name */
+    VN_BY_INSTANCE,  /* by-instance/: <instance components>/<hash>-<size> */
+    VN_BY_INSTANCE_PREFIX,
+    VN_ACTION,       /* an action's directory (view_action.h); lists like a DIR */
 } view_kind;
 
 typedef enum { CAS_KIND_FILE, CAS_KIND_EXECUTABLE, CAS_KIND_DIRECTORY, CAS_KIND_TREE } view_cas_kind;

@@ -6,6 +6,7 @@
 
 #include "errmsg.h"
 #include "log.h"
+#include "view_action.h"
 #include "view_internal.h"
 
 /* Instance name components Buildbarn reserves (besides "blobs", which
@@ -125,9 +126,20 @@ static int load_listing(gmb_view *v, view_node *n)
 
     view_tree *tree = NULL;
     Rev2Directory *dir = NULL;
+    bool built = true;
+    if (kind == VN_ACTION) {
+        /* An action's directory is made of blobs put into the store. */
+        char *why = NULL;
+        rev2_digest action = digest;
+        built = view_action_build(v->store, instance, &action, &digest, &why) == 0;
+        if (!built) {
+            GMB_ERROR("view", "action %s on instance \"%s\": %s", ds, instance, why);
+            free(why);
+        }
+    }
     if (kind == VN_TREE) {
         tree = load_tree(v->store, instance, &digest);
-    } else {
+    } else if (built) {
         uint8_t *bytes = NULL;
         if (cas_store_read_all(v->store, instance, &digest, &bytes) == 0)
             dir = build__bazel__remote__execution__v2__directory__unpack(NULL, (size_t)digest.size, bytes);
@@ -137,8 +149,9 @@ static int load_listing(gmb_view *v, view_node *n)
 
     pthread_mutex_lock(&v->lock);
     if (!tree && !dir) {
-        GMB_ERROR("view", "cannot list %s %s: not fetched or not decodable",
-                  kind == VN_TREE ? "Tree" : "Directory", ds);
+        if (built)
+            GMB_ERROR("view", "cannot list %s %s: not fetched or not decodable",
+                      kind == VN_TREE ? "Tree" : kind == VN_ACTION ? "the directory of action" : "Directory", ds);
         return -EIO;
     }
     if (n->listing) { /* another thread got there first */
@@ -262,6 +275,63 @@ static view_node *cas_child(gmb_view *v, view_node *parent, const char *name, in
     return n;
 }
 
+static const char *default_instance(gmb_view *v)
+{
+    rev2_client *remote = cas_store_remote(v->store);
+    return remote ? rev2_client_default_instance(remote) : "";
+}
+
+/* An action digest in bb_clientd's file-name form: <hash>-<size>. */
+static bool action_name(const char *name, rev2_digest *d)
+{
+    return strlen(name) > REV2_HASH_HEX_LEN && name[REV2_HASH_HEX_LEN] == '-' && rev2_digest_parse(name, d);
+}
+
+static view_node *action_node(gmb_view *v, const char *instance, const rev2_digest *d)
+{
+    char *key = gmb_format("A|%s|%s-%lld", instance, d->hash, (long long)d->size);
+    node_spec s = {.kind = VN_ACTION, .instance = instance, .digest = *d};
+    view_node *n = intern(v, key, &s);
+    free(key);
+    return n;
+}
+
+static view_node *actions_child(gmb_view *v, view_node *parent, const char *name)
+{
+    rev2_digest d;
+    if (parent->kind == VN_ACTIONS)
+        return action_name(name, &d) ? action_node(v, parent->instance, &d) : NULL;
+    if (parent->kind == VN_BY_INSTANCE_PREFIX && action_name(name, &d))
+        return action_node(v, parent->instance, &d);
+    /* by-instance/<components...>: every other name extends the instance name. */
+    char *instance = *parent->instance ? gmb_format("%s/%s", parent->instance, name) : strdup(name);
+    char *key = gmb_format("I|%s", instance);
+    node_spec s = {.kind = VN_BY_INSTANCE_PREFIX, .instance = instance};
+    view_node *n = intern(v, key, &s);
+    free(key);
+    free(instance);
+    return n;
+}
+
+static view_node *root_child(gmb_view *v, const char *name)
+{
+    node_spec s = {.instance = ""};
+    if (strcmp(name, "cas") == 0) {
+        s.kind = VN_CAS;
+        return intern(v, "C", &s);
+    }
+    if (strcmp(name, "actions") == 0) {
+        s.kind = VN_ACTIONS;
+        s.instance = default_instance(v);
+        return intern(v, "X", &s);
+    }
+    if (strcmp(name, "by-instance") == 0) {
+        s.kind = VN_BY_INSTANCE;
+        return intern(v, "Y", &s);
+    }
+    return NULL;
+}
+
 int view_lookup(gmb_view *v, uint64_t parent_ino, const char *name, view_node **child)
 {
     pthread_mutex_lock(&v->lock);
@@ -271,11 +341,10 @@ int view_lookup(gmb_view *v, uint64_t parent_ino, const char *name, view_node **
     if (!parent) {
         err = -ESTALE;
     } else if (parent->kind == VN_ROOT) {
-        if (strcmp(name, "cas") == 0) {
-            node_spec s = {.kind = VN_CAS, .instance = ""};
-            n = intern(v, "C", &s);
-        }
-    } else if (parent->kind == VN_DIR || parent->kind == VN_TREE) {
+        n = root_child(v, name);
+    } else if (parent->kind == VN_ACTIONS || parent->kind == VN_BY_INSTANCE || parent->kind == VN_BY_INSTANCE_PREFIX) {
+        n = actions_child(v, parent, name);
+    } else if (parent->kind == VN_DIR || parent->kind == VN_TREE || parent->kind == VN_ACTION) {
         err = load_listing(v, parent);
         n = err == 0 ? directory_child(v, parent, name) : NULL;
         if (err == 0)
@@ -326,14 +395,15 @@ int view_list(gmb_view *v, uint64_t ino, view_entry **entries, size_t *count)
     if (!n) {
         err = -ESTALE;
     } else if (n->kind == VN_ROOT) {
-        node_spec s = {.kind = VN_CAS, .instance = ""};
-        add_entry(entries, count, &cap, "cas", intern(v, "C", &s));
+        static const char *const top[] = {"actions", "by-instance", "cas"};
+        for (size_t i = 0; i < 3; i++)
+            add_entry(entries, count, &cap, top[i], root_child(v, top[i]));
     } else if (n->kind == VN_CAS_DIGEST_FN) {
         for (int k = 0; k < 4; k++) {
             int e2 = 0;
             add_entry(entries, count, &cap, cas_kind_names[k], cas_child(v, n, cas_kind_names[k], &e2));
         }
-    } else if (n->kind == VN_DIR || n->kind == VN_TREE) {
+    } else if (n->kind == VN_DIR || n->kind == VN_TREE || n->kind == VN_ACTION) {
         err = load_listing(v, n);
         const Rev2Directory *d = err == 0 ? n->listing : NULL;
         for (size_t i = 0; d && i < d->n_directories; i++)
@@ -345,8 +415,8 @@ int view_list(gmb_view *v, uint64_t ino, view_entry **entries, size_t *count)
     } else if (n->kind == VN_FILE || n->kind == VN_SYMLINK) {
         err = -ENOTDIR;
     }
-    /* cas/, instance prefixes, blobs/ and <kind>/ list as empty: their
-     * names are looked up exactly (as in bb_clientd). */
+    /* cas/, instance prefixes, blobs/, <kind>/, actions/ and by-instance/
+     * list as empty: their names are looked up exactly (as in bb_clientd). */
     pthread_mutex_unlock(&v->lock);
     if (err) {
         view_release_entries(v, *entries, *count);

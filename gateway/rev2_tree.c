@@ -10,12 +10,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-typedef enum { NODE_DIR, NODE_FILE, NODE_SYMLINK } node_kind;
+typedef enum { NODE_DIR, NODE_FILE, NODE_SYMLINK, NODE_DIR_DIGEST } node_kind;
 
 typedef struct tnode {
     char *name;
     node_kind kind;
-    rev2_digest digest;     /* files: content; dirs: Directory message (after finish) */
+    rev2_digest digest;     /* files: content; dirs: Directory message (after finish, or given) */
     bool executable;
     char *target;           /* symlinks */
     struct tnode **children;
@@ -116,8 +116,9 @@ static tnode *walk_parents(rev2_tree *t, const char *path, char **parts, size_t 
         if (!c) {
             c = add_child(dir, parts[i], NODE_DIR);
         } else if (c->kind != NODE_DIR) {
-            gmb_fail(err, "\"%s\": \"%s\" is a %s, not a directory", path, parts[i],
-                 c->kind == NODE_FILE ? "file" : "symlink");
+            gmb_fail(err, "\"%s\": \"%s\" is a %s", path, parts[i],
+                     c->kind == NODE_FILE ? "file, not a directory" : c->kind == NODE_SYMLINK ? "symlink, not a directory"
+                                                                       : "directory given by digest, closed to additions");
             return NULL;
         }
         dir = c;
@@ -150,14 +151,15 @@ static int add_entry(rev2_tree *t, const char *path, node_kind kind, const rev2_
     if (existing) {
         bool same = existing->kind == kind &&
                     (kind == NODE_DIR ||
-                     (kind == NODE_FILE && rev2_digest_equal(&existing->digest, d) && existing->executable == executable) ||
+                     ((kind == NODE_FILE || kind == NODE_DIR_DIGEST) && rev2_digest_equal(&existing->digest, d) &&
+                      existing->executable == executable) ||
                      (kind == NODE_SYMLINK && strcmp(existing->target, target) == 0));
         if (!same)
             rc = gmb_fail(err, "\"%s\" is given twice with different contents", path);
         goto out;
     }
     tnode *node = add_child(dir, parts[n - 1], kind);
-    if (kind == NODE_FILE) {
+    if (kind == NODE_FILE || kind == NODE_DIR_DIGEST) {
         node->digest = *d;
         node->executable = executable;
     } else if (kind == NODE_SYMLINK) {
@@ -181,6 +183,11 @@ int rev2_tree_add_symlink(rev2_tree *t, const char *path, const char *target, ch
 int rev2_tree_add_dir(rev2_tree *t, const char *path, char **err)
 {
     return add_entry(t, path, NODE_DIR, NULL, false, NULL, err);
+}
+
+int rev2_tree_add_dir_digest(rev2_tree *t, const char *path, const rev2_digest *d, char **err)
+{
+    return add_entry(t, path, NODE_DIR_DIGEST, d, false, NULL, err);
 }
 
 int rev2_tree_add_local(rev2_tree *t, const char *local, const char *rel,
@@ -273,6 +280,8 @@ static void finish_dir(rev2_tree *t, tnode *dir)
         if (c->kind == NODE_DIR) {
             finish_dir(t, c);
             nd++;
+        } else if (c->kind == NODE_DIR_DIGEST) {
+            nd++;
         } else if (c->kind == NODE_FILE) {
             nf++;
         } else {
@@ -300,7 +309,7 @@ static void finish_dir(rev2_tree *t, tnode *dir)
             fp[fi] = &files[fi];
             fi++;
             t->files++;
-        } else if (c->kind == NODE_DIR) {
+        } else if (c->kind == NODE_DIR || c->kind == NODE_DIR_DIGEST) {
             build__bazel__remote__execution__v2__directory_node__init(&dirs[di]);
             dirs[di].name = c->name;
             rev2_digest_to_proto(&c->digest, &digests[gi]);

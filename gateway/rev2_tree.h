@@ -23,6 +23,9 @@ rev2_tree *rev2_tree_new(void);
 int rev2_tree_add_file(rev2_tree *t, const char *path, const rev2_digest *d, bool executable, char **err);
 int rev2_tree_add_symlink(rev2_tree *t, const char *path, const char *target, char **err);
 int rev2_tree_add_dir(rev2_tree *t, const char *path, char **err);
+/* A whole directory known by the digest of its Directory message (its
+ * contents are not added; nothing may be added below it). */
+int rev2_tree_add_dir_digest(rev2_tree *t, const char *path, const rev2_digest *d, char **err);
 /* Adds a local file, symlink or whole directory at `tree_path` ("" for
  * the root: a directory's contents then land at the top). Files are
  * hashed, symlinks kept as links, the executable bit taken from the
