@@ -115,11 +115,13 @@ cas_blob *cas_store_open_blob(cas_store *s, const char *instance, const rev2_dig
     return h;
 }
 
-/* Waits (lock held) until [0, end) has arrived or the fetch ended. */
+/* Waits until [0, end) has arrived or the fetch ended. Takes the
+ * flight's lock (never the store's). */
 static int wait_for(cas_blob *h, uint64_t end)
 {
     cas_store *s = h->store;
     cas_flight *f = h->flight;
+    pthread_mutex_lock(&f->lock);
     int64_t timeout = s->opts.fetch_timeout_ms;
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
@@ -130,17 +132,24 @@ static int wait_for(cas_blob *h, uint64_t end)
         until.tv_nsec -= 1000000000;
     }
     while (!f->done && f->available < end) {
-        int rc = timeout > 0 ? pthread_cond_timedwait(&f->progress, &s->lock, &until)
-                             : pthread_cond_wait(&f->progress, &s->lock);
+        if (end < f->next_wake)
+            f->next_wake = end;
+        int rc = timeout > 0 ? pthread_cond_timedwait(&f->progress, &f->lock, &until)
+                             : pthread_cond_wait(&f->progress, &f->lock);
         if (rc == ETIMEDOUT && !f->done && f->available < end) {
+            uint64_t have = f->available;
+            pthread_mutex_unlock(&f->lock);
             char ds[REV2_DIGEST_STR_LEN];
             GMB_ERROR("cas", "reading %s: bytes up to %llu did not arrive within %lld ms (have %llu)",
                       rev2_digest_str(&h->digest, ds), (unsigned long long)end, (long long)timeout,
-                      (unsigned long long)f->available);
+                      (unsigned long long)have);
             return -EIO;
         }
     }
-    return f->error;
+    int error = f->error;
+    pthread_mutex_unlock(&f->lock);
+    (void)s;
+    return error;
 }
 
 ssize_t cas_blob_pread(cas_blob *h, void *buf, size_t len, off_t off)
@@ -154,10 +163,7 @@ ssize_t cas_blob_pread(cas_blob *h, void *buf, size_t len, off_t off)
         len = (size_t)(size - (uint64_t)off);
     int fd = h->fd;
     if (fd < 0) {
-        cas_store *s = h->store;
-        pthread_mutex_lock(&s->lock);
         int rc = wait_for(h, (uint64_t)off + len);
-        pthread_mutex_unlock(&s->lock);
         if (rc < 0)
             return rc;
         fd = h->flight->fd;
@@ -174,16 +180,31 @@ ssize_t cas_blob_pread(cas_blob *h, void *buf, size_t len, off_t off)
     return (ssize_t)got;
 }
 
+int cas_blob_ready_fd(cas_blob *h, off_t off, size_t *len)
+{
+    uint64_t size = (uint64_t)h->digest.size;
+    if (off < 0)
+        return -EINVAL;
+    if ((uint64_t)off >= size)
+        *len = 0;
+    else if (*len > size - (uint64_t)off)
+        *len = (size_t)(size - (uint64_t)off);
+    if (h->fd >= 0)
+        return h->fd;
+    if (*len > 0) {
+        int rc = wait_for(h, (uint64_t)off + *len);
+        if (rc < 0)
+            return rc;
+    }
+    return h->flight->fd;
+}
+
 int cas_blob_wait(cas_blob *h)
 {
     if (h->fd >= 0)
         return 0;
-    cas_store *s = h->store;
-    pthread_mutex_lock(&s->lock);
-    int rc = wait_for(h, (uint64_t)h->digest.size);
-    if (rc == 0 && !h->flight->done)
-        rc = wait_for(h, (uint64_t)h->digest.size + 1); /* all bytes in; wait for the check */
-    pthread_mutex_unlock(&s->lock);
+    /* size + 1 is never reached: this waits for the end and its check. */
+    int rc = wait_for(h, (uint64_t)h->digest.size + 1);
     if (rc == 0)
         snprintf(h->path, sizeof h->path, "/proc/self/fd/%d", h->flight->fd);
     return rc;

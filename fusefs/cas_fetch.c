@@ -4,10 +4,12 @@
  * ones stream by ByteStream into a temporary file that readers read as it
  * grows, and are checked when the stream ends. */
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,6 +24,8 @@ void cas_flight_unref_locked(cas_flight *f)
 {
     if (--f->refs > 0)
         return;
+    if (f->map)
+        munmap((void *)f->map, (size_t)f->digest.size);
     if (f->fd >= 0)
         close(f->fd);
     if (f->hasher) {
@@ -29,6 +33,8 @@ void cas_flight_unref_locked(cas_flight *f)
         rev2_hasher_finish(f->hasher, &scratch);
     }
     pthread_cond_destroy(&f->progress);
+    pthread_mutex_destroy(&f->lock);
+    free(f->stream_error);
     free(f->tmp_path);
     free(f->instance);
     free(f);
@@ -66,9 +72,11 @@ static void finish(cas_flight *f, int error, const char *why)
         s->stats.fetch_failures++;
         GMB_ERROR("cas", "fetching %s from instance \"%s\" failed: %s", ds, f->instance, why ? why : "I/O error");
     }
+    pthread_mutex_lock(&f->lock);
     f->done = true;
     f->error = error;
     pthread_cond_broadcast(&f->progress);
+    pthread_mutex_unlock(&f->lock);
     s->flights_running--;
     pthread_cond_broadcast(&s->idle);
     if (!error)
@@ -106,25 +114,42 @@ static bool stream_data(void *user, const uint8_t *data, size_t len)
     cas_flight *f = user;
     cas_store *s = f->store;
     /* Only this callback writes, in order, so no lock is needed for the
-     * write itself; readers learn of it through `available`. */
+     * write itself; readers learn of it through `available`, and are woken
+     * only once what they wait for is there (the kernel keeps several
+     * read-ahead requests waiting at once). Hashing is the verifier's. */
     if (cas_pwrite_all(f->fd, data, len, (off_t)f->available) < 0)
         return false;
-    rev2_hasher_update(f->hasher, data, len);
-    pthread_mutex_lock(&s->lock);
-    f->available += len;
-    pthread_cond_broadcast(&f->progress);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_lock(&f->lock);
+    __atomic_store_n(&f->available, f->available + len, __ATOMIC_RELEASE);
+    if (f->available >= f->next_wake) {
+        f->next_wake = UINT64_MAX;
+        pthread_cond_broadcast(&f->progress);
+    }
+    pthread_mutex_unlock(&f->lock);
+    pthread_mutex_lock(&s->verify_lock);
+    pthread_cond_signal(&s->verify_cond);
+    pthread_mutex_unlock(&s->verify_lock);
     return true;
 }
 
 static void stream_done(void *user, rev2_error *err)
 {
     cas_flight *f = user;
-    if (err) {
-        char *why = gmb_format("%s: %s", rev2_code_name(err->code), err->message);
-        finish(f, -EIO, why);
-        free(why);
-        rev2_error_free(err);
+    cas_store *s = f->store;
+    pthread_mutex_lock(&s->verify_lock);
+    f->stream_ended = true;
+    if (err)
+        f->stream_error = gmb_format("%s: %s", rev2_code_name(err->code), err->message);
+    pthread_cond_signal(&s->verify_cond);
+    pthread_mutex_unlock(&s->verify_lock);
+    rev2_error_free(err);
+}
+
+/* The verdict on a streamed blob, once it is all in and hashed. */
+static void verify_and_finish(cas_flight *f)
+{
+    if (f->stream_error) {
+        finish(f, -EIO, f->stream_error);
         return;
     }
     rev2_digest got;
@@ -141,6 +166,61 @@ static void stream_done(void *user, rev2_error *err)
     finish(f, 0, NULL);
 }
 
+void *cas_verifier_main(void *arg)
+{
+    cas_store *s = arg;
+    enum { CHUNK = 4 << 20 };
+    uint8_t *buf = malloc(CHUNK);
+    if (!buf)
+        abort();
+    pthread_mutex_lock(&s->verify_lock);
+    for (;;) {
+        /* A flight with bytes to hash, or one whose stream is over. */
+        cas_flight **pp = &s->verify_list, *f = NULL;
+        for (; *pp; pp = &(*pp)->verify_next) {
+            cas_flight *c = *pp;
+            uint64_t avail = __atomic_load_n(&c->available, __ATOMIC_ACQUIRE);
+            if (c->hashed < avail || c->stream_ended) {
+                f = c;
+                break;
+            }
+        }
+        if (!f) {
+            if (s->verifier_stop)
+                break;
+            pthread_cond_wait(&s->verify_cond, &s->verify_lock);
+            continue;
+        }
+        uint64_t avail = __atomic_load_n(&f->available, __ATOMIC_ACQUIRE);
+        if (f->stream_ended && (f->stream_error || f->hashed >= avail)) {
+            *pp = f->verify_next; /* off the list, then the verdict */
+            pthread_mutex_unlock(&s->verify_lock);
+            verify_and_finish(f);
+            pthread_mutex_lock(&s->verify_lock);
+            continue;
+        }
+        pthread_mutex_unlock(&s->verify_lock);
+        size_t want = avail - f->hashed > CHUNK ? CHUNK : (size_t)(avail - f->hashed);
+        ssize_t n;
+        if (f->map) { /* in place: the bytes are already in the page cache */
+            rev2_hasher_update(f->hasher, f->map + f->hashed, want);
+            f->hashed += want;
+            n = (ssize_t)want;
+        } else if ((n = pread(f->fd, buf, want, (off_t)f->hashed)) > 0) {
+            rev2_hasher_update(f->hasher, buf, (size_t)n);
+            f->hashed += (uint64_t)n;
+        }
+        pthread_mutex_lock(&s->verify_lock);
+        if (n <= 0 && !f->stream_error)
+            f->stream_error = gmb_format("cannot read back %s: %s", f->tmp_path, n < 0 ? strerror(errno) : "short file");
+        if (n <= 0)
+            f->stream_ended = true;
+    }
+    pthread_mutex_unlock(&s->verify_lock);
+    free(buf);
+    return NULL;
+}
+
 cas_flight *cas_fetch_start_locked(cas_store *s, cas_entry *e, const char *instance)
 {
     cas_flight *f = calloc(1, sizeof *f);
@@ -152,6 +232,8 @@ cas_flight *cas_fetch_start_locked(cas_store *s, cas_entry *e, const char *insta
     f->tmp_path = cas_tmp_file(s);
     f->fd = open(f->tmp_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     pthread_cond_init(&f->progress, NULL);
+    pthread_mutex_init(&f->lock, NULL);
+    f->next_wake = UINT64_MAX;
     f->refs = 1; /* the fetch's own */
     f->started_ms = rev2_now_ms();
     e->flight = f;
@@ -174,6 +256,16 @@ void cas_fetch_run(cas_flight *f)
         rev2_batch_read(s->remote, f->instance, &f->digest, 1, batch_done, f);
     } else {
         f->hasher = rev2_hasher_new();
+        /* Full size up front, so the verifier can map it once and hash
+         * in place; bytes are filled in as they arrive. */
+        if (ftruncate(f->fd, (off_t)f->digest.size) == 0) {
+            void *m = mmap(NULL, (size_t)f->digest.size, PROT_READ, MAP_SHARED, f->fd, 0);
+            f->map = m == MAP_FAILED ? NULL : m;
+        }
+        pthread_mutex_lock(&s->verify_lock);
+        f->verify_next = s->verify_list;
+        s->verify_list = f;
+        pthread_mutex_unlock(&s->verify_lock);
         rev2_bytestream_read(s->remote, f->instance, &f->digest, 0, 0, stream_data, stream_done, f);
     }
 }

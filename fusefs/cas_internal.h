@@ -14,12 +14,21 @@ typedef struct cas_flight {
     char *instance;
     char *tmp_path;        /* the file being filled, in tmp/ */
     int fd;                /* read-write on tmp_path; readers pread it */
+    /* Progress, under `lock` (not the store's: readers waiting here must
+     * not slow down everything else). Lock order: store, then flight. */
+    pthread_mutex_t lock;
     uint64_t available;    /* bytes [0, available) are written */
+    uint64_t next_wake;    /* the smallest end a waiting reader needs */
     bool done;             /* finished: verified and in blobs/, or failed */
     int error;             /* 0 or -EIO once done */
-    pthread_cond_t progress;  /* signalled (under the store lock) as bytes arrive */
-    int refs;              /* the fetch itself + open handles */
-    rev2_hasher *hasher;   /* ByteStream fetches hash as bytes arrive */
+    pthread_cond_t progress;  /* signalled once `next_wake` bytes have arrived, and at the end */
+    int refs;              /* the fetch itself + open handles; under the store lock */
+    rev2_hasher *hasher;   /* ByteStream fetches: the verifier thread hashes what arrived */
+    uint64_t hashed;       /* bytes fed to the hasher (verifier thread only) */
+    const uint8_t *map;    /* read-only mapping of the whole file, for hashing in place */
+    bool stream_ended;     /* the ByteStream call is over (under verify_lock) */
+    char *stream_error;    /* why it failed, or NULL */
+    struct cas_flight *verify_next;  /* in the store's verify list */
     int64_t started_ms;
 } cas_flight;
 
@@ -33,6 +42,14 @@ struct cas_store {
     int flights_running;
     cas_store_stats stats;
     uint64_t tmp_counter;
+
+    /* The verifier thread hashes streamed blobs as they land, so the gRPC
+     * thread only writes them and goes back for more. */
+    pthread_t verifier;
+    pthread_mutex_t verify_lock;   /* guards verify_list, stream_ended/error, verifier_stop */
+    pthread_cond_t verify_cond;
+    cas_flight *verify_list;
+    bool verifier_stop;
 };
 
 /* "<blobs_dir>/ab/<hash>-<size>" (malloc'd). */
@@ -54,5 +71,7 @@ cas_flight *cas_fetch_start_locked(cas_store *s, cas_entry *e, const char *insta
 void cas_fetch_run(cas_flight *f);
 /* Drops a ref; the last one frees the flight (lock held). */
 void cas_flight_unref_locked(cas_flight *f);
+/* The verifier thread's body (started by cas_store_open). */
+void *cas_verifier_main(void *store);
 
 #endif

@@ -147,6 +147,9 @@ cas_store *cas_store_open(const cas_store_options *o, rev2_client *remote, char 
     }
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->idle, NULL);
+    pthread_mutex_init(&s->verify_lock, NULL);
+    pthread_cond_init(&s->verify_cond, NULL);
+    pthread_create(&s->verifier, NULL, cas_verifier_main, s);
     cas_index_init(&s->index);
     clear_tmp(s);
     scan(s);
@@ -178,6 +181,14 @@ void cas_store_close(cas_store *s)
     while (s->flights_running > 0)
         pthread_cond_wait(&s->idle, &s->lock);
     pthread_mutex_unlock(&s->lock);
+    /* Only now: the verifier finishes streamed flights. */
+    pthread_mutex_lock(&s->verify_lock);
+    s->verifier_stop = true;
+    pthread_cond_signal(&s->verify_cond);
+    pthread_mutex_unlock(&s->verify_lock);
+    pthread_join(s->verifier, NULL);
+    pthread_mutex_destroy(&s->verify_lock);
+    pthread_cond_destroy(&s->verify_cond);
     cas_index_free(&s->index);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->idle);

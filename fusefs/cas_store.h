@@ -80,6 +80,10 @@ cas_blob *cas_store_open_blob(cas_store *s, const char *instance, const rev2_dig
  * the count (0 at the end), or -EIO when the fetch failed, timed out or
  * the blob is corrupt. */
 ssize_t cas_blob_pread(cas_blob *b, void *buf, size_t len, off_t off);
+/* Waits for [off, off + *len) (clamped to the blob's end in *len) and
+ * returns a file descriptor holding those bytes at their own offsets,
+ * for splice(2); valid while the handle is open. -EIO like pread. */
+int cas_blob_ready_fd(cas_blob *b, off_t off, size_t *len);
 /* Waits until the whole blob is on disk and verified; 0 or -EIO. */
 int cas_blob_wait(cas_blob *b);
 /* The verified file's path, once cas_blob_wait returned 0 (for splice or

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks (figures and ratios from one run; the machines are noisy):
-# per-action times on both worker pools and the cache-hit path.
+# per-action times on both worker pools and the cache-hit path, 1,000
+# Executes in flight, and the FUSE view (reads, stat/readdir rates).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -10,3 +11,4 @@ tests/buildbarn/start.sh
 build-normal/tests/bench/bench_rev2_exec "${1:-20}" hardlinking fuse
 build-normal/tests/bench/bench_rev2_inflight 1000 hardlinking
 build-normal/tests/bench/bench_rev2_inflight 1000 fuse
+tests/bench/bench_mount.sh build-normal hardlinking
