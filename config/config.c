@@ -157,6 +157,14 @@ int gmb_config_validate(const gmb_config *c, const char *path, char **err)
     size_t n = strlen(in);
     if (n && (in[0] == '/' || in[n - 1] == '/' || strstr(in, "//")))
         return gmb_fail(err, "%s: buildbarn.instance_name \"%s\" has a leading, trailing or double '/'", path, in);
+    if (strcmp(c->auth_mode, "none") != 0 && strcmp(c->auth_mode, "tokens") != 0)
+        return gmb_fail(err, "%s: auth.mode \"%s\" is not \"none\" or \"tokens\"", path, c->auth_mode);
+    if (strcmp(c->auth_mode, "tokens") == 0 && !*c->auth_token_file)
+        return gmb_fail(err, "%s: auth.mode is \"tokens\" but auth.token_file is empty", path);
+    if (c->http_path_prefix[0] != '/' || (strlen(c->http_path_prefix) > 1 &&
+                                          c->http_path_prefix[strlen(c->http_path_prefix) - 1] == '/'))
+        return gmb_fail(err, "%s: http.path_prefix \"%s\" must start with '/' and not end with one", path,
+                        c->http_path_prefix);
     const char *levels[] = {"debug", "info", "warn", "error"};
     bool ok = false;
     for (size_t i = 0; i < 4; i++)

@@ -41,6 +41,15 @@ typedef struct {
     int64_t mount_threads;
     int64_t mount_entry_timeout_s;
     bool mount_allow_other;
+    /* http: the goma-facing server */
+    char *http_listen;
+    int64_t http_port;
+    char *http_path_prefix;
+    int64_t http_max_body_bytes;
+    int64_t http_threads;
+    /* auth: who may use the gateway */
+    char *auth_mode;
+    char *auth_token_file;
     /* log */
     char *log_level;
 } gmb_config;

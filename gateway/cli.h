@@ -5,5 +5,6 @@
 /* argv[0] is the subcommand's name. Each returns the process exit code. */
 int gmb_cli_remote_run(int argc, char **argv);
 int gmb_cli_mount(int argc, char **argv);
+int gmb_cli_serve(int argc, char **argv);
 
 #endif

@@ -1,0 +1,95 @@
+/* `gomabarn serve`: the goma-facing HTTP server. */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "cli.h"
+#include "client_config.h"
+#include "goma_service.h"
+#include "http_server.h"
+#include "log.h"
+
+static const char usage[] =
+    "usage: gomabarn serve [--config FILE]\n"
+    "\n"
+    "Serves the goma protocol over HTTP on http.listen:http.port (default\n"
+    "127.0.0.1:5050) under http.path_prefix (default /cxx-compiler-service), with\n"
+    "auth.mode none or tokens, until SIGINT or SIGTERM.\n"
+    "\n"
+    "Served now: ping (GET and POST), sl (SaveLog), /healthz.\n"
+    "NOT served yet: e (Exec), s (StoreFile), l (LookupFile) answer 501; they\n"
+    "arrive with the goma front end. Use `gomabarn remote-run` to run compiles\n"
+    "on Buildbarn today.\n"
+    "\n"
+    "goma client settings: GOMA_SERVER_HOST=127.0.0.1 GOMA_SERVER_PORT=5050\n"
+    "GOMA_USE_SSL=false GOMACTL_USE_PROXY=false (goma_ctl's own proxy would\n"
+    "forward to port 443 over TLS and answer 502 itself).\n"
+    "\n"
+    "options:\n"
+    "  -c, --config FILE   gomabarn configuration (default: built-in defaults)\n"
+    "  -h, --help          this text\n";
+
+int gmb_cli_serve(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    const char *config_path = NULL;
+    optind = 1;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c': config_path = optarg; break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: fputs(usage, stderr); return 2;
+        }
+    }
+    gmb_config cfg;
+    gmb_config_defaults(&cfg);
+    char *err = NULL;
+    int status = 1;
+    gmb_auth *auth = NULL;
+    http_server *http = NULL;
+    goma_service *goma = NULL;
+    /* Block the stop signals before any thread starts, so sigwait gets them. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (config_path && gmb_config_load(config_path, &cfg, &err) < 0)
+        goto fail;
+    gmb_log_set_level(gmb_log_parse_level(cfg.log_level));
+    if (!(auth = gmb_auth_new(cfg.auth_mode, cfg.auth_token_file, &err)))
+        goto fail;
+    http_server_options ho = {.listen_address = cfg.http_listen, .port = (int)cfg.http_port,
+                              .max_body_bytes = (size_t)cfg.http_max_body_bytes, .threads = (int)cfg.http_threads,
+                              .auth = auth};
+    if (!(http = http_server_new(&ho, &err)))
+        goto fail;
+    goma = goma_service_new(http, cfg.http_path_prefix);
+    if (http_server_start(http, &err) < 0)
+        goto fail;
+    GMB_INFO("serve", "goma endpoints at http://%s:%d%s/ (auth: %s%s); Exec/StoreFile/LookupFile not served yet",
+             cfg.http_listen, http_server_port(http), cfg.http_path_prefix, cfg.auth_mode,
+             gmb_auth_required(auth) ? ", tokens loaded" : "");
+    int sig = 0;
+    sigwait(&stop, &sig);
+    GMB_INFO("serve", "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    status = 0;
+    goto done;
+fail:
+    fprintf(stderr, "gomabarn serve: %s\n", err);
+    free(err);
+done:
+    http_server_free(http);
+    goma_service_free(goma);
+    gmb_auth_free(auth);
+    gmb_config_free(&cfg);
+    return status;
+}

@@ -1,0 +1,317 @@
+#include "http_server.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "errmsg.h"
+#include "http_body.h"
+#include "log.h"
+
+typedef struct {
+    char *path;
+    char *methods;
+    bool public_route;
+    http_handler handler;
+    void *user;
+} route;
+
+struct http_server {
+    http_server_options opts;
+    struct MHD_Daemon *daemon;
+    route *routes;
+    size_t n_routes;
+    uint64_t next_id;
+    uint64_t served, in_flight;   /* atomics */
+};
+
+struct http_request {
+    http_server *server;
+    struct MHD_Connection *conn;
+    uint64_t id;
+    char *method, *path;
+    gmb_buf raw;                  /* body as received */
+    gmb_buf body;                 /* decoded */
+    bool too_big;
+    bool dispatched;
+    const char *user;
+    pthread_mutex_t lock;
+    bool ready;                   /* a response is waiting to be queued */
+    bool suspended;
+    int status;
+    struct MHD_Response *response;
+};
+
+const char *http_request_path(const http_request *r) { return r->path; }
+const char *http_request_method(const http_request *r) { return r->method; }
+const char *http_request_user(const http_request *r) { return r->user; }
+uint64_t http_request_id(const http_request *r) { return r->id; }
+
+const uint8_t *http_request_body(const http_request *r, size_t *len)
+{
+    *len = r->body.len;
+    return r->body.data;
+}
+
+const char *http_request_header(const http_request *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+static struct MHD_Response *make_response(http_request *r, int status, const char *type, const void *body,
+                                          size_t len)
+{
+    gmb_buf gz;
+    gmb_buf_init(&gz, SIZE_MAX);
+    bool gzipped = status == 200 && len > 0 && http_accepts_gzip(http_request_header(r, "Accept-Encoding")) &&
+                   http_body_gzip(body, len, &gz) == 0;
+    struct MHD_Response *resp =
+        gzipped ? MHD_create_response_from_buffer(gz.len, gz.data, MHD_RESPMEM_MUST_COPY)
+                : MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    gmb_buf_free(&gz);
+    if (gzipped)
+        MHD_add_response_header(resp, "Content-Encoding", "gzip");
+    if (type)
+        MHD_add_response_header(resp, "Content-Type", type);
+    /* Tells goma's client which request encodings we take (it switches to
+     * the first it can produce, and stops compressing without this). */
+    if (status == 200)
+        MHD_add_response_header(resp, "Accept-Encoding", "gzip, deflate");
+    return resp;
+}
+
+void http_respond(http_request *r, int status, const char *type, const void *body, size_t len)
+{
+    struct MHD_Response *resp = make_response(r, status, type, body, len);
+    pthread_mutex_lock(&r->lock);
+    r->status = status;
+    r->response = resp;
+    r->ready = true;
+    bool resume = r->suspended;
+    r->suspended = false;
+    pthread_mutex_unlock(&r->lock);
+    if (resume)
+        MHD_resume_connection(r->conn); /* MHD calls us back to queue it */
+}
+
+static void respond_text(http_request *r, int status, const char *text)
+{
+    GMB_INFO("http", "#%llu %s %s -> %d %s", (unsigned long long)r->id, r->method, r->path, status, text);
+    http_respond(r, status, "text/plain; charset=utf-8", text, strlen(text));
+}
+
+static const route *find_route(http_server *s, const char *path, bool *path_known)
+{
+    *path_known = false;
+    for (size_t i = 0; i < s->n_routes; i++)
+        if (strcmp(s->routes[i].path, path) == 0) {
+            *path_known = true;
+            return &s->routes[i];
+        }
+    return NULL;
+}
+
+static bool method_allowed(const route *rt, const char *method)
+{
+    size_t n = strlen(method);
+    for (const char *p = rt->methods; (p = strstr(p, method)) != NULL; p += n)
+        if ((p == rt->methods || p[-1] == ',') && (p[n] == '\0' || p[n] == ','))
+            return true;
+    return false;
+}
+
+/* Everything is in: check, decode and hand over. */
+static void dispatch(http_server *s, http_request *r)
+{
+    bool known;
+    const route *rt = find_route(s, r->path, &known);
+    if (!rt) {
+        respond_text(r, 404, "gomabarn: no such endpoint\n");
+        return;
+    }
+    if (!method_allowed(rt, r->method)) {
+        respond_text(r, 405, "gomabarn: method not allowed here\n");
+        return;
+    }
+    if (!rt->public_route && !gmb_auth_check(s->opts.auth, http_request_header(r, "Authorization"), &r->user)) {
+        respond_text(r, 401, "gomabarn: missing or unknown bearer token (see the gateway's auth.token_file)\n");
+        return;
+    }
+    if (r->too_big) {
+        respond_text(r, 413, "gomabarn: request body is larger than http.max_body_bytes\n");
+        return;
+    }
+    const char *why;
+    http_body_result br = http_body_decode(http_request_header(r, "Content-Encoding"), r->raw.data, r->raw.len,
+                                           &r->body, &why);
+    if (br != HTTP_BODY_OK) {
+        char *msg = gmb_format("gomabarn: cannot decode the request body: %s\n", why);
+        respond_text(r, br == HTTP_BODY_TOO_BIG ? 413 : 400, msg);
+        free(msg);
+        return;
+    }
+    gmb_buf_free(&r->raw);
+    rt->handler(r, rt->user);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    http_server *s = cls;
+    http_request *r = *con_cls;
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r)
+            return MHD_NO;
+        r->server = s;
+        r->conn = conn;
+        r->id = __atomic_add_fetch(&s->next_id, 1, __ATOMIC_RELAXED);
+        r->method = strdup(method);
+        r->path = strndup(url, strcspn(url, "?")); /* query strings are ignored */
+        r->user = "anonymous";
+        gmb_buf_init(&r->raw, s->opts.max_body_bytes);
+        gmb_buf_init(&r->body, s->opts.max_body_bytes);
+        pthread_mutex_init(&r->lock, NULL);
+        *con_cls = r;
+        __atomic_add_fetch(&s->in_flight, 1, __ATOMIC_RELAXED);
+        return MHD_YES;
+    }
+    if (*upload_size > 0) {
+        /* Past the limit: keep reading (to answer 413 cleanly), keep nothing. */
+        if (!r->too_big && gmb_buf_append(&r->raw, upload, *upload_size) != GMB_BUF_OK) {
+            r->too_big = true;
+            gmb_buf_free(&r->raw);
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (!r->dispatched) {
+        r->dispatched = true;
+        dispatch(s, r);
+    }
+    pthread_mutex_lock(&r->lock);
+    if (!r->ready) {
+        /* The handler answers later: park the connection, free the thread. */
+        r->suspended = true;
+        MHD_suspend_connection(conn);
+        pthread_mutex_unlock(&r->lock);
+        return MHD_YES;
+    }
+    struct MHD_Response *resp = r->response;
+    r->response = NULL;
+    int status = r->status;
+    pthread_mutex_unlock(&r->lock);
+    enum MHD_Result rc = MHD_queue_response(conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode why)
+{
+    http_server *s = cls;
+    http_request *r = *con_cls;
+    if (!r)
+        return;
+    __atomic_sub_fetch(&s->in_flight, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&s->served, 1, __ATOMIC_RELAXED);
+    if (r->response)
+        MHD_destroy_response(r->response);
+    gmb_buf_free(&r->raw);
+    gmb_buf_free(&r->body);
+    pthread_mutex_destroy(&r->lock);
+    free(r->method);
+    free(r->path);
+    free(r);
+    *con_cls = NULL;
+}
+
+http_server *http_server_new(const http_server_options *o, char **err)
+{
+    if (!o->auth) {
+        gmb_fail(err, "no auth configured");
+        return NULL;
+    }
+    http_server *s = calloc(1, sizeof *s);
+    if (!s)
+        abort();
+    s->opts = *o;
+    s->opts.listen_address = strdup(o->listen_address ? o->listen_address : "127.0.0.1");
+    if (s->opts.threads < 1)
+        s->opts.threads = 2;
+    return s;
+}
+
+void http_server_route(http_server *s, const char *path, const char *methods, bool public_route, http_handler h,
+                       void *user)
+{
+    s->routes = realloc(s->routes, (s->n_routes + 1) * sizeof *s->routes);
+    if (!s->routes)
+        abort();
+    s->routes[s->n_routes++] = (route){strdup(path), strdup(methods), public_route, h, user};
+}
+
+int http_server_start(http_server *s, char **err)
+{
+    struct sockaddr_storage addr;
+    memset(&addr, 0, sizeof addr);
+    bool v6 = strchr(s->opts.listen_address, ':') != NULL;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (v6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&addr;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)s->opts.port);
+        if (inet_pton(AF_INET6, s->opts.listen_address, &a->sin6_addr) != 1)
+            return gmb_fail(err, "http.listen \"%s\" is not an IP address", s->opts.listen_address);
+        flags |= MHD_USE_IPv6;
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&addr;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)s->opts.port);
+        if (inet_pton(AF_INET, s->opts.listen_address, &a->sin_addr) != 1)
+            return gmb_fail(err, "http.listen \"%s\" is not an IP address", s->opts.listen_address);
+    }
+    s->daemon = MHD_start_daemon(flags, (uint16_t)s->opts.port, NULL, NULL, on_request, s,
+                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+                                 MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->opts.threads,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                 MHD_OPTION_CONNECTION_LIMIT, 4096u,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, 600u,
+                                 MHD_OPTION_END);
+    if (!s->daemon)
+        return gmb_fail(err, "cannot listen on %s:%d (in use, or not an address of this machine?)",
+                        s->opts.listen_address, s->opts.port);
+    GMB_INFO("http", "listening on %s:%d", s->opts.listen_address, http_server_port(s));
+    return 0;
+}
+
+int http_server_port(const http_server *s)
+{
+    const union MHD_DaemonInfo *info = s->daemon ? MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+    return info ? info->port : s->opts.port;
+}
+
+void http_server_counts(http_server *s, uint64_t *served, uint64_t *in_flight)
+{
+    *served = __atomic_load_n(&s->served, __ATOMIC_RELAXED);
+    *in_flight = __atomic_load_n(&s->in_flight, __ATOMIC_RELAXED);
+}
+
+void http_server_free(http_server *s)
+{
+    if (!s)
+        return;
+    if (s->daemon)
+        MHD_stop_daemon(s->daemon);
+    for (size_t i = 0; i < s->n_routes; i++) {
+        free(s->routes[i].path);
+        free(s->routes[i].methods);
+    }
+    free(s->routes);
+    free((char *)s->opts.listen_address);
+    free(s);
+}
