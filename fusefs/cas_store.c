@@ -32,6 +32,24 @@ bool cas_file_matches(const char *path, const rev2_digest *d)
     return rev2_digest_of_file(path, &got) == 0 && rev2_digest_equal(&got, d);
 }
 
+bool cas_store_find_hash(cas_store *s, const char *hash, rev2_digest *out)
+{
+    if (!rev2_hash_is_valid(hash))
+        return false;
+    /* The size is in the file name: blobs/<ab>/<hash>-<size>. */
+    char *sub = gmb_format("%s/%.2s", s->blobs_dir, hash);
+    DIR *d = opendir(sub);
+    free(sub);
+    bool found = false;
+    struct dirent *e;
+    while (d && !found && (e = readdir(d)))
+        found = strncmp(e->d_name, hash, REV2_HASH_HEX_LEN) == 0 && rev2_digest_parse(e->d_name, out) &&
+                cas_store_contains(s, out);
+    if (d)
+        closedir(d);
+    return found;
+}
+
 static int make_dir(const char *path, char **err)
 {
     if (mkdir(path, 0755) < 0 && errno != EEXIST)

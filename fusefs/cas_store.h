@@ -70,6 +70,9 @@ int cas_store_put(cas_store *s, const rev2_digest *d, const void *data, size_t l
 /* Copies a local file in, returning its digest. 0 or -errno. */
 int cas_store_put_file(cas_store *s, const char *path, rev2_digest *out);
 bool cas_store_contains(cas_store *s, const rev2_digest *d);
+/* Finds a stored blob by hash alone (any size): for callers that know
+ * only a hash, such as goma keys after a restart. */
+bool cas_store_find_hash(cas_store *s, const char *hash, rev2_digest *out);
 
 /* ---- Reading ---- */
 /* Opens a blob for reading, starting a fetch from `instance` (NULL: the

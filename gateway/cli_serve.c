@@ -9,6 +9,8 @@
 #include "auth.h"
 #include "cli.h"
 #include "client_config.h"
+#include "cas_store.h"
+#include "goma_files.h"
 #include "goma_service.h"
 #include "http_server.h"
 #include "log.h"
@@ -20,10 +22,10 @@ static const char usage[] =
     "127.0.0.1:5050) under http.path_prefix (default /cxx-compiler-service), with\n"
     "auth.mode none or tokens, until SIGINT or SIGTERM.\n"
     "\n"
-    "Served now: ping (GET and POST), sl (SaveLog), /healthz.\n"
-    "NOT served yet: e (Exec), s (StoreFile), l (LookupFile) answer 501; they\n"
-    "arrive with the goma front end. Use `gomabarn remote-run` to run compiles\n"
-    "on Buildbarn today.\n"
+    "Served now: ping (GET and POST), s (StoreFile) and l (LookupFile) on the\n"
+    "local content store (cache.dir), sl (SaveLog), /healthz.\n"
+    "NOT served yet: e (Exec) answers 501; it arrives with the exec pipeline.\n"
+    "Use `gomabarn remote-run` to run compiles on Buildbarn today.\n"
     "\n"
     "goma client settings: GOMA_SERVER_HOST=127.0.0.1 GOMA_SERVER_PORT=5050\n"
     "GOMA_USE_SSL=false GOMACTL_USE_PROXY=false (goma_ctl's own proxy would\n"
@@ -54,6 +56,9 @@ int gmb_cli_serve(int argc, char **argv)
     gmb_auth *auth = NULL;
     http_server *http = NULL;
     goma_service *goma = NULL;
+    rev2_client *client = NULL;
+    cas_store *store = NULL;
+    goma_files *files = NULL;
     /* Block the stop signals before any thread starts, so sigwait gets them. */
     sigset_t stop;
     sigemptyset(&stop);
@@ -67,15 +72,24 @@ int gmb_cli_serve(int argc, char **argv)
     gmb_log_set_level(gmb_log_parse_level(cfg.log_level));
     if (!(auth = gmb_auth_new(cfg.auth_mode, cfg.auth_token_file, &err)))
         goto fail;
+    /* Connecting is lazy: serve starts even while Buildbarn is down. */
+    if (!(client = gmb_client_from_config(&cfg, &err)))
+        goto fail;
+    cas_store_options so = {.dir = cfg.cache_dir, .max_bytes = (uint64_t)cfg.cache_max_bytes,
+                            .fetch_timeout_ms = cfg.cache_fetch_timeout_ms};
+    if (!(store = cas_store_open(&so, client, &err)))
+        goto fail;
+    files = goma_files_new(store);
     http_server_options ho = {.listen_address = cfg.http_listen, .port = (int)cfg.http_port,
                               .max_body_bytes = (size_t)cfg.http_max_body_bytes, .threads = (int)cfg.http_threads,
                               .auth = auth};
     if (!(http = http_server_new(&ho, &err)))
         goto fail;
     goma = goma_service_new(http, cfg.http_path_prefix);
+    goma_files_routes(files, http, cfg.http_path_prefix);
     if (http_server_start(http, &err) < 0)
         goto fail;
-    GMB_INFO("serve", "goma endpoints at http://%s:%d%s/ (auth: %s%s); Exec/StoreFile/LookupFile not served yet",
+    GMB_INFO("serve", "goma endpoints at http://%s:%d%s/ (auth: %s%s); Exec not served yet",
              cfg.http_listen, http_server_port(http), cfg.http_path_prefix, cfg.auth_mode,
              gmb_auth_required(auth) ? ", tokens loaded" : "");
     int sig = 0;
@@ -89,6 +103,9 @@ fail:
 done:
     http_server_free(http);
     goma_service_free(goma);
+    goma_files_free(files);
+    cas_store_close(store);
+    rev2_client_free(client);
     gmb_auth_free(auth);
     gmb_config_free(&cfg);
     return status;

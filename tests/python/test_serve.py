@@ -3,6 +3,7 @@ health check, the three body encodings, and status-code discipline (401
 only for a bad token, never 302/403; 404/405/400/413 for bad requests),
 and the daemon keeps serving after each bad request."""
 import gzip
+import hashlib
 import http.client
 import os
 import re
@@ -23,9 +24,10 @@ def gomabarn():
     return path
 
 
-def start(gomabarn, tmp_path, extra=""):
+def start(gomabarn, tmp_path, extra="", max_body=1048576):
     conf = tmp_path / "gomabarn.conf"
-    conf.write_text('http = { port = 0; max_body_bytes = 1048576; };\n' + extra)
+    conf.write_text('http = { port = 0; max_body_bytes = %d; };\ncache = { dir = "%s"; };\n'
+                    % (max_body, tmp_path / "cache") + extra)
     proc = subprocess.Popen([gomabarn, "serve", "--config", str(conf)], stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 10
     while time.time() < deadline:
@@ -101,10 +103,75 @@ def test_bad_requests_get_clear_codes_and_the_daemon_keeps_serving(server):
         assert r.status == 200 and body2 == b"ok"
 
 
-def test_not_yet_served_endpoints_say_so(server):
-    for ep in ("e", "s", "l"):
-        r, text = request(server, "POST", PREFIX + "/" + ep, body=b"")
-        assert r.status == 501 and b"not served by this build yet" in text
+def test_exec_not_served_yet_says_so(server):
+    r, text = request(server, "POST", PREFIX + "/e", body=b"")
+    assert r.status == 501 and b"not served by this build yet" in text
+
+
+@pytest.fixture(scope="module")
+def gg(tmp_path_factory):
+    import sys
+    out = tmp_path_factory.mktemp("goma_pb2_serve")
+    here = os.path.dirname(os.path.abspath(__file__))
+    subprocess.run(["protoc", "-I" + here, "--python_out=" + str(out), "goma_groups_test.proto"], check=True)
+    sys.path.insert(0, str(out))
+    import goma_groups_test_pb2
+    return goma_groups_test_pb2
+
+
+def sha(blob):
+    return hashlib.sha256(blob.SerializeToString()).hexdigest()
+
+
+def test_store_and_lookup_files(gomabarn, tmp_path, gg):
+    proc, port = start(gomabarn, tmp_path, max_body=16 << 20)
+    try:
+        chunk = bytes(range(256)) * 8192  # exactly 2 MiB
+        good = [
+            gg.FileBlob(blob_type=1, content=b"int x;\n", file_size=7),                 # FILE
+            gg.FileBlob(blob_type=1, content=b"", file_size=0),                          # empty FILE
+            gg.FileBlob(blob_type=3, offset=0, content=chunk, file_size=len(chunk)),    # FILE_CHUNK at 0
+            gg.FileBlob(blob_type=2, file_size=3 << 20, hash_key=["aa" * 32, "bb" * 32]),  # FILE_META
+        ]
+        bad = [
+            gg.FileBlob(blob_type=1, content=b"abc", file_size=4),     # size does not match
+            gg.FileBlob(blob_type=3, offset=5, content=b"x"),          # breaks the chunk layout
+            gg.FileBlob(blob_type=2, hash_key=["aa" * 32]),            # one chunk key is no META
+            gg.FileBlob(blob_type=5, hash_key=[]),                     # FILE_REF without a key
+        ]
+        req = gg.StoreFileReq(blob=good + bad)
+        r, body = request(port, "POST", PREFIX + "/s", body=gzip.compress(req.SerializeToString()),
+                          headers={"Content-Encoding": "gzip"})
+        assert r.status == 200
+        keys = list(gg.StoreFileResp.FromString(body).hash_key)
+        assert keys == [sha(b) for b in good] + [""] * len(bad)
+
+        unknown = "cd" * 32
+        look = gg.LookupFileReq(hash_key=[keys[0], unknown, keys[3], keys[2], keys[1]])
+        r, body = request(port, "POST", PREFIX + "/l", body=look.SerializeToString())
+        assert r.status == 200
+        blobs = list(gg.LookupFileResp.FromString(body).blob)
+        assert len(blobs) == 5
+        assert blobs[0] == good[0] and sha(blobs[0]) == keys[0]
+        assert blobs[1].HasField("blob_type") and blobs[1].blob_type == 0  # FILE_UNSPECIFIED
+        assert blobs[2] == good[3]
+        assert blobs[3] == good[2] and blobs[3].HasField("offset")
+        assert blobs[4] == good[1] and blobs[4].HasField("content")  # empty content still present
+
+        r, text = request(port, "POST", PREFIX + "/s", body=b"\xff\xff\xff")
+        assert r.status == 400 and b"StoreFileReq" in text
+        r, _ = request(port, "GET", PREFIX + "/ping")
+        assert r.status == 200
+    finally:
+        stop(proc)
+    # Stored files outlive the daemon: after a restart LookupFile finds them.
+    proc, port = start(gomabarn, tmp_path, max_body=16 << 20)
+    try:
+        r, body = request(port, "POST", PREFIX + "/l", body=gg.LookupFileReq(hash_key=[keys[0], keys[2]]).SerializeToString())
+        assert r.status == 200
+        assert list(gg.LookupFileResp.FromString(body).blob) == [good[0], good[2]]
+    finally:
+        stop(proc)
 
 
 def test_tokens(gomabarn, tmp_path):

@@ -1,0 +1,365 @@
+#include "goma_files.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "buf.h"
+#include "goma/goma_data.pb-c.h"
+#include "log.h"
+
+#define GOMA_CHUNK_BYTES (2u * 1024 * 1024)
+
+typedef struct entry {
+    char key[65];
+    int64_t blob_len;        /* length of the serialized FileBlob */
+    int type;                /* DevtoolsGoma__FileBlob__BlobType */
+    rev2_digest content;     /* FILE and FILE_CHUNK: digest of the content */
+    struct entry *next;
+} entry;
+
+struct goma_files {
+    cas_store *store;
+    pthread_mutex_t lock;
+    entry **buckets;
+    size_t n_buckets, count;
+    goma_files_stats stats;
+};
+
+static uint64_t key_hash(const char *key)
+{
+    return XXH3_64bits(key, 64);
+}
+
+goma_files *goma_files_new(cas_store *store)
+{
+    goma_files *f = calloc(1, sizeof *f);
+    if (!f)
+        abort();
+    f->store = store;
+    pthread_mutex_init(&f->lock, NULL);
+    f->n_buckets = 4096;
+    f->buckets = calloc(f->n_buckets, sizeof *f->buckets);
+    if (!f->buckets)
+        abort();
+    return f;
+}
+
+void goma_files_free(goma_files *f)
+{
+    if (!f)
+        return;
+    for (size_t i = 0; i < f->n_buckets; i++)
+        for (entry *e = f->buckets[i], *next; e; e = next) {
+            next = e->next;
+            free(e);
+        }
+    free(f->buckets);
+    pthread_mutex_destroy(&f->lock);
+    free(f);
+}
+
+static entry *find_locked(goma_files *f, const char *key)
+{
+    for (entry *e = f->buckets[key_hash(key) & (f->n_buckets - 1)]; e; e = e->next)
+        if (memcmp(e->key, key, 64) == 0)
+            return e;
+    return NULL;
+}
+
+static void grow_locked(goma_files *f)
+{
+    size_t n = f->n_buckets * 2;
+    entry **b = calloc(n, sizeof *b);
+    if (!b)
+        abort();
+    for (size_t i = 0; i < f->n_buckets; i++)
+        for (entry *e = f->buckets[i], *next; e; e = next) {
+            next = e->next;
+            size_t slot = key_hash(e->key) & (n - 1);
+            e->next = b[slot];
+            b[slot] = e;
+        }
+    free(f->buckets);
+    f->buckets = b;
+    f->n_buckets = n;
+}
+
+/* goma's validity rules for a blob (see the header). */
+static const char *invalid(const DevtoolsGoma__FileBlob *b)
+{
+    switch (b->blob_type) {
+    case DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE:
+        if (!b->has_content)
+            return "FILE blob without content";
+        if (!b->has_file_size || (int64_t)b->content.len != b->file_size)
+            return "FILE blob whose content length differs from its file_size";
+        if (b->has_offset || b->n_hash_key)
+            return "FILE blob with an offset or hash keys";
+        return NULL;
+    case DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_META:
+        if (b->n_hash_key < 2)
+            return "FILE_META blob with fewer than 2 chunk keys";
+        if (b->has_content)
+            return "FILE_META blob with content";
+        for (size_t i = 0; i < b->n_hash_key; i++)
+            if (!rev2_hash_is_valid(b->hash_key[i]))
+                return "FILE_META blob with a malformed chunk key";
+        return NULL;
+    case DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_CHUNK:
+        if (!b->has_offset || !b->has_content)
+            return "FILE_CHUNK blob without offset or content";
+        if (b->n_hash_key)
+            return "FILE_CHUNK blob with hash keys";
+        if (b->offset < 0 || b->offset % GOMA_CHUNK_BYTES != 0 || b->content.len > GOMA_CHUNK_BYTES)
+            return "FILE_CHUNK blob whose offset or size breaks the 2 MiB chunk layout";
+        return NULL;
+    case DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_REF:
+        if (b->n_hash_key != 1 || !rev2_hash_is_valid(b->hash_key[0]))
+            return "FILE_REF blob without exactly one valid key";
+        return NULL;
+    default:
+        return "blob of no known type";
+    }
+}
+
+int goma_files_store(goma_files *f, const uint8_t *bytes, size_t len, char key[65], const char **why)
+{
+    DevtoolsGoma__FileBlob *b = devtools_goma__file_blob__unpack(NULL, len, bytes);
+    if (!b) {
+        *why = "not a FileBlob";
+        __atomic_add_fetch(&f->stats.refused, 1, __ATOMIC_RELAXED);
+        return -1;
+    }
+    if ((*why = invalid(b)) != NULL) {
+        devtools_goma__file_blob__free_unpacked(b, NULL);
+        __atomic_add_fetch(&f->stats.refused, 1, __ATOMIC_RELAXED);
+        return -1;
+    }
+    /* The key is the SHA-256 of these very bytes: the blob is its own
+     * content-addressed object. */
+    rev2_digest self;
+    rev2_digest_of_bytes(bytes, len, &self);
+    memcpy(key, self.hash, 65);
+    entry e = {.blob_len = (int64_t)len, .type = (int)b->blob_type};
+    memcpy(e.key, self.hash, 65);
+    if (b->has_content)
+        rev2_digest_of_bytes(b->content.data, b->content.len, &e.content);
+    int rc = cas_store_put(f->store, &self, bytes, len);
+    /* The content itself too, so Buildbarn uploads and the FUSE view find it. */
+    if (rc == 0 && b->blob_type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE)
+        rc = cas_store_put(f->store, &e.content, b->content.data, b->content.len);
+    devtools_goma__file_blob__free_unpacked(b, NULL);
+    if (rc < 0) {
+        *why = "the content store refused it (disk full?)";
+        __atomic_add_fetch(&f->stats.refused, 1, __ATOMIC_RELAXED);
+        return -1;
+    }
+    pthread_mutex_lock(&f->lock);
+    if (!find_locked(f, key)) {
+        if (f->count >= f->n_buckets)
+            grow_locked(f);
+        entry *n = malloc(sizeof *n);
+        if (!n)
+            abort();
+        *n = e;
+        size_t slot = key_hash(key) & (f->n_buckets - 1);
+        n->next = f->buckets[slot];
+        f->buckets[slot] = n;
+        f->count++;
+    }
+    f->stats.stored++;
+    pthread_mutex_unlock(&f->lock);
+    return 0;
+}
+
+bool goma_files_file_digest(goma_files *f, const char *key, rev2_digest *content)
+{
+    pthread_mutex_lock(&f->lock);
+    entry *e = rev2_hash_is_valid(key) ? find_locked(f, key) : NULL;
+    bool ok = e && e->type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE;
+    if (ok)
+        *content = e->content;
+    pthread_mutex_unlock(&f->lock);
+    return ok;
+}
+
+void goma_files_stats_get(goma_files *f, goma_files_stats *out)
+{
+    pthread_mutex_lock(&f->lock);
+    *out = f->stats;
+    pthread_mutex_unlock(&f->lock);
+}
+
+/* ---- HTTP handlers ---- */
+
+/* Calls fn for the raw bytes of every field-1 value of a message (the
+ * repeated FileBlob of StoreFileReq), without re-serializing anything. */
+static int each_field1(const uint8_t *p, size_t len, void (*fn)(void *, const uint8_t *, size_t), void *arg)
+{
+    const uint8_t *end = p + len;
+    while (p < end) {
+        uint64_t key = 0, n = 0;
+        int shift = 0;
+        do {
+            if (p >= end || shift > 63)
+                return -1;
+            key |= (uint64_t)(*p & 0x7f) << shift;
+            shift += 7;
+        } while (*p++ & 0x80);
+        unsigned wire = key & 7;
+        if (wire == 2) {
+            shift = 0;
+            do {
+                if (p >= end || shift > 63)
+                    return -1;
+                n |= (uint64_t)(*p & 0x7f) << shift;
+                shift += 7;
+            } while (*p++ & 0x80);
+            if (n > (uint64_t)(end - p))
+                return -1;
+            if ((key >> 3) == 1)
+                fn(arg, p, (size_t)n);
+            p += n;
+        } else if (wire == 0) {
+            while (p < end && (*p & 0x80))
+                p++;
+            if (p++ >= end)
+                return -1;
+        } else if (wire == 1 || wire == 5) {
+            size_t skip = wire == 1 ? 8 : 4;
+            if ((size_t)(end - p) < skip)
+                return -1;
+            p += skip;
+        } else {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+typedef struct {
+    goma_files *files;
+    http_request *req;
+    char **keys;
+    size_t n;
+} store_ctx;
+
+static void store_one(void *arg, const uint8_t *blob, size_t len)
+{
+    store_ctx *c = arg;
+    char key[65];
+    const char *why = NULL;
+    c->keys = realloc(c->keys, (c->n + 1) * sizeof *c->keys);
+    if (!c->keys)
+        abort();
+    if (goma_files_store(c->files, blob, len, key, &why) == 0) {
+        c->keys[c->n++] = strdup(key);
+    } else {
+        /* goma's answer for a refused blob: an empty key in its slot. */
+        GMB_WARN("goma", "#%llu StoreFile: blob %zu refused: %s", (unsigned long long)http_request_id(c->req), c->n,
+                 why);
+        c->keys[c->n++] = strdup("");
+    }
+}
+
+static void on_store_file(http_request *r, void *user)
+{
+    goma_files *f = user;
+    size_t len;
+    const uint8_t *body = http_request_body(r, &len);
+    /* Decode once to refuse garbage with 400; the blobs are then taken
+     * from the raw bytes so each keeps the exact encoding it was hashed in. */
+    DevtoolsGoma__StoreFileReq *req = devtools_goma__store_file_req__unpack(NULL, len, body);
+    store_ctx c = {f, r, NULL, 0};
+    if (!req || each_field1(body, len, store_one, &c) < 0) {
+        const char *msg = "gomabarn: StoreFile body is not a StoreFileReq\n";
+        http_respond(r, 400, "text/plain; charset=utf-8", msg, strlen(msg));
+    } else {
+        DevtoolsGoma__StoreFileResp resp = DEVTOOLS_GOMA__STORE_FILE_RESP__INIT;
+        resp.n_hash_key = c.n;
+        resp.hash_key = c.keys;
+        size_t n = devtools_goma__store_file_resp__get_packed_size(&resp);
+        uint8_t *out = malloc(n + 1);
+        devtools_goma__store_file_resp__pack(&resp, out);
+        http_respond(r, 200, "binary/x-protocol-buffer", out, n);
+        free(out);
+    }
+    for (size_t i = 0; i < c.n; i++)
+        free(c.keys[i]);
+    free(c.keys);
+    if (req)
+        devtools_goma__store_file_req__free_unpacked(req, NULL);
+}
+
+static void on_lookup_file(http_request *r, void *user)
+{
+    goma_files *f = user;
+    size_t len;
+    const uint8_t *body = http_request_body(r, &len);
+    DevtoolsGoma__LookupFileReq *req = devtools_goma__lookup_file_req__unpack(NULL, len, body);
+    if (!req) {
+        const char *msg = "gomabarn: LookupFile body is not a LookupFileReq\n";
+        http_respond(r, 400, "text/plain; charset=utf-8", msg, strlen(msg));
+        return;
+    }
+    /* LookupFileResp is "repeated FileBlob blob = 2": written by hand so
+     * every stored blob goes back in its original bytes. An unknown key
+     * gets a FILE_UNSPECIFIED placeholder (blob_type present, as goma's
+     * client requires): tag 0x12, length 2, then 08 00. */
+    gmb_buf out;
+    gmb_buf_init(&out, SIZE_MAX);
+    for (size_t i = 0; i < req->n_hash_key; i++) {
+        const char *key = req->hash_key[i];
+        pthread_mutex_lock(&f->lock);
+        entry *e = rev2_hash_is_valid(key) ? find_locked(f, key) : NULL;
+        int64_t blob_len = e ? e->blob_len : -1;
+        f->stats.lookups++;
+        pthread_mutex_unlock(&f->lock);
+        uint8_t *bytes = NULL;
+        rev2_digest d;
+        /* Not indexed (stored before a restart)? The store still has it. */
+        if (blob_len < 0 && cas_store_find_hash(f->store, key, &d) && cas_store_read_all(f->store, NULL, &d, &bytes) == 0) {
+            char again[65];
+            const char *why;
+            if (goma_files_store(f, bytes, (size_t)d.size, again, &why) == 0)
+                blob_len = d.size;
+            free(bytes);
+            bytes = NULL;
+        }
+        if (blob_len >= 0 && rev2_digest_set(&d, key, blob_len) &&
+            cas_store_read_all(f->store, NULL, &d, &bytes) == 0) {
+            uint8_t hdr[11];
+            size_t h = 0;
+            hdr[h++] = 0x12;
+            for (uint64_t v = (uint64_t)blob_len;; v >>= 7) {
+                hdr[h++] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
+                if (v < 0x80)
+                    break;
+            }
+            gmb_buf_append(&out, hdr, h);
+            gmb_buf_append(&out, bytes, (size_t)blob_len);
+        } else {
+            static const uint8_t unknown[] = {0x12, 0x02, 0x08, 0x00};
+            gmb_buf_append(&out, unknown, sizeof unknown);
+            pthread_mutex_lock(&f->lock);
+            f->stats.lookup_misses++;
+            pthread_mutex_unlock(&f->lock);
+        }
+        free(bytes);
+    }
+    http_respond(r, 200, "binary/x-protocol-buffer", out.data, out.len);
+    gmb_buf_free(&out);
+    devtools_goma__lookup_file_req__free_unpacked(req, NULL);
+}
+
+void goma_files_routes(goma_files *f, http_server *http, const char *prefix)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/s", prefix);
+    http_server_route(http, path, "POST", false, on_store_file, f);
+    snprintf(path, sizeof path, "%s/l", prefix);
+    http_server_route(http, path, "POST", false, on_lookup_file, f);
+}
