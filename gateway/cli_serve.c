@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "client_config.h"
 #include "cas_store.h"
+#include "exec_pipeline.h"
 #include "goma_files.h"
 #include "goma_service.h"
 #include "http_server.h"
@@ -24,8 +25,10 @@ static const char usage[] =
     "\n"
     "Served now: ping (GET and POST), s (StoreFile) and l (LookupFile) on the\n"
     "local content store (cache.dir), sl (SaveLog), /healthz.\n"
-    "NOT served yet: e (Exec) answers 501; it arrives with the exec pipeline.\n"
-    "Use `gomabarn remote-run` to run compiles on Buildbarn today.\n"
+    "e (Exec) runs plain requests (the compiler named in argv is the worker's)\n"
+    "on buildbarn.instance_name, or the instance named by an X-Gomabarn-Instance\n"
+    "request header. NOT served yet: toolchain_included requests and inputs\n"
+    "over 2 MiB (FILE_META).\n"
     "\n"
     "goma client settings: GOMA_SERVER_HOST=127.0.0.1 GOMA_SERVER_PORT=5050\n"
     "GOMA_USE_SSL=false GOMACTL_USE_PROXY=false (goma_ctl's own proxy would\n"
@@ -59,6 +62,7 @@ int gmb_cli_serve(int argc, char **argv)
     rev2_client *client = NULL;
     cas_store *store = NULL;
     goma_files *files = NULL;
+    exec_pipeline *pipeline = NULL;
     /* Block the stop signals before any thread starts, so sigwait gets them. */
     sigset_t stop;
     sigemptyset(&stop);
@@ -87,11 +91,13 @@ int gmb_cli_serve(int argc, char **argv)
         goto fail;
     goma = goma_service_new(http, cfg.http_path_prefix);
     goma_files_routes(files, http, cfg.http_path_prefix);
+    pipeline = exec_pipeline_new(client, store, files, &cfg, 8);
+    exec_pipeline_routes(pipeline, http, cfg.http_path_prefix);
     if (http_server_start(http, &err) < 0)
         goto fail;
-    GMB_INFO("serve", "goma endpoints at http://%s:%d%s/ (auth: %s%s); Exec not served yet",
+    GMB_INFO("serve", "goma endpoints at http://%s:%d%s/ (auth: %s%s); Buildbarn %s, instance \"%s\"",
              cfg.http_listen, http_server_port(http), cfg.http_path_prefix, cfg.auth_mode,
-             gmb_auth_required(auth) ? ", tokens loaded" : "");
+             gmb_auth_required(auth) ? ", tokens loaded" : "", cfg.bb_target, cfg.bb_instance_name);
     int sig = 0;
     sigwait(&stop, &sig);
     GMB_INFO("serve", "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -102,6 +108,7 @@ fail:
     free(err);
 done:
     http_server_free(http);
+    exec_pipeline_free(pipeline);
     goma_service_free(goma);
     goma_files_free(files);
     cas_store_close(store);

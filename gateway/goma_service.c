@@ -26,14 +26,6 @@ static void on_save_log(http_request *r, void *user)
     http_respond(r, 200, "binary/x-protocol-buffer", "", 0);
 }
 
-static void on_not_yet(http_request *r, void *user)
-{
-    const char *msg = "gomabarn: this endpoint is not served by this build yet (Exec arrives with the goma "
-                      "front end's exec pipeline)\n";
-    GMB_WARN("goma", "#%llu %s: not served yet", (unsigned long long)http_request_id(r), http_request_path(r));
-    http_respond(r, 501, "text/plain; charset=utf-8", msg, strlen(msg));
-}
-
 static void on_healthz(http_request *r, void *user)
 {
     http_respond(r, 200, "text/plain", "ok\n", 3);
@@ -50,9 +42,6 @@ goma_service *goma_service_new(http_server *http, const char *prefix)
     free(p);
     p = gmb_format("%s/sl", prefix);
     http_server_route(http, p, "POST", false, on_save_log, g);
-    free(p);
-    p = gmb_format("%s/e", prefix);
-    http_server_route(http, p, "POST", false, on_not_yet, g);
     free(p);
     http_server_route(http, "/healthz", "GET", true, on_healthz, g);
     return g;

@@ -2,9 +2,7 @@
  *   <prefix>/ping  GET (goma_auth) or POST with an empty body (compiler_proxy):
  *                  200 "ok" when the caller's token is good
  *   <prefix>/sl    SaveLog: accepted, counted, discarded
- *   <prefix>/e     Exec: NOT SERVED YET (the exec pipeline is the goma
- *                  front-end issue's next step); answers 501 saying so
- * (<prefix>/s and /l, the file service, are goma_files.h.)
+ * (<prefix>/e is exec_pipeline.h; <prefix>/s and /l are goma_files.h.)
  *   /healthz       for load balancers, no token needed */
 #ifndef GOMA_SERVICE_H
 #define GOMA_SERVICE_H

@@ -103,9 +103,11 @@ def test_bad_requests_get_clear_codes_and_the_daemon_keeps_serving(server):
         assert r.status == 200 and body2 == b"ok"
 
 
-def test_exec_not_served_yet_says_so(server):
-    r, text = request(server, "POST", PREFIX + "/e", body=b"")
-    assert r.status == 501 and b"not served by this build yet" in text
+def test_exec_refuses_a_body_that_is_no_exec_req(server):
+    r, text = request(server, "POST", PREFIX + "/e", body=b"\x0a\xff")
+    assert r.status == 400 and b"not an ExecReq" in text
+    r, _ = request(server, "GET", PREFIX + "/ping")
+    assert r.status == 200
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,40 @@
+/* exec_inputs: an ExecReq's inputs as an REv2 input root.
+ *
+ * Each input is resolved to content in the store: its embedded FileBlob
+ * (stored, so later hash-only references resolve), or a key StoreFile or
+ * an earlier Exec stored (a FILE_META is assembled from its chunks). Keys
+ * nobody has are reported as missing, with the filename exactly as the
+ * client sent it. Inputs under system directories (/usr, /lib, ...) are
+ * left out: plain requests run the worker's own compiler and headers.
+ * The input root is the longest common directory of cwd, inputs and
+ * outputs; `..` escapes and a root of "/" are refused. The client's cwd is
+ * only an anchor for relative names (it may be goma's fake
+ * /this/path/is/set/by/goma). */
+#ifndef EXEC_INPUTS_H
+#define EXEC_INPUTS_H
+
+#include "goma/goma_data.pb-c.h"
+#include "goma_files.h"
+#include "rev2_tree.h"
+
+typedef struct {
+    rev2_tree *tree;          /* finished; its Directory blobs are to upload */
+    rev2_digest root;
+    char *root_path;          /* client-side absolute path of the root */
+    char *working_dir;        /* cwd relative to the root ("" for the root) */
+    rev2_blob *blobs;         /* file contents to upload (data owned here) */
+    size_t n_blobs;
+    size_t n_inputs, n_skipped;
+    char **missing;           /* filenames as sent */
+    size_t n_missing;
+} exec_inputs;
+
+/* 0, or -1 with a malloc'd reason for the client (bad path, bad root). */
+int exec_inputs_build(goma_files *files, cas_store *store, const DevtoolsGoma__ExecReq *req, exec_inputs *out,
+                      char **err);
+void exec_inputs_free(exec_inputs *in);
+
+/* "/a/./b//c/../d" -> "/a/b/d"; NULL if it climbs above "/". malloc'd. */
+char *exec_path_normalize(const char *abs);
+
+#endif

@@ -1,0 +1,309 @@
+#include "exec_pipeline.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "errmsg.h"
+#include "exec_inputs.h"
+#include "exec_result.h"
+#include "goma_wire.h"
+#include "log.h"
+#include "rev2_action.h"
+#include "rev2_blocking.h"
+#include "work_pool.h"
+
+struct exec_pipeline {
+    rev2_client *client;
+    cas_store *store;
+    goma_files *files;
+    work_pool *pool;
+    char *default_instance;
+    rev2_property platform[2];
+    size_t n_platform;
+    int64_t timeout_ms;
+};
+
+typedef struct {
+    exec_pipeline *p;
+    http_request *req;
+    uint64_t id;
+    int64_t t0;
+    char *instance;
+    DevtoolsGoma__ExecReq *exec;
+    exec_inputs inputs;
+    rev2_built_action action;
+    Rev2ExecuteResponse *resp;
+    rev2_error *err;
+} exec_job;
+
+static void job_free(exec_job *j)
+{
+    if (j->exec)
+        devtools_goma__exec_req__free_unpacked(j->exec, NULL);
+    exec_inputs_free(&j->inputs);
+    rev2_built_action_free(&j->action);
+    rev2_msg_free(j->resp);
+    rev2_error_free(j->err);
+    free(j->instance);
+    free(j);
+}
+
+/* Encodes an ExecResp with goma's groups and answers 200. */
+static void respond(exec_job *j, DevtoolsGoma__ExecResp *resp)
+{
+    size_t n = devtools_goma__exec_resp__get_packed_size(resp);
+    uint8_t *flat = malloc(n + 1);
+    devtools_goma__exec_resp__pack(resp, flat);
+    gmb_buf wire;
+    gmb_buf_init(&wire, SIZE_MAX);
+    const char *why = NULL;
+    if (goma_messages_to_groups(GOMA_MSG_EXEC_RESP, flat, n, &wire, &why) == 0) {
+        http_respond(j->req, 200, "binary/x-protocol-buffer", wire.data, wire.len);
+    } else {
+        char *msg = gmb_format("gomabarn: cannot encode the ExecResp: %s\n", why);
+        http_respond(j->req, 500, "text/plain; charset=utf-8", msg, strlen(msg));
+        free(msg);
+    }
+    gmb_buf_free(&wire);
+    free(flat);
+}
+
+/* An answer without a result: a message the goma client logs and shows. */
+static void respond_error(exec_job *j, bool bad_request, const char *message)
+{
+    GMB_WARN("exec", "#%llu %s: %s", (unsigned long long)j->id, bad_request ? "bad request" : "failed", message);
+    DevtoolsGoma__ExecResp resp = DEVTOOLS_GOMA__EXEC_RESP__INIT;
+    char *msg = gmb_format("gomabarn: %s", message);
+    char *msgs[1] = {msg};
+    resp.n_error_message = 1;
+    resp.error_message = msgs;
+    if (bad_request) {
+        resp.has_error = true;
+        resp.error = DEVTOOLS_GOMA__EXEC_RESP__EXEC_ERROR__BAD_REQUEST;
+    }
+    respond(j, &resp);
+    free(msg);
+}
+
+static void finish(void *arg)
+{
+    exec_job *j = arg;
+    exec_pipeline *p = j->p;
+    if (j->err) {
+        rev2_error *e = j->err;
+        char *msg = gmb_format("Buildbarn (instance \"%s\"): %s%s", j->instance, e->message,
+                               rev2_error_is_no_workers(e)
+                                   ? " (no worker pool serves this instance name with this platform: check the "
+                                     "gateway's buildbarn.instance_name and platform settings)"
+                                   : "");
+        respond_error(j, false, msg);
+        free(msg);
+        job_free(j);
+        return;
+    }
+    char *err = NULL;
+    DevtoolsGoma__ExecResult *result = exec_result_from_rev2(p->files, p->store, j->instance, j->resp->result, &err);
+    if (!result) {
+        respond_error(j, false, err);
+        free(err);
+        job_free(j);
+        return;
+    }
+    DevtoolsGoma__ExecResp resp = DEVTOOLS_GOMA__EXEC_RESP__INIT;
+    resp.result = result;
+    char key[REV2_DIGEST_STR_LEN];
+    resp.cache_key = (char *)rev2_digest_str(&j->action.action_digest, key);
+    if (j->resp->cached_result) {
+        resp.has_cache_hit = true;
+        resp.cache_hit = DEVTOOLS_GOMA__EXEC_RESP__CACHE_SOURCE__STORAGE_CACHE;
+    }
+    respond(j, &resp);
+    GMB_INFO("exec", "#%llu instance \"%s\" exit %d, %zu outputs, %s, %lld ms", (unsigned long long)j->id,
+             j->instance, result->exit_status, result->n_output, j->resp->cached_result ? "cache hit" : "executed",
+             (long long)(rev2_now_ms() - j->t0));
+    devtools_goma__exec_result__free_unpacked(result, NULL);
+    job_free(j);
+}
+
+static void executed(void *user, rev2_error *err, Rev2ExecuteResponse *resp)
+{
+    exec_job *j = user;
+    j->err = err;
+    j->resp = resp;
+    /* Fetching outputs blocks: not on an engine thread. */
+    work_pool_run(j->p->pool, finish, j);
+}
+
+static void respond_missing(exec_job *j)
+{
+    DevtoolsGoma__ExecResp resp = DEVTOOLS_GOMA__EXEC_RESP__INIT;
+    resp.n_missing_input = j->inputs.n_missing;
+    resp.missing_input = j->inputs.missing;
+    char **reasons = calloc(j->inputs.n_missing + 1, sizeof *reasons);
+    for (size_t i = 0; i < j->inputs.n_missing; i++)
+        reasons[i] = "not in gomabarn's file store; upload it";
+    resp.n_missing_reason = j->inputs.n_missing;
+    resp.missing_reason = reasons;
+    GMB_INFO("exec", "#%llu %zu inputs missing (first: %s)", (unsigned long long)j->id, j->inputs.n_missing,
+             j->inputs.missing[0]);
+    respond(j, &resp);
+    free(reasons);
+}
+
+static void prepare(void *arg)
+{
+    exec_job *j = arg;
+    exec_pipeline *p = j->p;
+    size_t len;
+    const uint8_t *body = http_request_body(j->req, &len);
+    gmb_buf flat;
+    gmb_buf_init(&flat, SIZE_MAX);
+    const char *why = NULL;
+    if (goma_groups_to_messages(GOMA_MSG_EXEC_REQ, body, len, &flat, &why) < 0 ||
+        !(j->exec = devtools_goma__exec_req__unpack(NULL, flat.len, flat.data))) {
+        char *msg = gmb_format("gomabarn: the Exec body is not an ExecReq (%s)\n", why ? why : "undecodable");
+        http_respond(j->req, 400, "text/plain; charset=utf-8", msg, strlen(msg));
+        free(msg);
+        gmb_buf_free(&flat);
+        job_free(j);
+        return;
+    }
+    gmb_buf_free(&flat);
+    DevtoolsGoma__ExecReq *x = j->exec;
+    if (x->has_toolchain_included && x->toolchain_included) {
+        respond_error(j, true, "toolchain_included requests are not served yet; unset GOMA_ARBITRARY_TOOLCHAIN_SUPPORT");
+        job_free(j);
+        return;
+    }
+    char *err = NULL;
+    if (exec_inputs_build(p->files, p->store, x, &j->inputs, &err) < 0) {
+        respond_error(j, true, err);
+        free(err);
+        job_free(j);
+        return;
+    }
+    if (j->inputs.n_missing > 0) {
+        respond_missing(j);
+        job_free(j);
+        return;
+    }
+    /* The Command: the client's argv and environment (minus PWD, which
+     * names the client's directory) plus a PATH for the worker. */
+    rev2_property *env = calloc(x->n_env + 1, sizeof *env);
+    size_t n_env = 0;
+    bool has_path = false;
+    for (size_t i = 0; i < x->n_env; i++) {
+        char *eq = strchr(x->env[i], '=');
+        if (!eq || strncmp(x->env[i], "PWD=", 4) == 0)
+            continue;
+        *eq = '\0';
+        has_path |= strcmp(x->env[i], "PATH") == 0;
+        env[n_env++] = (rev2_property){x->env[i], eq + 1};
+    }
+    if (!has_path)
+        env[n_env++] = (rev2_property){"PATH", "/usr/local/bin:/usr/bin:/bin"};
+    for (size_t i = 0; i < x->n_expected_output_files; i++)
+        if (x->expected_output_files[i][0] == '/') {
+            respond_error(j, true, "absolute expected_output_files are not served yet");
+            free(env);
+            job_free(j);
+            return;
+        }
+    rev2_action_spec spec = {
+        .arguments = (const char *const *)x->arg, .n_arguments = x->n_arg,
+        .environment = env, .n_environment = n_env,
+        .output_paths = (const char *const *)x->expected_output_files, .n_output_paths = x->n_expected_output_files,
+        .working_directory = j->inputs.working_dir,
+        .platform = p->platform, .n_platform = p->n_platform,
+        .input_root = j->inputs.root, .timeout_ms = p->timeout_ms,
+    };
+    int rc = rev2_action_build(&spec, &j->action, &err);
+    free(env);
+    if (rc < 0) {
+        respond_error(j, true, err);
+        free(err);
+        job_free(j);
+        return;
+    }
+    /* Upload what Buildbarn lacks: inputs, Directories, Action, Command. */
+    const rev2_blob *dirs;
+    size_t n_dirs = rev2_tree_directory_blobs(j->inputs.tree, &dirs);
+    size_t n = j->inputs.n_blobs + n_dirs + 2;
+    rev2_blob *blobs = calloc(n, sizeof *blobs);
+    memcpy(blobs, j->inputs.blobs, j->inputs.n_blobs * sizeof *blobs);
+    memcpy(blobs + j->inputs.n_blobs, dirs, n_dirs * sizeof *blobs);
+    rev2_action_blobs(&j->action, blobs + j->inputs.n_blobs + n_dirs);
+    size_t uploaded = 0;
+    rev2_error *e = rev2_upload_missing_sync(p->client, j->instance, blobs, n, &uploaded);
+    free(blobs);
+    if (e) {
+        char *msg = gmb_format("uploading inputs to Buildbarn: %s", e->message);
+        rev2_error_free(e);
+        respond_error(j, false, msg);
+        free(msg);
+        job_free(j);
+        return;
+    }
+    char ds[REV2_DIGEST_STR_LEN];
+    GMB_INFO("exec", "#%llu action %s on \"%s\": %zu inputs (%zu system files left to the worker), %zu blobs uploaded",
+             (unsigned long long)j->id, rev2_digest_str(&j->action.action_digest, ds), j->instance,
+             j->inputs.n_inputs, j->inputs.n_skipped, uploaded);
+    rev2_execute_options eo = {
+        .skip_cache_lookup = x->has_cache_policy && x->cache_policy == DEVTOOLS_GOMA__EXEC_REQ__CACHE_POLICY__STORE_ONLY,
+    };
+    rev2_execute(p->client, j->instance, &j->action.action_digest, &eo, NULL, executed, j);
+}
+
+static void on_exec(http_request *r, void *user)
+{
+    exec_pipeline *p = user;
+    exec_job *j = calloc(1, sizeof *j);
+    if (!j)
+        abort();
+    j->p = p;
+    j->req = r;
+    j->id = http_request_id(r);
+    j->t0 = rev2_now_ms();
+    const char *override = http_request_header(r, "X-Gomabarn-Instance");
+    j->instance = strdup(override ? override : p->default_instance);
+    work_pool_run(p->pool, prepare, j);
+}
+
+exec_pipeline *exec_pipeline_new(rev2_client *client, cas_store *store, goma_files *files, const gmb_config *cfg,
+                                 int threads)
+{
+    exec_pipeline *p = calloc(1, sizeof *p);
+    if (!p)
+        abort();
+    p->client = client;
+    p->store = store;
+    p->files = files;
+    p->pool = work_pool_new(threads);
+    p->default_instance = strdup(cfg->bb_instance_name);
+    if (*cfg->platform_os_family)
+        p->platform[p->n_platform++] = (rev2_property){strdup("OSFamily"), strdup(cfg->platform_os_family)};
+    if (*cfg->platform_container_image)
+        p->platform[p->n_platform++] = (rev2_property){strdup("container-image"), strdup(cfg->platform_container_image)};
+    p->timeout_ms = 15 * 60 * 1000;
+    return p;
+}
+
+void exec_pipeline_routes(exec_pipeline *p, http_server *http, const char *prefix)
+{
+    char *path = gmb_format("%s/e", prefix);
+    http_server_route(http, path, "POST", false, on_exec, p);
+    free(path);
+}
+
+void exec_pipeline_free(exec_pipeline *p)
+{
+    if (!p)
+        return;
+    work_pool_free(p->pool);
+    for (size_t i = 0; i < p->n_platform; i++) {
+        free((char *)p->platform[i].name);
+        free((char *)p->platform[i].value);
+    }
+    free(p->default_instance);
+    free(p);
+}

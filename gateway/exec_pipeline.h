@@ -1,0 +1,36 @@
+/* exec_pipeline: goma's Exec on Buildbarn.
+ *
+ *   ExecReq (groups decoded by goma_wire)
+ *     -> inputs resolved in the file service, or missing_input (as sent)
+ *     -> input root (exec_inputs), Command (arguments, environment without
+ *        PWD plus PATH, Command.output_paths from expected_output_files,
+ *        working directory), Action (platform from config in
+ *        Action.platform)
+ *     -> FindMissingBlobs + upload of what Buildbarn lacks
+ *     -> Execute on the routed instance name (config default, or the
+ *        X-Gomabarn-Instance request header for experiments), the action
+ *        cache consulted first unless the cache policy is STORE_ONLY
+ *     -> ExecResult (exec_result) -> ExecResp, groups re-encoded.
+ * Short blocking steps run on a fixed work pool; while Buildbarn executes,
+ * the request holds no thread. Infrastructure failures answer with a
+ * retryable error_message (never exit status 0 without outputs); bad
+ * requests with error = BAD_REQUEST and a message.
+ * Not served yet: toolchain_included requests, FILE_META inputs (inputs
+ * over 2 MiB). */
+#ifndef EXEC_PIPELINE_H
+#define EXEC_PIPELINE_H
+
+#include "cas_store.h"
+#include "config.h"
+#include "goma_files.h"
+#include "http_server.h"
+
+typedef struct exec_pipeline exec_pipeline;
+
+exec_pipeline *exec_pipeline_new(rev2_client *client, cas_store *store, goma_files *files, const gmb_config *cfg,
+                                 int threads);
+void exec_pipeline_routes(exec_pipeline *p, http_server *http, const char *prefix);
+/* Waits for the work queued, then frees. Stop the HTTP server first. */
+void exec_pipeline_free(exec_pipeline *p);
+
+#endif

@@ -1,0 +1,134 @@
+#include "exec_result.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "errmsg.h"
+#include "rev2_outputs.h"
+
+#define GOMA_CHUNK_BYTES (2u * 1024 * 1024)
+
+static ProtobufCBinaryData copy_bytes(const uint8_t *p, size_t n)
+{
+    ProtobufCBinaryData b = {n, malloc(n ? n : 1)};
+    if (!b.data)
+        abort();
+    if (n)
+        memcpy(b.data, p, n);
+    return b;
+}
+
+/* A FileBlob the way protobuf-c's free_unpacked can free it (all malloc). */
+static DevtoolsGoma__FileBlob *new_blob(int type)
+{
+    DevtoolsGoma__FileBlob *b = malloc(sizeof *b);
+    if (!b)
+        abort();
+    devtools_goma__file_blob__init(b);
+    b->blob_type = type;
+    return b;
+}
+
+/* A large output: its chunks into the file service, their keys in a META. */
+static DevtoolsGoma__FileBlob *chunked(goma_files *files, const uint8_t *data, size_t size, char **err)
+{
+    DevtoolsGoma__FileBlob *meta = new_blob(DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_META);
+    meta->has_file_size = true;
+    meta->file_size = (int64_t)size;
+    size_t n = (size + GOMA_CHUNK_BYTES - 1) / GOMA_CHUNK_BYTES;
+    meta->hash_key = calloc(n, sizeof *meta->hash_key);
+    for (size_t i = 0; i < n; i++) {
+        size_t off = i * GOMA_CHUNK_BYTES, len = size - off < GOMA_CHUNK_BYTES ? size - off : GOMA_CHUNK_BYTES;
+        DevtoolsGoma__FileBlob chunk = DEVTOOLS_GOMA__FILE_BLOB__INIT;
+        chunk.blob_type = DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_CHUNK;
+        chunk.has_offset = true; /* offset 0 too: the client checks presence */
+        chunk.offset = (int64_t)off;
+        chunk.has_content = true;
+        chunk.content.data = (uint8_t *)data + off;
+        chunk.content.len = len;
+        chunk.has_file_size = true;
+        chunk.file_size = (int64_t)len; /* what goma's client writes here */
+        size_t bl = devtools_goma__file_blob__get_packed_size(&chunk);
+        uint8_t *bytes = malloc(bl);
+        devtools_goma__file_blob__pack(&chunk, bytes);
+        char key[65];
+        const char *why = NULL;
+        int rc = goma_files_store(files, bytes, bl, key, &why);
+        free(bytes);
+        if (rc < 0) {
+            gmb_fail(err, "cannot store an output chunk: %s", why);
+            devtools_goma__file_blob__free_unpacked(meta, NULL);
+            return NULL;
+        }
+        meta->hash_key[meta->n_hash_key++] = strdup(key);
+    }
+    return meta;
+}
+
+DevtoolsGoma__ExecResult *exec_result_from_rev2(goma_files *files, cas_store *store, const char *instance,
+                                                const Rev2ActionResult *r, char **err)
+{
+    DevtoolsGoma__ExecResult *res = malloc(sizeof *res);
+    if (!res)
+        abort();
+    devtools_goma__exec_result__init(res);
+    res->exit_status = r->exit_code;
+    rev2_client *remote = cas_store_remote(store);
+    gmb_buf so, se;
+    gmb_buf_init(&so, 64u << 20);
+    gmb_buf_init(&se, 64u << 20);
+    rev2_error *e = rev2_outputs_stream(remote, instance, &r->stdout_raw, r->stdout_digest, &so);
+    if (!e)
+        e = rev2_outputs_stream(remote, instance, &r->stderr_raw, r->stderr_digest, &se);
+    if (e) {
+        gmb_fail(err, "cannot fetch the compiler's output: %s", e->message);
+        rev2_error_free(e);
+        gmb_buf_free(&so);
+        gmb_buf_free(&se);
+        devtools_goma__exec_result__free_unpacked(res, NULL);
+        return NULL;
+    }
+    if (so.len) {
+        res->has_stdout_buffer = true;
+        res->stdout_buffer = copy_bytes(so.data, so.len);
+    }
+    if (se.len) {
+        res->has_stderr_buffer = true;
+        res->stderr_buffer = copy_bytes(se.data, se.len);
+    }
+    gmb_buf_free(&so);
+    gmb_buf_free(&se);
+
+    res->output = calloc(r->n_output_files + 1, sizeof *res->output);
+    for (size_t i = 0; i < r->n_output_files; i++) {
+        const Rev2OutputFile *of = r->output_files[i];
+        rev2_digest d;
+        uint8_t *data = NULL;
+        if (!rev2_digest_from_proto(of->digest, &d) || cas_store_read_all(store, instance, &d, &data) < 0) {
+            gmb_fail(err, "cannot fetch output %s from Buildbarn", of->path);
+            devtools_goma__exec_result__free_unpacked(res, NULL);
+            return NULL;
+        }
+        DevtoolsGoma__ExecResult__Output *o = malloc(sizeof *o);
+        devtools_goma__exec_result__output__init(o);
+        o->filename = strdup(of->path);
+        o->has_is_executable = of->is_executable;
+        o->is_executable = of->is_executable;
+        if ((size_t)d.size <= GOMA_CHUNK_BYTES) {
+            o->blob = new_blob(DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE);
+            o->blob->has_content = true; /* present even when empty */
+            o->blob->content = copy_bytes(data, (size_t)d.size);
+            o->blob->has_file_size = true;
+            o->blob->file_size = d.size;
+        } else {
+            o->blob = chunked(files, data, (size_t)d.size, err);
+        }
+        free(data);
+        res->output[res->n_output++] = o;
+        if (!o->blob) {
+            devtools_goma__exec_result__free_unpacked(res, NULL);
+            return NULL;
+        }
+    }
+    return res;
+}

@@ -1,0 +1,18 @@
+/* exec_result: an REv2 ActionResult as goma's ExecResult.
+ * exit_status always set; stdout/stderr inline; each output file as a
+ * FILE blob (content present even when empty) up to 2 MiB, or as a
+ * FILE_META whose 2 MiB FILE_CHUNKs are stored in the file service so the
+ * client fetches them with LookupFile; executable bits kept. Output
+ * file names are relative to the request's cwd (= the working directory). */
+#ifndef EXEC_RESULT_H
+#define EXEC_RESULT_H
+
+#include "goma/goma_data.pb-c.h"
+#include "goma_files.h"
+
+/* Fills a heap ExecResult (free with devtools_goma__exec_result__free_unpacked).
+ * Blocks to fetch outputs. NULL with a malloc'd reason. */
+DevtoolsGoma__ExecResult *exec_result_from_rev2(goma_files *files, cas_store *store, const char *instance,
+                                                const Rev2ActionResult *r, char **err);
+
+#endif

@@ -1,0 +1,153 @@
+"""Exec through `gomabarn serve` -> Buildbarn (integration: needs the local
+cluster, see tests/buildbarn). Requests are built with Python's protobuf
+from a .proto with real groups, as a goma client sends them: a hash-only
+input comes back as missing_input, the retry with content compiles on the
+worker, and the object equals a local compile byte for byte; then a cache
+hit, a compile error, goma's fake cwd, a multi-file program, an unknown
+instance name and a path escape."""
+import gzip
+import hashlib
+import http.client
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+PREFIX = "/cxx-compiler-service"
+INSTANCES = ["hardlinking", "fuse"]
+
+
+@pytest.fixture(scope="module")
+def gg(tmp_path_factory):
+    out = tmp_path_factory.mktemp("goma_exec_pb2")
+    subprocess.run(["protoc", "-I" + HERE, "--python_out=" + str(out), "goma_groups_test.proto"], check=True)
+    sys.path.insert(0, str(out))
+    import goma_groups_test_pb2
+    return goma_groups_test_pb2
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    gomabarn = os.environ.get("GMB_GOMABARN")
+    if not gomabarn:
+        pytest.fail("GMB_GOMABARN must name the built gomabarn (ctest sets it)")
+    tmp = tmp_path_factory.mktemp("serve")
+    image = re.search(r'container_image = "(.*)";', open(os.path.join(REPO, "config/gomabarn.conf.example")).read()).group(1)
+    conf = tmp / "gomabarn.conf"
+    conf.write_text('http = { port = 0; };\ncache = { dir = "%s"; };\nplatform = { container_image = "%s"; };\n'
+                    % (tmp / "cache", image))
+    proc = subprocess.Popen([gomabarn, "serve", "--config", str(conf)], stderr=subprocess.PIPE, text=True)
+    port = None
+    deadline = time.time() + 10
+    while time.time() < deadline and port is None:
+        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", proc.stderr.readline())
+        port = int(m.group(1)) if m else None
+    assert port, "gomabarn serve did not start"
+    yield port
+    proc.terminate()
+    assert proc.wait(timeout=20) == 0
+
+
+def key(blob):
+    return hashlib.sha256(blob.SerializeToString()).hexdigest()
+
+
+def file_blob(gg, data):
+    return gg.FileBlob(blob_type=1, content=data, file_size=len(data))
+
+
+def exec_req(gg, cwd, files, args, outputs, embed=True):
+    req = gg.ExecReq(cwd=cwd, arg=args, expected_output_files=outputs, cache_policy=1)
+    req.command_spec.name = "gcc"
+    for name, data in files.items():
+        b = file_blob(gg, data)
+        i = req.input.add(filename=name, hash_key=key(b))
+        if embed:
+            i.content.CopyFrom(b)
+    return req
+
+
+def call(gg, port, req, instance):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    c.request("POST", PREFIX + "/e", body=gzip.compress(req.SerializeToString()),
+              headers={"Content-Encoding": "gzip", "X-Gomabarn-Instance": instance})
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    assert r.status == 200, body
+    return gg.ExecResp.FromString(body)
+
+
+def local_compile(tmp_path, files, args):
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    subprocess.run(args, cwd=tmp_path, check=True)
+
+
+HELLO = b'#include <stdio.h>\nint main(void) { puts("hello through goma"); return 0; }\n'
+
+
+@pytest.mark.parametrize("instance", INSTANCES)
+def test_missing_then_compile_then_cache_hit(gg, server, tmp_path, instance):
+    src = HELLO + b"/* %s %d */\n" % (instance.encode(), time.time_ns())
+    files = {"hello.c": src}
+    args = ["gcc", "-c", "hello.c", "-o", "hello.o"]
+    resp = call(gg, server, exec_req(gg, str(tmp_path), files, args, ["hello.o"], embed=False), instance)
+    assert list(resp.missing_input) == ["hello.c"]
+    assert len(resp.missing_reason) == 1
+
+    resp = call(gg, server, exec_req(gg, str(tmp_path), files, args, ["hello.o"]), instance)
+    assert not resp.error_message, resp.error_message
+    assert resp.result.HasField("exit_status") and resp.result.exit_status == 0
+    assert [o.filename for o in resp.result.output] == ["hello.o"]
+    blob = resp.result.output[0].blob
+    assert blob.blob_type == 1 and blob.HasField("content") and blob.file_size == len(blob.content)
+    local_compile(tmp_path, files, args)
+    assert blob.content == (tmp_path / "hello.o").read_bytes()
+    assert resp.cache_hit == 0
+
+    # Hash-only now resolves (the embedded content was stored), and the
+    # action cache answers.
+    again = call(gg, server, exec_req(gg, str(tmp_path), files, args, ["hello.o"], embed=False), instance)
+    assert not again.missing_input
+    assert again.cache_hit == 2  # STORAGE_CACHE
+    assert again.result.output[0].blob.content == blob.content
+
+
+@pytest.mark.parametrize("instance", INSTANCES)
+def test_compile_error_and_fake_cwd(gg, server, instance):
+    files = {"bad.c": b"int main(void) { return undefined_thing; } /* %d */\n" % time.time_ns()}
+    resp = call(gg, server, exec_req(gg, "/this/path/is/set/by/goma", files,
+                                     ["gcc", "-c", "bad.c", "-o", "bad.o"], ["bad.o"]), instance)
+    assert resp.result.exit_status != 0
+    assert b"undefined_thing" in resp.result.stderr_buffer
+    assert len(resp.result.output) == 0
+
+
+def test_multi_file_program(gg, server, tmp_path):
+    sample = os.path.join(REPO, "tests/data/sample")
+    files = {n: open(os.path.join(sample, n), "rb").read() for n in ("main.c", "greet.h")}
+    files["main.c"] += b"/* %d */\n" % time.time_ns()
+    args = ["gcc", "-O2", "-c", "main.c", "-o", "out/main.o"]
+    resp = call(gg, server, exec_req(gg, str(tmp_path), files, args, ["out/main.o"]), "hardlinking")
+    assert resp.result.exit_status == 0, resp.result.stderr_buffer
+    (tmp_path / "out").mkdir()
+    local_compile(tmp_path, files, args)
+    assert resp.result.output[0].filename == "out/main.o"
+    assert resp.result.output[0].blob.content == (tmp_path / "out/main.o").read_bytes()
+
+
+def test_unknown_instance_and_path_escape(gg, server, tmp_path):
+    files = {"x.c": b"int x = %d;\n" % time.time_ns()}
+    resp = call(gg, server, exec_req(gg, str(tmp_path), files, ["gcc", "-c", "x.c"], ["x.o"]), "no-such-pool")
+    assert not resp.HasField("result") or resp.result.exit_status != 0
+    assert any("No workers exist" in m for m in resp.error_message), resp.error_message
+    esc = exec_req(gg, "/a", {"../../../../etc/passwd2": b"x"}, ["gcc", "-c", "x.c"], ["x.o"])
+    resp = call(gg, server, esc, "hardlinking")
+    assert resp.error == -1  # BAD_REQUEST: not retried, the client builds locally
+    assert any("climbs above" in m for m in resp.error_message)
