@@ -15,8 +15,8 @@
  * the request holds no thread. Infrastructure failures answer with a
  * retryable error_message (never exit status 0 without outputs); bad
  * requests with error = BAD_REQUEST and a message.
- * Not served yet: toolchain_included requests, FILE_META inputs (inputs
- * over 2 MiB). */
+ * Inputs over 2 MiB arrive as FILE_META and are assembled from their
+ * stored chunks (goma_files). Not served yet: toolchain_included requests. */
 #ifndef EXEC_PIPELINE_H
 #define EXEC_PIPELINE_H
 

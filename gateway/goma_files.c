@@ -16,7 +16,8 @@ typedef struct entry {
     char key[65];
     int64_t blob_len;        /* length of the serialized FileBlob */
     int type;                /* DevtoolsGoma__FileBlob__BlobType */
-    rev2_digest content;     /* FILE and FILE_CHUNK: digest of the content */
+    rev2_digest content;     /* FILE, FILE_CHUNK, and FILE_META once assembled */
+    bool has_content;
     struct entry *next;
 } entry;
 
@@ -145,8 +146,10 @@ int goma_files_store(goma_files *f, const uint8_t *bytes, size_t len, char key[6
     memcpy(key, self.hash, 65);
     entry e = {.blob_len = (int64_t)len, .type = (int)b->blob_type};
     memcpy(e.key, self.hash, 65);
-    if (b->has_content)
+    if (b->has_content) {
         rev2_digest_of_bytes(b->content.data, b->content.len, &e.content);
+        e.has_content = true;
+    }
     int rc = cas_store_put(f->store, &self, bytes, len);
     /* The content itself too, so Buildbarn uploads and the FUSE view find it. */
     if (rc == 0 && b->blob_type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE)
@@ -175,14 +178,92 @@ int goma_files_store(goma_files *f, const uint8_t *bytes, size_t len, char key[6
     return 0;
 }
 
-bool goma_files_file_digest(goma_files *f, const char *key, rev2_digest *content)
+/* The stored bytes of a key's FileBlob, decoded (NULL if unknown). */
+static DevtoolsGoma__FileBlob *load_blob(goma_files *f, const char *key)
 {
     pthread_mutex_lock(&f->lock);
-    entry *e = rev2_hash_is_valid(key) ? find_locked(f, key) : NULL;
-    bool ok = e && e->type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE;
-    if (ok)
+    entry *e = find_locked(f, key);
+    int64_t len = e ? e->blob_len : -1;
+    pthread_mutex_unlock(&f->lock);
+    rev2_digest d;
+    if (len < 0 ? !cas_store_find_hash(f->store, key, &d) : !rev2_digest_set(&d, key, len))
+        return NULL;
+    uint8_t *bytes = NULL;
+    if (cas_store_read_all(f->store, NULL, &d, &bytes) < 0)
+        return NULL;
+    DevtoolsGoma__FileBlob *b = devtools_goma__file_blob__unpack(NULL, (size_t)d.size, bytes);
+    if (b && len < 0) { /* known to the store from before a restart: index it */
+        char again[65];
+        const char *why;
+        goma_files_store(f, bytes, (size_t)d.size, again, &why);
+    }
+    free(bytes);
+    return b;
+}
+
+/* Joins a FILE_META's chunks into one stored file. */
+static bool assemble(goma_files *f, const DevtoolsGoma__FileBlob *meta, rev2_digest *out)
+{
+    if (!meta->has_file_size || meta->file_size < 0 ||
+        (uint64_t)meta->file_size > (uint64_t)meta->n_hash_key * GOMA_CHUNK_BYTES)
+        return false;
+    size_t size = (size_t)meta->file_size;
+    uint8_t *data = malloc(size + 1);
+    if (!data)
+        return false;
+    size_t have = 0;
+    bool ok = true;
+    for (size_t i = 0; ok && i < meta->n_hash_key; i++) {
+        DevtoolsGoma__FileBlob *c = load_blob(f, meta->hash_key[i]);
+        ok = c && c->blob_type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_CHUNK && c->has_offset &&
+             (uint64_t)c->offset == (uint64_t)i * GOMA_CHUNK_BYTES && have == (size_t)c->offset &&
+             c->content.len <= size - have;
+        if (ok) {
+            memcpy(data + have, c->content.data, c->content.len);
+            have += c->content.len;
+        }
+        if (c)
+            devtools_goma__file_blob__free_unpacked(c, NULL);
+    }
+    ok = ok && have == size;
+    if (ok) {
+        rev2_digest_of_bytes(data, size, out);
+        ok = cas_store_put(f->store, out, data, size) == 0;
+    }
+    free(data);
+    return ok;
+}
+
+bool goma_files_file_digest(goma_files *f, const char *key, rev2_digest *content)
+{
+    if (!rev2_hash_is_valid(key))
+        return false;
+    pthread_mutex_lock(&f->lock);
+    entry *e = find_locked(f, key);
+    bool known = e && e->has_content &&
+                 (e->type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE || e->type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_META);
+    if (known)
         *content = e->content;
     pthread_mutex_unlock(&f->lock);
+    if (known)
+        return true;
+    DevtoolsGoma__FileBlob *b = load_blob(f, key);
+    bool ok = false;
+    if (b && b->blob_type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE && b->has_content) {
+        rev2_digest_of_bytes(b->content.data, b->content.len, content);
+        ok = true;
+    } else if (b && b->blob_type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_META && assemble(f, b, content)) {
+        pthread_mutex_lock(&f->lock);
+        entry *m = find_locked(f, key);
+        if (m) { /* assembled once; remembered */
+            m->content = *content;
+            m->has_content = true;
+        }
+        pthread_mutex_unlock(&f->lock);
+        ok = true;
+    }
+    if (b)
+        devtools_goma__file_blob__free_unpacked(b, NULL);
     return ok;
 }
 

@@ -33,8 +33,10 @@ void goma_files_routes(goma_files *f, http_server *http, const char *prefix);
 /* Stores one FileBlob given as its serialized bytes. 0 with the key
  * (65 bytes with NUL), or -1 with a static reason. */
 int goma_files_store(goma_files *f, const uint8_t *blob, size_t len, char key[65], const char **why);
-/* What a key holds, for the exec pipeline: for a FILE, the REv2 digest of
- * its content. false if unknown or not a FILE. */
+/* What a key holds, for the exec pipeline: the REv2 digest of the whole
+ * file's content, for a FILE, or for a FILE_META whose chunks are all
+ * stored (assembled into the store once, then remembered). false if the
+ * key, or one of its chunks, is unknown, or the chunks do not add up. */
 bool goma_files_file_digest(goma_files *f, const char *key, rev2_digest *content);
 
 typedef struct {

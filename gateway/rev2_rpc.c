@@ -110,14 +110,13 @@ static void batch_finished(rpc *r)
     if (err)
         GMB_DEBUG("rev2", "%s ended: %s %s", r->method, rev2_code_name(err->code), err->message);
     rev2_engine *engine = rev2_channel_engine(r->channel);
-    const rev2_rpc_handlers *h = r->h;
-    void *user = r->user;
-    rev2_live_call *live = &r->live;
-    /* Leave the live list before the callback, which may start new calls
-     * or be the last thing shutdown waits for. */
-    rev2_engine_call_finished(engine, live);
+    /* The callback runs while this call still counts as in flight: it may
+     * start the next call (a retry, the Execute after a cache check), and
+     * shutdown must not free the channel under it. A call started while
+     * shutting down is refused at once, so nothing outlives shutdown. */
+    r->h->on_done(r->user, err);
+    rev2_engine_call_finished(engine, &r->live);
     rpc_free(r);
-    h->on_done(user, err);
 }
 
 static void cancel_live(void *arg)
@@ -301,7 +300,11 @@ void rev2_rpc_start(rev2_channel *ch, const char *method, int64_t timeout_ms,
     status_op.data.recv_status_on_client.status = &r->status;
     status_op.data.recv_status_on_client.status_details = &r->status_details;
     status_op.data.recv_status_on_client.error_string = &r->error_string;
-    r->pending = 1;
+    /* Two counts before the first batch starts: the status batch's, and
+     * one held while the other batches start. A call that fails at once
+     * (nothing listening) may complete its status on another thread
+     * before this function goes on; the second count keeps r alive. */
+    r->pending = 2;
     grpc_call_error rc = grpc_call_start_batch(r->call, &status_op, 1, &r->status_tag, NULL);
     if (rc != GRPC_CALL_OK) {
         rev2_engine_call_finished(engine, &r->live);
@@ -310,10 +313,6 @@ void rev2_rpc_start(rev2_channel *ch, const char *method, int64_t timeout_ms,
                           rev2_error_new(REV2_INTERNAL, "%s: gRPC refused the call (%d)", method, rc));
         return;
     }
-    /* Hold one extra count while starting so no completion can free r. */
-    pthread_mutex_lock(&r->lock);
-    r->pending++;
-    pthread_mutex_unlock(&r->lock);
     if (take_next_request(r))
         start_send(r, true);
     start_recv(r, true);

@@ -4,7 +4,7 @@ from a .proto with real groups, as a goma client sends them: a hash-only
 input comes back as missing_input, the retry with content compiles on the
 worker, and the object equals a local compile byte for byte; then a cache
 hit, a compile error, goma's fake cwd, a multi-file program, an unknown
-instance name and a path escape."""
+instance name, a path escape, and an input over 2 MiB sent as chunks."""
 import gzip
 import hashlib
 import http.client
@@ -39,7 +39,7 @@ def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("serve")
     image = re.search(r'container_image = "(.*)";', open(os.path.join(REPO, "config/gomabarn.conf.example")).read()).group(1)
     conf = tmp / "gomabarn.conf"
-    conf.write_text('http = { port = 0; };\ncache = { dir = "%s"; };\nplatform = { container_image = "%s"; };\n'
+    conf.write_text('http = { port = 0; max_body_bytes = 33554432; };\ncache = { dir = "%s"; };\nplatform = { container_image = "%s"; };\n'
                     % (tmp / "cache", image))
     proc = subprocess.Popen([gomabarn, "serve", "--config", str(conf)], stderr=subprocess.PIPE, text=True)
     port = None
@@ -151,3 +151,31 @@ def test_unknown_instance_and_path_escape(gg, server, tmp_path):
     resp = call(gg, server, esc, "hardlinking")
     assert resp.error == -1  # BAD_REQUEST: not retried, the client builds locally
     assert any("climbs above" in m for m in resp.error_message)
+
+
+def test_input_over_2_mib_via_chunks(gg, server, tmp_path):
+    # A source file of about 3 MiB: goma sends it as FILE_META + FILE_CHUNKs.
+    body = b"/* " + b"padding " * (3 * 1024 * 1024 // 8) + b" */\nint big_answer(void) { return %d; }\n" % (time.time_ns() % 1000)
+    chunk_size = 2 * 1024 * 1024
+    chunks = [gg.FileBlob(blob_type=3, offset=o, content=body[o:o + chunk_size], file_size=len(body[o:o + chunk_size]))
+              for o in range(0, len(body), chunk_size)]
+    meta = gg.FileBlob(blob_type=2, file_size=len(body), hash_key=[key(c) for c in chunks])
+    req = gg.ExecReq(cwd=str(tmp_path), arg=["gcc", "-c", "big.c", "-o", "big.o"], expected_output_files=["big.o"])
+    req.command_spec.name = "gcc"
+    i = req.input.add(filename="big.c", hash_key=key(meta))
+    i.content.CopyFrom(meta)
+    # The chunks are not there yet: the file is reported missing.
+    resp = call(gg, server, req, "fuse")
+    assert list(resp.missing_input) == ["big.c"]
+    # The client uploads the chunks (at most 5 per StoreFile) and retries.
+    c = http.client.HTTPConnection("127.0.0.1", server, timeout=60)
+    c.request("POST", PREFIX + "/s", body=gg.StoreFileReq(blob=chunks).SerializeToString())
+    r = c.getresponse()
+    stored = gg.StoreFileResp.FromString(r.read())
+    c.close()
+    assert list(stored.hash_key) == list(meta.hash_key)
+    resp = call(gg, server, req, "fuse")
+    assert not resp.missing_input and not resp.error_message, resp
+    assert resp.result.exit_status == 0, resp.result.stderr_buffer
+    local_compile(tmp_path, {"big.c": body}, ["gcc", "-c", "big.c", "-o", "big.o"])
+    assert resp.result.output[0].blob.content == (tmp_path / "big.o").read_bytes()
