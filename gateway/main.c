@@ -21,13 +21,13 @@ static const char usage_text[] =
     "  config-keys   print every configuration key with its default and meaning\n"
     "  remote-run    run one command on Buildbarn with local files as inputs\n"
     "  mount         mount the lazy CAS view (FUSE) and serve it\n"
-    "  serve         serve the goma protocol over HTTP (ping and SaveLog so far)\n"
+    "  serve         serve the goma protocol over HTTP\n"
+    "  check         check a configuration: Buildbarn, instance names, cache, FUSE, port\n"
     "  help          print this text\n"
     "\n"
     "\n"
     "Run `gomabarn <command> --help` for a command's options.\n"
-    "Not built yet: Exec/StoreFile/LookupFile in serve, and check (see the open\n"
-    "issues).\n";
+    "Work in progress: see the open issues and docs/architecture.md.\n";
 
 static int cmd_version(void)
 {
@@ -68,6 +68,8 @@ int main(int argc, char **argv)
         }
         return cmd_config_keys();
     }
+    if (strcmp(cmd, "check") == 0)
+        return gmb_cli_check(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0)
         return gmb_cli_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "mount") == 0)
