@@ -14,6 +14,9 @@
 #include "goma_files.h"
 #include "goma_service.h"
 #include "http_server.h"
+#include "metrics.h"
+#include "request_log.h"
+#include "status_page.h"
 #include "log.h"
 
 static const char usage[] =
@@ -23,6 +26,7 @@ static const char usage[] =
     "127.0.0.1:5050) under http.path_prefix (default /cxx-compiler-service), with\n"
     "auth.mode none or tokens, until SIGINT or SIGTERM.\n"
     "\n"
+    "Also: / (status page), /request/<id>, /metrics (Prometheus), /healthz.\n"
     "Served now: ping (GET and POST), s (StoreFile) and l (LookupFile) on the\n"
     "local content store (cache.dir), sl (SaveLog), /healthz.\n"
     "e (Exec) runs plain requests (the compiler named in argv is the worker's)\n"
@@ -54,7 +58,7 @@ int gmb_cli_serve(int argc, char **argv)
     gmb_config cfg;
     gmb_config_defaults(&cfg);
     char *err = NULL;
-    int status = 1;
+    int exit_status = 1;
     gmb_auth *auth = NULL;
     http_server *http = NULL;
     goma_service *goma = NULL;
@@ -62,6 +66,9 @@ int gmb_cli_serve(int argc, char **argv)
     cas_store *store = NULL;
     goma_files *files = NULL;
     exec_pipeline *pipeline = NULL;
+    metrics *met = metrics_new();
+    request_log *rlog = request_log_new(200);
+    status_page *status = NULL;
     /* Block the stop signals before any thread starts, so sigwait gets them. */
     sigset_t stop;
     sigemptyset(&stop);
@@ -85,13 +92,15 @@ int gmb_cli_serve(int argc, char **argv)
     files = goma_files_new(store);
     http_server_options ho = {.listen_address = cfg.http_listen, .port = (int)cfg.http_port,
                               .max_body_bytes = (size_t)cfg.http_max_body_bytes, .threads = (int)cfg.http_threads,
-                              .auth = auth};
+                              .auth = auth, .metrics = met};
     if (!(http = http_server_new(&ho, &err)))
         goto fail;
     goma = goma_service_new(http, cfg.http_path_prefix);
     goma_files_routes(files, http, cfg.http_path_prefix);
-    pipeline = exec_pipeline_new(client, store, files, &cfg, 8);
+    pipeline = exec_pipeline_new(client, store, files, &cfg, 8, met, rlog);
     exec_pipeline_routes(pipeline, http, cfg.http_path_prefix);
+    status = status_page_new(&cfg, client, store, files, http, met, rlog);
+    status_page_routes(status, http);
     if (http_server_start(http, &err) < 0)
         goto fail;
     GMB_INFO("serve", "goma endpoints at http://%s:%d%s/ (auth: %s%s); Buildbarn %s, instance \"%s\"",
@@ -100,7 +109,7 @@ int gmb_cli_serve(int argc, char **argv)
     int sig = 0;
     sigwait(&stop, &sig);
     GMB_INFO("serve", "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    status = 0;
+    exit_status = 0;
     goto done;
 fail:
     fprintf(stderr, "gomabarn serve: %s\n", err);
@@ -108,11 +117,14 @@ fail:
 done:
     http_server_free(http);
     exec_pipeline_free(pipeline);
+    status_page_free(status);
     goma_service_free(goma);
     goma_files_free(files);
     cas_store_close(store);
     rev2_client_free(client);
     gmb_auth_free(auth);
+    metrics_free(met);
+    request_log_free(rlog);
     gmb_config_free(&cfg);
-    return status;
+    return exit_status;
 }

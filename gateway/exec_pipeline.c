@@ -1,6 +1,8 @@
 #include "exec_pipeline.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "errmsg.h"
@@ -21,6 +23,8 @@ struct exec_pipeline {
     rev2_property platform[2];
     size_t n_platform;
     int64_t timeout_ms;
+    metrics *metrics;
+    request_log *log;
 };
 
 typedef struct {
@@ -34,7 +38,37 @@ typedef struct {
     rev2_built_action action;
     Rev2ExecuteResponse *resp;
     rev2_error *err;
+    request_entry entry;   /* what the status page shows */
 } exec_job;
+
+static double span_ms(const GpbTimestamp *a, const GpbTimestamp *b)
+{
+    return (a && b) ? (rev2_timestamp_seconds(b) - rev2_timestamp_seconds(a)) * 1000.0 : 0;
+}
+
+/* Publishes the request's state; terminal states also count in metrics. */
+static void record(exec_job *j, const char *state, const char *error)
+{
+    exec_pipeline *p = j->p;
+    request_entry *e = &j->entry;
+    snprintf(e->state, sizeof e->state, "%s", state);
+    if (error)
+        snprintf(e->error, sizeof e->error, "%s", error);
+    e->duration_ms = (double)(rev2_now_ms() - j->t0);
+    if (p->log)
+        request_log_put(p->log, e);
+    if (!p->metrics || strcmp(state, "running") == 0)
+        return;
+    char series[128];
+    snprintf(series, sizeof series, "gomabarn_exec_requests_total{outcome=\"%s\"}", state);
+    metrics_add(p->metrics, series, 1);
+    metrics_add(p->metrics, "gomabarn_exec_in_flight", -1);
+    if (strcmp(state, "missing") == 0)
+        metrics_add(p->metrics, "gomabarn_exec_missing_input_rounds_total", 1);
+    if (e->cache_hit)
+        metrics_add(p->metrics, "gomabarn_exec_cache_hits_total", 1);
+    metrics_observe_exec(p->metrics, e->duration_ms / 1000.0);
+}
 
 static void job_free(exec_job *j)
 {
@@ -72,6 +106,7 @@ static void respond(exec_job *j, DevtoolsGoma__ExecResp *resp)
 static void respond_error(exec_job *j, bool bad_request, const char *message)
 {
     GMB_WARN("exec", "#%llu %s: %s", (unsigned long long)j->id, bad_request ? "bad request" : "failed", message);
+    record(j, bad_request ? "bad" : "failed", message);
     DevtoolsGoma__ExecResp resp = DEVTOOLS_GOMA__EXEC_RESP__INIT;
     char *msg = gmb_format("gomabarn: %s", message);
     char *msgs[1] = {msg};
@@ -117,6 +152,19 @@ static void finish(void *arg)
         resp.has_cache_hit = true;
         resp.cache_hit = DEVTOOLS_GOMA__EXEC_RESP__CACHE_SOURCE__STORAGE_CACHE;
     }
+    const Rev2ExecMetadata *m = j->resp->result->execution_metadata;
+    request_entry *e = &j->entry;
+    e->exit_code = result->exit_status;
+    e->n_outputs = result->n_output;
+    e->cache_hit = j->resp->cached_result;
+    if (m) {
+        snprintf(e->worker, sizeof e->worker, "%s", m->worker ? m->worker : "");
+        e->queued_ms = span_ms(m->queued_timestamp, m->worker_start_timestamp);
+        e->fetch_ms = span_ms(m->input_fetch_start_timestamp, m->input_fetch_completed_timestamp);
+        e->execute_ms = span_ms(m->execution_start_timestamp, m->execution_completed_timestamp);
+        e->upload_ms = span_ms(m->output_upload_start_timestamp, m->output_upload_completed_timestamp);
+    }
+    record(j, "done", NULL);
     respond(j, &resp);
     GMB_INFO("exec", "#%llu instance \"%s\" exit %d, %zu outputs, %s, %lld ms", (unsigned long long)j->id,
              j->instance, result->exit_status, result->n_output, j->resp->cached_result ? "cache hit" : "executed",
@@ -146,6 +194,8 @@ static void respond_missing(exec_job *j)
     resp.missing_reason = reasons;
     GMB_INFO("exec", "#%llu %zu inputs missing (first: %s)", (unsigned long long)j->id, j->inputs.n_missing,
              j->inputs.missing[0]);
+    j->entry.n_missing = j->inputs.n_missing;
+    record(j, "missing", NULL);
     respond(j, &resp);
     free(reasons);
 }
@@ -162,6 +212,7 @@ static void prepare(void *arg)
     if (goma_groups_to_messages(GOMA_MSG_EXEC_REQ, body, len, &flat, &why) < 0 ||
         !(j->exec = devtools_goma__exec_req__unpack(NULL, flat.len, flat.data))) {
         char *msg = gmb_format("gomabarn: the Exec body is not an ExecReq (%s)\n", why ? why : "undecodable");
+        record(j, "bad", msg);
         http_respond(j->req, 400, "text/plain; charset=utf-8", msg, strlen(msg));
         free(msg);
         gmb_buf_free(&flat);
@@ -170,6 +221,8 @@ static void prepare(void *arg)
     }
     gmb_buf_free(&flat);
     DevtoolsGoma__ExecReq *x = j->exec;
+    if (x->requester_info && x->requester_info->compiler_proxy_id)
+        snprintf(j->entry.requester, sizeof j->entry.requester, "%s", x->requester_info->compiler_proxy_id);
     if (x->has_toolchain_included && x->toolchain_included) {
         respond_error(j, true, "toolchain_included requests are not served yet; unset GOMA_ARBITRARY_TOOLCHAIN_SUPPORT");
         job_free(j);
@@ -245,6 +298,9 @@ static void prepare(void *arg)
         return;
     }
     char ds[REV2_DIGEST_STR_LEN];
+    snprintf(j->entry.action, sizeof j->entry.action, "%s", rev2_digest_str(&j->action.action_digest, ds));
+    j->entry.n_inputs = j->inputs.n_inputs;
+    record(j, "running", NULL);
     GMB_INFO("exec", "#%llu action %s on \"%s\": %zu inputs (%zu system files left to the worker), %zu blobs uploaded",
              (unsigned long long)j->id, rev2_digest_str(&j->action.action_digest, ds), j->instance,
              j->inputs.n_inputs, j->inputs.n_skipped, uploaded);
@@ -266,11 +322,19 @@ static void on_exec(http_request *r, void *user)
     j->t0 = rev2_now_ms();
     const char *override = http_request_header(r, "X-Gomabarn-Instance");
     j->instance = strdup(override ? override : p->default_instance);
+    j->entry.id = j->id;
+    j->entry.started = time(NULL);
+    j->entry.exit_code = -1;
+    snprintf(j->entry.user, sizeof j->entry.user, "%s", http_request_user(r));
+    snprintf(j->entry.instance, sizeof j->entry.instance, "%s", j->instance);
+    if (p->metrics)
+        metrics_add(p->metrics, "gomabarn_exec_in_flight", 1);
+    record(j, "running", NULL);
     work_pool_run(p->pool, prepare, j);
 }
 
 exec_pipeline *exec_pipeline_new(rev2_client *client, cas_store *store, goma_files *files, const gmb_config *cfg,
-                                 int threads)
+                                 int threads, metrics *met, request_log *log)
 {
     exec_pipeline *p = calloc(1, sizeof *p);
     if (!p)
@@ -285,6 +349,8 @@ exec_pipeline *exec_pipeline_new(rev2_client *client, cas_store *store, goma_fil
     if (*cfg->platform_container_image)
         p->platform[p->n_platform++] = (rev2_property){strdup("container-image"), strdup(cfg->platform_container_image)};
     p->timeout_ms = 15 * 60 * 1000;
+    p->metrics = met;
+    p->log = log;
     return p;
 }
 

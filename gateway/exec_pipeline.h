@@ -24,11 +24,14 @@
 #include "config.h"
 #include "goma_files.h"
 #include "http_server.h"
+#include "metrics.h"
+#include "request_log.h"
 
 typedef struct exec_pipeline exec_pipeline;
 
+/* metrics and log may be NULL. */
 exec_pipeline *exec_pipeline_new(rev2_client *client, cas_store *store, goma_files *files, const gmb_config *cfg,
-                                 int threads);
+                                 int threads, metrics *met, request_log *log);
 void exec_pipeline_routes(exec_pipeline *p, http_server *http, const char *prefix);
 /* Waits for the work queued, then frees. Stop the HTTP server first. */
 void exec_pipeline_free(exec_pipeline *p);

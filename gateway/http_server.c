@@ -4,6 +4,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -108,11 +109,15 @@ static void respond_text(http_request *r, int status, const char *text)
 static const route *find_route(http_server *s, const char *path, bool *path_known)
 {
     *path_known = false;
-    for (size_t i = 0; i < s->n_routes; i++)
-        if (strcmp(s->routes[i].path, path) == 0) {
+    for (size_t i = 0; i < s->n_routes; i++) {
+        const char *rp = s->routes[i].path;
+        size_t n = strlen(rp);
+        bool match = n > 0 && rp[n - 1] == '*' ? strncmp(rp, path, n - 1) == 0 : strcmp(rp, path) == 0;
+        if (match) {
             *path_known = true;
             return &s->routes[i];
         }
+    }
     return NULL;
 }
 
@@ -219,6 +224,19 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     __atomic_sub_fetch(&s->in_flight, 1, __ATOMIC_RELAXED);
     __atomic_add_fetch(&s->served, 1, __ATOMIC_RELAXED);
+    if (s->opts.metrics && r->status) {
+        /* The endpoint is the route's last path component ("e", "ping"...). */
+        bool known;
+        const route *rt = find_route(s, r->path, &known);
+        const char *ep = "other";
+        if (rt) {
+            const char *slash = strrchr(rt->path, '/');
+            ep = slash && slash[1] && slash[1] != '*' ? slash + 1 : (strcmp(rt->path, "/") == 0 ? "status" : "request");
+        }
+        char series[160];
+        snprintf(series, sizeof series, "gomabarn_http_requests_total{endpoint=\"%s\",code=\"%d\"}", ep, r->status);
+        metrics_add(s->opts.metrics, series, 1);
+    }
     if (r->response)
         MHD_destroy_response(r->response);
     gmb_buf_free(&r->raw);

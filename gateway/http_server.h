@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "auth.h"
+#include "metrics.h"
 
 typedef struct http_server http_server;
 typedef struct http_request http_request;
@@ -31,6 +32,7 @@ typedef struct {
     size_t max_body_bytes;
     int threads;                  /* polling threads; do not grow with requests */
     const gmb_auth *auth;         /* kept; must outlive the server */
+    metrics *metrics;             /* optional: requests counted by endpoint and code */
 } http_server_options;
 
 typedef void (*http_handler)(http_request *req, void *user);
@@ -47,7 +49,8 @@ uint64_t http_request_id(const http_request *r);                       /* for lo
 void http_respond(http_request *r, int status, const char *content_type, const void *body, size_t len);
 
 http_server *http_server_new(const http_server_options *o, char **err);
-/* Routes `path` (exact, query string ignored) for `methods` ("GET,POST").
+/* Routes `path` (exact, query string ignored; a trailing "*" matches any
+ * rest, e.g. "/request/" followed by "*") for `methods` ("GET,POST").
  * Register before http_server_start. public: no token needed (/healthz). */
 void http_server_route(http_server *s, const char *path, const char *methods, bool public_route,
                        http_handler h, void *user);

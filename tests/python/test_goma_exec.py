@@ -179,3 +179,48 @@ def test_input_over_2_mib_via_chunks(gg, server, tmp_path):
     assert resp.result.exit_status == 0, resp.result.stderr_buffer
     local_compile(tmp_path, {"big.c": body}, ["gcc", "-c", "big.c", "-o", "big.o"])
     assert resp.result.output[0].blob.content == (tmp_path / "big.o").read_bytes()
+
+
+def get(port, path):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("GET", path)
+    r = c.getresponse()
+    body = r.read().decode()
+    c.close()
+    return r.status, body
+
+
+def metric(text, series):
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    return None
+
+
+def test_status_page_and_metrics(server):
+    # Runs last: the requests above have left their marks.
+    status, text = get(server, "/metrics")
+    assert status == 200
+    assert metric(text, 'gomabarn_exec_requests_total{outcome="done"}') >= 6
+    assert metric(text, 'gomabarn_exec_requests_total{outcome="missing"}') >= 3
+    assert metric(text, 'gomabarn_exec_requests_total{outcome="bad"}') >= 1
+    assert metric(text, "gomabarn_exec_missing_input_rounds_total") >= 3
+    assert metric(text, "gomabarn_exec_cache_hits_total") >= 2
+    assert metric(text, "gomabarn_exec_in_flight") == 0
+    assert metric(text, 'gomabarn_http_requests_total{endpoint="e",code="200"}') >= 10
+    assert metric(text, "gomabarn_buildbarn_bytes_up_total") > 0
+    assert metric(text, "gomabarn_exec_duration_seconds_count") >= 10
+    assert "# TYPE gomabarn_exec_duration_seconds histogram" in text
+
+    status, page = get(server, "/")
+    assert status == 200
+    assert "reachable (GetCapabilities answered)" in page
+    assert 'default instance name</th><td>"hardlinking"' in page
+    ids = re.findall(r'<a href="/request/(\d+)">\d+</a></td><td>[^<]*</td><td class="done">', page)
+    assert ids, "no finished request listed"
+    status, detail = get(server, "/request/" + ids[0])
+    assert status == 200
+    assert re.search(r"action digest</th><td>[0-9a-f]{64}/\d+", detail)
+    assert re.search(r"worker</th><td>\{&quot;host&quot;", detail)
+    assert re.search(r"execution</th><td>[0-9.]+ ms", detail)
+    assert get(server, "/request/999999999")[0] == 404

@@ -1,0 +1,38 @@
+/* request_log: the last Exec requests, for the status page. A fixed ring:
+ * old entries are overwritten, memory does not grow. Thread-safe. */
+#ifndef REQUEST_LOG_H
+#define REQUEST_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+typedef struct {
+    uint64_t id;
+    time_t started;
+    char state[16];          /* running, missing, done, failed, bad */
+    double duration_ms;
+    char user[64];
+    char requester[128];     /* goma's compiler_proxy_id */
+    char instance[128];
+    char action[96];         /* <hash>/<size>, once built */
+    size_t n_inputs, n_missing, n_outputs;
+    bool cache_hit;
+    int exit_code;
+    char worker[160];
+    double queued_ms, fetch_ms, execute_ms, upload_ms;
+    char error[512];
+} request_entry;
+
+typedef struct request_log request_log;
+
+request_log *request_log_new(size_t capacity);
+void request_log_free(request_log *l);
+/* Records or replaces the entry with e->id. */
+void request_log_put(request_log *l, const request_entry *e);
+/* Newest first; returns how many were copied. */
+size_t request_log_recent(request_log *l, request_entry *out, size_t max);
+bool request_log_get(request_log *l, uint64_t id, request_entry *out);
+
+#endif

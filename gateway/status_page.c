@@ -1,0 +1,253 @@
+#include "status_page.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "errmsg.h"
+
+struct status_page {
+    rev2_client *client;
+    cas_store *store;
+    goma_files *files;
+    http_server *http;
+    metrics *metrics;
+    request_log *log;
+    time_t started;
+    char *summary;  /* the configuration, rendered once (no secrets) */
+};
+
+static void put(gmb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(gmb_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = gmb_vformat(fmt, ap);
+    va_end(ap);
+    gmb_buf_append(b, s, strlen(s));
+    free(s);
+}
+
+static char *esc(const char *s)
+{
+    gmb_buf b;
+    gmb_buf_init(&b, SIZE_MAX);
+    for (; *s; s++) {
+        const char *r = *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : *s == '&' ? "&amp;" : *s == '"' ? "&quot;" : NULL;
+        if (r)
+            gmb_buf_append(&b, r, strlen(r));
+        else
+            gmb_buf_append(&b, s, 1);
+    }
+    gmb_buf_append(&b, "", 1);
+    size_t n;
+    return (char *)gmb_buf_take(&b, &n);
+}
+
+static const char style[] =
+    "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+    "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;font-size:90%}"
+    ".failed,.bad{color:#b00}.missing{color:#a60}.done{color:#060}</style>";
+
+/* Refreshes gauges from the parts that keep their own counters. */
+static void refresh_gauges(status_page *s)
+{
+    rev2_client_stats cs;
+    rev2_client_stats_get(s->client, &cs);
+    metrics_set(s->metrics, "gomabarn_buildbarn_bytes_up_total", (int64_t)cs.bytes_up);
+    metrics_set(s->metrics, "gomabarn_buildbarn_bytes_down_total", (int64_t)cs.bytes_down);
+    metrics_set(s->metrics, "gomabarn_buildbarn_calls_total", (int64_t)cs.calls);
+    metrics_set(s->metrics, "gomabarn_buildbarn_retries_total", (int64_t)cs.retries);
+    cas_store_stats st;
+    cas_store_stats_get(s->store, &st);
+    metrics_set(s->metrics, "gomabarn_cache_blobs", (int64_t)st.blobs);
+    metrics_set(s->metrics, "gomabarn_cache_bytes", (int64_t)st.bytes);
+    metrics_set(s->metrics, "gomabarn_cache_hits_total", (int64_t)st.hits);
+    metrics_set(s->metrics, "gomabarn_cache_fetches_total", (int64_t)st.fetches);
+    metrics_set(s->metrics, "gomabarn_cache_evictions_total", (int64_t)st.evictions);
+    goma_files_stats fs;
+    goma_files_stats_get(s->files, &fs);
+    metrics_set(s->metrics, "gomabarn_files_stored_total", (int64_t)fs.stored);
+    metrics_set(s->metrics, "gomabarn_files_refused_total", (int64_t)fs.refused);
+    uint64_t served, in_flight;
+    http_server_counts(s->http, &served, &in_flight);
+    metrics_set(s->metrics, "gomabarn_http_in_flight", (int64_t)in_flight);
+}
+
+static void on_metrics(http_request *r, void *user)
+{
+    status_page *s = user;
+    refresh_gauges(s);
+    gmb_buf out;
+    gmb_buf_init(&out, SIZE_MAX);
+    metrics_render(s->metrics, &out);
+    http_respond(r, 200, "text/plain; version=0.0.4", out.data, out.len);
+    gmb_buf_free(&out);
+}
+
+typedef struct {
+    status_page *s;
+    http_request *r;
+} page_job;
+
+static void render_index(void *user, rev2_error *err, Rev2ServerCapabilities *caps)
+{
+    page_job *j = user;
+    status_page *s = j->s;
+    refresh_gauges(s);
+    gmb_buf b;
+    gmb_buf_init(&b, SIZE_MAX);
+    put(&b, "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>gomabarn</title>%s</head><body>", style);
+    put(&b, "<h1>gomabarn %s</h1><p>up %lld s</p>", GOMABARN_VERSION, (long long)(time(NULL) - s->started));
+    char *e = err ? esc(err->message) : NULL;
+    put(&b, "<h2>Buildbarn</h2><p class=\"%s\">%s%s</p>", err ? "failed" : "done",
+        err ? "UNREACHABLE or refusing: " : "reachable (GetCapabilities answered)", e ? e : "");
+    free(e);
+    put(&b, "<h2>Configuration</h2>%s", s->summary);
+    put(&b, "<h2>Figures</h2><table><tr><th>series</th><th>value</th></tr>");
+    static const char *const shown[] = {
+        "gomabarn_exec_in_flight", "gomabarn_exec_cache_hits_total", "gomabarn_exec_missing_input_rounds_total",
+        "gomabarn_cache_blobs", "gomabarn_cache_bytes", "gomabarn_cache_fetches_total",
+        "gomabarn_buildbarn_bytes_up_total", "gomabarn_buildbarn_bytes_down_total", "gomabarn_buildbarn_retries_total",
+        "gomabarn_files_stored_total", "gomabarn_http_in_flight"};
+    for (size_t i = 0; i < sizeof shown / sizeof *shown; i++)
+        put(&b, "<tr><td>%s</td><td>%lld</td></tr>", shown[i], (long long)metrics_get(s->metrics, shown[i]));
+    put(&b, "</table><p><a href=\"/metrics\">/metrics</a></p>");
+    put(&b, "<h2>Recent Exec requests</h2><table><tr><th>#</th><th>started</th><th>state</th><th>ms</th>"
+            "<th>instance</th><th>cache</th><th>exit</th><th>user</th><th>error</th></tr>");
+    request_entry *recent = calloc(100, sizeof *recent);
+    size_t n = request_log_recent(s->log, recent, 100);
+    for (size_t i = 0; i < n; i++) {
+        request_entry *q = &recent[i];
+        char when[32];
+        struct tm tm;
+        gmtime_r(&q->started, &tm);
+        strftime(when, sizeof when, "%H:%M:%S", &tm);
+        char *inst = esc(q->instance), *usr = esc(q->user), *er = esc(q->error);
+        put(&b, "<tr><td><a href=\"/request/%llu\">%llu</a></td><td>%s</td><td class=\"%s\">%s</td><td>%.0f</td>"
+                "<td>%s</td><td>%s</td><td>%d</td><td>%s</td><td>%.120s</td></tr>",
+            (unsigned long long)q->id, (unsigned long long)q->id, when, q->state, q->state, q->duration_ms, inst,
+            q->cache_hit ? "hit" : "", q->exit_code, usr, er);
+        free(inst);
+        free(usr);
+        free(er);
+    }
+    free(recent);
+    put(&b, "</table></body></html>\n");
+    http_respond(j->r, 200, "text/html; charset=utf-8", b.data, b.len);
+    gmb_buf_free(&b);
+    rev2_error_free(err);
+    rev2_msg_free(caps);
+    free(j);
+}
+
+static void on_index(http_request *r, void *user)
+{
+    page_job *j = malloc(sizeof *j);
+    if (!j)
+        abort();
+    *j = (page_job){user, r};
+    /* Reachability is asked now; the page is rendered when it answers. */
+    rev2_get_capabilities(((status_page *)user)->client, NULL, render_index, j);
+}
+
+static void on_request_page(http_request *r, void *user)
+{
+    status_page *s = user;
+    const char *id_text = http_request_path(r) + strlen("/request/");
+    request_entry q;
+    if (!request_log_get(s->log, strtoull(id_text, NULL, 10), &q)) {
+        const char *msg = "gomabarn: no such request in the recent log\n";
+        http_respond(r, 404, "text/plain; charset=utf-8", msg, strlen(msg));
+        return;
+    }
+    gmb_buf b;
+    gmb_buf_init(&b, SIZE_MAX);
+    char *inst = esc(q.instance), *usr = esc(q.user), *er = esc(q.error), *wk = esc(q.worker), *rq = esc(q.requester);
+    put(&b, "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>gomabarn request %llu</title>%s</head><body>"
+            "<h1>Exec request %llu</h1><table>",
+        (unsigned long long)q.id, style, (unsigned long long)q.id);
+    put(&b, "<tr><th>state</th><td class=\"%s\">%s</td></tr>", q.state, q.state);
+    put(&b, "<tr><th>requester</th><td>%s (%s)</td></tr>", rq, usr);
+    put(&b, "<tr><th>instance name</th><td>%s</td></tr>", inst);
+    put(&b, "<tr><th>action digest</th><td>%s</td></tr>", q.action);
+    put(&b, "<tr><th>inputs</th><td>%zu (%zu missing)</td></tr><tr><th>outputs</th><td>%zu</td></tr>", q.n_inputs,
+        q.n_missing, q.n_outputs);
+    put(&b, "<tr><th>cache</th><td>%s</td></tr><tr><th>exit status</th><td>%d</td></tr>", q.cache_hit ? "hit" : "miss",
+        q.exit_code);
+    put(&b, "<tr><th>worker</th><td>%s</td></tr>", wk);
+    put(&b, "<tr><th>queued</th><td>%.1f ms</td></tr><tr><th>input fetch</th><td>%.1f ms</td></tr>"
+            "<tr><th>execution</th><td>%.1f ms</td></tr><tr><th>output upload</th><td>%.1f ms</td></tr>"
+            "<tr><th>total in gomabarn</th><td>%.1f ms</td></tr>",
+        q.queued_ms, q.fetch_ms, q.execute_ms, q.upload_ms, q.duration_ms);
+    put(&b, "<tr><th>error</th><td>%s</td></tr></table><p><a href=\"/\">back</a></p></body></html>\n", er);
+    free(inst);
+    free(usr);
+    free(er);
+    free(wk);
+    free(rq);
+    http_respond(r, 200, "text/html; charset=utf-8", b.data, b.len);
+    gmb_buf_free(&b);
+}
+
+status_page *status_page_new(const gmb_config *cfg, rev2_client *client, cas_store *store, goma_files *files,
+                             http_server *http, metrics *m, request_log *log)
+{
+    status_page *s = calloc(1, sizeof *s);
+    if (!s)
+        abort();
+    *s = (status_page){client, store, files, http, m, log, time(NULL), NULL};
+    char *target = esc(cfg->bb_target), *inst = esc(cfg->bb_instance_name), *img = esc(cfg->platform_container_image),
+         *dir = esc(cfg->cache_dir), *prefix = esc(cfg->http_path_prefix);
+    s->summary = gmb_format(
+        "<table><tr><th>Buildbarn</th><td>%s (%s%s)</td></tr><tr><th>default instance name</th><td>\"%s\"</td></tr>"
+        "<tr><th>platform</th><td>OSFamily=%s%s%s</td></tr><tr><th>cache</th><td>%s (max %lld bytes)</td></tr>"
+        "<tr><th>goma endpoints</th><td>%s/ (auth %s)</td></tr></table>",
+        target, cfg->bb_tls ? "TLS" : "plain text", *cfg->bb_token_file ? ", bearer token" : "", inst,
+        cfg->platform_os_family, *img ? ", container-image=" : "", img, dir, (long long)cfg->cache_max_bytes, prefix,
+        cfg->auth_mode);
+    free(target);
+    free(inst);
+    free(img);
+    free(dir);
+    free(prefix);
+    static const char *const families[][3] = {
+        {"gomabarn_http_requests_total", "counter", "HTTP requests answered, by endpoint and status code."},
+        {"gomabarn_http_in_flight", "gauge", "HTTP requests being handled."},
+        {"gomabarn_exec_requests_total", "counter", "Exec requests by outcome (done, missing, failed, bad)."},
+        {"gomabarn_exec_in_flight", "gauge", "Exec requests not answered yet."},
+        {"gomabarn_exec_cache_hits_total", "counter", "Exec requests answered from Buildbarn's action cache."},
+        {"gomabarn_exec_missing_input_rounds_total", "counter", "Exec answers asking the client for missing inputs."},
+        {"gomabarn_buildbarn_calls_total", "counter", "gRPC calls to Buildbarn."},
+        {"gomabarn_buildbarn_retries_total", "counter", "Calls retried after UNAVAILABLE or RESOURCE_EXHAUSTED."},
+        {"gomabarn_buildbarn_bytes_up_total", "counter", "Blob bytes uploaded to Buildbarn."},
+        {"gomabarn_buildbarn_bytes_down_total", "counter", "Blob bytes downloaded from Buildbarn."},
+        {"gomabarn_cache_blobs", "gauge", "Blobs in the local content store."},
+        {"gomabarn_cache_bytes", "gauge", "Bytes in the local content store."},
+        {"gomabarn_cache_hits_total", "counter", "Content store reads served from disk."},
+        {"gomabarn_cache_fetches_total", "counter", "Content store fetches from Buildbarn (one per missing blob)."},
+        {"gomabarn_cache_evictions_total", "counter", "Blobs evicted from the content store."},
+        {"gomabarn_files_stored_total", "counter", "goma FileBlobs stored (StoreFile and embedded inputs)."},
+        {"gomabarn_files_refused_total", "counter", "goma FileBlobs refused for breaking goma's rules."},
+    };
+    for (size_t i = 0; i < sizeof families / sizeof *families; i++)
+        metrics_family(m, families[i][0], families[i][1], families[i][2]);
+    return s;
+}
+
+void status_page_routes(status_page *s, http_server *http)
+{
+    http_server_route(http, "/", "GET", true, on_index, s);
+    http_server_route(http, "/request/*", "GET", true, on_request_page, s);
+    http_server_route(http, "/metrics", "GET", true, on_metrics, s);
+}
+
+void status_page_free(status_page *s)
+{
+    if (!s)
+        return;
+    free(s->summary);
+    free(s);
+}
