@@ -1,0 +1,617 @@
+/* gomabarn-cc: a goma client for make and friends.
+ *
+ *   CC="gomabarn-cc gcc" make
+ *
+ * A compile (-c) of one source file goes to the gomabarn gateway over the
+ * goma protocol: inputs come from the compiler's own dependency output
+ * (-M), files travel with goma's hash keys (small or requested ones
+ * embedded, the rest by key, files over 2 MiB as StoreFile chunks),
+ * missing inputs are re-sent, outputs are written back (large ones fetched
+ * with LookupFile) and the dependency file (-MD/-MMD) is written from the
+ * -M output. Anything else (links, -E, several sources) runs locally, and
+ * so does a compile the gateway cannot do when GOMABARN_FALLBACK is on.
+ *
+ * Environment: GOMABARN_SERVER (host:port, default 127.0.0.1:5050),
+ * GOMABARN_PATH_PREFIX (/cxx-compiler-service), GOMABARN_TOKEN_FILE
+ * (a file with the bearer token), GOMABARN_INSTANCE (instance name for this
+ * compile), GOMABARN_FALLBACK (1: compile locally when the gateway fails;
+ * default 1), GOMABARN_VERBOSE (1: say what happens). */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cc_http.h"
+#include "errmsg.h"
+#include "goma/goma_data.pb-c.h"
+#include "goma_wire.h"
+#include "rev2_digest.h"
+
+#define CHUNK (2u * 1024 * 1024)
+#define EMBED_BELOW 512  /* goma embeds small files on the first try */
+#define MAX_TRIES 5
+
+static bool verbose;
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+    if (!verbose)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "gomabarn-cc: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+}
+
+static int run_local(char **argv)
+{
+    execvp(argv[0], argv);
+    fprintf(stderr, "gomabarn-cc: cannot run %s: %s\n", argv[0], strerror(errno));
+    return 127;
+}
+
+/* ---- the command line ---- */
+
+typedef struct {
+    char **remote;      /* argv sent to the worker (no dep-file options) */
+    size_t n_remote;
+    const char *source, *output;
+    const char *dep_file;   /* -MD/-MMD target file, or NULL */
+    bool dep_user_only;     /* -MMD */
+} compile_args;
+
+static bool is_source(const char *a)
+{
+    const char *dot = strrchr(a, '.');
+    static const char *const exts[] = {".c", ".cc", ".cpp", ".cxx", ".C", ".s", ".S", ".m"};
+    for (size_t i = 0; dot && i < sizeof exts / sizeof *exts; i++)
+        if (strcmp(dot, exts[i]) == 0)
+            return true;
+    return false;
+}
+
+/* False if this is not one compile of one source (then: run locally). */
+static bool parse(int argc, char **argv, compile_args *c)
+{
+    memset(c, 0, sizeof *c);
+    c->remote = calloc((size_t)argc + 4, sizeof *c->remote);
+    bool compile = false;
+    int sources = 0;
+    bool md = false;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-c") == 0)
+            compile = true;
+        if (strcmp(a, "-E") == 0 || strcmp(a, "-M") == 0 || strcmp(a, "-MM") == 0 || strcmp(a, "-") == 0)
+            return false;
+        if (strcmp(a, "-MD") == 0 || strcmp(a, "-MMD") == 0) {
+            md = true;
+            c->dep_user_only = strcmp(a, "-MMD") == 0;
+            continue;
+        }
+        if ((strcmp(a, "-MF") == 0 || strcmp(a, "-MT") == 0 || strcmp(a, "-MQ") == 0) && i + 1 < argc) {
+            if (strcmp(a, "-MF") == 0)
+                c->dep_file = argv[i + 1];
+            i++;
+            continue;
+        }
+        if (strcmp(a, "-MP") == 0)
+            continue;
+        if (strcmp(a, "-o") == 0 && i + 1 < argc)
+            c->output = argv[i + 1];
+        if (i > 0 && a[0] != '-' && is_source(a) && strcmp(argv[i - 1], "-o") != 0) {
+            c->source = a;
+            sources++;
+        }
+        c->remote[c->n_remote++] = (char *)a;
+    }
+    if (!compile || sources != 1)
+        return false;
+    if (!c->output) {
+        /* cc's default: the source's base name with .o, in the current directory */
+        char *base = strdup(c->source);
+        char *b = basename(base);
+        char *dot = strrchr(b, '.');
+        *dot = '\0';
+        c->output = gmb_format("%s.o", b);
+        free(base);
+        c->remote[c->n_remote++] = "-o";
+        c->remote[c->n_remote++] = (char *)c->output;
+    }
+    if (md && !c->dep_file) {
+        char *o = strdup(c->output);
+        char *dot = strrchr(o, '.');
+        if (dot && !strchr(dot, '/'))
+            *dot = '\0';
+        c->dep_file = gmb_format("%s.d", o);
+        free(o);
+    }
+    return true;
+}
+
+/* ---- inputs, from the compiler's own -M ---- */
+
+/* Runs the preprocessor for the dependency list; returns the make-rule
+ * text (malloc'd) or NULL. */
+static char *dependencies(const compile_args *c)
+{
+    char tmp[] = "/tmp/gomabarn-cc-XXXXXX";
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return NULL;
+    close(fd);
+    char **argv = calloc(c->n_remote + 8, sizeof *argv);
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_remote; i++) {
+        if (strcmp(c->remote[i], "-o") == 0) {
+            i++;
+            continue;
+        }
+        if (strcmp(c->remote[i], "-c") != 0)
+            argv[n++] = c->remote[i];
+    }
+    argv[n++] = c->dep_user_only ? "-MM" : "-M";
+    argv[n++] = "-MT";
+    argv[n++] = (char *)c->output;
+    argv[n++] = "-MF";
+    argv[n++] = tmp;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    free(argv);
+    char *text = NULL;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        FILE *f = fopen(tmp, "r");
+        if (f) {
+            size_t cap = 1 << 16, len = 0, r;
+            text = malloc(cap);
+            while ((r = fread(text + len, 1, cap - len - 1, f)) > 0) {
+                len += r;
+                if (cap - len < 2)
+                    text = realloc(text, cap *= 2);
+            }
+            text[len] = '\0';
+            fclose(f);
+        }
+    }
+    unlink(tmp);
+    return text;
+}
+
+/* The files named in a make rule "target: a b \\\n c". */
+static char **rule_files(const char *rule, size_t *n)
+{
+    char **files = NULL;
+    *n = 0;
+    const char *p = strchr(rule, ':');
+    if (!p)
+        return NULL;
+    p++;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || (*p == '\\' && p[1] == '\n'))
+            p += (*p == '\\') ? 2 : 1;
+        if (!*p)
+            break;
+        char word[4096];
+        size_t w = 0;
+        while (*p && *p != ' ' && *p != '\t' && *p != '\n' && w < sizeof word - 1) {
+            if (*p == '\\' && p[1] == ' ') /* an escaped space in a name */
+                p++;
+            else if (*p == '\\' && p[1] == '\n')
+                break;
+            word[w++] = *p++;
+        }
+        word[w] = '\0';
+        if (w) {
+            files = realloc(files, (*n + 1) * sizeof *files);
+            files[(*n)++] = strdup(word);
+        }
+    }
+    return files;
+}
+
+/* ---- goma blobs ---- */
+
+typedef struct {
+    char *name;          /* as given to the compiler (relative to cwd or absolute) */
+    uint8_t *data;
+    size_t size;
+    DevtoolsGoma__FileBlob blob;  /* FILE, or FILE_META for large files */
+    char **chunk_keys;
+    char key[65];
+} input_file;
+
+static void key_of(const DevtoolsGoma__FileBlob *b, char key[65])
+{
+    size_t n = devtools_goma__file_blob__get_packed_size(b);
+    uint8_t *buf = malloc(n + 1);
+    devtools_goma__file_blob__pack(b, buf);
+    rev2_digest d;
+    rev2_digest_of_bytes(buf, n, &d);
+    memcpy(key, d.hash, 65);
+    free(buf);
+}
+
+static bool load_input(input_file *in)
+{
+    FILE *f = fopen(in->name, "rb");
+    if (!f)
+        return false;
+    struct stat st;
+    fstat(fileno(f), &st);
+    in->size = (size_t)st.st_size;
+    in->data = malloc(in->size + 1);
+    bool ok = fread(in->data, 1, in->size, f) == in->size;
+    fclose(f);
+    devtools_goma__file_blob__init(&in->blob);
+    in->blob.has_file_size = true;
+    in->blob.file_size = (int64_t)in->size;
+    if (in->size <= CHUNK) {
+        in->blob.blob_type = DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE;
+        in->blob.has_content = true;
+        in->blob.content.data = in->data;
+        in->blob.content.len = in->size;
+    } else {
+        in->blob.blob_type = DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_META;
+        size_t nc = (in->size + CHUNK - 1) / CHUNK;
+        in->chunk_keys = calloc(nc, sizeof *in->chunk_keys);
+        for (size_t i = 0; i < nc; i++) {
+            DevtoolsGoma__FileBlob c = DEVTOOLS_GOMA__FILE_BLOB__INIT;
+            c.blob_type = DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_CHUNK;
+            c.has_offset = true;
+            c.offset = (int64_t)(i * CHUNK);
+            c.has_content = true;
+            c.content.data = in->data + i * CHUNK;
+            c.content.len = in->size - i * CHUNK < CHUNK ? in->size - i * CHUNK : CHUNK;
+            c.has_file_size = true;
+            c.file_size = (int64_t)c.content.len;
+            in->chunk_keys[i] = malloc(65);
+            key_of(&c, in->chunk_keys[i]);
+        }
+        in->blob.n_hash_key = nc;
+        in->blob.hash_key = in->chunk_keys;
+    }
+    key_of(&in->blob, in->key);
+    return ok;
+}
+
+/* StoreFile of a large file's chunks, at most 5 per request as goma does. */
+static bool store_chunks(const cc_http_target *t, const char *prefix, const input_file *in)
+{
+    size_t nc = in->blob.n_hash_key;
+    for (size_t first = 0; first < nc; first += 5) {
+        size_t k = nc - first < 5 ? nc - first : 5;
+        DevtoolsGoma__FileBlob *blobs = calloc(k, sizeof *blobs), **ptrs = calloc(k, sizeof *ptrs);
+        for (size_t i = 0; i < k; i++) {
+            size_t idx = first + i;
+            devtools_goma__file_blob__init(&blobs[i]);
+            blobs[i].blob_type = DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_CHUNK;
+            blobs[i].has_offset = true;
+            blobs[i].offset = (int64_t)(idx * CHUNK);
+            blobs[i].has_content = true;
+            blobs[i].content.data = in->data + idx * CHUNK;
+            blobs[i].content.len = in->size - idx * CHUNK < CHUNK ? in->size - idx * CHUNK : CHUNK;
+            blobs[i].has_file_size = true;
+            blobs[i].file_size = (int64_t)blobs[i].content.len;
+            ptrs[i] = &blobs[i];
+        }
+        DevtoolsGoma__StoreFileReq req = DEVTOOLS_GOMA__STORE_FILE_REQ__INIT;
+        req.n_blob = k;
+        req.blob = ptrs;
+        size_t n = devtools_goma__store_file_req__get_packed_size(&req);
+        uint8_t *body = malloc(n);
+        devtools_goma__store_file_req__pack(&req, body);
+        gmb_buf out;
+        gmb_buf_init(&out, 1 << 20);
+        const char *why = "";
+        char *path = gmb_format("%s/s", prefix);
+        int status = cc_http_post(t, path, body, n, &out, &why);
+        free(path);
+        free(body);
+        free(blobs);
+        free(ptrs);
+        gmb_buf_free(&out);
+        if (status != 200) {
+            fprintf(stderr, "gomabarn-cc: StoreFile of %s failed (%s)\n", in->name, status < 0 ? why : "HTTP error");
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- outputs ---- */
+
+static uint8_t *lookup_chunks(const cc_http_target *t, const char *prefix, const DevtoolsGoma__FileBlob *meta)
+{
+    uint8_t *data = malloc((size_t)meta->file_size + 1);
+    size_t have = 0;
+    for (size_t first = 0; first < meta->n_hash_key; first += 5) {
+        size_t k = meta->n_hash_key - first < 5 ? meta->n_hash_key - first : 5;
+        DevtoolsGoma__LookupFileReq req = DEVTOOLS_GOMA__LOOKUP_FILE_REQ__INIT;
+        req.n_hash_key = k;
+        req.hash_key = meta->hash_key + first;
+        size_t n = devtools_goma__lookup_file_req__get_packed_size(&req);
+        uint8_t *body = malloc(n);
+        devtools_goma__lookup_file_req__pack(&req, body);
+        gmb_buf out;
+        gmb_buf_init(&out, 64u << 20);
+        const char *why = "";
+        char *path = gmb_format("%s/l", prefix);
+        int status = cc_http_post(t, path, body, n, &out, &why);
+        free(path);
+        free(body);
+        DevtoolsGoma__LookupFileResp *resp =
+            status == 200 ? devtools_goma__lookup_file_resp__unpack(NULL, out.len, out.data) : NULL;
+        gmb_buf_free(&out);
+        bool ok = resp && resp->n_blob == k;
+        for (size_t i = 0; ok && i < k; i++) {
+            const DevtoolsGoma__FileBlob *b = resp->blob[i];
+            ok = b->blob_type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_CHUNK && b->has_content &&
+                 have + b->content.len <= (size_t)meta->file_size;
+            if (ok) {
+                memcpy(data + have, b->content.data, b->content.len);
+                have += b->content.len;
+            }
+        }
+        if (resp)
+            devtools_goma__lookup_file_resp__free_unpacked(resp, NULL);
+        if (!ok) {
+            free(data);
+            return NULL;
+        }
+    }
+    if (have != (size_t)meta->file_size) {
+        free(data);
+        return NULL;
+    }
+    return data;
+}
+
+static bool write_file(const char *name, const uint8_t *data, size_t n, bool exec)
+{
+    char *tmp = gmb_format("%s.gomabarn-cc-tmp", name);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, exec ? 0777 : 0666);
+    bool ok = fd >= 0 && (n == 0 || write(fd, data, n) == (ssize_t)n) && close(fd) == 0 && rename(tmp, name) == 0;
+    if (!ok)
+        unlink(tmp);
+    free(tmp);
+    return ok;
+}
+
+/* ---- one compile through the gateway ---- */
+
+/* 0..255: the compiler's exit status; -1: the gateway failed (message printed). */
+static int remote_compile(const cc_http_target *t, const char *prefix, const compile_args *c, const char *compiler)
+{
+    char *rule = dependencies(c);
+    if (!rule) {
+        say("the compiler could not list dependencies; compiling locally");
+        return -1;
+    }
+    size_t n_files;
+    char **names = rule_files(rule, &n_files);
+    input_file *inputs = calloc(n_files + 1, sizeof *inputs);
+    for (size_t i = 0; i < n_files; i++) {
+        inputs[i].name = names[i];
+        if (!load_input(&inputs[i])) {
+            fprintf(stderr, "gomabarn-cc: cannot read input %s\n", names[i]);
+            return -1;
+        }
+    }
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd))
+        return -1;
+    bool *embed = calloc(n_files + 1, sizeof *embed);
+    for (size_t i = 0; i < n_files; i++)
+        embed[i] = inputs[i].size < EMBED_BELOW;
+    int result = -1;
+    for (int attempt = 0; attempt < MAX_TRIES; attempt++) {
+        DevtoolsGoma__ExecReq req = DEVTOOLS_GOMA__EXEC_REQ__INIT;
+        DevtoolsGoma__CommandSpec spec = DEVTOOLS_GOMA__COMMAND_SPEC__INIT;
+        char *cname = strdup(compiler);
+        spec.name = basename(cname);
+        req.command_spec = &spec;
+        req.n_arg = c->n_remote;
+        req.arg = c->remote;
+        req.cwd = cwd;
+        char *out_name = (char *)c->output;
+        req.n_expected_output_files = 1;
+        req.expected_output_files = &out_name;
+        DevtoolsGoma__RequesterInfo info = DEVTOOLS_GOMA__REQUESTER_INFO__INIT;
+        char host[256] = "localhost";
+        gethostname(host, sizeof host - 1);
+        char *id = gmb_format("gomabarn-cc@%s/%d/%s", host, (int)getpid(), c->output);
+        info.compiler_proxy_id = id;
+        info.has_api_version = true;
+        info.api_version = 2;
+        info.has_retry = true;
+        info.retry = attempt;
+        req.requester_info = &info;
+        DevtoolsGoma__ExecReq__Input *ins = calloc(n_files + 1, sizeof *ins), **inp = calloc(n_files + 1, sizeof *inp);
+        for (size_t i = 0; i < n_files; i++) {
+            devtools_goma__exec_req__input__init(&ins[i]);
+            ins[i].filename = inputs[i].name;
+            ins[i].hash_key = inputs[i].key;
+            if (embed[i])
+                ins[i].content = &inputs[i].blob;
+            inp[i] = &ins[i];
+        }
+        req.n_input = n_files;
+        req.input = inp;
+        size_t n = devtools_goma__exec_req__get_packed_size(&req);
+        uint8_t *flat = malloc(n);
+        devtools_goma__exec_req__pack(&req, flat);
+        gmb_buf wire, out;
+        gmb_buf_init(&wire, SIZE_MAX);
+        gmb_buf_init(&out, 1u << 30);
+        const char *why = "";
+        goma_messages_to_groups(GOMA_MSG_EXEC_REQ, flat, n, &wire, &why);
+        char *path = gmb_format("%s/e", prefix);
+        int status = cc_http_post(t, path, wire.data, wire.len, &out, &why);
+        free(path);
+        free(flat);
+        free(ins);
+        free(inp);
+        free(id);
+        free(cname);
+        gmb_buf_free(&wire);
+        if (status != 200) {
+            fprintf(stderr, "gomabarn-cc: the gateway failed: %s\n",
+                    status < 0 ? why : (out.len ? (const char *)out.data : "HTTP error"));
+            gmb_buf_free(&out);
+            break;
+        }
+        gmb_buf flatresp;
+        gmb_buf_init(&flatresp, SIZE_MAX);
+        DevtoolsGoma__ExecResp *resp = NULL;
+        if (goma_groups_to_messages(GOMA_MSG_EXEC_RESP, out.data, out.len, &flatresp, &why) == 0)
+            resp = devtools_goma__exec_resp__unpack(NULL, flatresp.len, flatresp.data);
+        gmb_buf_free(&flatresp);
+        gmb_buf_free(&out);
+        if (!resp) {
+            fprintf(stderr, "gomabarn-cc: the gateway's answer is not an ExecResp\n");
+            break;
+        }
+        if (resp->n_missing_input) {
+            /* Send exactly those again, with content (chunks first for big ones). */
+            bool ok = true;
+            for (size_t m = 0; m < resp->n_missing_input; m++)
+                for (size_t i = 0; i < n_files; i++)
+                    if (strcmp(resp->missing_input[m], inputs[i].name) == 0) {
+                        embed[i] = true;
+                        if (inputs[i].blob.blob_type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_META)
+                            ok &= store_chunks(t, prefix, &inputs[i]);
+                    }
+            say("%zu inputs missing on the gateway; sending them", resp->n_missing_input);
+            devtools_goma__exec_resp__free_unpacked(resp, NULL);
+            if (!ok)
+                break;
+            continue;
+        }
+        if (resp->n_error_message || !resp->result) {
+            for (size_t m = 0; m < resp->n_error_message; m++)
+                fprintf(stderr, "gomabarn-cc: %s\n", resp->error_message[m]);
+            devtools_goma__exec_resp__free_unpacked(resp, NULL);
+            break;
+        }
+        const DevtoolsGoma__ExecResult *r = resp->result;
+        if (r->has_stdout_buffer)
+            fwrite(r->stdout_buffer.data, 1, r->stdout_buffer.len, stdout);
+        if (r->has_stderr_buffer)
+            fwrite(r->stderr_buffer.data, 1, r->stderr_buffer.len, stderr);
+        result = r->exit_status;
+        for (size_t o = 0; o < r->n_output && result >= 0; o++) {
+            const DevtoolsGoma__ExecResult__Output *out_file = r->output[o];
+            const DevtoolsGoma__FileBlob *b = out_file->blob;
+            uint8_t *data = NULL;
+            size_t size = 0;
+            if (b && b->blob_type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE) {
+                data = b->content.data;
+                size = b->content.len;
+            } else if (b && b->blob_type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_META) {
+                data = lookup_chunks(t, prefix, b);
+                size = (size_t)b->file_size;
+            }
+            if (!data || !write_file(out_file->filename, data, size, out_file->is_executable)) {
+                fprintf(stderr, "gomabarn-cc: cannot write output %s\n", out_file->filename);
+                result = -1;
+            }
+            if (data && b->blob_type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_META)
+                free(data);
+        }
+        say("%s compiled on the gateway%s (exit %d)", c->source,
+            resp->has_cache_hit && resp->cache_hit ? ", from the cache" : "", result);
+        devtools_goma__exec_resp__free_unpacked(resp, NULL);
+        break;
+    }
+    /* The dependency file, as the compiler would have written it. */
+    if (result == 0 && c->dep_file) {
+        if (!write_file(c->dep_file, (const uint8_t *)rule, strlen(rule), false))
+            fprintf(stderr, "gomabarn-cc: cannot write %s\n", c->dep_file);
+    }
+    for (size_t i = 0; i < n_files; i++) {
+        free(inputs[i].name);
+        free(inputs[i].data);
+        for (size_t k = 0; inputs[i].chunk_keys && k < inputs[i].blob.n_hash_key; k++)
+            free(inputs[i].chunk_keys[k]);
+        free(inputs[i].chunk_keys);
+    }
+    free(inputs);
+    free(names);
+    free(embed);
+    free(rule);
+    return result;
+}
+
+static char *read_token(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char line[4096] = "";
+    if (!fgets(line, sizeof line, f))
+        line[0] = '\0';
+    fclose(f);
+    line[strcspn(line, "\r\n")] = '\0';
+    return strncmp(line, "Bearer ", 7) == 0 ? strdup(line) : gmb_format("Bearer %s", line);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
+        fprintf(argc < 2 ? stderr : stdout,
+                "usage: gomabarn-cc COMPILER [ARGS...]   e.g. CC=\"gomabarn-cc gcc\" make\n"
+                "Compiles through the gomabarn gateway (goma protocol); anything but a\n"
+                "compile of one source runs locally. Environment: GOMABARN_SERVER\n"
+                "(host:port, default 127.0.0.1:5050), GOMABARN_PATH_PREFIX, GOMABARN_TOKEN_FILE,\n"
+                "GOMABARN_INSTANCE, GOMABARN_FALLBACK (default 1), GOMABARN_VERBOSE.\n");
+        return argc < 2 ? 2 : 0;
+    }
+    verbose = getenv("GOMABARN_VERBOSE") && strcmp(getenv("GOMABARN_VERBOSE"), "0") != 0;
+    char **cmd = argv + 1;
+    compile_args c;
+    if (!parse(argc - 1, cmd, &c)) {
+        say("not a single compile: running %s locally", cmd[0]);
+        return run_local(cmd);
+    }
+    const char *server = getenv("GOMABARN_SERVER") ? getenv("GOMABARN_SERVER") : "127.0.0.1:5050";
+    char *host = strdup(server);
+    char *colon = strrchr(host, ':');
+    int port = 5050;
+    if (colon) {
+        *colon = '\0';
+        port = atoi(colon + 1);
+    }
+    cc_http_target t = {.host = host, .port = port, .instance = getenv("GOMABARN_INSTANCE"), .timeout_s = 900};
+    char *auth = getenv("GOMABARN_TOKEN_FILE") ? read_token(getenv("GOMABARN_TOKEN_FILE")) : NULL;
+    t.authorization = auth;
+    const char *prefix = getenv("GOMABARN_PATH_PREFIX") ? getenv("GOMABARN_PATH_PREFIX") : "/cxx-compiler-service";
+    int rc = remote_compile(&t, prefix, &c, cmd[0]);
+    free(host);
+    free(auth);
+    if (rc >= 0)
+        return rc;
+    const char *fb = getenv("GOMABARN_FALLBACK");
+    if (fb && strcmp(fb, "0") == 0) {
+        fprintf(stderr, "gomabarn-cc: the compile of %s did not go through, and GOMABARN_FALLBACK=0\n", c.source);
+        return 1;
+    }
+    fprintf(stderr, "gomabarn-cc: compiling %s locally instead\n", c.source);
+    return run_local(cmd);
+}
