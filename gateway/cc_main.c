@@ -68,7 +68,15 @@ typedef struct {
     const char *source, *output;
     const char *dep_file;   /* -MD/-MMD target file, or NULL */
     bool dep_user_only;     /* -MMD */
+    char *owned[2];         /* names we made up (default output, dep file) */
 } compile_args;
+
+static void compile_args_free(compile_args *c)
+{
+    free(c->remote);
+    free(c->owned[0]);
+    free(c->owned[1]);
+}
 
 static bool is_source(const char *a)
 {
@@ -123,7 +131,7 @@ static bool parse(int argc, char **argv, compile_args *c)
         char *b = basename(base);
         char *dot = strrchr(b, '.');
         *dot = '\0';
-        c->output = gmb_format("%s.o", b);
+        c->output = c->owned[0] = gmb_format("%s.o", b);
         free(base);
         c->remote[c->n_remote++] = "-o";
         c->remote[c->n_remote++] = (char *)c->output;
@@ -133,7 +141,7 @@ static bool parse(int argc, char **argv, compile_args *c)
         char *dot = strrchr(o, '.');
         if (dot && !strchr(dot, '/'))
             *dot = '\0';
-        c->dep_file = gmb_format("%s.d", o);
+        c->dep_file = c->owned[1] = gmb_format("%s.d", o);
         free(o);
     }
     return true;
@@ -396,30 +404,11 @@ static bool write_file(const char *name, const uint8_t *data, size_t n, bool exe
 
 /* ---- one compile through the gateway ---- */
 
-/* 0..255: the compiler's exit status; -1: the gateway failed (message printed). */
-static int remote_compile(const cc_http_target *t, const char *prefix, const compile_args *c, const char *compiler)
+/* Exec requests until the gateway answers with a result (missing inputs
+ * are sent again, with content). 0..255, or -1 when the gateway failed. */
+static int exec_with_retries(const cc_http_target *t, const char *prefix, const compile_args *c, const char *compiler,
+                             input_file *inputs, size_t n_files, bool *embed, char *cwd)
 {
-    char *rule = dependencies(c);
-    if (!rule) {
-        say("the compiler could not list dependencies; compiling locally");
-        return -1;
-    }
-    size_t n_files;
-    char **names = rule_files(rule, &n_files);
-    input_file *inputs = calloc(n_files + 1, sizeof *inputs);
-    for (size_t i = 0; i < n_files; i++) {
-        inputs[i].name = names[i];
-        if (!load_input(&inputs[i])) {
-            fprintf(stderr, "gomabarn-cc: cannot read input %s\n", names[i]);
-            return -1;
-        }
-    }
-    char cwd[4096];
-    if (!getcwd(cwd, sizeof cwd))
-        return -1;
-    bool *embed = calloc(n_files + 1, sizeof *embed);
-    for (size_t i = 0; i < n_files; i++)
-        embed[i] = inputs[i].size < EMBED_BELOW;
     int result = -1;
     for (int attempt = 0; attempt < MAX_TRIES; attempt++) {
         DevtoolsGoma__ExecReq req = DEVTOOLS_GOMA__EXEC_REQ__INIT;
@@ -540,11 +529,40 @@ static int remote_compile(const cc_http_target *t, const char *prefix, const com
         devtools_goma__exec_resp__free_unpacked(resp, NULL);
         break;
     }
+    return result;
+}
+
+/* 0..255: the compiler's exit status; -1: the gateway failed (message printed). */
+static int remote_compile(const cc_http_target *t, const char *prefix, const compile_args *c, const char *compiler)
+{
+    char *rule = dependencies(c);
+    if (!rule) {
+        say("the compiler could not list dependencies; compiling locally");
+        return -1;
+    }
+    size_t n_files;
+    char **names = rule_files(rule, &n_files);
+    input_file *inputs = calloc(n_files + 1, sizeof *inputs);
+    bool *embed = calloc(n_files + 1, sizeof *embed);
+    bool ready = true;
+    for (size_t i = 0; i < n_files; i++) {
+        inputs[i].name = names[i];
+        if (!load_input(&inputs[i])) {
+            fprintf(stderr, "gomabarn-cc: cannot read input %s\n", names[i]);
+            ready = false;
+        }
+        embed[i] = inputs[i].size < EMBED_BELOW; /* goma embeds small files at once */
+    }
+    char cwd[4096];
+    int result = -1;
+    if (ready && getcwd(cwd, sizeof cwd))
+        result = exec_with_retries(t, prefix, c, compiler, inputs, n_files, embed, cwd);
     /* The dependency file, as the compiler would have written it. */
     if (result == 0 && c->dep_file) {
         if (!write_file(c->dep_file, (const uint8_t *)rule, strlen(rule), false))
             fprintf(stderr, "gomabarn-cc: cannot write %s\n", c->dep_file);
     }
+    free(embed);
     for (size_t i = 0; i < n_files; i++) {
         free(inputs[i].name);
         free(inputs[i].data);
@@ -554,7 +572,6 @@ static int remote_compile(const cc_http_target *t, const char *prefix, const com
     }
     free(inputs);
     free(names);
-    free(embed);
     free(rule);
     return result;
 }
@@ -588,6 +605,7 @@ int main(int argc, char **argv)
     compile_args c;
     if (!parse(argc - 1, cmd, &c)) {
         say("not a single compile: running %s locally", cmd[0]);
+        compile_args_free(&c);
         return run_local(cmd);
     }
     const char *server = getenv("GOMABARN_SERVER") ? getenv("GOMABARN_SERVER") : "127.0.0.1:5050";
@@ -605,13 +623,19 @@ int main(int argc, char **argv)
     int rc = remote_compile(&t, prefix, &c, cmd[0]);
     free(host);
     free(auth);
-    if (rc >= 0)
+    char *source = strdup(c.source);
+    compile_args_free(&c);
+    if (rc >= 0) {
+        free(source);
         return rc;
+    }
     const char *fb = getenv("GOMABARN_FALLBACK");
     if (fb && strcmp(fb, "0") == 0) {
-        fprintf(stderr, "gomabarn-cc: the compile of %s did not go through, and GOMABARN_FALLBACK=0\n", c.source);
+        fprintf(stderr, "gomabarn-cc: the compile of %s did not go through, and GOMABARN_FALLBACK=0\n", source);
+        free(source);
         return 1;
     }
-    fprintf(stderr, "gomabarn-cc: compiling %s locally instead\n", c.source);
+    fprintf(stderr, "gomabarn-cc: compiling %s locally instead\n", source);
+    free(source);
     return run_local(cmd);
 }
