@@ -1,40 +1,59 @@
 #!/usr/bin/env bash
-# The README's run command: installs what is missing, builds gomabarn,
-# starts the local Buildbarn (tests/buildbarn), and compiles a small C
-# program through gomabarn on both worker pools, checking every object
-# file byte for byte against a local compile. Buildbarn is left running
-# (stop it with tests/buildbarn/stop.sh).
-#
-# The goma front end (`gomabarn serve`) and the FUSE view arrive with
-# their issues; until then this drives Buildbarn with `gomabarn remote-run`.
+# The README's run command. On a fresh machine, as root: installs what is
+# missing, builds gomabarn, starts the local Buildbarn (tests/buildbarn)
+# and `gomabarn serve` with config/gomabarn.conf.example, builds the sample
+# program with make CC="gomabarn-cc gcc" on both worker pools (hardlinking
+# and fuse), checks every object byte for byte against a local compile,
+# and prints the status page and the settings a goma client needs.
+# Buildbarn and the gateway keep running afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
+RUN=${GOMABARN_RUN_DIR:-/tmp/gomabarn-run}
 
 bash scripts/install-deps.sh
 cmake -S . -B build-normal -G Ninja >/dev/null
 cmake --build build-normal >/dev/null
 GOMABARN="$REPO/build-normal/gateway/gomabarn"
+CC_BIN="$REPO/build-normal/gateway/gomabarn-cc"
 tests/buildbarn/start.sh
 
-WORK=$(mktemp -d /tmp/gomabarn-sample-XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
-cp tests/data/sample/*.c tests/data/sample/*.h "$WORK/"
-cd "$WORK"
+mkdir -p "$RUN"
+# A gateway left from an earlier run gives way to this one.
+if [ -f "$RUN/serve.pid" ] && kill -0 "$(cat "$RUN/serve.pid")" 2>/dev/null; then
+    kill "$(cat "$RUN/serve.pid")"
+    sleep 1
+fi
+"$GOMABARN" check --config config/gomabarn.conf.example --instance fuse
+setsid "$GOMABARN" serve --config config/gomabarn.conf.example >"$RUN/serve.log" 2>&1 </dev/null &
+echo $! >"$RUN/serve.pid"
+for _ in $(seq 50); do grep -q "listening on" "$RUN/serve.log" && break; sleep 0.1; done
+grep -q "listening on" "$RUN/serve.log" || { cat "$RUN/serve.log"; exit 1; }
+
 for instance in hardlinking fuse; do
     echo
-    echo "== instance name \"$instance\""
-    mkdir -p "obj-$instance" local
-    for src in *.c; do
-        obj="obj-$instance/${src%.c}.o"
-        "$GOMABARN" remote-run --config "$REPO/config/gomabarn.conf.example" --instance "$instance" \
-            --no-cache -i "$src" -i greet.h -o "$obj" -- /usr/bin/cc -O2 -c "$src" -o "$obj"
-        /usr/bin/cc -O2 -c "$src" -o "local/${src%.c}.o"
-        cmp "$obj" "local/${src%.c}.o"
-        echo "   $obj: identical to the local compile"
+    echo "== make CC=\"gomabarn-cc gcc\" on instance name \"$instance\""
+    rm -rf "$RUN/$instance" "$RUN/$instance-local"
+    mkdir -p "$RUN/$instance" "$RUN/$instance-local"
+    cp tests/data/sample/* "$RUN/$instance/"
+    cp tests/data/sample/* "$RUN/$instance-local/"
+    GOMABARN_VERBOSE=1 GOMABARN_INSTANCE=$instance make -C "$RUN/$instance" CC="$CC_BIN gcc"
+    make -s -C "$RUN/$instance-local"
+    for o in main greet sum; do
+        cmp "$RUN/$instance/$o.o" "$RUN/$instance-local/$o.o"
+        echo "   $o.o: identical to the local compile"
     done
-    /usr/bin/cc -o "sample-$instance" "obj-$instance"/*.o
-    echo "   linked locally; it says: $("./sample-$instance")"
+    echo "   the program says: $("$RUN/$instance/prog")"
 done
-echo
-echo "Buildbarn is still running: admin page http://127.0.0.1:7982/, stop with tests/buildbarn/stop.sh"
+
+cat <<MSG
+
+gomabarn is serving the goma protocol on 127.0.0.1:5050 (log: $RUN/serve.log).
+  status page   http://127.0.0.1:5050/        metrics  http://127.0.0.1:5050/metrics
+  your builds   CC="$CC_BIN gcc" make          (GOMABARN_INSTANCE=fuse for the other pool)
+  goma clients  GOMA_SERVER_HOST=127.0.0.1 GOMA_SERVER_PORT=5050 GOMA_USE_SSL=false
+                GOMACTL_USE_PROXY=false GOMA_ARBITRARY_TOOLCHAIN_SUPPORT=false
+                (unset https_proxy/HTTPS_PROXY/all_proxy/ALL_PROXY; with auth.mode = "tokens",
+                 GOMA_HTTP_AUTHORIZATION_FILE=<a file holding "Bearer <token>">)
+  stop          kill \$(cat $RUN/serve.pid); tests/buildbarn/stop.sh
+MSG
