@@ -37,6 +37,7 @@ typedef struct {
     int64_t cache_max_bytes;
     int64_t cache_fetch_timeout_ms;
     /* mount: the FUSE view */
+    bool mount_enabled;
     char *mount_path;
     int64_t mount_threads;
     int64_t mount_entry_timeout_s;

@@ -50,6 +50,8 @@ const gmb_config_key gmb_config_schema[] = {
       "bytes the content store may hold; least recently used blobs are evicted beyond it"),
     K("cache.fetch_timeout_ms", GMB_CFG_INT, cache_fetch_timeout_ms, "60000", 100, 86400000,
       "a read waiting longer than this for bytes from Buildbarn fails with EIO (never hangs)"),
+    K("mount.enabled", GMB_CFG_BOOL, mount_enabled, "false", 0, 0,
+      "gomabarn serve mounts the view and reads Exec outputs back through it (in-process when FUSE is unavailable)"),
     K("mount.path", GMB_CFG_STRING, mount_path, "/tmp/gomabarn-mnt", 0, 0,
       "where the FUSE view is mounted (created if missing; a dead mount there is cleaned)"),
     K("mount.threads", GMB_CFG_INT, mount_threads, "16", 1, 256,

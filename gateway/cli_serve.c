@@ -17,6 +17,7 @@
 #include "metrics.h"
 #include "request_log.h"
 #include "status_page.h"
+#include "view.h"
 #include "log.h"
 
 static const char usage[] =
@@ -29,6 +30,8 @@ static const char usage[] =
     "Also: / (status page), /request/<id>, /metrics (Prometheus), /healthz.\n"
     "Served now: ping (GET and POST), s (StoreFile) and l (LookupFile) on the\n"
     "local content store (cache.dir), sl (SaveLog), /healthz.\n"
+    "With mount.enabled, the FUSE view is mounted at mount.path and Exec outputs\n"
+    "are read back through it (in-process when FUSE is unavailable).\n"
     "e (Exec) runs plain requests (the compiler named in argv is the worker's)\n"
     "on buildbarn.instance_name, or the instance named by an X-Gomabarn-Instance\n"
     "request header. NOT served yet: toolchain_included requests.\n"
@@ -40,6 +43,12 @@ static const char usage[] =
     "options:\n"
     "  -c, --config FILE   gomabarn configuration (default: built-in defaults)\n"
     "  -h, --help          this text\n";
+
+static void *run_view(void *view)
+{
+    view_run(view, false);
+    return NULL;
+}
 
 int gmb_cli_serve(int argc, char **argv)
 {
@@ -69,6 +78,9 @@ int gmb_cli_serve(int argc, char **argv)
     metrics *met = metrics_new();
     request_log *rlog = request_log_new(200);
     status_page *status = NULL;
+    gmb_view *view = NULL;
+    pthread_t view_thread;
+    bool view_running = false;
     /* Block the stop signals before any thread starts, so sigwait gets them. */
     sigset_t stop;
     sigemptyset(&stop);
@@ -90,6 +102,22 @@ int gmb_cli_serve(int argc, char **argv)
     if (!(store = cas_store_open(&so, client, &err)))
         goto fail;
     files = goma_files_new(store);
+    if (cfg.mount_enabled) {
+        /* The view, served by its own thread; without FUSE, outputs are
+         * read in-process and the status page and log say so. */
+        view_options vo = {.mountpoint = cfg.mount_path, .entry_timeout_s = (double)cfg.mount_entry_timeout_s,
+                           .threads = (int)cfg.mount_threads, .allow_other = cfg.mount_allow_other};
+        char *why = NULL;
+        view = view_create(store, &vo, &why);
+        if (view && view_mount(view, &why) == 0 && pthread_create(&view_thread, NULL, run_view, view) == 0) {
+            view_running = true;
+        } else {
+            GMB_WARN("serve", "the FUSE view is not available (%s): Exec outputs are read in-process", why ? why : "?");
+            view_destroy(view);
+            view = NULL;
+        }
+        free(why);
+    }
     http_server_options ho = {.listen_address = cfg.http_listen, .port = (int)cfg.http_port,
                               .max_body_bytes = (size_t)cfg.http_max_body_bytes, .threads = (int)cfg.http_threads,
                               .auth = auth, .metrics = met};
@@ -97,7 +125,7 @@ int gmb_cli_serve(int argc, char **argv)
         goto fail;
     goma = goma_service_new(http, cfg.http_path_prefix);
     goma_files_routes(files, http, cfg.http_path_prefix);
-    pipeline = exec_pipeline_new(client, store, files, &cfg, 8, met, rlog);
+    pipeline = exec_pipeline_new(client, store, files, &cfg, 8, met, rlog, view_running ? cfg.mount_path : NULL);
     exec_pipeline_routes(pipeline, http, cfg.http_path_prefix);
     status = status_page_new(&cfg, client, store, files, http, met, rlog);
     status_page_routes(status, http);
@@ -117,6 +145,11 @@ fail:
 done:
     http_server_free(http);
     exec_pipeline_free(pipeline);
+    if (view_running) {
+        view_stop(view);
+        pthread_join(view_thread, NULL);
+    }
+    view_destroy(view);
     status_page_free(status);
     goma_service_free(goma);
     goma_files_free(files);

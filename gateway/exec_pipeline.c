@@ -25,6 +25,7 @@ struct exec_pipeline {
     int64_t timeout_ms;
     metrics *metrics;
     request_log *log;
+    char *mount_path;  /* NULL: outputs read in-process */
 };
 
 typedef struct {
@@ -67,6 +68,8 @@ static void record(exec_job *j, const char *state, const char *error)
         metrics_add(p->metrics, "gomabarn_exec_missing_input_rounds_total", 1);
     if (e->cache_hit)
         metrics_add(p->metrics, "gomabarn_exec_cache_hits_total", 1);
+    if (strcmp(state, "done") == 0 && p->mount_path)
+        metrics_add(p->metrics, "gomabarn_exec_outputs_via_view_total", (int64_t)e->n_outputs);
     metrics_observe_exec(p->metrics, e->duration_ms / 1000.0);
 }
 
@@ -137,7 +140,7 @@ static void finish(void *arg)
         return;
     }
     char *err = NULL;
-    DevtoolsGoma__ExecResult *result = exec_result_from_rev2(p->files, p->store, j->instance, j->resp->result, &err);
+    DevtoolsGoma__ExecResult *result = exec_result_from_rev2(p->files, p->store, j->instance, p->mount_path, j->resp->result, &err);
     if (!result) {
         respond_error(j, false, err);
         free(err);
@@ -334,7 +337,7 @@ static void on_exec(http_request *r, void *user)
 }
 
 exec_pipeline *exec_pipeline_new(rev2_client *client, cas_store *store, goma_files *files, const gmb_config *cfg,
-                                 int threads, metrics *met, request_log *log)
+                                 int threads, metrics *met, request_log *log, const char *mount_path)
 {
     exec_pipeline *p = calloc(1, sizeof *p);
     if (!p)
@@ -351,6 +354,7 @@ exec_pipeline *exec_pipeline_new(rev2_client *client, cas_store *store, goma_fil
     p->timeout_ms = 15 * 60 * 1000;
     p->metrics = met;
     p->log = log;
+    p->mount_path = mount_path ? strdup(mount_path) : NULL;
     return p;
 }
 
@@ -371,5 +375,6 @@ void exec_pipeline_free(exec_pipeline *p)
         free((char *)p->platform[i].value);
     }
     free(p->default_instance);
+    free(p->mount_path);
     free(p);
 }

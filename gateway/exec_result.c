@@ -1,5 +1,6 @@
 #include "exec_result.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,8 +66,28 @@ static DevtoolsGoma__FileBlob *chunked(goma_files *files, const uint8_t *data, s
     return meta;
 }
 
+/* An output's bytes as the view shows them. */
+static int read_through_mount(const char *mount, const char *instance, const rev2_digest *d, uint8_t **data)
+{
+    char *path = gmb_format("%s/cas/%s%sblobs/sha256/file/%s-%lld", mount, instance, *instance ? "/" : "", d->hash,
+                            (long long)d->size);
+    FILE *f = fopen(path, "rb");
+    free(path);
+    if (!f)
+        return -1;
+    *data = malloc((size_t)d->size + 1);
+    size_t got = fread(*data, 1, (size_t)d->size, f);
+    fclose(f);
+    if (got != (size_t)d->size) {
+        free(*data);
+        *data = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 DevtoolsGoma__ExecResult *exec_result_from_rev2(goma_files *files, cas_store *store, const char *instance,
-                                                const Rev2ActionResult *r, char **err)
+                                                const char *mount_path, const Rev2ActionResult *r, char **err)
 {
     DevtoolsGoma__ExecResult *res = malloc(sizeof *res);
     if (!res)
@@ -104,8 +125,12 @@ DevtoolsGoma__ExecResult *exec_result_from_rev2(goma_files *files, cas_store *st
         const Rev2OutputFile *of = r->output_files[i];
         rev2_digest d;
         uint8_t *data = NULL;
-        if (!rev2_digest_from_proto(of->digest, &d) || cas_store_read_all(store, instance, &d, &data) < 0) {
-            gmb_fail(err, "cannot fetch output %s from Buildbarn", of->path);
+        bool have = rev2_digest_from_proto(of->digest, &d);
+        if (have)
+            have = mount_path ? read_through_mount(mount_path, instance, &d, &data) == 0
+                              : cas_store_read_all(store, instance, &d, &data) == 0;
+        if (!have) {
+            gmb_fail(err, "cannot fetch output %s from Buildbarn%s", of->path, mount_path ? " through the view" : "");
             devtools_goma__exec_result__free_unpacked(res, NULL);
             return NULL;
         }

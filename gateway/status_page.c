@@ -204,10 +204,10 @@ status_page *status_page_new(const gmb_config *cfg, rev2_client *client, cas_sto
     s->summary = gmb_format(
         "<table><tr><th>Buildbarn</th><td>%s (%s%s)</td></tr><tr><th>default instance name</th><td>\"%s\"</td></tr>"
         "<tr><th>platform</th><td>OSFamily=%s%s%s</td></tr><tr><th>cache</th><td>%s (max %lld bytes)</td></tr>"
-        "<tr><th>goma endpoints</th><td>%s/ (auth %s)</td></tr></table>",
+        "<tr><th>goma endpoints</th><td>%s/ (auth %s)</td></tr><tr><th>outputs read</th><td>%s</td></tr></table>",
         target, cfg->bb_tls ? "TLS" : "plain text", *cfg->bb_token_file ? ", bearer token" : "", inst,
         cfg->platform_os_family, *img ? ", container-image=" : "", img, dir, (long long)cfg->cache_max_bytes, prefix,
-        cfg->auth_mode);
+        cfg->auth_mode, cfg->mount_enabled ? "through the FUSE view at mount.path (in-process if it could not mount)" : "in-process");
     free(target);
     free(inst);
     free(img);
@@ -231,6 +231,7 @@ status_page *status_page_new(const gmb_config *cfg, rev2_client *client, cas_sto
         {"gomabarn_cache_evictions_total", "counter", "Blobs evicted from the content store."},
         {"gomabarn_files_stored_total", "counter", "goma FileBlobs stored (StoreFile and embedded inputs)."},
         {"gomabarn_files_refused_total", "counter", "goma FileBlobs refused for breaking goma's rules."},
+        {"gomabarn_exec_outputs_via_view_total", "counter", "Exec output files read back through the FUSE view."},
     };
     for (size_t i = 0; i < sizeof families / sizeof *families; i++)
         metrics_family(m, families[i][0], families[i][1], families[i][2]);

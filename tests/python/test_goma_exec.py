@@ -20,6 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 PREFIX = "/cxx-compiler-service"
 INSTANCES = ["hardlinking", "fuse"]
+MOUNT = None  # where the server fixture mounts the view
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +40,11 @@ def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("serve")
     image = re.search(r'container_image = "(.*)";', open(os.path.join(REPO, "config/gomabarn.conf.example")).read()).group(1)
     conf = tmp / "gomabarn.conf"
-    conf.write_text('http = { port = 0; max_body_bytes = 33554432; };\ncache = { dir = "%s"; };\nplatform = { container_image = "%s"; };\n'
-                    % (tmp / "cache", image))
+    global MOUNT
+    MOUNT = str(tmp / "mnt")
+    conf.write_text('http = { port = 0; max_body_bytes = 33554432; };\ncache = { dir = "%s"; };\n'
+                    'platform = { container_image = "%s"; };\nmount = { enabled = true; path = "%s"; };\n'
+                    % (tmp / "cache", image, MOUNT))
     proc = subprocess.Popen([gomabarn, "serve", "--config", str(conf)], stderr=subprocess.PIPE, text=True)
     port = None
     deadline = time.time() + 10
@@ -181,6 +185,21 @@ def test_input_over_2_mib_via_chunks(gg, server, tmp_path):
     assert resp.result.output[0].blob.content == (tmp_path / "big.o").read_bytes()
 
 
+def test_inputs_and_outputs_through_the_view(gg, server, tmp_path):
+    """The server reads outputs back through its FUSE view; the same view
+    shows the action's inputs and outputs to anyone who looks."""
+    src = HELLO + b"/* view %d */\n" % time.time_ns()
+    files = {"hello.c": src}
+    args = ["gcc", "-c", "hello.c", "-o", "hello.o"]
+    resp = call(gg, server, exec_req(gg, str(tmp_path), files, args, ["hello.o"]), "fuse")
+    assert resp.result.exit_status == 0
+    h, size = resp.cache_key.split("/")
+    action = os.path.join(MOUNT, "by-instance", "fuse", "%s-%s" % (h, size))
+    assert open(os.path.join(action, "input", "hello.c"), "rb").read() == src
+    assert open(os.path.join(action, "output", "hello.o"), "rb").read() == resp.result.output[0].blob.content
+    assert "gcc" in open(os.path.join(action, "command.json")).read()
+
+
 def get(port, path):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     c.request("GET", path)
@@ -209,6 +228,7 @@ def test_status_page_and_metrics(server):
     assert metric(text, "gomabarn_exec_in_flight") == 0
     assert metric(text, 'gomabarn_http_requests_total{endpoint="e",code="200"}') >= 10
     assert metric(text, "gomabarn_buildbarn_bytes_up_total") > 0
+    assert metric(text, "gomabarn_exec_outputs_via_view_total") >= 6  # read back through the mount
     assert metric(text, "gomabarn_exec_duration_seconds_count") >= 10
     assert "# TYPE gomabarn_exec_duration_seconds histogram" in text
 
