@@ -70,13 +70,10 @@ int gmb_cli_mount(int argc, char **argv)
     gmb_log_set_level(gmb_log_parse_level(cfg.log_level));
     if (!(client = gmb_client_from_config(&cfg, &err)))
         goto fail;
-    cas_store_options so = {.dir = cfg.cache_dir, .max_bytes = (uint64_t)cfg.cache_max_bytes,
-                            .fetch_timeout_ms = cfg.cache_fetch_timeout_ms};
+    cas_store_options so = gmb_store_options(&cfg);
     if (!(store = cas_store_open(&so, client, &err)))
         goto fail;
-    view_options vo = {.mountpoint = mountpoint ? mountpoint : cfg.mount_path,
-                       .entry_timeout_s = (double)cfg.mount_entry_timeout_s,
-                       .threads = (int)cfg.mount_threads, .allow_other = cfg.mount_allow_other};
+    view_options vo = gmb_view_options(&cfg, mountpoint);
     if (!(view = view_create(store, &vo, &err)) || view_mount(view, &err) < 0)
         goto fail;
     GMB_INFO("mount", "serving %s from Buildbarn at %s (default instance \"%s\"); stop with SIGINT or SIGTERM",

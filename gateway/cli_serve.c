@@ -97,16 +97,14 @@ int gmb_cli_serve(int argc, char **argv)
     /* Connecting is lazy: serve starts even while Buildbarn is down. */
     if (!(client = gmb_client_from_config(&cfg, &err)))
         goto fail;
-    cas_store_options so = {.dir = cfg.cache_dir, .max_bytes = (uint64_t)cfg.cache_max_bytes,
-                            .fetch_timeout_ms = cfg.cache_fetch_timeout_ms};
+    cas_store_options so = gmb_store_options(&cfg);
     if (!(store = cas_store_open(&so, client, &err)))
         goto fail;
     files = goma_files_new(store);
     if (cfg.mount_enabled) {
         /* The view, served by its own thread; without FUSE, outputs are
          * read in-process and the status page and log say so. */
-        view_options vo = {.mountpoint = cfg.mount_path, .entry_timeout_s = (double)cfg.mount_entry_timeout_s,
-                           .threads = (int)cfg.mount_threads, .allow_other = cfg.mount_allow_other};
+        view_options vo = gmb_view_options(&cfg, NULL);
         char *why = NULL;
         view = view_create(store, &vo, &why);
         if (view && view_mount(view, &why) == 0 && pthread_create(&view_thread, NULL, run_view, view) == 0) {
