@@ -203,6 +203,57 @@ static void respond_missing(exec_job *j)
     free(reasons);
 }
 
+/* A miss: upload what Buildbarn lacks, then Execute. On a pool thread. */
+static void upload_and_execute(void *arg)
+{
+    exec_job *j = arg;
+    exec_pipeline *p = j->p;
+    const rev2_blob *dirs;
+    size_t n_dirs = rev2_tree_directory_blobs(j->inputs.tree, &dirs);
+    size_t n = j->inputs.n_blobs + n_dirs + 2;
+    rev2_blob *blobs = calloc(n, sizeof *blobs);
+    memcpy(blobs, j->inputs.blobs, j->inputs.n_blobs * sizeof *blobs);
+    memcpy(blobs + j->inputs.n_blobs, dirs, n_dirs * sizeof *blobs);
+    rev2_action_blobs(&j->action, blobs + j->inputs.n_blobs + n_dirs);
+    size_t uploaded = 0;
+    rev2_error *e = rev2_upload_missing_sync(p->client, j->instance, blobs, n, &uploaded);
+    free(blobs);
+    if (e) {
+        char *msg = gmb_format("uploading inputs to Buildbarn: %s", e->message);
+        rev2_error_free(e);
+        respond_error(j, false, msg);
+        free(msg);
+        job_free(j);
+        return;
+    }
+    GMB_INFO("exec", "#%llu action %s on \"%s\": %zu inputs (%zu system files left to the worker), %zu blobs uploaded",
+             (unsigned long long)j->id, j->entry.action, j->instance, j->inputs.n_inputs, j->inputs.n_skipped, uploaded);
+    /* The cache was asked already (or must not be). */
+    rev2_execute_options eo = {.skip_cache_lookup = true};
+    rev2_execute(p->client, j->instance, &j->action.action_digest, &eo, NULL, executed, j);
+}
+
+/* The answer of the action cache (on an engine thread). */
+static void cache_checked(void *user, rev2_error *err, Rev2ActionResult *result)
+{
+    exec_job *j = user;
+    if (!err && result) {
+        Rev2ExecuteResponse *resp = malloc(sizeof *resp);
+        if (!resp)
+            abort();
+        build__bazel__remote__execution__v2__execute_response__init(resp);
+        resp->result = result;
+        resp->cached_result = true;
+        executed(j, NULL, resp);
+        return;
+    }
+    if (err && err->code != REV2_NOT_FOUND)
+        GMB_DEBUG("exec", "#%llu cache lookup failed (%s); executing", (unsigned long long)j->id, err->message);
+    rev2_error_free(err);
+    rev2_msg_free(result);
+    work_pool_run(j->p->pool, upload_and_execute, j);
+}
+
 static void prepare(void *arg)
 {
     exec_job *j = arg;
@@ -281,36 +332,17 @@ static void prepare(void *arg)
         job_free(j);
         return;
     }
-    /* Upload what Buildbarn lacks: inputs, Directories, Action, Command. */
-    const rev2_blob *dirs;
-    size_t n_dirs = rev2_tree_directory_blobs(j->inputs.tree, &dirs);
-    size_t n = j->inputs.n_blobs + n_dirs + 2;
-    rev2_blob *blobs = calloc(n, sizeof *blobs);
-    memcpy(blobs, j->inputs.blobs, j->inputs.n_blobs * sizeof *blobs);
-    memcpy(blobs + j->inputs.n_blobs, dirs, n_dirs * sizeof *blobs);
-    rev2_action_blobs(&j->action, blobs + j->inputs.n_blobs + n_dirs);
-    size_t uploaded = 0;
-    rev2_error *e = rev2_upload_missing_sync(p->client, j->instance, blobs, n, &uploaded);
-    free(blobs);
-    if (e) {
-        char *msg = gmb_format("uploading inputs to Buildbarn: %s", e->message);
-        rev2_error_free(e);
-        respond_error(j, false, msg);
-        free(msg);
-        job_free(j);
-        return;
-    }
     char ds[REV2_DIGEST_STR_LEN];
     snprintf(j->entry.action, sizeof j->entry.action, "%s", rev2_digest_str(&j->action.action_digest, ds));
     j->entry.n_inputs = j->inputs.n_inputs;
     record(j, "running", NULL);
-    GMB_INFO("exec", "#%llu action %s on \"%s\": %zu inputs (%zu system files left to the worker), %zu blobs uploaded",
-             (unsigned long long)j->id, rev2_digest_str(&j->action.action_digest, ds), j->instance,
-             j->inputs.n_inputs, j->inputs.n_skipped, uploaded);
-    rev2_execute_options eo = {
-        .skip_cache_lookup = x->has_cache_policy && x->cache_policy == DEVTOOLS_GOMA__EXEC_REQ__CACHE_POLICY__STORE_ONLY,
-    };
-    rev2_execute(p->client, j->instance, &j->action.action_digest, &eo, NULL, executed, j);
+    /* The action cache first: a hit needs no upload at all (one round
+     * trip to Buildbarn instead of three). STORE_ONLY skips the lookup. */
+    bool lookup = !(x->has_cache_policy && x->cache_policy == DEVTOOLS_GOMA__EXEC_REQ__CACHE_POLICY__STORE_ONLY);
+    if (lookup)
+        rev2_get_action_result(p->client, j->instance, &j->action.action_digest, false, cache_checked, j);
+    else
+        work_pool_run(p->pool, upload_and_execute, j);
 }
 
 static void on_exec(http_request *r, void *user)

@@ -12,3 +12,4 @@ build-normal/tests/bench/bench_rev2_exec "${1:-20}" hardlinking fuse
 build-normal/tests/bench/bench_rev2_inflight 1000 hardlinking
 build-normal/tests/bench/bench_rev2_inflight 1000 fuse
 tests/bench/bench_mount.sh build-normal hardlinking
+tests/bench/bench_goma.sh build-normal
