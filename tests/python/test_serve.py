@@ -201,3 +201,29 @@ def test_config_errors_name_file_and_line(gomabarn, tmp_path):
     r = subprocess.run([gomabarn, "serve", "--config", str(conf)], capture_output=True, text=True)
     assert r.returncode == 1
     assert "bad.conf:2: unknown key \"http.prot\"" in r.stderr
+
+
+def test_buildbarn_unreachable_is_a_retryable_error(gomabarn, tmp_path, gg):
+    proc, port = start(gomabarn, tmp_path,
+                       'buildbarn = { target = "127.0.0.1:1"; retry = { max_attempts = 2; initial_backoff_ms = 10; }; };\n')
+    try:
+        src = b"int x;\n"
+        blob = gg.FileBlob(blob_type=1, content=src, file_size=len(src))
+        req = gg.ExecReq(cwd=str(tmp_path), arg=["gcc", "-c", "x.c", "-o", "x.o"], expected_output_files=["x.o"])
+        req.command_spec.name = "gcc"
+        i = req.input.add(filename="x.c", hash_key=sha(blob))
+        i.content.CopyFrom(blob)
+        t0 = time.time()
+        r, body = request(port, "POST", PREFIX + "/e", body=req.SerializeToString())
+        assert time.time() - t0 < 10
+        # 200 with an error message: goma's client logs it and retries; it
+        # never sees exit status 0 without outputs.
+        assert r.status == 200
+        resp = gg.ExecResp.FromString(body)
+        assert not resp.HasField("result")
+        assert resp.error != -1  # not BAD_REQUEST: worth retrying
+        assert any("Buildbarn" in m and "connect" in m for m in resp.error_message), resp.error_message
+        r, _ = request(port, "GET", PREFIX + "/ping")
+        assert r.status == 200
+    finally:
+        stop(proc)
