@@ -2,8 +2,10 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "errmsg.h"
+#include "rev2_digest.h"
 #include "log.h"
 
 /* Directories a plain request finds on the worker itself. */
@@ -84,32 +86,36 @@ static char *parent_of(const char *abs)
     return slash == abs ? strdup("/") : strndup(abs, (size_t)(slash - abs));
 }
 
-/* Content of one input as a stored file: embedded, or known by key. */
-static bool resolve(goma_files *files, cas_store *store, const DevtoolsGoma__ExecReq__Input *in, rev2_digest *d)
+/* Content of one input as a stored file: embedded, or known by key.
+ * 1 when found, 0 when missing (the client is to upload it), -1 with *err
+ * for an embedded blob that is not what its hash_key says or breaks goma's
+ * blob rules: a corrupt request, refused before anything is stored. */
+static int resolve(goma_files *files, const DevtoolsGoma__ExecReq__Input *in, rev2_digest *d, char **err)
 {
     if (in->content) {
-        /* Store it so later hash-only references find it. protobuf-c packs
-         * fields in number order, as goma's client does, so the bytes and
-         * with them the key come out the same. */
+        /* protobuf-c packs fields in number order, as goma's client does,
+         * so the bytes and with them the key come out the same. */
         size_t n = devtools_goma__file_blob__get_packed_size(in->content);
         uint8_t *bytes = malloc(n + 1);
+        if (!bytes)
+            abort();
         devtools_goma__file_blob__pack(in->content, bytes);
+        rev2_digest self;
+        rev2_digest_of_bytes(bytes, n, &self);
+        if (!in->hash_key || strcasecmp(self.hash, in->hash_key) != 0) {
+            free(bytes);
+            return gmb_fail(err, "input \"%s\": the embedded content does not match its hash key "
+                                 "(the FileBlob hashes to %.16s..., hash_key says %.16s...)",
+                            in->filename, self.hash, in->hash_key ? in->hash_key : "(none)");
+        }
         char key[65];
         const char *why = NULL;
         int rc = goma_files_store(files, bytes, n, key, &why);
         free(bytes);
         if (rc < 0)
-            GMB_WARN("exec", "embedded blob for %s refused: %s", in->filename ? in->filename : "?", why);
-        else if (strcmp(key, in->hash_key) != 0)
-            GMB_WARN("exec", "%s: embedded blob hashes to %.12s..., the client said %.12s...", in->filename, key,
-                     in->hash_key);
-        if (rc == 0 && goma_files_file_digest(files, key, d))
-            return true;
+            return gmb_fail(err, "input \"%s\": the embedded FileBlob is refused: %s", in->filename, why);
     }
-    if (goma_files_file_digest(files, in->hash_key, d))
-        return true;
-    (void)store;
-    return false;
+    return goma_files_file_digest(files, in->hash_key, d) ? 1 : 0;
 }
 
 int exec_inputs_build(goma_files *files, cas_store *store, const DevtoolsGoma__ExecReq *req, exec_inputs *out,
@@ -143,7 +149,12 @@ int exec_inputs_build(goma_files *files, cas_store *store, const DevtoolsGoma__E
             abs[i] = NULL;
             continue;
         }
-        if (!resolve(files, store, in, &digests[i])) {
+        int found = resolve(files, in, &digests[i], err);
+        if (found < 0) {
+            rc = -1;
+            break;
+        }
+        if (found == 0) {
             out->missing[out->n_missing++] = strdup(in->filename);
             continue;
         }
