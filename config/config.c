@@ -1,5 +1,6 @@
 #include "errmsg.h"
 #include "config.h"
+#include "routing.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -11,6 +12,24 @@
 static void *field(gmb_config *c, const gmb_config_key *k)
 {
     return (char *)c + k->offset;
+}
+
+static void strlist_clear(gmb_strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->items[i]);
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+static void strlist_add(gmb_strlist *l, char *item)
+{
+    l->items = realloc(l->items, (l->n + 2) * sizeof *l->items);
+    if (!l->items || !item)
+        abort();
+    l->items[l->n++] = item;
+    l->items[l->n] = NULL;
 }
 
 static void set_from_text(gmb_config *c, const gmb_config_key *k, const char *text)
@@ -28,6 +47,17 @@ static void set_from_text(gmb_config *c, const gmb_config_key *k, const char *te
     case GMB_CFG_BOOL:
         *(bool *)field(c, k) = strcmp(text, "true") == 0;
         break;
+    case GMB_CFG_LIST: {
+        gmb_strlist *l = field(c, k);
+        strlist_clear(l);
+        for (const char *p = text; *p;) {
+            const char *bar = strchr(p, '|');
+            size_t n = bar ? (size_t)(bar - p) : strlen(p);
+            strlist_add(l, strndup(p, n));
+            p += n + (bar ? 1 : 0);
+        }
+        break;
+    }
     }
 }
 
@@ -58,7 +88,10 @@ static bool is_group(const char *prefix)
 
 static const char *type_name(gmb_config_type t)
 {
-    return t == GMB_CFG_STRING ? "a string in quotes" : t == GMB_CFG_INT ? "an integer" : "true or false";
+    return t == GMB_CFG_STRING ? "a string in quotes"
+           : t == GMB_CFG_INT  ? "an integer"
+           : t == GMB_CFG_LIST ? "a list of strings: [\"a\", \"b\"]"
+                               : "true or false";
 }
 
 static int where(const config_setting_t *s, const char *path, char *buf, size_t n)
@@ -115,6 +148,20 @@ static int load_setting(gmb_config *c, const config_setting_t *s, const char *pr
             return gmb_fail(err, "%s: %s must be %s", at, full, type_name(k->type));
         *(bool *)field(c, k) = config_setting_get_bool(s) != 0;
         break;
+    case GMB_CFG_LIST: {
+        if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST)
+            return gmb_fail(err, "%s: %s must be %s", at, full, type_name(k->type));
+        gmb_strlist *l = field(c, k);
+        strlist_clear(l);
+        for (int i = 0; i < config_setting_length(s); i++) {
+            const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+            if (config_setting_type(e) != CONFIG_TYPE_STRING)
+                return gmb_fail(err, "%s: %s must be %s (item %d is not a string)", at, full, type_name(k->type),
+                                i + 1);
+            strlist_add(l, strdup(config_setting_get_string(e)));
+        }
+        break;
+    }
     }
     return 0;
 }
@@ -153,10 +200,26 @@ int gmb_config_validate(const gmb_config *c, const char *path, char **err)
         return gmb_fail(err, "%s: mutual TLS needs both buildbarn.tls_cert_file and buildbarn.tls_key_file", path);
     if (c->bb_retry_initial_backoff_ms > c->bb_retry_max_backoff_ms)
         return gmb_fail(err, "%s: buildbarn.retry.initial_backoff_ms exceeds max_backoff_ms", path);
-    const char *in = c->bb_instance_name;
-    size_t n = strlen(in);
-    if (n && (in[0] == '/' || in[n - 1] == '/' || strstr(in, "//")))
-        return gmb_fail(err, "%s: buildbarn.instance_name \"%s\" has a leading, trailing or double '/'", path, in);
+    const char *bad = gmb_instance_name_problem(c->bb_instance_name);
+    if (bad)
+        return gmb_fail(err, "%s: buildbarn.instance_name \"%s\" %s", path, c->bb_instance_name, bad);
+    if (*c->exec_root && c->exec_root[0] != '/')
+        return gmb_fail(err, "%s: exec.root \"%s\" must be an absolute client directory (or empty)", path,
+                        c->exec_root);
+    for (size_t i = 0; i < c->exec_env_allow.n; i++) {
+        const char *v = c->exec_env_allow.items[i];
+        if (!*v || strchr(v, '=') || (strchr(v, '*') && strchr(v, '*')[1]))
+            return gmb_fail(err, "%s: exec.env_allow item \"%s\" must be a variable name, or a prefix ending in *",
+                            path, v);
+    }
+    gmb_routes routes;
+    char *why = NULL;
+    if (gmb_routes_parse(&c->routing_rules, &routes, &why) < 0) {
+        int rc = gmb_fail(err, "%s: %s", path, why);
+        free(why);
+        return rc;
+    }
+    gmb_routes_free(&routes);
     if (strcmp(c->auth_mode, "none") != 0 && strcmp(c->auth_mode, "tokens") != 0)
         return gmb_fail(err, "%s: auth.mode \"%s\" is not \"none\" or \"tokens\"", path, c->auth_mode);
     if (strcmp(c->auth_mode, "tokens") == 0 && !*c->auth_token_file)
@@ -181,6 +244,8 @@ void gmb_config_free(gmb_config *c)
             char **s = field(c, &gmb_config_schema[i]);
             free(*s);
             *s = NULL;
+        } else if (gmb_config_schema[i].type == GMB_CFG_LIST) {
+            strlist_clear(field(c, &gmb_config_schema[i]));
         }
     }
 }
@@ -190,8 +255,19 @@ void gmb_config_print_schema(FILE *out)
     fprintf(out, "| key | type | default | meaning |\n|---|---|---|---|\n");
     for (size_t i = 0; i < gmb_config_schema_len; i++) {
         const gmb_config_key *k = &gmb_config_schema[i];
-        const char *t = k->type == GMB_CFG_STRING ? "string" : k->type == GMB_CFG_INT ? "integer" : "bool";
-        if (k->type == GMB_CFG_STRING)
+        const char *t = k->type == GMB_CFG_STRING ? "string"
+                        : k->type == GMB_CFG_INT  ? "integer"
+                        : k->type == GMB_CFG_LIST ? "list of strings"
+                                                  : "bool";
+        if (k->type == GMB_CFG_LIST) {
+            fprintf(out, "| `%s` | %s | `[", k->path, t);
+            for (const char *p = k->default_text; *p;) {
+                size_t n = strcspn(p, "|");
+                fprintf(out, "%s\"%.*s\"", p == k->default_text ? "" : ", ", (int)n, p);
+                p += n + (p[n] == '|');
+            }
+            fprintf(out, "]` | %s |\n", k->meaning);
+        } else if (k->type == GMB_CFG_STRING)
             fprintf(out, "| `%s` | %s | `\"%s\"` | %s |\n", k->path, t, k->default_text, k->meaning);
         else
             fprintf(out, "| `%s` | %s | `%s` | %s |\n", k->path, t, k->default_text, k->meaning);

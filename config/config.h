@@ -8,8 +8,15 @@
 #define GMB_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+/* A list of strings from a libconfig array: ["a", "b"]. */
+typedef struct {
+    char **items;
+    size_t n;
+} gmb_strlist;
 
 typedef struct {
     /* buildbarn: the REv2 endpoint */
@@ -32,6 +39,14 @@ typedef struct {
     /* platform: Action.platform of every action */
     char *platform_os_family;
     char *platform_container_image;
+    /* exec: how goma requests become REv2 actions */
+    char *exec_root;
+    int64_t exec_timeout_s;
+    gmb_strlist exec_env_allow;
+    char *exec_path;
+    /* routing: which instance name runs a request */
+    gmb_strlist routing_rules;
+    bool routing_allow_header;
     /* cache: the local content store */
     char *cache_dir;
     int64_t cache_max_bytes;
@@ -55,13 +70,13 @@ typedef struct {
     char *log_level;
 } gmb_config;
 
-typedef enum { GMB_CFG_STRING, GMB_CFG_INT, GMB_CFG_BOOL } gmb_config_type;
+typedef enum { GMB_CFG_STRING, GMB_CFG_INT, GMB_CFG_BOOL, GMB_CFG_LIST } gmb_config_type;
 
 typedef struct {
     const char *path;        /* "buildbarn.target" */
     gmb_config_type type;
     size_t offset;           /* of the field in gmb_config */
-    const char *default_text;  /* as written in a config file */
+    const char *default_text;  /* as written in a config file; lists: items joined by '|' */
     int64_t min, max;        /* for integers */
     const char *meaning;
 } gmb_config_key;

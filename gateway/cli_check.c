@@ -16,6 +16,7 @@
 #include "client_config.h"
 #include "errmsg.h"
 #include "log.h"
+#include "routing.h"
 #include "rev2_action.h"
 #include "rev2_blocking.h"
 
@@ -24,7 +25,8 @@ static const char usage[] =
     "\n"
     "Checks a configuration before serving with it: the file itself (every\n"
     "error with file:line), Buildbarn's reachability and capabilities, a\n"
-    "trivial action on buildbarn.instance_name and on every --instance given\n"
+    "trivial action on buildbarn.instance_name, on every instance name in\n"
+    "routing.rules and on every --instance given\n"
     "(proving a worker pool matches the instance name and the platform), the\n"
     "cache directory, FUSE, and the HTTP port. Exit 0 when all is well.\n"
     "\n"
@@ -188,6 +190,7 @@ int gmb_cli_check(int argc, char **argv)
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const char *config_path = NULL;
     const char **instances = calloc((size_t)argc + 2, sizeof *instances);
+    gmb_routes routes = {0};
     size_t n_instances = 0;
     optind = 1;
     int opt;
@@ -220,10 +223,26 @@ int gmb_cli_check(int argc, char **argv)
     } else {
         check_capabilities(c, &cfg);
         if (problems == 0) {
-            check_instance(c, &cfg, cfg.bb_instance_name);
+            /* The default, every instance a routing rule names, and --instance: each once. */
+            char *why = NULL;
+            if (gmb_routes_parse(&cfg.routing_rules, &routes, &why) < 0)
+                free(why); /* validated with the configuration already */
+            const char **all = calloc(1 + routes.n + n_instances, sizeof *all);
+            size_t n_all = 0;
+            all[n_all++] = cfg.bb_instance_name;
+            for (size_t i = 0; i < routes.n; i++)
+                all[n_all++] = routes.routes[i].instance;
             for (size_t i = 0; i < n_instances; i++)
-                if (strcmp(instances[i], cfg.bb_instance_name) != 0)
-                    check_instance(c, &cfg, instances[i]);
+                all[n_all++] = instances[i];
+            for (size_t i = 0; i < n_all; i++) {
+                bool seen = false;
+                for (size_t k = 0; k < i; k++)
+                    seen |= strcmp(all[k], all[i]) == 0;
+                if (!seen)
+                    check_instance(c, &cfg, all[i]);
+            }
+            free(all);
+            gmb_routes_free(&routes);
         }
         rev2_client_free(c);
     }

@@ -5,58 +5,12 @@
 #include <strings.h>
 
 #include "errmsg.h"
+#include "exec_paths.h"
 #include "rev2_digest.h"
 #include "log.h"
 
 /* Directories a plain request finds on the worker itself. */
 static const char *const system_dirs[] = {"/usr/", "/lib/", "/lib32/", "/lib64/", "/bin/", "/sbin/", "/etc/"};
-
-char *exec_path_normalize(const char *abs)
-{
-    if (abs[0] != '/')
-        return NULL;
-    size_t n = strlen(abs);
-    char *out = malloc(n + 2);
-    if (!out)
-        abort();
-    size_t len = 0;
-    const char *p = abs;
-    while (*p) {
-        while (*p == '/')
-            p++;
-        const char *seg = p;
-        while (*p && *p != '/')
-            p++;
-        size_t sl = (size_t)(p - seg);
-        if (sl == 0 || (sl == 1 && seg[0] == '.'))
-            continue;
-        if (sl == 2 && seg[0] == '.' && seg[1] == '.') {
-            if (len == 0) {
-                free(out);
-                return NULL;
-            }
-            while (len > 0 && out[len - 1] != '/')
-                len--;
-            len--; /* the '/' itself */
-            continue;
-        }
-        out[len++] = '/';
-        memcpy(out + len, seg, sl);
-        len += sl;
-    }
-    if (len == 0)
-        out[len++] = '/';
-    out[len] = '\0';
-    return out;
-}
-
-static char *absolute(const char *cwd, const char *name)
-{
-    char *joined = name[0] == '/' ? strdup(name) : gmb_format("%s/%s", cwd, name);
-    char *norm = exec_path_normalize(joined);
-    free(joined);
-    return norm;
-}
 
 static bool is_system(const char *abs)
 {
@@ -78,12 +32,6 @@ static void common_dir(char *root, const char *dir)
     if (root[i] == '\0' && (dir[i] == '/' || dir[i] == '\0'))
         return; /* dir is root or below it */
     root[last ? last : 1] = '\0';
-}
-
-static char *parent_of(const char *abs)
-{
-    const char *slash = strrchr(abs, '/');
-    return slash == abs ? strdup("/") : strndup(abs, (size_t)(slash - abs));
 }
 
 /* Content of one input as a stored file: embedded, or known by key.
@@ -118,58 +66,161 @@ static int resolve(goma_files *files, const DevtoolsGoma__ExecReq__Input *in, re
     return goma_files_file_digest(files, in->hash_key, d) ? 1 : 0;
 }
 
-int exec_inputs_build(goma_files *files, cas_store *store, const DevtoolsGoma__ExecReq *req, exec_inputs *out,
-                      char **err)
+/* One input on its way into the tree. */
+typedef struct {
+    char *abs;            /* client path, absolute and normalized; NULL: left out */
+    rev2_digest digest;
+    bool toolchain;       /* named by a toolchain spec, or a system file of a toolchain request */
+    bool executable;
+} staged_input;
+
+/* The spec for client path `abs`, or NULL. */
+static const DevtoolsGoma__ToolchainSpec *spec_for(const DevtoolsGoma__ExecReq *req, char **spec_abs, const char *abs)
+{
+    for (size_t i = 0; i < req->n_toolchain_specs; i++)
+        if (spec_abs[i] && strcmp(spec_abs[i], abs) == 0)
+            return req->toolchain_specs[i];
+    return NULL;
+}
+
+static bool is_symlink_spec(const DevtoolsGoma__ToolchainSpec *s)
+{
+    return s->symlink_path && *s->symlink_path;
+}
+
+/* Toolchain specs: their files must be among the inputs with the content
+ * the spec names; symlink specs become symlinks. After the inputs are
+ * placed. 0 or -1 with *err. */
+static int stage_toolchain(const DevtoolsGoma__ExecReq *req, char **spec_abs, staged_input *st, const char *root,
+                           exec_inputs *out, char **err)
+{
+    for (size_t i = 0; i < req->n_toolchain_specs; i++) {
+        const DevtoolsGoma__ToolchainSpec *s = req->toolchain_specs[i];
+        char *placed = exec_path_place(root, spec_abs[i]);
+        int rc = 0;
+        if (is_symlink_spec(s)) {
+            char *target = exec_path_symlink_target(root, spec_abs[i], s->symlink_path);
+            rc = target ? rev2_tree_add_symlink(out->tree, placed, target, err)
+                        : gmb_fail(err, "toolchain symlink \"%s\" -> \"%s\" climbs above \"/\"", s->path, s->symlink_path);
+            free(target);
+        } else {
+            size_t k = 0;
+            while (k < req->n_input && !(st[k].abs && strcmp(st[k].abs, spec_abs[i]) == 0))
+                k++;
+            if (k == req->n_input)
+                rc = gmb_fail(err, "toolchain file \"%s\" is in toolchain_specs but not among the inputs", s->path);
+            else if ((s->hash && *s->hash && strcasecmp(s->hash, st[k].digest.hash) != 0) ||
+                     (s->has_size && s->size != st[k].digest.size))
+                rc = gmb_fail(err, "toolchain file \"%s\": toolchain_specs says sha256 %.16s... size %lld, the input "
+                                   "holds %.16s... size %lld",
+                              s->path, s->hash ? s->hash : "", (long long)s->size, st[k].digest.hash,
+                              (long long)st[k].digest.size);
+        }
+        free(placed);
+        if (rc < 0)
+            return -1;
+        out->n_toolchain++;
+    }
+    /* argv[0]: the first spec, as the worker finds it from the working directory. */
+    char *first = exec_path_place(root, spec_abs[0]);
+    char *rel = exec_path_relative(out->working_dir, first);
+    out->argv0 = strchr(rel, '/') ? strdup(rel) : gmb_format("./%s", rel);
+    free(rel);
+    free(first);
+    return 0;
+}
+
+int exec_inputs_build(goma_files *files, cas_store *store, const DevtoolsGoma__ExecReq *req, const char *exec_root,
+                      exec_inputs *out, char **err)
 {
     memset(out, 0, sizeof *out);
     if (!req->cwd || req->cwd[0] != '/')
         return gmb_fail(err, "ExecReq.cwd must be an absolute path (got \"%s\")", req->cwd ? req->cwd : "");
+    bool toolchain = req->has_toolchain_included && req->toolchain_included;
+    if (toolchain && req->n_toolchain_specs == 0)
+        return gmb_fail(err, "toolchain_included is set but toolchain_specs is empty (the first spec names the compiler)");
     char *cwd = exec_path_normalize(req->cwd);
-    char **abs = calloc(req->n_input + 1, sizeof *abs);
-    rev2_digest *digests = calloc(req->n_input + 1, sizeof *digests);
+    staged_input *st = calloc(req->n_input + 1, sizeof *st);
+    char **spec_abs = calloc(req->n_toolchain_specs + 1, sizeof *spec_abs);
     out->missing = calloc(req->n_input + 1, sizeof *out->missing);
-    if (!cwd || !abs || !digests || !out->missing)
+    if (!cwd || !st || !spec_abs || !out->missing)
         abort();
-    char *root = strdup(cwd);
+    bool fixed_root = exec_root && *exec_root;
+    char *root = fixed_root ? exec_path_normalize(exec_root) : strdup(cwd);
     int rc = 0;
+    if (!root)
+        rc = gmb_fail(err, "exec.root \"%s\" is not an absolute directory", exec_root);
+    else if (fixed_root && !exec_path_is_below(cwd, root))
+        rc = gmb_fail(err, "the request's cwd \"%s\" is outside the configured exec.root \"%s\"", cwd, root);
+    for (size_t i = 0; rc == 0 && toolchain && i < req->n_toolchain_specs; i++) {
+        const char *path = req->toolchain_specs[i]->path;
+        if (!path || !*path || !(spec_abs[i] = exec_path_absolute(cwd, path)))
+            rc = gmb_fail(err, "toolchain spec %zu has a bad path \"%s\"", i, path ? path : "");
+    }
+    /* Resolve every input; ordinary ones (not toolchain, not system) and
+     * the outputs decide the root. */
+    size_t n_ordinary = 0;
     for (size_t i = 0; rc == 0 && i < req->n_input; i++) {
         const DevtoolsGoma__ExecReq__Input *in = req->input[i];
         if (!in->filename || !*in->filename) {
             rc = gmb_fail(err, "input %zu has no filename", i);
             break;
         }
-        abs[i] = absolute(cwd, in->filename);
-        if (!abs[i]) {
+        char *abs = exec_path_absolute(cwd, in->filename);
+        if (!abs) {
             rc = gmb_fail(err, "input \"%s\" climbs above \"/\"", in->filename);
             break;
         }
-        if (is_system(abs[i])) {
-            out->n_skipped++;
-            free(abs[i]);
-            abs[i] = NULL;
+        const DevtoolsGoma__ToolchainSpec *spec = toolchain ? spec_for(req, spec_abs, abs) : NULL;
+        if (spec && is_symlink_spec(spec)) {
+            free(abs); /* the link itself is staged from its spec */
             continue;
         }
-        int found = resolve(files, in, &digests[i], err);
-        if (found < 0) {
-            rc = -1;
-            break;
+        bool system = is_system(abs);
+        if (system && !toolchain) {
+            /* Plain requests run the worker's own compiler and headers. */
+            out->n_skipped++;
+            free(abs);
+            continue;
         }
-        if (found == 0) {
+        int found = resolve(files, in, &st[i].digest, err);
+        if (found <= 0) {
+            free(abs);
+            if (found < 0) {
+                rc = -1;
+                break;
+            }
             out->missing[out->n_missing++] = strdup(in->filename);
             continue;
         }
-        char *dir = parent_of(abs[i]);
-        common_dir(root, dir);
-        free(dir);
+        st[i].abs = abs;
+        st[i].toolchain = spec || system;
+        st[i].executable = spec && spec->has_is_executable && spec->is_executable;
+        if (!st[i].toolchain) {
+            if (fixed_root && !exec_path_is_below(abs, root)) {
+                rc = gmb_fail(err, "input \"%s\" is outside the configured exec.root \"%s\"", in->filename, root);
+                break;
+            }
+            char *dir = exec_path_parent(abs);
+            common_dir(root, dir);
+            free(dir);
+            n_ordinary++;
+        }
         out->n_inputs++;
     }
     for (size_t i = 0; rc == 0 && i < req->n_expected_output_files; i++) {
-        char *o = absolute(cwd, req->expected_output_files[i]);
+        char *o = exec_path_absolute(cwd, req->expected_output_files[i]);
         if (!o) {
             rc = gmb_fail(err, "output \"%s\" climbs above \"/\"", req->expected_output_files[i]);
             break;
         }
-        char *dir = parent_of(o);
+        if (fixed_root && !exec_path_is_below(o, root)) {
+            rc = gmb_fail(err, "output \"%s\" is outside the configured exec.root \"%s\"",
+                          req->expected_output_files[i], root);
+            free(o);
+            break;
+        }
+        char *dir = exec_path_parent(o);
         common_dir(root, dir);
         free(dir);
         free(o);
@@ -181,26 +232,26 @@ int exec_inputs_build(goma_files *files, cas_store *store, const DevtoolsGoma__E
         out->tree = rev2_tree_new();
         out->blobs = calloc(out->n_inputs + 1, sizeof *out->blobs);
         size_t rl = strcmp(root, "/") == 0 ? 0 : strlen(root);
-        for (size_t i = 0; rc == 0 && i < req->n_input; i++) {
-            if (!abs[i])
-                continue;
-            const char *rel = abs[i] + rl + 1;
-            if (rev2_tree_add_file(out->tree, rel, &digests[i], false, err) < 0) {
-                rc = -1;
-                break;
-            }
-            uint8_t *data = NULL;
-            if (cas_store_read_all(store, NULL, &digests[i], &data) < 0) {
-                rc = gmb_fail(err, "input \"%s\" vanished from the content store", req->input[i]->filename);
-                break;
-            }
-            out->blobs[out->n_blobs++] = (rev2_blob){.digest = digests[i], .data = data};
-        }
         out->working_dir = strdup(cwd + rl + (cwd[rl] == '/' ? 1 : 0));
+        for (size_t i = 0; rc == 0 && i < req->n_input; i++) {
+            if (!st[i].abs)
+                continue;
+            char *placed = exec_path_place(root, st[i].abs);
+            out->n_relocated += strncmp(placed, EXEC_TOOLCHAIN_DIR "/", sizeof EXEC_TOOLCHAIN_DIR) == 0;
+            rc = rev2_tree_add_file(out->tree, placed, &st[i].digest, st[i].executable, err);
+            free(placed);
+            uint8_t *data = NULL;
+            if (rc == 0 && cas_store_read_all(store, NULL, &st[i].digest, &data) < 0)
+                rc = gmb_fail(err, "input \"%s\" vanished from the content store", req->input[i]->filename);
+            if (rc == 0)
+                out->blobs[out->n_blobs++] = (rev2_blob){.digest = st[i].digest, .data = data};
+        }
+        if (rc == 0 && toolchain)
+            rc = stage_toolchain(req, spec_abs, st, root, out, err);
         /* Output parents exist before the compiler runs. */
         for (size_t i = 0; rc == 0 && i < req->n_expected_output_files; i++) {
-            char *o = absolute(cwd, req->expected_output_files[i]);
-            char *dir = parent_of(o);
+            char *o = exec_path_absolute(cwd, req->expected_output_files[i]);
+            char *dir = exec_path_parent(o);
             if (strlen(dir) > rl)
                 rc = rev2_tree_add_dir(out->tree, dir + rl + 1, err);
             free(dir);
@@ -211,11 +262,13 @@ int exec_inputs_build(goma_files *files, cas_store *store, const DevtoolsGoma__E
         if (rc == 0)
             rev2_tree_finish(out->tree, &out->root);
     }
-    out->root_path = root;
+    out->root_path = root ? root : strdup("/");
     for (size_t i = 0; i < req->n_input; i++)
-        free(abs[i]);
-    free(abs);
-    free(digests);
+        free(st[i].abs);
+    free(st);
+    for (size_t i = 0; i < req->n_toolchain_specs; i++)
+        free(spec_abs[i]);
+    free(spec_abs);
     free(cwd);
     return rc;
 }
@@ -231,5 +284,6 @@ void exec_inputs_free(exec_inputs *in)
     free(in->missing);
     free(in->root_path);
     free(in->working_dir);
+    free(in->argv0);
     memset(in, 0, sizeof *in);
 }

@@ -4,10 +4,15 @@
  * (stored, so later hash-only references resolve), or a key StoreFile or
  * an earlier Exec stored (a FILE_META is assembled from its chunks). Keys
  * nobody has are reported as missing, with the filename exactly as the
- * client sent it. Inputs under system directories (/usr, /lib, ...) are
- * left out: plain requests run the worker's own compiler and headers.
- * The input root is the longest common directory of cwd, inputs and
- * outputs; `..` escapes and a root of "/" are refused. The client's cwd is
+ * client sent it. In a plain request, inputs under system directories
+ * (/usr, /lib, ...) are left out: the worker's own compiler and headers
+ * serve it. A toolchain_included request ships its compiler: the files
+ * its toolchain_specs name (checked against the inputs' content, marked
+ * executable as the specs say, symlink specs made symlinks) and its
+ * system-directory inputs are staged, those outside the root under
+ * .gomabarn-toolchain/ (exec_paths.h), and argv0 names the first spec.
+ * The input root is exec.root when configured, else the longest common
+ * directory of cwd, the other inputs and outputs; `..` escapes and a root of "/" are refused. The client's cwd is
  * only an anchor for relative names (it may be goma's fake
  * /this/path/is/set/by/goma). */
 #ifndef EXEC_INPUTS_H
@@ -27,14 +32,19 @@ typedef struct {
     size_t n_inputs, n_skipped;
     char **missing;           /* filenames as sent */
     size_t n_missing;
+    /* toolchain_included requests: argv[0] is the first toolchain spec as
+     * staged in the tree, relative to the working directory. */
+    char *argv0;
+    size_t n_toolchain;       /* toolchain specs staged (files and links) */
+    size_t n_relocated;       /* inputs moved under .gomabarn-toolchain/ */
 } exec_inputs;
 
-/* 0, or -1 with a malloc'd reason for the client (bad path, bad root). */
-int exec_inputs_build(goma_files *files, cas_store *store, const DevtoolsGoma__ExecReq *req, exec_inputs *out,
-                      char **err);
+/* `exec_root`: a fixed client directory for the root (NULL or "": the
+ * common directory). 0, or -1 with a malloc'd reason for the client (bad
+ * path, bad root, a corrupt embedded blob, a toolchain spec that does not
+ * match its input). */
+int exec_inputs_build(goma_files *files, cas_store *store, const DevtoolsGoma__ExecReq *req, const char *exec_root,
+                      exec_inputs *out, char **err);
 void exec_inputs_free(exec_inputs *in);
-
-/* "/a/./b//c/../d" -> "/a/b/d"; NULL if it climbs above "/". malloc'd. */
-char *exec_path_normalize(const char *abs);
 
 #endif

@@ -10,6 +10,7 @@
 #include "exec_result.h"
 #include "goma_wire.h"
 #include "log.h"
+#include "routing.h"
 #include "rev2_action.h"
 #include "rev2_blocking.h"
 #include "work_pool.h"
@@ -20,6 +21,11 @@ struct exec_pipeline {
     goma_files *files;
     work_pool *pool;
     char *default_instance;
+    gmb_routes routes;
+    bool allow_header;        /* X-Gomabarn-Instance overrides the routing */
+    gmb_strlist env_allow;    /* client variables an action gets */
+    char *env_path;           /* every action's PATH ("" none) */
+    char *exec_root;          /* fixed input root, or "" */
     rev2_property platform[2];
     size_t n_platform;
     int64_t timeout_ms;
@@ -254,6 +260,46 @@ static void cache_checked(void *user, rev2_error *err, Rev2ActionResult *result)
     work_pool_run(j->p->pool, upload_and_execute, j);
 }
 
+static bool env_allowed(const exec_pipeline *p, const char *name)
+{
+    if (strcmp(name, "PATH") == 0)
+        return false;
+    for (size_t i = 0; i < p->env_allow.n; i++) {
+        const char *pat = p->env_allow.items[i];
+        size_t n = strlen(pat);
+        if (n && pat[n - 1] == '*' ? strncmp(pat, name, n - 1) == 0 : strcmp(pat, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The instance name: the request header (when allowed), else the first
+ * matching routing rule, else the default. */
+static void route(exec_job *j)
+{
+    exec_pipeline *p = j->p;
+    const DevtoolsGoma__ExecReq *x = j->exec;
+    const char *header = p->allow_header ? http_request_header(j->req, "X-Gomabarn-Instance") : NULL;
+    const char *chosen = p->default_instance, *why = "default";
+    if (header) {
+        chosen = header;
+        why = "X-Gomabarn-Instance header";
+    } else {
+        const DevtoolsGoma__CommandSpec *cs = x->command_spec;
+        const DevtoolsGoma__RequesterInfo *ri = x->requester_info;
+        const gmb_route *r = gmb_routes_match(&p->routes, cs ? cs->name : NULL, cs ? cs->target : NULL,
+                                              ri ? ri->dimensions : NULL, ri ? ri->n_dimensions : 0);
+        if (r) {
+            chosen = r->instance;
+            why = r->text;
+        }
+    }
+    free(j->instance);
+    j->instance = strdup(chosen);
+    snprintf(j->entry.instance, sizeof j->entry.instance, "%s", j->instance);
+    GMB_DEBUG("exec", "#%llu instance \"%s\" (%s)", (unsigned long long)j->id, j->instance, why);
+}
+
 static void prepare(void *arg)
 {
     exec_job *j = arg;
@@ -277,13 +323,9 @@ static void prepare(void *arg)
     DevtoolsGoma__ExecReq *x = j->exec;
     if (x->requester_info && x->requester_info->compiler_proxy_id)
         snprintf(j->entry.requester, sizeof j->entry.requester, "%s", x->requester_info->compiler_proxy_id);
-    if (x->has_toolchain_included && x->toolchain_included) {
-        respond_error(j, true, "toolchain_included requests are not served yet; unset GOMA_ARBITRARY_TOOLCHAIN_SUPPORT");
-        job_free(j);
-        return;
-    }
+    route(j);
     char *err = NULL;
-    if (exec_inputs_build(p->files, p->store, x, &j->inputs, &err) < 0) {
+    if (exec_inputs_build(p->files, p->store, x, p->exec_root, &j->inputs, &err) < 0) {
         respond_error(j, true, err);
         free(err);
         job_free(j);
@@ -294,21 +336,21 @@ static void prepare(void *arg)
         job_free(j);
         return;
     }
-    /* The Command: the client's argv and environment (minus PWD, which
-     * names the client's directory) plus a PATH for the worker. */
-    rev2_property *env = calloc(x->n_env + 1, sizeof *env);
+    /* The Command: the client's argv, the client variables exec.env_allow
+     * lets through (others would only split the action cache), and the
+     * configured PATH (the client's names client directories). */
+    rev2_property *env = calloc(x->n_env + 2, sizeof *env);
     size_t n_env = 0;
-    bool has_path = false;
     for (size_t i = 0; i < x->n_env; i++) {
         char *eq = strchr(x->env[i], '=');
-        if (!eq || strncmp(x->env[i], "PWD=", 4) == 0)
+        if (!eq)
             continue;
         *eq = '\0';
-        has_path |= strcmp(x->env[i], "PATH") == 0;
-        env[n_env++] = (rev2_property){x->env[i], eq + 1};
+        if (env_allowed(p, x->env[i]))
+            env[n_env++] = (rev2_property){x->env[i], eq + 1};
     }
-    if (!has_path)
-        env[n_env++] = (rev2_property){"PATH", "/usr/local/bin:/usr/bin:/bin"};
+    if (*p->env_path)
+        env[n_env++] = (rev2_property){"PATH", p->env_path};
     for (size_t i = 0; i < x->n_expected_output_files; i++)
         if (x->expected_output_files[i][0] == '/') {
             respond_error(j, true, "absolute expected_output_files are not served yet");
@@ -316,8 +358,16 @@ static void prepare(void *arg)
             job_free(j);
             return;
         }
+    /* A shipped toolchain runs from the tree: argv[0] names it there. */
+    const char **args = calloc(x->n_arg + 1, sizeof *args);
+    if (!args)
+        abort();
+    for (size_t i = 0; i < x->n_arg; i++)
+        args[i] = x->arg[i];
+    if (j->inputs.argv0 && x->n_arg > 0)
+        args[0] = j->inputs.argv0;
     rev2_action_spec spec = {
-        .arguments = (const char *const *)x->arg, .n_arguments = x->n_arg,
+        .arguments = args, .n_arguments = x->n_arg,
         .environment = env, .n_environment = n_env,
         .output_paths = (const char *const *)x->expected_output_files, .n_output_paths = x->n_expected_output_files,
         .working_directory = j->inputs.working_dir,
@@ -326,6 +376,7 @@ static void prepare(void *arg)
     };
     int rc = rev2_action_build(&spec, &j->action, &err);
     free(env);
+    free(args);
     if (rc < 0) {
         respond_error(j, true, err);
         free(err);
@@ -355,8 +406,7 @@ static void on_exec(http_request *r, void *user)
     j->req = r;
     j->id = http_request_id(r);
     j->t0 = rev2_now_ms();
-    const char *override = http_request_header(r, "X-Gomabarn-Instance");
-    j->instance = strdup(override ? override : p->default_instance);
+    j->instance = strdup(p->default_instance); /* until the request is read (route) */
     j->entry.id = j->id;
     j->entry.started = time(NULL);
     j->entry.exit_code = -1;
@@ -383,7 +433,20 @@ exec_pipeline *exec_pipeline_new(rev2_client *client, cas_store *store, goma_fil
         p->platform[p->n_platform++] = (rev2_property){strdup("OSFamily"), strdup(cfg->platform_os_family)};
     if (*cfg->platform_container_image)
         p->platform[p->n_platform++] = (rev2_property){strdup("container-image"), strdup(cfg->platform_container_image)};
-    p->timeout_ms = 15 * 60 * 1000;
+    p->timeout_ms = cfg->exec_timeout_s * 1000;
+    char *why = NULL;
+    if (gmb_routes_parse(&cfg->routing_rules, &p->routes, &why) < 0) {
+        /* gmb_config_validate checked them already. */
+        GMB_ERROR("exec", "%s", why);
+        free(why);
+    }
+    p->allow_header = cfg->routing_allow_header;
+    for (size_t i = 0; i < cfg->exec_env_allow.n; i++) {
+        p->env_allow.items = realloc(p->env_allow.items, (i + 1) * sizeof *p->env_allow.items);
+        p->env_allow.items[p->env_allow.n++] = strdup(cfg->exec_env_allow.items[i]);
+    }
+    p->env_path = strdup(cfg->exec_path);
+    p->exec_root = strdup(cfg->exec_root);
     p->metrics = met;
     p->log = log;
     p->mount_path = mount_path ? strdup(mount_path) : NULL;
@@ -407,6 +470,12 @@ void exec_pipeline_free(exec_pipeline *p)
         free((char *)p->platform[i].value);
     }
     free(p->default_instance);
+    gmb_routes_free(&p->routes);
+    for (size_t i = 0; i < p->env_allow.n; i++)
+        free(p->env_allow.items[i]);
+    free(p->env_allow.items);
+    free(p->env_path);
+    free(p->exec_root);
     free(p->mount_path);
     free(p);
 }

@@ -2,21 +2,24 @@
  *
  *   ExecReq (groups decoded by goma_wire)
  *     -> inputs resolved in the file service, or missing_input (as sent)
- *     -> input root (exec_inputs), Command (arguments, environment without
- *        PWD plus PATH, Command.output_paths from expected_output_files,
- *        working directory), Action (platform from config in
+ *     -> instance name: the X-Gomabarn-Instance header (routing.allow_header),
+ *        else the first matching routing.rules entry, else the default
+ *     -> input root (exec_inputs; a toolchain_included request's compiler
+ *        staged in it and named by argv[0]), Command (arguments, the
+ *        client variables exec.env_allow lets through plus exec.path as
+ *        PATH, Command.output_paths from expected_output_files, working
+ *        directory), Action (exec.timeout_s; platform from config in
  *        Action.platform)
  *     -> FindMissingBlobs + upload of what Buildbarn lacks
- *     -> Execute on the routed instance name (config default, or the
- *        X-Gomabarn-Instance request header for experiments), the action
- *        cache consulted first unless the cache policy is STORE_ONLY
+ *     -> Execute on the routed instance name, the action cache consulted
+ *        first unless the cache policy is STORE_ONLY
  *     -> ExecResult (exec_result) -> ExecResp, groups re-encoded.
  * Short blocking steps run on a fixed work pool; while Buildbarn executes,
  * the request holds no thread. Infrastructure failures answer with a
  * retryable error_message (never exit status 0 without outputs); bad
  * requests with error = BAD_REQUEST and a message.
  * Inputs over 2 MiB arrive as FILE_META and are assembled from their
- * stored chunks (goma_files). Not served yet: toolchain_included requests. */
+ * stored chunks (goma_files). */
 #ifndef EXEC_PIPELINE_H
 #define EXEC_PIPELINE_H
 

@@ -126,6 +126,48 @@ static void syntax_error_and_relations(void)
     gmb_config_free(&c);
 }
 
+static void lists_and_routing_rules(void)
+{
+    gmb_config c;
+    char *err = NULL;
+    gmb_config_defaults(&c);
+    CHECK_INT(c.exec_env_allow.n, 5);
+    CHECK_STR(c.exec_env_allow.items[2], "LC_*");
+    CHECK_INT(c.routing_rules.n, 0);
+    gmb_config_free(&c);
+    CHECK_INT(load("exec = { env_allow = [\"FOO\"]; };\nrouting = { rules = [\"compiler=clang* -> fuse\", "
+                   "\"dimension=os:linux target=x86_64-* -> \\\"\\\"\"]; };\n", &c, &err), 0);
+    CHECK_INT(c.exec_env_allow.n, 1);
+    CHECK_STR(c.exec_env_allow.items[0], "FOO");
+    CHECK_INT(c.routing_rules.n, 2);
+    CHECK_STR(c.routing_rules.items[1], "dimension=os:linux target=x86_64-* -> \"\"");
+    gmb_config_free(&c);
+    CHECK_INT(load("exec = { env_allow = \"FOO\"; };\n", &c, &err), -1);
+    CHECK_CONTAINS(err, ":1: exec.env_allow must be a list of strings");
+    free(err);
+    gmb_config_free(&c);
+    CHECK_INT(load("exec = { env_allow = [1, 2]; };\n", &c, &err), -1);
+    CHECK_CONTAINS(err, "item 1 is not a string");
+    free(err);
+    gmb_config_free(&c);
+    CHECK_INT(load("routing = { rules = [\"compiler=gcc fuse\"]; };\n", &c, &err), -1);
+    CHECK_CONTAINS(err, "routing.rules item 1 \"compiler=gcc fuse\" has no \"-> INSTANCE\"");
+    free(err);
+    gmb_config_free(&c);
+    CHECK_INT(load("routing = { rules = [\"compiler=gcc -> fuse\", \"os=linux -> fuse\"]; };\n", &c, &err), -1);
+    CHECK_CONTAINS(err, "item 2 \"os=linux -> fuse\" unknown key \"os\"");
+    free(err);
+    gmb_config_free(&c);
+    CHECK_INT(load("routing = { rules = [\"compiler=gcc -> /fuse\"]; };\n", &c, &err), -1);
+    CHECK_CONTAINS(err, "leading, trailing or double '/'");
+    free(err);
+    gmb_config_free(&c);
+    CHECK_INT(load("exec = { root = \"src\"; };\n", &c, &err), -1);
+    CHECK_CONTAINS(err, "exec.root \"src\" must be an absolute");
+    free(err);
+    gmb_config_free(&c);
+}
+
 int main(void)
 {
     RUN(defaults_are_the_reference_cluster);
@@ -135,5 +177,6 @@ int main(void)
     RUN(large_numbers_need_the_l_suffix);
     RUN(example_config_loads);
     RUN(syntax_error_and_relations);
+    RUN(lists_and_routing_rules);
     return CHECK_REPORT();
 }
