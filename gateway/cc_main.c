@@ -15,7 +15,9 @@
  * GOMABARN_PATH_PREFIX (/cxx-compiler-service), GOMABARN_TOKEN_FILE
  * (a file with the bearer token), GOMABARN_INSTANCE (instance name for this
  * compile), GOMABARN_FALLBACK (1: compile locally when the gateway fails;
- * default 1), GOMABARN_VERBOSE (1: say what happens). */
+ * default 1), GOMABARN_VERBOSE (1: say what happens),
+ * GOMABARN_TOOLCHAIN_INCLUDED (1: ship the compiler too, as goma's client
+ * does with GOMA_ARBITRARY_TOOLCHAIN_SUPPORT=true; cc_toolchain.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -29,6 +31,7 @@
 #include <unistd.h>
 
 #include "cc_http.h"
+#include "cc_toolchain.h"
 #include "errmsg.h"
 #include "goma/goma_data.pb-c.h"
 #include "goma_wire.h"
@@ -407,7 +410,8 @@ static bool write_file(const char *name, const uint8_t *data, size_t n, bool exe
 /* Exec requests until the gateway answers with a result (missing inputs
  * are sent again, with content). 0..255, or -1 when the gateway failed. */
 static int exec_with_retries(const cc_http_target *t, const char *prefix, const compile_args *c, const char *compiler,
-                             input_file *inputs, size_t n_files, bool *embed, char *cwd)
+                             input_file *inputs, size_t n_files, bool *embed, char *cwd,
+                             DevtoolsGoma__ToolchainSpec **specs, size_t n_specs)
 {
     int result = -1;
     for (int attempt = 0; attempt < MAX_TRIES; attempt++) {
@@ -443,6 +447,12 @@ static int exec_with_retries(const cc_http_target *t, const char *prefix, const 
         }
         req.n_input = n_files;
         req.input = inp;
+        if (n_specs) {
+            req.has_toolchain_included = true;
+            req.toolchain_included = true;
+            req.n_toolchain_specs = n_specs;
+            req.toolchain_specs = specs;
+        }
         size_t n = devtools_goma__exec_req__get_packed_size(&req);
         uint8_t *flat = malloc(n);
         devtools_goma__exec_req__pack(&req, flat);
@@ -532,6 +542,66 @@ static int exec_with_retries(const cc_http_target *t, const char *prefix, const 
     return result;
 }
 
+/* The compiler's own files as inputs and toolchain specs (goma's
+ * toolchain_included). Appends to inputs/embed; returns the specs. */
+static DevtoolsGoma__ToolchainSpec **toolchain_inputs(const char *compiler, const char *source, input_file **inputs,
+                                                      bool **embed, size_t *n_files, size_t *n_specs, bool *ready)
+{
+    size_t n_tools = 0;
+    const char *dot = strrchr(source, '.');
+    bool cxx = strstr(compiler, "++") || (dot && (strcmp(dot, ".cc") == 0 || strcmp(dot, ".cpp") == 0 ||
+                                                  strcmp(dot, ".cxx") == 0 || strcmp(dot, ".C") == 0));
+    cc_tool_file *tools = cc_toolchain_files(compiler, cxx, &n_tools);
+    *n_specs = 0;
+    if (!tools) {
+        *ready = false;
+        return NULL;
+    }
+    DevtoolsGoma__ToolchainSpec **specs = calloc(n_tools + 1, sizeof *specs);
+    *inputs = realloc(*inputs, (*n_files + n_tools + 1) * sizeof **inputs);
+    *embed = realloc(*embed, (*n_files + n_tools + 1) * sizeof **embed);
+    for (size_t i = 0; i < n_tools; i++) {
+        DevtoolsGoma__ToolchainSpec *sp = calloc(1, sizeof *sp);
+        devtools_goma__toolchain_spec__init(sp);
+        sp->path = strdup(tools[i].path);
+        sp->has_is_executable = true;
+        sp->is_executable = tools[i].executable;
+        if (tools[i].link) {
+            sp->symlink_path = strdup(tools[i].link);
+        } else {
+            input_file *in = &(*inputs)[*n_files];
+            memset(in, 0, sizeof *in);
+            in->name = strdup(tools[i].path);
+            if (!load_input(in)) {
+                fprintf(stderr, "gomabarn-cc: cannot read toolchain file %s\n", in->name);
+                *ready = false;
+            }
+            rev2_digest d;
+            rev2_digest_of_bytes(in->data, in->size, &d);
+            sp->hash = strdup(d.hash);
+            sp->has_size = true;
+            sp->size = d.size;
+            (*embed)[*n_files] = false; /* by key; sent when the gateway asks */
+            (*n_files)++;
+        }
+        specs[(*n_specs)++] = sp;
+    }
+    say("toolchain_included: %zu toolchain entries, the first %s", *n_specs, tools[0].path);
+    cc_toolchain_free(tools, n_tools);
+    return specs;
+}
+
+static void toolchain_specs_free(DevtoolsGoma__ToolchainSpec **specs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(specs[i]->path);
+        free(specs[i]->hash);
+        free(specs[i]->symlink_path);
+        free(specs[i]);
+    }
+    free(specs);
+}
+
 /* 0..255: the compiler's exit status; -1: the gateway failed (message printed). */
 static int remote_compile(const cc_http_target *t, const char *prefix, const compile_args *c, const char *compiler)
 {
@@ -553,10 +623,16 @@ static int remote_compile(const cc_http_target *t, const char *prefix, const com
         }
         embed[i] = inputs[i].size < EMBED_BELOW; /* goma embeds small files at once */
     }
+    size_t n_specs = 0;
+    DevtoolsGoma__ToolchainSpec **specs = NULL;
+    const char *tc = getenv("GOMABARN_TOOLCHAIN_INCLUDED");
+    if (ready && tc && strcmp(tc, "0") != 0)
+        specs = toolchain_inputs(compiler, c->source, &inputs, &embed, &n_files, &n_specs, &ready);
     char cwd[4096];
     int result = -1;
     if (ready && getcwd(cwd, sizeof cwd))
-        result = exec_with_retries(t, prefix, c, compiler, inputs, n_files, embed, cwd);
+        result = exec_with_retries(t, prefix, c, compiler, inputs, n_files, embed, cwd, specs, n_specs);
+    toolchain_specs_free(specs, n_specs);
     /* The dependency file, as the compiler would have written it. */
     if (result == 0 && c->dep_file) {
         if (!write_file(c->dep_file, (const uint8_t *)rule, strlen(rule), false))
@@ -597,7 +673,9 @@ int main(int argc, char **argv)
                 "Compiles through the gomabarn gateway (goma protocol); anything but a\n"
                 "compile of one source runs locally. Environment: GOMABARN_SERVER\n"
                 "(host:port, default 127.0.0.1:5050), GOMABARN_PATH_PREFIX, GOMABARN_TOKEN_FILE,\n"
-                "GOMABARN_INSTANCE, GOMABARN_FALLBACK (default 1), GOMABARN_VERBOSE.\n");
+                "GOMABARN_INSTANCE, GOMABARN_FALLBACK (default 1), GOMABARN_VERBOSE,\n"
+                "GOMABARN_TOOLCHAIN_INCLUDED (1: send the compiler, cc1 and as as inputs with\n"
+                "toolchain specs, like goma's GOMA_ARBITRARY_TOOLCHAIN_SUPPORT=true).\n");
         return argc < 2 ? 2 : 0;
     }
     verbose = getenv("GOMABARN_VERBOSE") && strcmp(getenv("GOMABARN_VERBOSE"), "0") != 0;

@@ -2,8 +2,11 @@
 # gomabarn-cc -> gomabarn serve -> Buildbarn, on both instance names:
 # `make CC="gomabarn-cc gcc"` builds the sample with objects equal to local
 # compiles; dependency files; a missing-input round trip; a source over
-# 2 MiB sent as chunks; a compile error; local fallback when the gateway is
-# down, and the refusal when fallback is off.
+# 2 MiB sent as chunks; a compile error; toolchain_included compiles
+# (GOMABARN_TOOLCHAIN_INCLUDED=1: the compiler, cc1 and as shipped, run
+# from .gomabarn-toolchain/ in the input root, seen through the mount);
+# routing rules; local fallback when the gateway is down, and the refusal
+# when fallback is off.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 GOMABARN=$1
@@ -11,11 +14,12 @@ CC_BIN=$2
 REPO=$(cd "$HERE/../.." && pwd)
 WORK=$(mktemp -d /tmp/gomabarn-cc-XXXXXX)
 SERVE=
-trap '[ -n "$SERVE" ] && kill "$SERVE" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
+trap '[ -n "$SERVE" ] && kill "$SERVE" 2>/dev/null; wait 2>/dev/null; fusermount3 -u "$WORK/mnt" 2>/dev/null; rm -rf "$WORK"' EXIT
 cd "$WORK"
 . "$HERE/check.sh"
 IMAGE=$(sed -n 's/^ *container_image = "\(.*\)";/\1/p' "$REPO/config/gomabarn.conf.example")
-printf 'http = { port = 0; };\ncache = { dir = "%s/cache"; };\nplatform = { container_image = "%s"; };\n' "$WORK" "$IMAGE" >serve.conf
+# Requests from compiler "cc" go to fuse by a routing rule.
+printf 'http = { port = 0; };\ncache = { dir = "%s/cache"; };\nplatform = { container_image = "%s"; };\nmount = { enabled = true; path = "%s/mnt"; };\nrouting = { rules = ["compiler=cc -> fuse"]; };\n' "$WORK" "$IMAGE" "$WORK" >serve.conf
 "$GOMABARN" serve --config serve.conf 2>serve.log &
 SERVE=$!
 for _ in $(seq 50); do grep -q "listening on" serve.log && break; sleep 0.1; done
@@ -36,6 +40,34 @@ for instance in hardlinking fuse; do
     check "$instance: the program runs" sh -c "'$instance/prog' | grep -q 5050"
     check "$instance: main.d lists greet.h" grep -q "main.o: main.c greet.h" "$instance/main.d"
 done
+
+# toolchain_included: the client ships gcc, its cc1 and as.
+for instance in hardlinking fuse; do
+    mkdir "tc-$instance" && cd "tc-$instance"
+    printf '#include <stddef.h>\nsize_t shipped_%s(void) { return sizeof(ptrdiff_t); }\n' "$instance" >tc.c
+    GOMABARN_INSTANCE=$instance GOMABARN_FALLBACK=0 GOMABARN_VERBOSE=1 GOMABARN_TOOLCHAIN_INCLUDED=1 \
+        $CC -O2 -c tc.c -o tc.o 2>cc.err
+    check "$instance: a toolchain_included compile succeeds" test $? -eq 0
+    check "... the client sent toolchain specs" grep -q "toolchain_included: .* the first /usr/bin/gcc" cc.err
+    gcc -O2 -c tc.c -o tc.local.o
+    check "... the object equals a local compile" cmp -s tc.o tc.local.o
+    digest=$(sed -n "s|.*action \([0-9a-f]*\)/\([0-9]*\) on \"$instance\".*|\1-\2|p" ../serve.log | tail -1)
+    action="$WORK/mnt/by-instance/$instance/$digest"
+    check "... argv[0] is the shipped gcc in the input root" \
+        grep -q '"arguments": \[".gomabarn-toolchain/usr/bin/gcc"' "$action/command.json"
+    check "... gcc's symlinks are kept" test "$(readlink "$action/input/.gomabarn-toolchain/usr/bin/gcc")" = gcc-12
+    check "... cc1 is staged executable where the driver looks" \
+        test -x "$action/input/.gomabarn-toolchain/usr/lib/gcc/x86_64-linux-gnu/12/cc1"
+    check "... its own headers too (stddef.h)" \
+        test -f "$action/input/.gomabarn-toolchain/usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h"
+    cd ..
+done
+
+# Routing: "compiler=cc -> fuse" sends `cc` compiles to fuse.
+echo "int routed(void) { return 8; }" >routed.c
+GOMABARN_FALLBACK=0 "$CC_BIN" cc -c routed.c -o routed.o 2>cc.err
+check "a compile routed by a rule succeeds" test $? -eq 0
+check "... on the rule's instance name" grep -q 'on "fuse"' <(grep "routed\|action" serve.log | tail -1)
 
 # A file bigger than goma's embedding threshold goes by key first.
 mkdir big && cd big
