@@ -225,7 +225,7 @@ static void upload_and_execute(void *arg)
     rev2_error *e = rev2_upload_missing_sync(p->client, j->instance, blobs, n, &uploaded);
     free(blobs);
     if (e) {
-        char *msg = gmb_format("uploading inputs to Buildbarn: %s", e->message);
+        char *msg = gmb_format("Buildbarn (instance \"%s\"): uploading inputs: %s", j->instance, e->message);
         rev2_error_free(e);
         respond_error(j, false, msg);
         free(msg);
