@@ -45,6 +45,7 @@ typedef struct {
     rev2_built_action action;
     Rev2ExecuteResponse *resp;
     rev2_error *err;
+    bool healed;           /* MISSING blobs were re-uploaded once already */
     request_entry entry;   /* what the status page shows */
 } exec_job;
 
@@ -129,10 +130,14 @@ static void respond_error(exec_job *j, bool bad_request, const char *message)
     free(msg);
 }
 
+static bool heal_missing(exec_job *j);
+
 static void finish(void *arg)
 {
     exec_job *j = arg;
     exec_pipeline *p = j->p;
+    if (j->err && heal_missing(j))
+        return; /* executing again */
     if (j->err) {
         rev2_error *e = j->err;
         char *msg = gmb_format("Buildbarn (instance \"%s\"): %s%s", j->instance, e->message,
@@ -182,6 +187,71 @@ static void finish(void *arg)
     job_free(j);
 }
 
+/* Every blob the action needs (data owned by the job). n in *n, malloc'd. */
+static rev2_blob *action_blobs(exec_job *j, size_t *n)
+{
+    const rev2_blob *dirs;
+    size_t n_dirs = rev2_tree_directory_blobs(j->inputs.tree, &dirs);
+    *n = j->inputs.n_blobs + n_dirs + 2;
+    rev2_blob *blobs = calloc(*n, sizeof *blobs);
+    if (!blobs)
+        abort();
+    memcpy(blobs, j->inputs.blobs, j->inputs.n_blobs * sizeof *blobs);
+    memcpy(blobs + j->inputs.n_blobs, dirs, n_dirs * sizeof *blobs);
+    rev2_action_blobs(&j->action, blobs + j->inputs.n_blobs + n_dirs);
+    return blobs;
+}
+
+static void executed(void *user, rev2_error *err, Rev2ExecuteResponse *resp);
+
+/* Buildbarn lost blobs it had said it held (evicted between the upload
+ * and the worker's input fetch): upload them again from what the job
+ * holds and execute once more. false if this cannot help (already tried,
+ * or a MISSING digest is none of ours). On a pool thread. */
+static bool heal_missing(exec_job *j)
+{
+    rev2_error *e = j->err;
+    if (j->healed || !e || e->n_missing == 0)
+        return false;
+    size_t n_all;
+    rev2_blob *all = action_blobs(j, &n_all);
+    rev2_blob *again = calloc(e->n_missing, sizeof *again);
+    size_t n_again = 0;
+    for (size_t m = 0; m < e->n_missing; m++) {
+        size_t k = 0;
+        while (k < n_all && !rev2_digest_equal(&all[k].digest, &e->missing[m]))
+            k++;
+        if (k == n_all) {
+            char ds[REV2_DIGEST_STR_LEN];
+            GMB_WARN("exec", "#%llu Buildbarn misses %s, which is not one of this action's blobs",
+                     (unsigned long long)j->id, rev2_digest_str(&e->missing[m], ds));
+            free(all);
+            free(again);
+            return false;
+        }
+        again[n_again++] = all[k];
+    }
+    j->healed = true;
+    GMB_WARN("exec", "#%llu Buildbarn lost %zu of the action's blobs (first %.16s...); uploading them again",
+             (unsigned long long)j->id, n_again, again[0].digest.hash);
+    rev2_error *up = rev2_upload_sync(j->p->client, j->instance, again, n_again);
+    free(all);
+    free(again);
+    if (up) {
+        rev2_error_free(up);
+        return false;
+    }
+    if (j->p->metrics)
+        metrics_add(j->p->metrics, "gomabarn_exec_missing_blobs_healed_total", (int64_t)n_again);
+    rev2_error_free(j->err);
+    j->err = NULL;
+    rev2_msg_free(j->resp);
+    j->resp = NULL;
+    rev2_execute_options eo = {.skip_cache_lookup = true};
+    rev2_execute(j->p->client, j->instance, &j->action.action_digest, &eo, NULL, executed, j);
+    return true;
+}
+
 static void executed(void *user, rev2_error *err, Rev2ExecuteResponse *resp)
 {
     exec_job *j = user;
@@ -214,13 +284,8 @@ static void upload_and_execute(void *arg)
 {
     exec_job *j = arg;
     exec_pipeline *p = j->p;
-    const rev2_blob *dirs;
-    size_t n_dirs = rev2_tree_directory_blobs(j->inputs.tree, &dirs);
-    size_t n = j->inputs.n_blobs + n_dirs + 2;
-    rev2_blob *blobs = calloc(n, sizeof *blobs);
-    memcpy(blobs, j->inputs.blobs, j->inputs.n_blobs * sizeof *blobs);
-    memcpy(blobs + j->inputs.n_blobs, dirs, n_dirs * sizeof *blobs);
-    rev2_action_blobs(&j->action, blobs + j->inputs.n_blobs + n_dirs);
+    size_t n;
+    rev2_blob *blobs = action_blobs(j, &n);
     size_t uploaded = 0;
     rev2_error *e = rev2_upload_missing_sync(p->client, j->instance, blobs, n, &uploaded);
     free(blobs);

@@ -12,7 +12,9 @@
  *        Action.platform)
  *     -> FindMissingBlobs + upload of what Buildbarn lacks
  *     -> Execute on the routed instance name, the action cache consulted
- *        first unless the cache policy is STORE_ONLY
+ *        first unless the cache policy is STORE_ONLY; blobs Buildbarn
+ *        reports MISSING after all (evicted meanwhile) are uploaded again
+ *        from the job's own copies and the action executed once more
  *     -> ExecResult (exec_result) -> ExecResp, groups re-encoded.
  * Short blocking steps run on a fixed work pool; while Buildbarn executes,
  * the request holds no thread. Infrastructure failures answer with a

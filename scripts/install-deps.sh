@@ -14,7 +14,7 @@ PACKAGES=(
     libgrpc-dev
     protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
     libxxhash-dev libssl-dev libconfig-dev libmicrohttpd-dev zlib1g-dev
-    python3 python3-protobuf python3-pytest
+    python3 python3-protobuf python3-pytest python3-grpcio
 
     procps psmisc curl openssl
 )
