@@ -5,7 +5,8 @@
 # 2 MiB sent as chunks; a compile error; toolchain_included compiles
 # (GOMABARN_TOOLCHAIN_INCLUDED=1: the compiler, cc1 and as shipped, run
 # from .gomabarn-toolchain/ in the input root, seen through the mount);
-# routing rules; local fallback when the gateway is down, and the refusal
+# routing rules; 32 concurrent readers of one blob through the mount cause
+# one fetch (from /metrics); local fallback when the gateway is down, and the refusal
 # when fallback is off.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -44,7 +45,8 @@ done
 # toolchain_included: the client ships gcc, its cc1 and as.
 for instance in hardlinking fuse; do
     mkdir "tc-$instance" && cd "tc-$instance"
-    printf '#include <stddef.h>\nsize_t shipped_%s(void) { return sizeof(ptrdiff_t); }\n' "$instance" >tc.c
+    # A fresh source each run: an action cache hit would not show the upload.
+    printf '#include <stddef.h>\nsize_t shipped_%s(void) { return sizeof(ptrdiff_t); } /* %s */\n' "$instance" "$WORK" >tc.c
     GOMABARN_INSTANCE=$instance GOMABARN_FALLBACK=0 GOMABARN_VERBOSE=1 GOMABARN_TOOLCHAIN_INCLUDED=1 \
         $CC -O2 -c tc.c -o tc.o 2>cc.err
     check "$instance: a toolchain_included compile succeeds" test $? -eq 0
@@ -64,10 +66,24 @@ for instance in hardlinking fuse; do
 done
 
 # Routing: "compiler=cc -> fuse" sends `cc` compiles to fuse.
-echo "int routed(void) { return 8; }" >routed.c
+echo "int routed(void) { return 8; } /* $WORK */" >routed.c
 GOMABARN_FALLBACK=0 "$CC_BIN" cc -c routed.c -o routed.o 2>cc.err
 check "a compile routed by a rule succeeds" test $? -eq 0
 check "... on the rule's instance name" grep -q 'on "fuse"' <(grep "routed\|action" serve.log | tail -1)
+
+# 32 concurrent readers of one blob the gateway has never held, through
+# its mount: exactly one fetch from Buildbarn, read from /metrics.
+head -c $((8 * 1024 * 1024)) /dev/urandom >shared.bin
+printf 'platform = { container_image = "%s"; };\ncache = { dir = "%s/cache-uploader"; };\n' "$IMAGE" "$WORK" >uploader.conf
+"$GOMABARN" remote-run -q --config uploader.conf --no-cache -i shared.bin -- /bin/true
+check "a blob uploaded by another client" test $? -eq 0
+fetches() { curl -fsS "http://127.0.0.1:$PORT/metrics" | sed -n 's/^gomabarn_cache_fetches_total \([0-9]*\)$/\1/p'; }
+before=$(fetches)
+SHARED="$WORK/mnt/cas/hardlinking/blobs/sha256/file/$(sha256sum shared.bin | cut -d' ' -f1)-$(stat -c %s shared.bin)"
+for i in $(seq 32); do (cmp -s "$SHARED" shared.bin && echo ok >"reader$i") & done
+wait $(jobs -p | grep -v "^$SERVE$") 2>/dev/null
+check "32 concurrent readers through the mount got the bytes" test "$(cat reader* 2>/dev/null | grep -c ok)" -eq 32
+check "... with exactly one fetch (gomabarn_cache_fetches_total $before -> $(fetches))" test "$(($(fetches) - before))" -eq 1
 
 # A file bigger than goma's embedding threshold goes by key first.
 mkdir big && cd big
