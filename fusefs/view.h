@@ -8,6 +8,10 @@
  * (bb_clientd's naming; the empty instance name is cas/blobs/sha256/...), and
  *   actions/<hash>-<size>/                     any action, default instance name
  *   by-instance/<instance>/<hash>-<size>/      the same on a chosen instance name
+ *                                              (by-instance/<hash>-<size> for "")
+ *   requests/<request name>  -> ../by-instance/<instance>/<hash>-<size>
+ *                              the actions a gateway ran, named after the
+ *                              request (the newest VIEW_REQUESTS_KEPT)
  * showing action.json, command.json, input/, and when the action cache has a
  * result: result.json, timings.txt, stdout, stderr, output/ (view_action.h).
  * Directories under cas/ are not listable: names are looked up exactly.
@@ -21,6 +25,9 @@
 #include "cas_store.h"
 
 typedef struct gmb_view gmb_view;
+
+/* How many names requests/ keeps (the oldest is forgotten first). */
+#define VIEW_REQUESTS_KEPT 10000
 
 typedef struct {
     const char *mountpoint;
@@ -39,6 +46,11 @@ int view_run(gmb_view *v, bool handle_signals);
 /* Asks view_run to return (any thread). */
 void view_stop(gmb_view *v);
 void view_destroy(gmb_view *v);
+const char *view_mountpoint(const gmb_view *v);
+
+/* Shows action `action` on `instance` as requests/<request id> (the id
+ * made a safe file name: '/' becomes '_'). Any thread, mounted or not. */
+void view_name_request(gmb_view *v, const char *request_id, const char *instance, const rev2_digest *action);
 
 /* If `path` is a dead FUSE mount ("transport endpoint is not connected"),
  * detaches it. Returns 1 if one was cleaned, 0 if there was no FUSE mount,

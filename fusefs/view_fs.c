@@ -34,8 +34,8 @@ static void fill_entry(gmb_view *v, const view_node *n, struct fuse_entry_param 
 {
     memset(e, 0, sizeof *e);
     e->ino = n->ino;
-    e->attr_timeout = v->opts.entry_timeout_s;
-    e->entry_timeout = v->opts.entry_timeout_s;
+    e->attr_timeout = view_entry_timeout(v, n);
+    e->entry_timeout = view_entry_timeout(v, n);
     view_stat(v, n, &e->attr);
 }
 
@@ -58,9 +58,10 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
     int err = view_lookup(v, parent, name, &n);
     struct fuse_entry_param e;
     if (err == -ENOENT) {
-        /* Content never changes: a name that is not there stays not there. */
+        /* Content never changes: a name that is not there stays not there
+         * (except in requests/, which grows). */
         memset(&e, 0, sizeof e);
-        e.entry_timeout = v->opts.entry_timeout_s;
+        e.entry_timeout = view_negative_timeout(v, parent);
         fuse_reply_entry(req, &e);
         return;
     }
@@ -95,15 +96,18 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
     gmb_view *v = view_of(req);
     struct stat st;
+    double timeout = 0;
     pthread_mutex_lock(&v->lock);
     view_node *n = view_table_get(&v->table, ino);
-    if (n)
+    if (n) {
         view_stat(v, n, &st);
+        timeout = view_entry_timeout(v, n);
+    }
     pthread_mutex_unlock(&v->lock);
     if (!n)
         fuse_reply_err(req, ESTALE);
     else
-        fuse_reply_attr(req, &st, v->opts.entry_timeout_s);
+        fuse_reply_attr(req, &st, timeout);
 }
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -142,9 +146,13 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
         fuse_reply_err(req, -err);
         return;
     }
+    pthread_mutex_lock(&v->lock);
+    view_node *n = view_table_get(&v->table, ino);
+    bool fixed_listing = n && !n->short_lived; /* only requests/ changes */
+    pthread_mutex_unlock(&v->lock);
     fi->fh = (uintptr_t)d;
-    fi->cache_readdir = 1; /* a listing never changes */
-    fi->keep_cache = 1;
+    fi->cache_readdir = fixed_listing;
+    fi->keep_cache = fixed_listing;
     fuse_reply_open(req, fi);
 }
 
@@ -323,6 +331,7 @@ gmb_view *view_create(cas_store *store, const view_options *o, char **err)
     clock_gettime(CLOCK_REALTIME, &v->born);
     pthread_mutex_init(&v->lock, NULL);
     view_table_init(&v->table);
+    v->requests = view_requests_new(VIEW_REQUESTS_KEPT);
     view_node *root = view_table_intern(&v->table, "/", init_root, NULL);
     root->nlookup = 1;
     return v;
@@ -441,6 +450,11 @@ void view_stop(gmb_view *v)
     umount2(v->mountpoint, MNT_DETACH);
 }
 
+const char *view_mountpoint(const gmb_view *v)
+{
+    return v->mountpoint;
+}
+
 void view_destroy(gmb_view *v)
 {
     if (!v)
@@ -451,6 +465,7 @@ void view_destroy(gmb_view *v)
         fuse_session_destroy(v->session);
     }
     view_table_free(&v->table);
+    view_requests_free(v->requests);
     pthread_mutex_destroy(&v->lock);
     free(v->mountpoint);
     free(v);

@@ -7,6 +7,7 @@
 
 #include "view.h"
 #include "view_nodes.h"
+#include "view_requests.h"
 
 struct gmb_view {
     view_options opts;
@@ -14,6 +15,7 @@ struct gmb_view {
     cas_store *store;
     pthread_mutex_t lock;      /* guards the table and listings */
     view_table table;
+    view_requests *requests;   /* requests/ (its own lock, taken after `lock`) */
     struct timespec born;      /* every node's times */
     uid_t uid;
     gid_t gid;
@@ -36,5 +38,9 @@ int view_lookup(gmb_view *v, uint64_t parent, const char *name, view_node **chil
 int view_list(gmb_view *v, uint64_t ino, view_entry **entries, size_t *n);
 void view_release_entries(gmb_view *v, view_entry *entries, size_t n);
 void view_stat(const gmb_view *v, const view_node *n, struct stat *st);
+/* How long the kernel may keep what it learnt about node `ino`, or about
+ * a name it did not find in it: long for content, short for requests/. */
+double view_entry_timeout(const gmb_view *v, const view_node *n);
+double view_negative_timeout(gmb_view *v, uint64_t parent);
 
 #endif

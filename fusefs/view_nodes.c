@@ -29,6 +29,7 @@ static void node_free(view_node *n)
     free(n->key);
     free(n->instance);
     free(n->target);
+    free(n->name);
     rev2_msg_free(n->owned_listing);
     view_tree_unref(n->tree);
     free(n);

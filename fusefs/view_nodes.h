@@ -30,6 +30,7 @@ typedef enum {
     VN_BY_INSTANCE,  /* by-instance/: <instance components>/<hash>-<size> */
     VN_BY_INSTANCE_PREFIX,
     VN_ACTION,       /* an action's directory (view_action.h); lists like a DIR */
+    VN_REQUESTS,     /* requests/: <request name> -> symlink to its action (view_requests.h) */
 } view_kind;
 
 typedef enum { CAS_KIND_FILE, CAS_KIND_EXECUTABLE, CAS_KIND_DIRECTORY, CAS_KIND_TREE } view_cas_kind;
@@ -52,6 +53,8 @@ typedef struct view_node {
     bool executable;
     view_cas_kind cas_kind;  /* VN_CAS_KIND */
     char *target;            /* VN_SYMLINK */
+    char *name;              /* an entry of requests/: its name there */
+    bool short_lived;        /* may change: requests/ and its entries (short kernel timeouts) */
     view_tree *tree;         /* DIR inside a Tree, and TREE once loaded */
     const Rev2Directory *listing;  /* DIR/TREE once loaded */
     Rev2Directory *owned_listing;  /* listing, when it is ours to free */

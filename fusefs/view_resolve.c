@@ -26,6 +26,8 @@ typedef struct {
     bool executable;
     view_cas_kind cas_kind;
     const char *target;
+    const char *name;
+    bool short_lived;
     view_tree *tree;
     const Rev2Directory *listing;
 } node_spec;
@@ -39,6 +41,8 @@ static void init_node(view_node *n, void *arg)
     n->executable = s->executable;
     n->cas_kind = s->cas_kind;
     n->target = s->target ? strdup(s->target) : NULL;
+    n->name = s->name ? strdup(s->name) : NULL;
+    n->short_lived = s->short_lived;
     if (s->tree) {
         n->tree = s->tree;
         s->tree->refs++;
@@ -301,7 +305,8 @@ static view_node *actions_child(gmb_view *v, view_node *parent, const char *name
     rev2_digest d;
     if (parent->kind == VN_ACTIONS)
         return action_name(name, &d) ? action_node(v, parent->instance, &d) : NULL;
-    if (parent->kind == VN_BY_INSTANCE_PREFIX && action_name(name, &d))
+    /* by-instance/<hash>-<size> is the action on the empty instance name. */
+    if ((parent->kind == VN_BY_INSTANCE_PREFIX || parent->kind == VN_BY_INSTANCE) && action_name(name, &d))
         return action_node(v, parent->instance, &d);
     /* by-instance/<components...>: every other name extends the instance name. */
     char *instance = *parent->instance ? gmb_format("%s/%s", parent->instance, name) : strdup(name);
@@ -310,6 +315,30 @@ static view_node *actions_child(gmb_view *v, view_node *parent, const char *name
     view_node *n = intern(v, key, &s);
     free(key);
     free(instance);
+    return n;
+}
+
+/* requests/<name>: a symlink to the action, keyed by its target so a
+ * name re-pointed by a retried request gets a new inode. */
+static view_node *request_node(gmb_view *v, const view_request *r)
+{
+    char *target = view_request_target(r);
+    char *key = gmb_format("R|%s|%s", r->name, target);
+    node_spec s = {.kind = VN_SYMLINK, .instance = r->instance, .target = target, .name = r->name,
+                   .short_lived = true};
+    view_node *n = intern(v, key, &s);
+    free(key);
+    free(target);
+    return n;
+}
+
+static view_node *requests_child(gmb_view *v, const char *name)
+{
+    view_request r;
+    if (!view_requests_find(v->requests, name, &r))
+        return NULL;
+    view_node *n = request_node(v, &r);
+    view_request_clear(&r);
     return n;
 }
 
@@ -329,6 +358,11 @@ static view_node *root_child(gmb_view *v, const char *name)
         s.kind = VN_BY_INSTANCE;
         return intern(v, "Y", &s);
     }
+    if (strcmp(name, "requests") == 0) {
+        s.kind = VN_REQUESTS;
+        s.short_lived = true;
+        return intern(v, "Q", &s);
+    }
     return NULL;
 }
 
@@ -344,6 +378,8 @@ int view_lookup(gmb_view *v, uint64_t parent_ino, const char *name, view_node **
         n = root_child(v, name);
     } else if (parent->kind == VN_ACTIONS || parent->kind == VN_BY_INSTANCE || parent->kind == VN_BY_INSTANCE_PREFIX) {
         n = actions_child(v, parent, name);
+    } else if (parent->kind == VN_REQUESTS) {
+        n = requests_child(v, name);
     } else if (parent->kind == VN_DIR || parent->kind == VN_TREE || parent->kind == VN_ACTION) {
         err = load_listing(v, parent);
         n = err == 0 ? directory_child(v, parent, name) : NULL;
@@ -395,9 +431,18 @@ int view_list(gmb_view *v, uint64_t ino, view_entry **entries, size_t *count)
     if (!n) {
         err = -ESTALE;
     } else if (n->kind == VN_ROOT) {
-        static const char *const top[] = {"actions", "by-instance", "cas"};
-        for (size_t i = 0; i < 3; i++)
+        static const char *const top[] = {"actions", "by-instance", "cas", "requests"};
+        for (size_t i = 0; i < sizeof top / sizeof *top; i++)
             add_entry(entries, count, &cap, top[i], root_child(v, top[i]));
+    } else if (n->kind == VN_REQUESTS) {
+        view_request *reqs;
+        size_t n_reqs = view_requests_list(v->requests, &reqs);
+        for (size_t i = 0; i < n_reqs; i++) {
+            view_node *link = request_node(v, &reqs[i]);
+            add_entry(entries, count, &cap, link->name, link);
+            view_request_clear(&reqs[i]);
+        }
+        free(reqs);
     } else if (n->kind == VN_CAS_DIGEST_FN) {
         for (int k = 0; k < 4; k++) {
             int e2 = 0;
@@ -424,6 +469,31 @@ int view_list(gmb_view *v, uint64_t ino, view_entry **entries, size_t *count)
         *count = 0;
     }
     return err;
+}
+
+/* Entries of requests/ come and go; the kernel asks again after this. */
+#define SHORT_LIVED_TIMEOUT_S 1.0
+
+double view_entry_timeout(const gmb_view *v, const view_node *n)
+{
+    return n->short_lived ? SHORT_LIVED_TIMEOUT_S : v->opts.entry_timeout_s;
+}
+
+double view_negative_timeout(gmb_view *v, uint64_t parent)
+{
+    pthread_mutex_lock(&v->lock);
+    view_node *n = view_table_get(&v->table, parent);
+    double t = n && n->short_lived ? 0 : v->opts.entry_timeout_s;
+    pthread_mutex_unlock(&v->lock);
+    return t;
+}
+
+void view_name_request(gmb_view *v, const char *request_id, const char *instance, const rev2_digest *action)
+{
+    char *name = view_request_file_name(request_id);
+    if (name)
+        view_requests_put(v->requests, name, instance, action);
+    free(name);
 }
 
 void view_stat(const gmb_view *v, const view_node *n, struct stat *st)

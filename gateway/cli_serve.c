@@ -30,8 +30,10 @@ static const char usage[] =
     "Also: / (status page), /request/<id>, /metrics (Prometheus), /healthz.\n"
     "Served now: ping (GET and POST), s (StoreFile) and l (LookupFile) on the\n"
     "local content store (cache.dir), sl (SaveLog), /healthz.\n"
-    "With mount.enabled, the FUSE view is mounted at mount.path and Exec outputs\n"
-    "are read back through it (in-process when FUSE is unavailable).\n"
+    "With mount.enabled, the FUSE view is mounted at mount.path: each Exec's\n"
+    "action appears there before it runs (requests/<goma request id> links to\n"
+    "by-instance/<instance>/<action hash>-<size>) and its outputs are read back\n"
+    "through the mount (in-process when FUSE is unavailable).\n"
     "e (Exec) runs plain requests (the compiler named in argv is the worker's)\n"
     "and toolchain_included requests (GOMA_ARBITRARY_TOOLCHAIN_SUPPORT=true: the\n"
     "shipped compiler runs; files outside the input root are staged under\n"
@@ -126,7 +128,7 @@ int gmb_cli_serve(int argc, char **argv)
         goto fail;
     goma = goma_service_new(http, cfg.http_path_prefix);
     goma_files_routes(files, http, cfg.http_path_prefix);
-    pipeline = exec_pipeline_new(client, store, files, &cfg, 8, met, rlog, view_running ? cfg.mount_path : NULL);
+    pipeline = exec_pipeline_new(client, store, files, &cfg, 8, met, rlog, view_running ? view : NULL);
     exec_pipeline_routes(pipeline, http, cfg.http_path_prefix);
     status = status_page_new(&cfg, client, store, files, http, met, rlog);
     status_page_routes(status, http);

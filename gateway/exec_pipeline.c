@@ -31,7 +31,8 @@ struct exec_pipeline {
     int64_t timeout_ms;
     metrics *metrics;
     request_log *log;
-    char *mount_path;  /* NULL: outputs read in-process */
+    gmb_view *view;          /* NULL: not mounted */
+    char *mount_path;        /* the view's; NULL: outputs read in-process */
 };
 
 typedef struct {
@@ -451,6 +452,14 @@ static void prepare(void *arg)
     char ds[REV2_DIGEST_STR_LEN];
     snprintf(j->entry.action, sizeof j->entry.action, "%s", rev2_digest_str(&j->action.action_digest, ds));
     j->entry.n_inputs = j->inputs.n_inputs;
+    /* Staged: the action and its inputs are in the store, so the view shows
+     * them now; requests/<goma request id> leads there. */
+    if (p->view) {
+        char own_id[32];
+        snprintf(own_id, sizeof own_id, "gomabarn-%llu", (unsigned long long)j->id);
+        view_name_request(p->view, *j->entry.requester ? j->entry.requester : own_id, j->instance,
+                          &j->action.action_digest);
+    }
     record(j, "running", NULL);
     /* The action cache first: a hit needs no upload at all (one round
      * trip to Buildbarn instead of three). STORE_ONLY skips the lookup. */
@@ -484,7 +493,7 @@ static void on_exec(http_request *r, void *user)
 }
 
 exec_pipeline *exec_pipeline_new(rev2_client *client, cas_store *store, goma_files *files, const gmb_config *cfg,
-                                 int threads, metrics *met, request_log *log, const char *mount_path)
+                                 int threads, metrics *met, request_log *log, gmb_view *view)
 {
     exec_pipeline *p = calloc(1, sizeof *p);
     if (!p)
@@ -514,7 +523,8 @@ exec_pipeline *exec_pipeline_new(rev2_client *client, cas_store *store, goma_fil
     p->exec_root = strdup(cfg->exec_root);
     p->metrics = met;
     p->log = log;
-    p->mount_path = mount_path ? strdup(mount_path) : NULL;
+    p->view = view;
+    p->mount_path = view ? strdup(view_mountpoint(view)) : NULL;
     return p;
 }
 

@@ -31,13 +31,15 @@
 #include "http_server.h"
 #include "metrics.h"
 #include "request_log.h"
+#include "view.h"
 
 typedef struct exec_pipeline exec_pipeline;
 
-/* metrics and log may be NULL. mount_path: where the FUSE view is
- * mounted, to read outputs back through it; NULL: in-process. */
+/* metrics and log may be NULL. view: the mounted FUSE view, to name each
+ * action under requests/ and read outputs back through the mount; NULL:
+ * outputs are read from the store in-process. */
 exec_pipeline *exec_pipeline_new(rev2_client *client, cas_store *store, goma_files *files, const gmb_config *cfg,
-                                 int threads, metrics *met, request_log *log, const char *mount_path);
+                                 int threads, metrics *met, request_log *log, gmb_view *view);
 void exec_pipeline_routes(exec_pipeline *p, http_server *http, const char *prefix);
 /* Waits for the work queued, then frees. Stop the HTTP server first. */
 void exec_pipeline_free(exec_pipeline *p);

@@ -62,6 +62,13 @@ for instance in hardlinking fuse; do
         test -x "$action/input/.gomabarn-toolchain/usr/lib/gcc/x86_64-linux-gnu/12/cc1"
     check "... its own headers too (stddef.h)" \
         test -f "$action/input/.gomabarn-toolchain/usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h"
+    # requests/<goma request id> leads to the action; the listing is never
+    # cached (the second pass sees the newer request).
+    request=$(cd "$WORK/mnt/requests" && for n in *_tc.o; do
+        [ "$(readlink "$n")" = "../by-instance/$instance/$digest" ] && echo "$n"; done)
+    check "... requests/ lists it as a link to by-instance/$instance/<action>" test -n "$request"
+    check "... the request's link opens the action" \
+        cmp -s "$WORK/mnt/requests/$request/command.json" "$action/command.json"
     cd ..
 done
 
