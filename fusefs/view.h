@@ -23,6 +23,7 @@
 #include <stdbool.h>
 
 #include "cas_store.h"
+#include "rev2_proto.h"
 
 typedef struct gmb_view gmb_view;
 
@@ -51,6 +52,10 @@ const char *view_mountpoint(const gmb_view *v);
 /* Shows action `action` on `instance` as requests/<request id> (the id
  * made a safe file name: '/' becomes '_'). Any thread, mounted or not. */
 void view_name_request(gmb_view *v, const char *request_id, const char *instance, const rev2_digest *action);
+/* Hands over the result of an action the gateway ran, so its directory
+ * shows output/ at once, whatever the action cache keeps. Any thread. */
+void view_action_result(gmb_view *v, const char *instance, const rev2_digest *action,
+                        const Rev2ActionResult *result);
 
 /* If `path` is a dead FUSE mount ("transport endpoint is not connected"),
  * detaches it. Returns 1 if one was cleaned, 0 if there was no FUSE mount,

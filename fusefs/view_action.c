@@ -155,7 +155,8 @@ static int add_outputs(cas_store *s, const char *instance, const Rev2ActionResul
     return rc;
 }
 
-int view_action_build(cas_store *s, const char *instance, const rev2_digest *action, rev2_digest *root, char **err)
+int view_action_build(cas_store *s, const char *instance, const rev2_digest *action,
+                      const Rev2ActionResult *known, rev2_digest *root, bool *has_result, char **err)
 {
     rev2_client *remote = cas_store_remote(s);
     Rev2Action *a = read_message(s, instance, action, &build__bazel__remote__execution__v2__action__descriptor,
@@ -178,8 +179,9 @@ int view_action_build(cas_store *s, const char *instance, const rev2_digest *act
         rc = add_json(s, t, "command.json", (const ProtobufCMessage *)cmd, err);
     if (rc == 0)
         rc = rev2_tree_add_dir_digest(t, "input", &input_d, err);
-    if (rc == 0 && remote) {
-        /* No result (never run, or evicted) is normal: then there is no output. */
+    if (rc == 0 && !known && remote) {
+        /* No result (never run, still running, or evicted) is normal: then
+         * there is no output. */
         rev2_error *e = rev2_get_action_result_sync(remote, instance, action, false, &result);
         if (e && e->code != REV2_NOT_FOUND) {
             char ds[REV2_DIGEST_STR_LEN];
@@ -187,17 +189,19 @@ int view_action_build(cas_store *s, const char *instance, const rev2_digest *act
         }
         rev2_error_free(e);
     }
-    if (rc == 0 && result) {
+    const Rev2ActionResult *r = known ? known : result;
+    *has_result = r != NULL;
+    if (rc == 0 && r) {
         rev2_digest out;
-        rc = add_json(s, t, "result.json", (const ProtobufCMessage *)result, err);
+        rc = add_json(s, t, "result.json", (const ProtobufCMessage *)r, err);
         if (rc == 0)
-            rc = add_timings(s, t, result, err);
+            rc = add_timings(s, t, r, err);
         if (rc == 0)
-            rc = add_stream(s, t, "stdout", &result->stdout_raw, result->stdout_digest, err);
+            rc = add_stream(s, t, "stdout", &r->stdout_raw, r->stdout_digest, err);
         if (rc == 0)
-            rc = add_stream(s, t, "stderr", &result->stderr_raw, result->stderr_digest, err);
+            rc = add_stream(s, t, "stderr", &r->stderr_raw, r->stderr_digest, err);
         if (rc == 0)
-            rc = add_outputs(s, instance, result, &out, err);
+            rc = add_outputs(s, instance, r, &out, err);
         if (rc == 0)
             rc = rev2_tree_add_dir_digest(t, "output", &out, err);
     }

@@ -13,12 +13,17 @@
 #ifndef VIEW_ACTION_H
 #define VIEW_ACTION_H
 
-#include "cas_store.h"
+#include <stdbool.h>
 
-/* Fetches the Action, its Command and (GetActionResult) its result from
- * `instance`, and returns the digest of the action's Directory. 0, or -1
- * with *err. Blocks on the network. */
-int view_action_build(cas_store *store, const char *instance, const rev2_digest *action, rev2_digest *root,
-                      char **err);
+#include "cas_store.h"
+#include "rev2_proto.h"
+
+/* Fetches the Action, its Command and its result (`known` when the gateway
+ * handed it over, else GetActionResult) from `instance`, and returns the
+ * digest of the action's Directory; *has_result says whether it has one
+ * yet (an action still running has none). 0, or -1 with *err. Blocks on
+ * the network. */
+int view_action_build(cas_store *store, const char *instance, const rev2_digest *action,
+                      const Rev2ActionResult *known, rev2_digest *root, bool *has_result, char **err);
 
 #endif

@@ -332,6 +332,7 @@ gmb_view *view_create(cas_store *store, const view_options *o, char **err)
     pthread_mutex_init(&v->lock, NULL);
     view_table_init(&v->table);
     v->requests = view_requests_new(VIEW_REQUESTS_KEPT);
+    v->results = view_results_new();
     view_node *root = view_table_intern(&v->table, "/", init_root, NULL);
     root->nlookup = 1;
     return v;
@@ -466,6 +467,7 @@ void view_destroy(gmb_view *v)
     }
     view_table_free(&v->table);
     view_requests_free(v->requests);
+    view_results_free(v->results);
     pthread_mutex_destroy(&v->lock);
     free(v->mountpoint);
     free(v);

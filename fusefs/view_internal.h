@@ -8,6 +8,7 @@
 #include "view.h"
 #include "view_nodes.h"
 #include "view_requests.h"
+#include "view_results.h"
 
 struct gmb_view {
     view_options opts;
@@ -16,6 +17,7 @@ struct gmb_view {
     pthread_mutex_t lock;      /* guards the table and listings */
     view_table table;
     view_requests *requests;   /* requests/ (its own lock, taken after `lock`) */
+    view_results *results;     /* results handed over by the gateway (under `lock`) */
     struct timespec born;      /* every node's times */
     uid_t uid;
     gid_t gid;

@@ -31,6 +31,9 @@ static void node_free(view_node *n)
     free(n->target);
     free(n->name);
     rev2_msg_free(n->owned_listing);
+    for (size_t i = 0; i < n->n_retired; i++)
+        rev2_msg_free(n->retired[i]);
+    free(n->retired);
     view_tree_unref(n->tree);
     free(n);
 }

@@ -58,6 +58,14 @@ typedef struct view_node {
     view_tree *tree;         /* DIR inside a Tree, and TREE once loaded */
     const Rev2Directory *listing;  /* DIR/TREE once loaded */
     Rev2Directory *owned_listing;  /* listing, when it is ours to free */
+    /* VN_ACTION listed before its result existed: listed again (at most
+     * once a second, or at once when the result is handed over). Listings
+     * replaced are kept until the node goes: open directory handles may
+     * still point into them. */
+    bool awaiting_result;
+    int64_t built_ms;
+    Rev2Directory **retired;
+    size_t n_retired;
     struct view_node *next;  /* hash chain */
 } view_node;
 

@@ -6,6 +6,7 @@
 
 #include "errmsg.h"
 #include "log.h"
+#include "rev2_engine.h"
 #include "view_action.h"
 #include "view_internal.h"
 
@@ -106,12 +107,34 @@ static view_tree *load_tree(cas_store *store, const char *instance, const rev2_d
     return t;
 }
 
-/* Makes sure a DIR or TREE node has its listing. Lock held on entry and
- * exit; released while fetching. */
+/* An action listed without a result may have one now. */
+#define ACTION_RELIST_MS 1000
+
+static bool action_listing_stale(gmb_view *v, const view_node *n)
+{
+    if (n->kind != VN_ACTION || !n->awaiting_result)
+        return false;
+    return view_results_has(v->results, n->instance, &n->digest) || rev2_now_ms() - n->built_ms >= ACTION_RELIST_MS;
+}
+
+static void retire_listing(view_node *n)
+{
+    n->retired = realloc(n->retired, (n->n_retired + 1) * sizeof *n->retired);
+    if (!n->retired)
+        abort();
+    n->retired[n->n_retired++] = n->owned_listing;
+    n->owned_listing = NULL;
+    n->listing = NULL;
+}
+
+/* Makes sure a DIR, TREE or ACTION node has its listing. Lock held on
+ * entry and exit; released while fetching. */
 static int load_listing(gmb_view *v, view_node *n)
 {
-    if (n->listing)
+    if (n->listing && !action_listing_stale(v, n))
         return 0;
+    if (n->listing)
+        retire_listing(n);
     char ds[REV2_DIGEST_STR_LEN];
     rev2_digest_str(&n->digest, ds);
     if (n->kind == VN_DIR && n->tree) {
@@ -126,20 +149,22 @@ static int load_listing(gmb_view *v, view_node *n)
     char *instance = strdup(n->instance);
     rev2_digest digest = n->digest;
     view_kind kind = n->kind;
+    Rev2ActionResult *known = kind == VN_ACTION ? view_results_get(v->results, instance, &digest) : NULL;
     pthread_mutex_unlock(&v->lock);
 
     view_tree *tree = NULL;
     Rev2Directory *dir = NULL;
-    bool built = true;
+    bool built = true, has_result = true;
     if (kind == VN_ACTION) {
         /* An action's directory is made of blobs put into the store. */
         char *why = NULL;
         rev2_digest action = digest;
-        built = view_action_build(v->store, instance, &action, &digest, &why) == 0;
+        built = view_action_build(v->store, instance, &action, known, &digest, &has_result, &why) == 0;
         if (!built) {
             GMB_ERROR("view", "action %s on instance \"%s\": %s", ds, instance, why);
             free(why);
         }
+        rev2_msg_free(known);
     }
     if (kind == VN_TREE) {
         tree = load_tree(v->store, instance, &digest);
@@ -162,6 +187,13 @@ static int load_listing(gmb_view *v, view_node *n)
         view_tree_unref(tree);
         rev2_msg_free(dir);
         return 0;
+    }
+    if (kind == VN_ACTION) {
+        /* Until it has a result, the kernel must not cache its listing or
+         * the names it lacks (output/, result.json...). */
+        n->awaiting_result = !has_result;
+        n->short_lived = !has_result;
+        n->built_ms = rev2_now_ms();
     }
     if (tree) {
         n->tree = tree;
@@ -486,6 +518,14 @@ double view_negative_timeout(gmb_view *v, uint64_t parent)
     double t = n && n->short_lived ? 0 : v->opts.entry_timeout_s;
     pthread_mutex_unlock(&v->lock);
     return t;
+}
+
+void view_action_result(gmb_view *v, const char *instance, const rev2_digest *action,
+                        const Rev2ActionResult *result)
+{
+    pthread_mutex_lock(&v->lock);
+    view_results_put(v->results, instance, action, result);
+    pthread_mutex_unlock(&v->lock);
 }
 
 void view_name_request(gmb_view *v, const char *request_id, const char *instance, const rev2_digest *action)

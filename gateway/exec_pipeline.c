@@ -152,7 +152,10 @@ static void finish(void *arg)
         return;
     }
     char *err = NULL;
-    DevtoolsGoma__ExecResult *result = exec_result_from_rev2(p->files, p->store, j->instance, p->mount_path, j->resp->result, &err);
+    if (p->view) /* so by-instance/<instance>/<action>/output/ is there to read */
+        view_action_result(p->view, j->instance, &j->action.action_digest, j->resp->result);
+    DevtoolsGoma__ExecResult *result = exec_result_from_rev2(p->files, p->store, j->instance, p->mount_path,
+                                                             &j->action.action_digest, j->resp->result, &err);
     if (!result) {
         respond_error(j, false, err);
         free(err);
@@ -366,6 +369,18 @@ static void route(exec_job *j)
     GMB_DEBUG("exec", "#%llu instance \"%s\" (%s)", (unsigned long long)j->id, j->instance, why);
 }
 
+static void stage_in_store(exec_job *j)
+{
+    size_t n;
+    rev2_blob *blobs = action_blobs(j, &n);
+    /* Input files are in the store already (they came through goma_files). */
+    for (size_t i = j->inputs.n_blobs; i < n; i++)
+        if (cas_store_put(j->p->store, &blobs[i].digest, blobs[i].data, (size_t)blobs[i].digest.size) < 0)
+            GMB_WARN("exec", "#%llu cannot stage %s in the local store", (unsigned long long)j->id,
+                     blobs[i].digest.hash);
+    free(blobs);
+}
+
 static void prepare(void *arg)
 {
     exec_job *j = arg;
@@ -452,9 +467,12 @@ static void prepare(void *arg)
     char ds[REV2_DIGEST_STR_LEN];
     snprintf(j->entry.action, sizeof j->entry.action, "%s", rev2_digest_str(&j->action.action_digest, ds));
     j->entry.n_inputs = j->inputs.n_inputs;
-    /* Staged: the action and its inputs are in the store, so the view shows
-     * them now; requests/<goma request id> leads there. */
+    /* Staged: the action, its Command and its input Directories go into the
+     * local store next to the input files, so the view shows the action
+     * (input/ included) now, without asking Buildbarn; requests/<goma
+     * request id> leads there. */
     if (p->view) {
+        stage_in_store(j);
         char own_id[32];
         snprintf(own_id, sizeof own_id, "gomabarn-%llu", (unsigned long long)j->id);
         view_name_request(p->view, *j->entry.requester ? j->entry.requester : own_id, j->instance,
