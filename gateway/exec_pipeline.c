@@ -152,10 +152,10 @@ static void finish(void *arg)
         return;
     }
     char *err = NULL;
-    if (p->view) /* so by-instance/<instance>/<action>/output/ is there to read */
+    if (p->view) /* so by-instance/<instance>/<action>/ shows output/ at once */
         view_action_result(p->view, j->instance, &j->action.action_digest, j->resp->result);
-    DevtoolsGoma__ExecResult *result = exec_result_from_rev2(p->files, p->store, j->instance, p->mount_path,
-                                                             &j->action.action_digest, j->resp->result, &err);
+    DevtoolsGoma__ExecResult *result =
+        exec_result_from_rev2(p->files, p->store, j->instance, p->mount_path, j->resp->result, &err);
     if (!result) {
         respond_error(j, false, err);
         free(err);

@@ -1,6 +1,5 @@
 #include "exec_result.h"
 
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,32 +66,17 @@ static DevtoolsGoma__FileBlob *chunked(goma_files *files, const uint8_t *data, s
     return meta;
 }
 
-/* A path the view's output/ tree can hold as it is: relative, without
- * "." or ".." components (REv2 allows those in output paths). */
-static bool plain_path(const char *path)
+/* An output's bytes as the view shows them. The view gives a blob one
+ * inode per (instance, digest, executable bit), so this file under cas/ is
+ * the very inode that by-instance/<instance>/<action>/output/<path> shows
+ * (same page cache), reached without building the action's directory: that
+ * costs some small local writes per action, which a user browsing the view
+ * pays, not every Exec. */
+static int read_through_mount(const char *mount, const char *instance, const rev2_digest *d, bool executable,
+                              uint8_t **data)
 {
-    if (!*path || *path == '/')
-        return false;
-    for (const char *c = path; c; c = strchr(c, '/')) {
-        c += *c == '/';
-        size_t n = strcspn(c, "/");
-        if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
-            return false;
-    }
-    return true;
-}
-
-/* An output's bytes as the view shows them: under the action's output/,
- * or for an unusual path by its digest under cas/. */
-static int read_through_mount(const char *mount, const char *instance, const rev2_digest *action,
-                              const char *path, const rev2_digest *d, uint8_t **data)
-{
-    const char *slash = *instance ? "/" : "";
-    char *file = plain_path(path)
-                     ? gmb_format("%s/by-instance/%s%s%s-%lld/output/%s", mount, instance, slash, action->hash,
-                                  (long long)action->size, path)
-                     : gmb_format("%s/cas/%s%sblobs/sha256/file/%s-%lld", mount, instance, slash, d->hash,
-                                  (long long)d->size);
+    char *file = gmb_format("%s/cas/%s%sblobs/sha256/%s/%s-%lld", mount, instance, *instance ? "/" : "",
+                            executable ? "executable" : "file", d->hash, (long long)d->size);
     FILE *f = fopen(file, "rb");
     free(file);
     if (!f)
@@ -109,8 +93,7 @@ static int read_through_mount(const char *mount, const char *instance, const rev
 }
 
 DevtoolsGoma__ExecResult *exec_result_from_rev2(goma_files *files, cas_store *store, const char *instance,
-                                                const char *mount_path, const rev2_digest *action,
-                                                const Rev2ActionResult *r, char **err)
+                                                const char *mount_path, const Rev2ActionResult *r, char **err)
 {
     DevtoolsGoma__ExecResult *res = malloc(sizeof *res);
     if (!res)
@@ -150,7 +133,7 @@ DevtoolsGoma__ExecResult *exec_result_from_rev2(goma_files *files, cas_store *st
         uint8_t *data = NULL;
         bool have = rev2_digest_from_proto(of->digest, &d);
         if (have)
-            have = mount_path ? read_through_mount(mount_path, instance, action, of->path, &d, &data) == 0
+            have = mount_path ? read_through_mount(mount_path, instance, &d, of->is_executable, &data) == 0
                               : cas_store_read_all(store, instance, &d, &data) == 0;
         if (!have) {
             gmb_fail(err, "cannot fetch output %s from Buildbarn%s", of->path, mount_path ? " through the view" : "");

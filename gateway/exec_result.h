@@ -11,12 +11,11 @@
 #include "goma_files.h"
 
 /* Fills a heap ExecResult (free with devtools_goma__exec_result__free_unpacked).
- * Blocks to fetch outputs: through the FUSE view mounted at `mount_path`,
- * as by-instance/<instance>/<action hash>-<size>/output/<path> (the view
- * must have been handed the result: view_action_result), or from the
- * store in-process when mount_path is NULL. NULL with a malloc'd reason. */
+ * Blocks to fetch outputs: through the FUSE view mounted at `mount_path`
+ * (cas/<instance>/blobs/sha256/{file,executable}/<hash>-<size>: the same
+ * inode as the action's output/<path> there), or from the store
+ * in-process when mount_path is NULL. NULL with a malloc'd reason. */
 DevtoolsGoma__ExecResult *exec_result_from_rev2(goma_files *files, cas_store *store, const char *instance,
-                                                const char *mount_path, const rev2_digest *action,
-                                                const Rev2ActionResult *r, char **err);
+                                                const char *mount_path, const Rev2ActionResult *r, char **err);
 
 #endif

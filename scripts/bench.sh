@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks (figures and ratios from one run; the machines are noisy):
 # per-action times on both worker pools and the cache-hit path, 1,000
-# Executes in flight, and the FUSE view (reads, stat/readdir rates).
+# Executes in flight, the FUSE view (reads, stat/readdir rates), the goma
+# front end, and reading Exec outputs back through the mount.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -13,3 +14,4 @@ build-normal/tests/bench/bench_rev2_inflight 1000 hardlinking
 build-normal/tests/bench/bench_rev2_inflight 1000 fuse
 tests/bench/bench_mount.sh build-normal hardlinking
 tests/bench/bench_goma.sh build-normal
+tests/bench/bench_readback.sh build-normal

@@ -15,83 +15,20 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cc_http.h"
-#include "goma/goma_data.pb-c.h"
-#include "goma_wire.h"
+#include "bench_goma_req.h"
 #include "rev2_blocking.h"
 
 static int port;
 
 static uint8_t *make_req(const char *source, size_t *len)
 {
-    DevtoolsGoma__FileBlob blob = DEVTOOLS_GOMA__FILE_BLOB__INIT;
-    blob.blob_type = DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE;
-    blob.has_content = blob.has_file_size = true;
-    blob.content.data = (uint8_t *)source;
-    blob.content.len = strlen(source);
-    blob.file_size = (int64_t)blob.content.len;
-    size_t bl = devtools_goma__file_blob__get_packed_size(&blob);
-    uint8_t *bb = malloc(bl);
-    devtools_goma__file_blob__pack(&blob, bb);
-    rev2_digest key;
-    rev2_digest_of_bytes(bb, bl, &key);
-    free(bb);
-    DevtoolsGoma__ExecReq__Input in = DEVTOOLS_GOMA__EXEC_REQ__INPUT__INIT;
-    in.filename = "b.c";
-    in.hash_key = key.hash;
-    in.content = &blob;
-    DevtoolsGoma__ExecReq__Input *ins[] = {&in};
-    DevtoolsGoma__CommandSpec spec = DEVTOOLS_GOMA__COMMAND_SPEC__INIT;
-    spec.name = "gcc";
     char *args[] = {"gcc", "-c", "b.c", "-o", "b.o"};
-    char *outs[] = {"b.o"};
-    DevtoolsGoma__ExecReq req = DEVTOOLS_GOMA__EXEC_REQ__INIT;
-    req.command_spec = &spec;
-    req.n_arg = 5;
-    req.arg = args;
-    req.cwd = "/tmp/gomabarn-bench";
-    req.n_input = 1;
-    req.input = ins;
-    req.n_expected_output_files = 1;
-    req.expected_output_files = outs;
-    size_t n = devtools_goma__exec_req__get_packed_size(&req);
-    uint8_t *flat = malloc(n);
-    devtools_goma__exec_req__pack(&req, flat);
-    gmb_buf wire;
-    gmb_buf_init(&wire, SIZE_MAX);
-    const char *why;
-    goma_messages_to_groups(GOMA_MSG_EXEC_REQ, flat, n, &wire, &why);
-    free(flat);
-    return gmb_buf_take(&wire, len);
+    return bench_exec_req("b.c", source, args, 5, "b.o", len);
 }
 
-/* Sends one ExecReq; returns its ExecResp (NULL on failure). */
 static DevtoolsGoma__ExecResp *exec(const uint8_t *req, size_t len)
 {
-    cc_http_target t = {.host = "127.0.0.1", .port = port, .timeout_s = 600};
-    gmb_buf out, flat;
-    gmb_buf_init(&out, 64u << 20);
-    gmb_buf_init(&flat, SIZE_MAX);
-    const char *why;
-    int status = cc_http_post(&t, "/cxx-compiler-service/e", req, len, &out, &why);
-    DevtoolsGoma__ExecResp *resp = NULL;
-    if (status == 200 && goma_groups_to_messages(GOMA_MSG_EXEC_RESP, out.data, out.len, &flat, &why) == 0)
-        resp = devtools_goma__exec_resp__unpack(NULL, flat.len, flat.data);
-    gmb_buf_free(&out);
-    gmb_buf_free(&flat);
-    return resp;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double pct(double *v, size_t n, double p)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    return v[(size_t)(p * (double)(n - 1) + 0.5)];
+    return bench_exec(port, req, len);
 }
 
 static long proc_field(int pid, const char *name)
@@ -184,7 +121,7 @@ int main(int argc, char **argv)
         rev2_msg_free(ar);
     }
     rev2_client_free(c);
-    double v50 = pct(via, N, 0.5), v99 = pct(via, N, 0.99), d50 = pct(direct, N, 0.5), d99 = pct(direct, N, 0.99);
+    double v50 = bench_pct(via, N, 0.5), v99 = bench_pct(via, N, 0.99), d50 = bench_pct(direct, N, 0.5), d99 = bench_pct(direct, N, 0.99);
     printf("== action-cache hit, %d sequential requests\n", N);
     printf("  through gomabarn (goma/HTTP, new connection each)  p50 %.3f ms  p99 %.3f ms\n", v50, v99);
     printf("  direct REv2 GetActionResult                         p50 %.3f ms  p99 %.3f ms\n", d50, d99);
