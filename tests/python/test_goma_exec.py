@@ -16,6 +16,8 @@ import time
 
 import pytest
 
+import goma_rules
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 PREFIX = "/cxx-compiler-service"
@@ -84,7 +86,25 @@ def call(gg, port, req, instance):
     body = r.read()
     c.close()
     assert r.status == 200, body
-    return gg.ExecResp.FromString(body)
+    resp = gg.ExecResp.FromString(body)
+    # Every answer is checked against the goma client's rules.
+    problems = goma_rules.exec_resp_problems(resp, req.expected_output_files)
+    assert not problems, problems
+    return resp
+
+
+def lookup(gg, port, keys):
+    """LookupFile as the client asks it: at most 5 keys per request."""
+    blobs = []
+    for at in range(0, len(keys), 5):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        c.request("POST", PREFIX + "/l", body=gg.LookupFileReq(hash_key=keys[at:at + 5]).SerializeToString())
+        r = c.getresponse()
+        body = r.read()
+        c.close()
+        assert r.status == 200, body
+        blobs += list(gg.LookupFileResp.FromString(body).blob)
+    return blobs
 
 
 def local_compile(tmp_path, files, args):
@@ -183,6 +203,23 @@ def test_input_over_2_mib_via_chunks(gg, server, tmp_path):
     assert resp.result.exit_status == 0, resp.result.stderr_buffer
     local_compile(tmp_path, {"big.c": body}, ["gcc", "-c", "big.c", "-o", "big.o"])
     assert resp.result.output[0].blob.content == (tmp_path / "big.o").read_bytes()
+
+
+def test_output_over_2_mib_via_lookup_file(gg, server, tmp_path):
+    """A 5 MB output comes back as FILE_META; its chunks are fetched with
+    LookupFile, each valid, laid end to end, and equal to what ran."""
+    salt = "%d" % time.time_ns()
+    want = (("gomabarn " + salt + "\n").encode() * 1000000)[:5000000]
+    req = exec_req(gg, str(tmp_path), {"salt.txt": salt.encode()},
+                   ["sh", "-c", "yes 'gomabarn %s' | head -c 5000000 >big.bin" % salt], ["big.bin"])
+    resp = call(gg, server, req, "hardlinking")
+    assert resp.result.exit_status == 0, resp.result.stderr_buffer
+    meta = resp.result.output[0].blob
+    assert meta.blob_type == goma_rules.FILE_META and meta.file_size == len(want)
+    chunks = lookup(gg, server, list(meta.hash_key))
+    assert goma_rules.chunks_problems(meta, chunks) == []
+    assert all(key(c) == k for c, k in zip(chunks, meta.hash_key))  # served under their own keys
+    assert b"".join(c.content for c in chunks) == want
 
 
 def test_inputs_and_outputs_through_the_view(gg, server, tmp_path):

@@ -13,6 +13,8 @@ import zlib
 
 import pytest
 
+import goma_rules
+
 PREFIX = "/cxx-compiler-service"
 
 
@@ -154,6 +156,8 @@ def test_store_and_lookup_files(gomabarn, tmp_path, gg):
         assert r.status == 200
         blobs = list(gg.LookupFileResp.FromString(body).blob)
         assert len(blobs) == 5
+        for n in (0, 2, 3, 4):  # all but the not-found placeholder obey the client's rules
+            assert goma_rules.blob_problems(blobs[n]) == [], n
         assert blobs[0] == good[0] and sha(blobs[0]) == keys[0]
         assert blobs[1].HasField("blob_type") and blobs[1].blob_type == 0  # FILE_UNSPECIFIED
         assert blobs[2] == good[3]
@@ -224,6 +228,93 @@ def test_buildbarn_unreachable_is_a_retryable_error(gomabarn, tmp_path, gg):
         assert resp.error != -1  # not BAD_REQUEST: worth retrying
         assert any("Buildbarn" in m and "connect" in m for m in resp.error_message), resp.error_message
         r, _ = request(port, "GET", PREFIX + "/ping")
+        assert r.status == 200
+    finally:
+        stop(proc)
+
+
+def test_keep_alive_one_connection_many_requests(server, gg):
+    """goma's client keeps its connection: every request on one socket,
+    and every 200 tells it which body encodings we decode."""
+    c = http.client.HTTPConnection("127.0.0.1", server, timeout=10)
+    blob = gg.FileBlob(blob_type=1, content=b"int kept;\n", file_size=10)
+    steps = [
+        ("GET", PREFIX + "/ping", None, {}),
+        ("POST", PREFIX + "/ping", b"", {}),
+        ("POST", PREFIX + "/s", gzip.compress(gg.StoreFileReq(blob=[blob]).SerializeToString()),
+         {"Content-Encoding": "gzip"}),
+        ("POST", PREFIX + "/l", zlib.compress(gg.LookupFileReq(hash_key=[sha(blob)]).SerializeToString())[2:],
+         {"Content-Encoding": "deflate"}),
+        ("POST", PREFIX + "/sl", b"", {}),
+    ]
+    sock = None
+    answers = {}
+    for method, path, body, headers in steps:
+        c.request(method, path, body=body, headers=headers)
+        r = c.getresponse()
+        data = answers[path] = r.read()
+        assert r.status == 200, (path, data)
+        assert r.getheader("Connection", "").lower() != "close"
+        accepted = {e.strip() for e in r.getheader("Accept-Encoding", "").split(",")}
+        assert {"gzip", "deflate"} <= accepted, path
+        if sock is None:
+            sock = c.sock
+        assert c.sock is sock, "the server closed the connection after " + path
+    c.close()
+    assert list(gg.LookupFileResp.FromString(answers[PREFIX + "/l"]).blob) == [blob]
+
+
+def test_exec_refuses_content_that_does_not_match_its_key(server, gg):
+    """A wrong hash: BAD_REQUEST naming the file (the client builds
+    locally), nothing stored, and the daemon keeps serving."""
+    real = gg.FileBlob(blob_type=1, content=b"int real;\n", file_size=10)
+    forged = gg.FileBlob(blob_type=1, content=b"int forged;\n", file_size=12)
+    req = gg.ExecReq(cwd="/w", arg=["gcc", "-c", "x.c", "-o", "x.o"], expected_output_files=["x.o"])
+    req.command_spec.name = "gcc"
+    i = req.input.add(filename="x.c", hash_key=sha(real))
+    i.content.CopyFrom(forged)
+    r, body = request(server, "POST", PREFIX + "/e", body=req.SerializeToString())
+    assert r.status == 200
+    resp = gg.ExecResp.FromString(body)
+    assert resp.error == -1 and not resp.HasField("result")
+    assert any("x.c" in m and "hash" in m for m in resp.error_message), resp.error_message
+    # Nothing was stored under the claimed key.
+    r, body = request(server, "POST", PREFIX + "/l", body=gg.LookupFileReq(hash_key=[sha(real)]).SerializeToString())
+    assert r.status == 200 and gg.LookupFileResp.FromString(body).blob[0].blob_type == 0
+    r, _ = request(server, "GET", PREFIX + "/ping")
+    assert r.status == 200
+
+
+def test_status_codes_never_disable_the_client(gomabarn, tmp_path, gg):
+    """302, 401 and 403 switch goma's client off for 10 to 20 minutes: bad
+    input of every kind gets another code, and 401 only a wrong token."""
+    tokens = tmp_path / "tokens"
+    tokens.write_text("good-token\n")
+    proc, port = start(gomabarn, tmp_path, 'auth = { mode = "tokens"; token_file = "%s"; };\n' % tokens)
+    auth = {"Authorization": "Bearer good-token"}
+    escape = gg.ExecReq(cwd="/a", arg=["gcc", "-c", "x.c"], expected_output_files=["x.o"])
+    escape.command_spec.name = "gcc"
+    b = gg.FileBlob(blob_type=1, content=b"x", file_size=1)
+    escape.input.add(filename="../../../../etc/x", hash_key=sha(b)).content.CopyFrom(b)
+    bad_inputs = {
+        "unknown path": ("GET", "/nowhere", None, {}),
+        "wrong method": ("GET", PREFIX + "/e", None, {}),
+        "truncated protobuf": ("POST", PREFIX + "/e", b"\x0a\xff", {}),
+        "undecodable gzip": ("POST", PREFIX + "/s", b"junk", {"Content-Encoding": "gzip"}),
+        "oversize body": ("POST", PREFIX + "/s", b"\0" * (2 << 20), {}),
+        "path escape": ("POST", PREFIX + "/e", escape.SerializeToString(), {}),
+    }
+    try:
+        seen = {}
+        for what, (method, path, body, headers) in bad_inputs.items():
+            r, text = request(port, method, path, body=body, headers={**auth, **headers})
+            seen[what] = r.status
+            assert text, what  # always a message
+        r, _ = request(port, "GET", PREFIX + "/ping", headers={"Authorization": "Bearer not-it"})
+        seen["bad token"] = r.status
+        assert not {302, 403} & set(seen.values()), seen
+        assert [w for w, s in seen.items() if s == 401] == ["bad token"], seen
+        r, _ = request(port, "GET", PREFIX + "/ping", headers=auth)
         assert r.status == 200
     finally:
         stop(proc)
