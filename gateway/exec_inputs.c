@@ -130,6 +130,18 @@ static int stage_toolchain(const DevtoolsGoma__ExecReq *req, char **spec_abs, st
     return 0;
 }
 
+/* Expected output files, then expected output directories. */
+static size_t n_outputs(const DevtoolsGoma__ExecReq *req)
+{
+    return req->n_expected_output_files + req->n_expected_output_dirs;
+}
+
+static const char *output_path(const DevtoolsGoma__ExecReq *req, size_t i)
+{
+    return i < req->n_expected_output_files ? req->expected_output_files[i]
+                                            : req->expected_output_dirs[i - req->n_expected_output_files];
+}
+
 int exec_inputs_build(goma_files *files, cas_store *store, const DevtoolsGoma__ExecReq *req, const char *exec_root,
                       exec_inputs *out, char **err)
 {
@@ -208,15 +220,14 @@ int exec_inputs_build(goma_files *files, cas_store *store, const DevtoolsGoma__E
         }
         out->n_inputs++;
     }
-    for (size_t i = 0; rc == 0 && i < req->n_expected_output_files; i++) {
-        char *o = exec_path_absolute(cwd, req->expected_output_files[i]);
+    for (size_t i = 0; rc == 0 && i < n_outputs(req); i++) {
+        char *o = exec_path_absolute(cwd, output_path(req, i));
         if (!o) {
-            rc = gmb_fail(err, "output \"%s\" climbs above \"/\"", req->expected_output_files[i]);
+            rc = gmb_fail(err, "output \"%s\" climbs above \"/\"", output_path(req, i));
             break;
         }
         if (fixed_root && !exec_path_is_below(o, root)) {
-            rc = gmb_fail(err, "output \"%s\" is outside the configured exec.root \"%s\"",
-                          req->expected_output_files[i], root);
+            rc = gmb_fail(err, "output \"%s\" is outside the configured exec.root \"%s\"", output_path(req, i), root);
             free(o);
             break;
         }
@@ -248,10 +259,11 @@ int exec_inputs_build(goma_files *files, cas_store *store, const DevtoolsGoma__E
         }
         if (rc == 0 && toolchain)
             rc = stage_toolchain(req, spec_abs, st, root, out, err);
-        /* Output parents exist before the compiler runs. */
-        for (size_t i = 0; rc == 0 && i < req->n_expected_output_files; i++) {
-            char *o = exec_path_absolute(cwd, req->expected_output_files[i]);
-            char *dir = exec_path_parent(o);
+        /* Output parents exist before the compiler runs, and so do output
+         * directories themselves (javac -d fails on a missing one). */
+        for (size_t i = 0; rc == 0 && i < n_outputs(req); i++) {
+            char *o = exec_path_absolute(cwd, output_path(req, i));
+            char *dir = i < req->n_expected_output_files ? exec_path_parent(o) : strdup(o);
             if (strlen(dir) > rl)
                 rc = rev2_tree_add_dir(out->tree, dir + rl + 1, err);
             free(dir);

@@ -44,6 +44,7 @@ typedef struct {
     DevtoolsGoma__ExecReq *exec;
     exec_inputs inputs;
     rev2_built_action action;
+    rev2_digest lookup_digest; /* the cacheable form of the action, for the action cache */
     Rev2ExecuteResponse *resp;
     rev2_error *err;
     bool healed;           /* MISSING blobs were re-uploaded once already */
@@ -432,13 +433,22 @@ static void prepare(void *arg)
     }
     if (*p->env_path)
         env[n_env++] = (rev2_property){"PATH", p->env_path};
-    for (size_t i = 0; i < x->n_expected_output_files; i++)
-        if (x->expected_output_files[i][0] == '/') {
-            respond_error(j, true, "absolute expected_output_files are not served yet");
+    /* REv2 has one list of output paths, files and directories alike. */
+    size_t n_out = x->n_expected_output_files + x->n_expected_output_dirs;
+    const char **outputs = calloc(n_out + 1, sizeof *outputs);
+    if (!outputs)
+        abort();
+    for (size_t i = 0; i < n_out; i++) {
+        outputs[i] = i < x->n_expected_output_files ? x->expected_output_files[i]
+                                                    : x->expected_output_dirs[i - x->n_expected_output_files];
+        if (outputs[i][0] == '/') {
+            respond_error(j, true, "absolute expected output paths are not served yet");
+            free(outputs);
             free(env);
             job_free(j);
             return;
         }
+    }
     /* A shipped toolchain runs from the tree: argv[0] names it there. */
     const char **args = calloc(x->n_arg + 1, sizeof *args);
     if (!args)
@@ -450,12 +460,22 @@ static void prepare(void *arg)
     rev2_action_spec spec = {
         .arguments = args, .n_arguments = x->n_arg,
         .environment = env, .n_environment = n_env,
-        .output_paths = (const char *const *)x->expected_output_files, .n_output_paths = x->n_expected_output_files,
+        .output_paths = outputs, .n_output_paths = n_out,
         .working_directory = j->inputs.working_dir,
         .platform = p->platform, .n_platform = p->n_platform,
         .input_root = j->inputs.root, .timeout_ms = p->timeout_ms,
     };
     int rc = rev2_action_build(&spec, &j->action, &err);
+    j->lookup_digest = j->action.action_digest;
+    /* LOOKUP_ONLY: use a cached result, but do not store ours. The action
+     * run then carries do_not_cache (so it has another digest); the cache
+     * is asked with the digest of its cacheable twin. */
+    if (rc == 0 && x->has_cache_policy && x->cache_policy == DEVTOOLS_GOMA__EXEC_REQ__CACHE_POLICY__LOOKUP_ONLY) {
+        rev2_built_action_free(&j->action);
+        spec.do_not_cache = true;
+        rc = rev2_action_build(&spec, &j->action, &err);
+    }
+    free(outputs);
     free(env);
     free(args);
     if (rc < 0) {
@@ -483,7 +503,7 @@ static void prepare(void *arg)
      * trip to Buildbarn instead of three). STORE_ONLY skips the lookup. */
     bool lookup = !(x->has_cache_policy && x->cache_policy == DEVTOOLS_GOMA__EXEC_REQ__CACHE_POLICY__STORE_ONLY);
     if (lookup)
-        rev2_get_action_result(p->client, j->instance, &j->action.action_digest, false, cache_checked, j);
+        rev2_get_action_result(p->client, j->instance, &j->lookup_digest, false, cache_checked, j);
     else
         work_pool_run(p->pool, upload_and_execute, j);
 }

@@ -92,6 +92,106 @@ static int read_through_mount(const char *mount, const char *instance, const rev
     return 0;
 }
 
+typedef struct {
+    goma_files *files;
+    cas_store *store;
+    const char *instance;
+    const char *mount_path;
+} reader;
+
+/* One output file as a goma Output: FILE up to 2 MiB, else FILE_META. */
+static int add_output(reader *rd, DevtoolsGoma__ExecResult *res, size_t *cap, const char *path,
+                      const rev2_digest *d, bool executable, char **err)
+{
+    uint8_t *data = NULL;
+    bool have = rd->mount_path ? read_through_mount(rd->mount_path, rd->instance, d, executable, &data) == 0
+                               : cas_store_read_all(rd->store, rd->instance, d, &data) == 0;
+    if (!have)
+        return gmb_fail(err, "cannot fetch output %s from Buildbarn%s", path,
+                        rd->mount_path ? " through the view" : "");
+    if (res->n_output + 1 >= *cap) {
+        *cap *= 2;
+        res->output = realloc(res->output, *cap * sizeof *res->output);
+        if (!res->output)
+            abort();
+    }
+    DevtoolsGoma__ExecResult__Output *o = malloc(sizeof *o);
+    devtools_goma__exec_result__output__init(o);
+    o->filename = strdup(path);
+    o->has_is_executable = executable;
+    o->is_executable = executable;
+    if ((size_t)d->size <= GOMA_CHUNK_BYTES) {
+        o->blob = new_blob(DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE);
+        o->blob->has_content = true; /* present even when empty */
+        o->blob->content = copy_bytes(data, (size_t)d->size);
+        o->blob->has_file_size = true;
+        o->blob->file_size = d->size;
+    } else {
+        o->blob = chunked(rd->files, data, (size_t)d->size, err);
+    }
+    free(data);
+    res->output[res->n_output++] = o;
+    return o->blob ? 0 : -1;
+}
+
+/* The files below Directory `dir` of `tree`, named <prefix>/<path>. */
+static int add_tree_files(reader *rd, DevtoolsGoma__ExecResult *res, size_t *cap, const Rev2Tree *tree,
+                          const rev2_digest *child_digests, const Rev2Directory *dir, const char *prefix,
+                          int depth, char **err)
+{
+    if (depth > 128)
+        return gmb_fail(err, "output directory %s nests too deep", prefix);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < dir->n_files; i++) {
+        rev2_digest d;
+        char *path = gmb_format("%s/%s", prefix, dir->files[i]->name);
+        rc = rev2_digest_from_proto(dir->files[i]->digest, &d)
+                 ? add_output(rd, res, cap, path, &d, dir->files[i]->is_executable, err)
+                 : gmb_fail(err, "output %s has no digest", path);
+        free(path);
+    }
+    for (size_t i = 0; rc == 0 && i < dir->n_directories; i++) {
+        rev2_digest d;
+        const Rev2Directory *sub = NULL;
+        if (rev2_digest_from_proto(dir->directories[i]->digest, &d))
+            for (size_t c = 0; !sub && c < tree->n_children; c++)
+                if (rev2_digest_equal(&child_digests[c], &d))
+                    sub = tree->children[c];
+        char *path = gmb_format("%s/%s", prefix, dir->directories[i]->name);
+        rc = sub ? add_tree_files(rd, res, cap, tree, child_digests, sub, path, depth + 1, err)
+                 : gmb_fail(err, "output directory %s is missing from its Tree", path);
+        free(path);
+    }
+    return rc;
+}
+
+static int add_output_directory(reader *rd, DevtoolsGoma__ExecResult *res, size_t *cap, const char *path,
+                                const Rev2Digest *tree_digest, char **err)
+{
+    rev2_digest td;
+    uint8_t *bytes = NULL;
+    if (!rev2_digest_from_proto(tree_digest, &td) || cas_store_read_all(rd->store, rd->instance, &td, &bytes) < 0)
+        return gmb_fail(err, "cannot fetch the tree of output directory %s from Buildbarn", path);
+    Rev2Tree *tree = build__bazel__remote__execution__v2__tree__unpack(NULL, (size_t)td.size, bytes);
+    free(bytes);
+    if (!tree || !tree->root) {
+        rev2_msg_free(tree);
+        return gmb_fail(err, "the tree of output directory %s is not a Tree", path);
+    }
+    /* A Tree names its children by the digest of their serialization. */
+    rev2_digest *digests = calloc(tree->n_children + 1, sizeof *digests);
+    for (size_t i = 0; i < tree->n_children; i++) {
+        size_t len;
+        uint8_t *enc = REV2_PACK(tree->children[i], &len);
+        rev2_digest_of_bytes(enc, len, &digests[i]);
+        free(enc);
+    }
+    int rc = add_tree_files(rd, res, cap, tree, digests, tree->root, path, 0, err);
+    free(digests);
+    rev2_msg_free(tree);
+    return rc;
+}
+
 DevtoolsGoma__ExecResult *exec_result_from_rev2(goma_files *files, cas_store *store, const char *instance,
                                                 const char *mount_path, const Rev2ActionResult *r, char **err)
 {
@@ -126,37 +226,24 @@ DevtoolsGoma__ExecResult *exec_result_from_rev2(goma_files *files, cas_store *st
     gmb_buf_free(&so);
     gmb_buf_free(&se);
 
-    res->output = calloc(r->n_output_files + 1, sizeof *res->output);
+    size_t cap = r->n_output_files + 1;
+    res->output = calloc(cap, sizeof *res->output);
+    reader rd = {files, store, instance, mount_path};
     for (size_t i = 0; i < r->n_output_files; i++) {
         const Rev2OutputFile *of = r->output_files[i];
         rev2_digest d;
-        uint8_t *data = NULL;
-        bool have = rev2_digest_from_proto(of->digest, &d);
-        if (have)
-            have = mount_path ? read_through_mount(mount_path, instance, &d, of->is_executable, &data) == 0
-                              : cas_store_read_all(store, instance, &d, &data) == 0;
-        if (!have) {
-            gmb_fail(err, "cannot fetch output %s from Buildbarn%s", of->path, mount_path ? " through the view" : "");
+        if (!rev2_digest_from_proto(of->digest, &d) || add_output(&rd, res, &cap, of->path, &d, of->is_executable, err) < 0) {
+            if (!*err)
+                gmb_fail(err, "output %s has no digest", of->path);
             devtools_goma__exec_result__free_unpacked(res, NULL);
             return NULL;
         }
-        DevtoolsGoma__ExecResult__Output *o = malloc(sizeof *o);
-        devtools_goma__exec_result__output__init(o);
-        o->filename = strdup(of->path);
-        o->has_is_executable = of->is_executable;
-        o->is_executable = of->is_executable;
-        if ((size_t)d.size <= GOMA_CHUNK_BYTES) {
-            o->blob = new_blob(DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE);
-            o->blob->has_content = true; /* present even when empty */
-            o->blob->content = copy_bytes(data, (size_t)d.size);
-            o->blob->has_file_size = true;
-            o->blob->file_size = d.size;
-        } else {
-            o->blob = chunked(files, data, (size_t)d.size, err);
-        }
-        free(data);
-        res->output[res->n_output++] = o;
-        if (!o->blob) {
+    }
+    /* goma has no directories: each file of an output directory becomes an
+     * output named <dir>/<path>, as goma's own server does. */
+    for (size_t i = 0; i < r->n_output_directories; i++) {
+        const Rev2OutputDirectory *od = r->output_directories[i];
+        if (add_output_directory(&rd, res, &cap, od->path, od->tree_digest, err) < 0) {
             devtools_goma__exec_result__free_unpacked(res, NULL);
             return NULL;
         }

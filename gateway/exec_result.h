@@ -2,8 +2,10 @@
  * exit_status always set; stdout/stderr inline; each output file as a
  * FILE blob (content present even when empty) up to 2 MiB, or as a
  * FILE_META whose 2 MiB FILE_CHUNKs are stored in the file service so the
- * client fetches them with LookupFile; executable bits kept. Output
- * file names are relative to the request's cwd (= the working directory). */
+ * client fetches them with LookupFile; executable bits kept. Each file of
+ * an output directory becomes an output named <dir>/<path> (goma has no
+ * directories). Output file names are relative to the request's cwd (=
+ * the working directory). */
 #ifndef EXEC_RESULT_H
 #define EXEC_RESULT_H
 

@@ -222,6 +222,42 @@ def test_output_over_2_mib_via_lookup_file(gg, server, tmp_path):
     assert b"".join(c.content for c in chunks) == want
 
 
+def test_cache_policies(gg, server, tmp_path):
+    """LOOKUP_ONLY (2) runs without storing its result; LOOKUP_AND_STORE
+    (1) stores it; STORE_ONLY (3) never takes a cached answer."""
+    files = {"p.c": b"int policy(void) { return %d; }\n" % time.time_ns()}
+    args = ["gcc", "-c", "p.c", "-o", "p.o"]
+
+    def run(policy):
+        req = exec_req(gg, str(tmp_path), files, args, ["p.o"])
+        req.cache_policy = policy
+        resp = call(gg, server, req, "hardlinking")
+        assert resp.result.exit_status == 0, resp
+        return resp.cache_hit
+
+    assert run(2) == 0  # ran, not stored
+    assert run(1) == 0  # so this one runs too, and stores
+    assert run(2) == 2  # now found (STORAGE_CACHE)
+    assert run(3) == 0  # STORE_ONLY does not look
+
+
+def test_output_directory_comes_back_as_its_files(gg, server, tmp_path):
+    """expected_output_dirs: the directory exists before the command runs
+    (javac -d needs it) and each file in it comes back as <dir>/<path>,
+    executable bits kept."""
+    salt = b"%d" % time.time_ns()
+    req = exec_req(gg, str(tmp_path), {"salt.txt": salt},
+                   ["sh", "-c", "test -d gen && cp salt.txt gen/a.txt && mkdir gen/sub && "
+                                "printf '#!/bin/sh\\n' >gen/sub/run && chmod +x gen/sub/run"], [])
+    req.expected_output_dirs.append("gen")
+    resp = call(gg, server, req, "fuse")
+    assert resp.result.exit_status == 0, resp.result.stderr_buffer
+    outs = {o.filename: o for o in resp.result.output}
+    assert set(outs) == {"gen/a.txt", "gen/sub/run"}
+    assert outs["gen/a.txt"].blob.content == salt and not outs["gen/a.txt"].is_executable
+    assert outs["gen/sub/run"].blob.content == b"#!/bin/sh\n" and outs["gen/sub/run"].is_executable
+
+
 def test_inputs_and_outputs_through_the_view(gg, server, tmp_path):
     """The server reads outputs back through its FUSE view; the same view
     shows the action's inputs and outputs to anyone who looks."""
