@@ -103,6 +103,12 @@ typedef struct {
 static int add_output(reader *rd, DevtoolsGoma__ExecResult *res, size_t *cap, const char *path,
                       const rev2_digest *d, bool executable, char **err)
 {
+    /* Buildbarn reports a file once per output path naming it (an output
+     * file inside an expected output directory, nested directories):
+     * the client gets it once. */
+    for (size_t i = 0; i < res->n_output; i++)
+        if (strcmp(res->output[i]->filename, path) == 0)
+            return 0;
     uint8_t *data = NULL;
     bool have = rd->mount_path ? read_through_mount(rd->mount_path, rd->instance, d, executable, &data) == 0
                                : cas_store_read_all(rd->store, rd->instance, d, &data) == 0;

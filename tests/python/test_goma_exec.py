@@ -4,7 +4,10 @@ from a .proto with real groups, as a goma client sends them: a hash-only
 input comes back as missing_input, the retry with content compiles on the
 worker, and the object equals a local compile byte for byte; then a cache
 hit, a compile error, goma's fake cwd, a multi-file program, an unknown
-instance name, a path escape, and an input over 2 MiB sent as chunks."""
+instance name, a path escape, and an input over 2 MiB sent as chunks.
+Every ExecResp, StoreFileResp and LookupFileResp received is checked
+against the goma client's rules (goma_rules.py); one connection also
+carries a whole session (keep-alive)."""
 import gzip
 import hashlib
 import http.client
@@ -88,9 +91,22 @@ def call(gg, port, req, instance):
     assert r.status == 200, body
     resp = gg.ExecResp.FromString(body)
     # Every answer is checked against the goma client's rules.
-    problems = goma_rules.exec_resp_problems(resp, req.expected_output_files)
+    problems = goma_rules.exec_resp_problems(resp, req)
     assert not problems, problems
     return resp
+
+
+def store(gg, port, blobs):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    req = gg.StoreFileReq(blob=blobs)
+    c.request("POST", PREFIX + "/s", body=req.SerializeToString())
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    assert r.status == 200, body
+    resp = gg.StoreFileResp.FromString(body)
+    assert goma_rules.store_problems(resp, req) == []
+    return list(resp.hash_key)
 
 
 def lookup(gg, port, keys):
@@ -103,7 +119,9 @@ def lookup(gg, port, keys):
         body = r.read()
         c.close()
         assert r.status == 200, body
-        blobs += list(gg.LookupFileResp.FromString(body).blob)
+        resp = gg.LookupFileResp.FromString(body)
+        assert goma_rules.lookup_problems(resp, keys[at:at + 5]) == []
+        blobs += list(resp.blob)
     return blobs
 
 
@@ -192,12 +210,7 @@ def test_input_over_2_mib_via_chunks(gg, server, tmp_path):
     resp = call(gg, server, req, "fuse")
     assert list(resp.missing_input) == ["big.c"]
     # The client uploads the chunks (at most 5 per StoreFile) and retries.
-    c = http.client.HTTPConnection("127.0.0.1", server, timeout=60)
-    c.request("POST", PREFIX + "/s", body=gg.StoreFileReq(blob=chunks).SerializeToString())
-    r = c.getresponse()
-    stored = gg.StoreFileResp.FromString(r.read())
-    c.close()
-    assert list(stored.hash_key) == list(meta.hash_key)
+    assert store(gg, server, chunks) == list(meta.hash_key)
     resp = call(gg, server, req, "fuse")
     assert not resp.missing_input and not resp.error_message, resp
     assert resp.result.exit_status == 0, resp.result.stderr_buffer
@@ -258,6 +271,17 @@ def test_output_directory_comes_back_as_its_files(gg, server, tmp_path):
     assert outs["gen/sub/run"].blob.content == b"#!/bin/sh\n" and outs["gen/sub/run"].is_executable
 
 
+def test_overlapping_outputs_come_back_once(gg, server, tmp_path):
+    """An expected file inside an expected directory, and nested expected
+    directories: each file is answered once (goma_rules checks it)."""
+    req = exec_req(gg, str(tmp_path), {"s.txt": b"%d" % time.time_ns()},
+                   ["sh", "-c", "mkdir -p gen/x && cp s.txt gen/a.txt && cp s.txt gen/x/y"], ["gen/a.txt"])
+    req.expected_output_dirs.extend(["gen", "gen/x"])
+    resp = call(gg, server, req, "hardlinking")
+    assert resp.result.exit_status == 0, resp.result.stderr_buffer
+    assert sorted(o.filename for o in resp.result.output) == ["gen/a.txt", "gen/x/y"]
+
+
 def test_inputs_and_outputs_through_the_view(gg, server, tmp_path):
     """The server reads outputs back through its FUSE view; the same view
     shows the action's inputs and outputs to anyone who looks."""
@@ -271,6 +295,57 @@ def test_inputs_and_outputs_through_the_view(gg, server, tmp_path):
     assert open(os.path.join(action, "input", "hello.c"), "rb").read() == src
     assert open(os.path.join(action, "output", "hello.o"), "rb").read() == resp.result.output[0].blob.content
     assert "gcc" in open(os.path.join(action, "command.json")).read()
+
+
+def test_one_connection_carries_a_whole_session(gg, server, tmp_path):
+    """goma's client keeps its connection alive: ping, a StoreFile, an Exec
+    refused for a wrong hash, a good Exec that uses the stored file, and a
+    LookupFile all travel on one socket. Every 200 names gzip and deflate
+    (the client picks its request encoding from it), and the refusal stops
+    neither the daemon nor the connection."""
+    c = http.client.HTTPConnection("127.0.0.1", server, timeout=120)
+    sockets = []
+
+    def send(path, body=b"", headers=None):
+        c.request("POST", PREFIX + path, body=body, headers=headers or {})
+        r = c.getresponse()
+        data = r.read()
+        assert r.status == 200 and not r.will_close, (path, r.status, data)
+        accepted = {e.strip() for e in r.getheader("Accept-Encoding", "").split(",")}
+        assert {"gzip", "deflate"} <= accepted, path
+        sockets.append(c.sock)
+        return data
+
+    def exec_(req):
+        resp = gg.ExecResp.FromString(send("/e", gzip.compress(req.SerializeToString()), {"Content-Encoding": "gzip"}))
+        assert goma_rules.exec_resp_problems(resp, req) == []
+        return resp
+
+    salt = b"%d" % time.time_ns()
+    header = file_blob(gg, b"#define SALT %s\n" % salt)
+    src = b'#include "salt.h"\nlong salt(void) { return SALT; }\n'
+    args = ["gcc", "-c", "s.c", "-o", "s.o"]
+    assert send("/ping") == b"ok"
+    stored = gg.StoreFileReq(blob=[header])
+    assert list(gg.StoreFileResp.FromString(send("/s", stored.SerializeToString())).hash_key) == [key(header)]
+
+    forged = exec_req(gg, str(tmp_path), {"s.c": src}, args, ["s.o"])
+    forged.input[0].content.content = b"int forged;\n"  # no longer what hash_key names
+    forged.input[0].content.file_size = 12
+    resp = exec_(forged)
+    assert resp.error == goma_rules.BAD_REQUEST and not resp.HasField("result")
+    assert any("s.c" in m and "hash" in m for m in resp.error_message), resp.error_message
+
+    good = exec_req(gg, str(tmp_path), {"s.c": src}, args, ["s.o"])
+    good.input.add(filename="salt.h", hash_key=key(header))  # hash-only: StoreFile put it there
+    resp = exec_(good)
+    assert resp.result.exit_status == 0, resp.result.stderr_buffer
+    assert resp.result.output[0].blob.content.startswith(b"\x7fELF")
+
+    look = gg.LookupFileResp.FromString(send("/l", gg.LookupFileReq(hash_key=[key(header)]).SerializeToString()))
+    assert list(look.blob) == [header]
+    assert all(s is sockets[0] for s in sockets), "the connection was replaced"
+    c.close()
 
 
 def get(port, path):

@@ -22,6 +22,8 @@ from concurrent import futures
 
 import pytest
 
+import goma_rules
+
 grpc = pytest.importorskip("grpc")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -193,7 +195,9 @@ def exec_once(gg, port):
     metrics = c.getresponse().read().decode()
     c.close()
     assert r.status == 200, body
-    return gg.ExecResp.FromString(body), metrics
+    resp = gg.ExecResp.FromString(body)
+    assert goma_rules.exec_resp_problems(resp, req) == []
+    return resp, metrics
 
 
 def metric(text, series):

@@ -127,6 +127,31 @@ def sha(blob):
     return hashlib.sha256(blob.SerializeToString()).hexdigest()
 
 
+def small_exec(gg, files, cwd="/w"):
+    """A compile of x.c with every file embedded, as goma sends new files."""
+    req = gg.ExecReq(cwd=cwd, arg=["gcc", "-c", "x.c", "-o", "x.o"], expected_output_files=["x.o"])
+    req.command_spec.name = "gcc"
+    for name, data in files.items():
+        b = gg.FileBlob(blob_type=1, content=data, file_size=len(data))
+        req.input.add(filename=name, hash_key=sha(b)).content.CopyFrom(b)
+    return req
+
+
+def forged_exec(gg):
+    """x.c's embedded content is not what its hash_key names."""
+    req = small_exec(gg, {"x.c": b"int real;\n"})
+    req.input[0].content.content = b"int forged;\n"
+    req.input[0].content.file_size = 12
+    return req
+
+
+def exec_answer(gg, req, body):
+    """The ExecResp in a 200, checked against the goma client's rules."""
+    resp = gg.ExecResp.FromString(body)
+    assert goma_rules.exec_resp_problems(resp, req) == []
+    return resp
+
+
 def test_store_and_lookup_files(gomabarn, tmp_path, gg):
     proc, port = start(gomabarn, tmp_path, max_body=16 << 20)
     try:
@@ -147,17 +172,18 @@ def test_store_and_lookup_files(gomabarn, tmp_path, gg):
         r, body = request(port, "POST", PREFIX + "/s", body=gzip.compress(req.SerializeToString()),
                           headers={"Content-Encoding": "gzip"})
         assert r.status == 200
-        keys = list(gg.StoreFileResp.FromString(body).hash_key)
+        stored = gg.StoreFileResp.FromString(body)
+        assert goma_rules.store_problems(stored, req) == []
+        keys = list(stored.hash_key)
         assert keys == [sha(b) for b in good] + [""] * len(bad)
 
         unknown = "cd" * 32
         look = gg.LookupFileReq(hash_key=[keys[0], unknown, keys[3], keys[2], keys[1]])
         r, body = request(port, "POST", PREFIX + "/l", body=look.SerializeToString())
         assert r.status == 200
-        blobs = list(gg.LookupFileResp.FromString(body).blob)
-        assert len(blobs) == 5
-        for n in (0, 2, 3, 4):  # all but the not-found placeholder obey the client's rules
-            assert goma_rules.blob_problems(blobs[n]) == [], n
+        found = gg.LookupFileResp.FromString(body)
+        assert goma_rules.lookup_problems(found, look.hash_key) == []
+        blobs = list(found.blob)
         assert blobs[0] == good[0] and sha(blobs[0]) == keys[0]
         assert blobs[1].HasField("blob_type") and blobs[1].blob_type == 0  # FILE_UNSPECIFIED
         assert blobs[2] == good[3]
@@ -211,19 +237,14 @@ def test_buildbarn_unreachable_is_a_retryable_error(gomabarn, tmp_path, gg):
     proc, port = start(gomabarn, tmp_path,
                        'buildbarn = { target = "127.0.0.1:1"; retry = { max_attempts = 2; initial_backoff_ms = 10; }; };\n')
     try:
-        src = b"int x;\n"
-        blob = gg.FileBlob(blob_type=1, content=src, file_size=len(src))
-        req = gg.ExecReq(cwd=str(tmp_path), arg=["gcc", "-c", "x.c", "-o", "x.o"], expected_output_files=["x.o"])
-        req.command_spec.name = "gcc"
-        i = req.input.add(filename="x.c", hash_key=sha(blob))
-        i.content.CopyFrom(blob)
+        req = small_exec(gg, {"x.c": b"int x;\n"}, cwd=str(tmp_path))
         t0 = time.time()
         r, body = request(port, "POST", PREFIX + "/e", body=req.SerializeToString())
         assert time.time() - t0 < 10
         # 200 with an error message: goma's client logs it and retries; it
         # never sees exit status 0 without outputs.
         assert r.status == 200
-        resp = gg.ExecResp.FromString(body)
+        resp = exec_answer(gg, req, body)
         assert not resp.HasField("result")
         assert resp.error != -1  # not BAD_REQUEST: worth retrying
         assert any("Buildbarn" in m and "connect" in m for m in resp.error_message), resp.error_message
@@ -266,50 +287,58 @@ def test_keep_alive_one_connection_many_requests(server, gg):
 
 def test_exec_refuses_content_that_does_not_match_its_key(server, gg):
     """A wrong hash: BAD_REQUEST naming the file (the client builds
-    locally), nothing stored, and the daemon keeps serving."""
-    real = gg.FileBlob(blob_type=1, content=b"int real;\n", file_size=10)
-    forged = gg.FileBlob(blob_type=1, content=b"int forged;\n", file_size=12)
-    req = gg.ExecReq(cwd="/w", arg=["gcc", "-c", "x.c", "-o", "x.o"], expected_output_files=["x.o"])
-    req.command_spec.name = "gcc"
-    i = req.input.add(filename="x.c", hash_key=sha(real))
-    i.content.CopyFrom(forged)
+    locally), nothing stored, and the daemon keeps serving: the same
+    file with its true content is then stored and found."""
+    req = forged_exec(gg)
     r, body = request(server, "POST", PREFIX + "/e", body=req.SerializeToString())
     assert r.status == 200
-    resp = gg.ExecResp.FromString(body)
-    assert resp.error == -1 and not resp.HasField("result")
+    resp = exec_answer(gg, req, body)
+    assert resp.error == -1 and not resp.HasField("result")  # -1: ExecError.BAD_REQUEST
     assert any("x.c" in m and "hash" in m for m in resp.error_message), resp.error_message
-    # Nothing was stored under the claimed key.
-    r, body = request(server, "POST", PREFIX + "/l", body=gg.LookupFileReq(hash_key=[sha(real)]).SerializeToString())
-    assert r.status == 200 and gg.LookupFileResp.FromString(body).blob[0].blob_type == 0
-    r, _ = request(server, "GET", PREFIX + "/ping")
-    assert r.status == 200
+    claimed = req.input[0].hash_key
+    look = gg.LookupFileReq(hash_key=[claimed]).SerializeToString()
+    r, body = request(server, "POST", PREFIX + "/l", body=look)
+    assert r.status == 200 and gg.LookupFileResp.FromString(body).blob[0].blob_type == 0  # not stored
+    real = gg.FileBlob(blob_type=1, content=b"int real;\n", file_size=10)
+    r, body = request(server, "POST", PREFIX + "/s", body=gg.StoreFileReq(blob=[real]).SerializeToString())
+    assert r.status == 200 and list(gg.StoreFileResp.FromString(body).hash_key) == [claimed]
+    r, body = request(server, "POST", PREFIX + "/l", body=look)
+    assert r.status == 200 and list(gg.LookupFileResp.FromString(body).blob) == [real]
 
 
 def test_status_codes_never_disable_the_client(gomabarn, tmp_path, gg):
     """302, 401 and 403 switch goma's client off for 10 to 20 minutes: bad
-    input of every kind gets another code, and 401 only a wrong token."""
+    input of every kind gets another code, and 401 only a wrong token.
+    Buildbarn is unreachable here; the real one's answers (e.g. for an
+    unknown instance name) are 200s checked by test_goma_exec's call()."""
     tokens = tmp_path / "tokens"
     tokens.write_text("good-token\n")
-    proc, port = start(gomabarn, tmp_path, 'auth = { mode = "tokens"; token_file = "%s"; };\n' % tokens)
+    proc, port = start(gomabarn, tmp_path, 'auth = { mode = "tokens"; token_file = "%s"; };\n'
+                       'buildbarn = { target = "127.0.0.1:1"; retry = { max_attempts = 2; initial_backoff_ms = 10; }; };\n'
+                       % tokens)
     auth = {"Authorization": "Bearer good-token"}
-    escape = gg.ExecReq(cwd="/a", arg=["gcc", "-c", "x.c"], expected_output_files=["x.o"])
-    escape.command_spec.name = "gcc"
-    b = gg.FileBlob(blob_type=1, content=b"x", file_size=1)
-    escape.input.add(filename="../../../../etc/x", hash_key=sha(b)).content.CopyFrom(b)
+    good = small_exec(gg, {"x.c": b"int x;\n"})
+    escape = small_exec(gg, {"../../../../etc/x": b"x"}, cwd="/a")
     bad_inputs = {
         "unknown path": ("GET", "/nowhere", None, {}),
         "wrong method": ("GET", PREFIX + "/e", None, {}),
         "truncated protobuf": ("POST", PREFIX + "/e", b"\x0a\xff", {}),
         "undecodable gzip": ("POST", PREFIX + "/s", b"junk", {"Content-Encoding": "gzip"}),
         "oversize body": ("POST", PREFIX + "/s", b"\0" * (2 << 20), {}),
-        "path escape": ("POST", PREFIX + "/e", escape.SerializeToString(), {}),
+        "path escape": ("POST", PREFIX + "/e", escape, {}),
+        "wrong hash": ("POST", PREFIX + "/e", forged_exec(gg), {}),
+        "unknown instance": ("POST", PREFIX + "/e", good, {"X-Gomabarn-Instance": "no-such-pool"}),
+        "unreachable Buildbarn": ("POST", PREFIX + "/e", good, {}),
     }
     try:
         seen = {}
         for what, (method, path, body, headers) in bad_inputs.items():
-            r, text = request(port, method, path, body=body, headers={**auth, **headers})
+            wire = body.SerializeToString() if hasattr(body, "SerializeToString") else body
+            r, text = request(port, method, path, body=wire, headers={**auth, **headers})
             seen[what] = r.status
             assert text, what  # always a message
+            if r.status == 200:  # goma errors travel in a valid ExecResp
+                exec_answer(gg, body, text)
         r, _ = request(port, "GET", PREFIX + "/ping", headers={"Authorization": "Bearer not-it"})
         seen["bad token"] = r.status
         assert not {302, 403} & set(seen.values()), seen

@@ -17,6 +17,8 @@ import time
 
 import pytest
 
+import goma_rules
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PREFIX = "/cxx-compiler-service"
 BAD_REQUEST = -1  # ExecResp.ExecError.BAD_REQUEST
@@ -77,7 +79,9 @@ def exec_call(gg, port, req):
     body = r.read()
     c.close()
     assert r.status == 200, body  # goma errors travel in the ExecResp
-    return gg.ExecResp.FromString(body)
+    resp = gg.ExecResp.FromString(body)
+    assert goma_rules.exec_resp_problems(resp, req) == []
+    return resp
 
 
 def still_serving(port):
@@ -125,6 +129,7 @@ def test_buildbarn_errors_name_the_routed_instance(gg, port):
     resp = gg.ExecResp.FromString(r.read())
     c.close()
     assert r.status == 200
+    assert goma_rules.exec_resp_problems(resp, req) == []
     assert resp.error != BAD_REQUEST  # the toolchain request itself is fine
     assert 'instance "fuse"' in " ".join(resp.error_message)
     still_serving(port)
