@@ -20,7 +20,7 @@ void view_tree_unref(view_tree *tree)
     if (!tree || --tree->refs > 0)
         return;
     rev2_msg_free(tree->msg);
-    free(tree->digests);
+    rev2_tree_index_free(&tree->index);
     free(tree);
 }
 

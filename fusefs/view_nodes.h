@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "rev2_proto.h"
+#include "rev2_tree_index.h"
 
 typedef enum {
     VN_ROOT,         /* the mount's top: cas/ ... */
@@ -39,7 +40,7 @@ typedef enum { CAS_KIND_FILE, CAS_KIND_EXECUTABLE, CAS_KIND_DIRECTORY, CAS_KIND_
 typedef struct view_tree {
     int refs;
     Rev2Tree *msg;
-    rev2_digest *digests;   /* digests[i] names msg->children[i] */
+    rev2_tree_index index;
 } view_tree;
 
 typedef struct view_node {

@@ -67,17 +67,6 @@ static view_node *intern_file(gmb_view *v, const char *instance, const rev2_dige
 
 /* ---- Listings of Directory and Tree nodes (may fetch) ---- */
 
-static bool find_in_tree(const view_tree *t, const rev2_digest *d, const Rev2Directory **out)
-{
-    for (size_t i = 0; i < t->msg->n_children; i++) {
-        if (rev2_digest_equal(&t->digests[i], d)) {
-            *out = t->msg->children[i];
-            return true;
-        }
-    }
-    return false;
-}
-
 static view_tree *load_tree(cas_store *store, const char *instance, const rev2_digest *d)
 {
     uint8_t *bytes = NULL;
@@ -94,16 +83,7 @@ static view_tree *load_tree(cas_store *store, const char *instance, const rev2_d
         abort();
     t->refs = 1;
     t->msg = msg;
-    t->digests = calloc(msg->n_children + 1, sizeof *t->digests);
-    if (!t->digests)
-        abort();
-    /* A Tree names its children by the digest of their serialization. */
-    for (size_t i = 0; i < msg->n_children; i++) {
-        size_t len;
-        uint8_t *enc = REV2_PACK(msg->children[i], &len);
-        rev2_digest_of_bytes(enc, len, &t->digests[i]);
-        free(enc);
-    }
+    rev2_tree_index_init(&t->index, msg);
     return t;
 }
 
@@ -138,8 +118,8 @@ static int load_listing(gmb_view *v, view_node *n)
     char ds[REV2_DIGEST_STR_LEN];
     rev2_digest_str(&n->digest, ds);
     if (n->kind == VN_DIR && n->tree) {
-        const Rev2Directory *d;
-        if (!find_in_tree(n->tree, &n->digest, &d)) {
+        const Rev2Directory *d = rev2_tree_index_find(&n->tree->index, &n->digest);
+        if (!d) {
             GMB_ERROR("view", "Directory %s is missing from its Tree", ds);
             return -EIO;
         }

@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cc_args.h"
 #include "cc_http.h"
 #include "cc_toolchain.h"
 #include "errmsg.h"
@@ -61,180 +62,6 @@ static int run_local(char **argv)
     execvp(argv[0], argv);
     fprintf(stderr, "gomabarn-cc: cannot run %s: %s\n", argv[0], strerror(errno));
     return 127;
-}
-
-/* ---- the command line ---- */
-
-typedef struct {
-    char **remote;      /* argv sent to the worker (no dep-file options) */
-    size_t n_remote;
-    const char *source, *output;
-    const char *dep_file;   /* -MD/-MMD target file, or NULL */
-    bool dep_user_only;     /* -MMD */
-    char *owned[2];         /* names we made up (default output, dep file) */
-} compile_args;
-
-static void compile_args_free(compile_args *c)
-{
-    free(c->remote);
-    free(c->owned[0]);
-    free(c->owned[1]);
-}
-
-static bool is_source(const char *a)
-{
-    const char *dot = strrchr(a, '.');
-    static const char *const exts[] = {".c", ".cc", ".cpp", ".cxx", ".C", ".s", ".S", ".m"};
-    for (size_t i = 0; dot && i < sizeof exts / sizeof *exts; i++)
-        if (strcmp(dot, exts[i]) == 0)
-            return true;
-    return false;
-}
-
-/* False if this is not one compile of one source (then: run locally). */
-static bool parse(int argc, char **argv, compile_args *c)
-{
-    memset(c, 0, sizeof *c);
-    c->remote = calloc((size_t)argc + 4, sizeof *c->remote);
-    bool compile = false;
-    int sources = 0;
-    bool md = false;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-c") == 0)
-            compile = true;
-        if (strcmp(a, "-E") == 0 || strcmp(a, "-M") == 0 || strcmp(a, "-MM") == 0 || strcmp(a, "-") == 0)
-            return false;
-        if (strcmp(a, "-MD") == 0 || strcmp(a, "-MMD") == 0) {
-            md = true;
-            c->dep_user_only = strcmp(a, "-MMD") == 0;
-            continue;
-        }
-        if ((strcmp(a, "-MF") == 0 || strcmp(a, "-MT") == 0 || strcmp(a, "-MQ") == 0) && i + 1 < argc) {
-            if (strcmp(a, "-MF") == 0)
-                c->dep_file = argv[i + 1];
-            i++;
-            continue;
-        }
-        if (strcmp(a, "-MP") == 0)
-            continue;
-        if (strcmp(a, "-o") == 0 && i + 1 < argc)
-            c->output = argv[i + 1];
-        if (i > 0 && a[0] != '-' && is_source(a) && strcmp(argv[i - 1], "-o") != 0) {
-            c->source = a;
-            sources++;
-        }
-        c->remote[c->n_remote++] = (char *)a;
-    }
-    if (!compile || sources != 1)
-        return false;
-    if (!c->output) {
-        /* cc's default: the source's base name with .o, in the current directory */
-        char *base = strdup(c->source);
-        char *b = basename(base);
-        char *dot = strrchr(b, '.');
-        *dot = '\0';
-        c->output = c->owned[0] = gmb_format("%s.o", b);
-        free(base);
-        c->remote[c->n_remote++] = "-o";
-        c->remote[c->n_remote++] = (char *)c->output;
-    }
-    if (md && !c->dep_file) {
-        char *o = strdup(c->output);
-        char *dot = strrchr(o, '.');
-        if (dot && !strchr(dot, '/'))
-            *dot = '\0';
-        c->dep_file = c->owned[1] = gmb_format("%s.d", o);
-        free(o);
-    }
-    return true;
-}
-
-/* ---- inputs, from the compiler's own -M ---- */
-
-/* Runs the preprocessor for the dependency list; returns the make-rule
- * text (malloc'd) or NULL. */
-static char *dependencies(const compile_args *c)
-{
-    char tmp[] = "/tmp/gomabarn-cc-XXXXXX";
-    int fd = mkstemp(tmp);
-    if (fd < 0)
-        return NULL;
-    close(fd);
-    char **argv = calloc(c->n_remote + 8, sizeof *argv);
-    size_t n = 0;
-    for (size_t i = 0; i < c->n_remote; i++) {
-        if (strcmp(c->remote[i], "-o") == 0) {
-            i++;
-            continue;
-        }
-        if (strcmp(c->remote[i], "-c") != 0)
-            argv[n++] = c->remote[i];
-    }
-    argv[n++] = c->dep_user_only ? "-MM" : "-M";
-    argv[n++] = "-MT";
-    argv[n++] = (char *)c->output;
-    argv[n++] = "-MF";
-    argv[n++] = tmp;
-    pid_t pid = fork();
-    if (pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    free(argv);
-    char *text = NULL;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        FILE *f = fopen(tmp, "r");
-        if (f) {
-            size_t cap = 1 << 16, len = 0, r;
-            text = malloc(cap);
-            while ((r = fread(text + len, 1, cap - len - 1, f)) > 0) {
-                len += r;
-                if (cap - len < 2)
-                    text = realloc(text, cap *= 2);
-            }
-            text[len] = '\0';
-            fclose(f);
-        }
-    }
-    unlink(tmp);
-    return text;
-}
-
-/* The files named in a make rule "target: a b \\\n c". */
-static char **rule_files(const char *rule, size_t *n)
-{
-    char **files = NULL;
-    *n = 0;
-    const char *p = strchr(rule, ':');
-    if (!p)
-        return NULL;
-    p++;
-    while (*p) {
-        while (*p == ' ' || *p == '\t' || *p == '\n' || (*p == '\\' && p[1] == '\n'))
-            p += (*p == '\\') ? 2 : 1;
-        if (!*p)
-            break;
-        char word[4096];
-        size_t w = 0;
-        while (*p && *p != ' ' && *p != '\t' && *p != '\n' && w < sizeof word - 1) {
-            if (*p == '\\' && p[1] == ' ') /* an escaped space in a name */
-                p++;
-            else if (*p == '\\' && p[1] == '\n')
-                break;
-            word[w++] = *p++;
-        }
-        word[w] = '\0';
-        if (w) {
-            files = realloc(files, (*n + 1) * sizeof *files);
-            files[(*n)++] = strdup(word);
-        }
-    }
-    return files;
 }
 
 /* ---- goma blobs ---- */
@@ -605,13 +432,13 @@ static void toolchain_specs_free(DevtoolsGoma__ToolchainSpec **specs, size_t n)
 /* 0..255: the compiler's exit status; -1: the gateway failed (message printed). */
 static int remote_compile(const cc_http_target *t, const char *prefix, const compile_args *c, const char *compiler)
 {
-    char *rule = dependencies(c);
+    char *rule = cc_args_dependencies(c);
     if (!rule) {
         say("the compiler could not list dependencies; compiling locally");
         return -1;
     }
     size_t n_files;
-    char **names = rule_files(rule, &n_files);
+    char **names = cc_rule_files(rule, &n_files);
     input_file *inputs = calloc(n_files + 1, sizeof *inputs);
     bool *embed = calloc(n_files + 1, sizeof *embed);
     bool ready = true;
@@ -681,9 +508,9 @@ int main(int argc, char **argv)
     verbose = getenv("GOMABARN_VERBOSE") && strcmp(getenv("GOMABARN_VERBOSE"), "0") != 0;
     char **cmd = argv + 1;
     compile_args c;
-    if (!parse(argc - 1, cmd, &c)) {
+    if (!cc_args_parse(argc - 1, cmd, &c)) {
         say("not a single compile: running %s locally", cmd[0]);
-        compile_args_free(&c);
+        cc_args_free(&c);
         return run_local(cmd);
     }
     const char *server = getenv("GOMABARN_SERVER") ? getenv("GOMABARN_SERVER") : "127.0.0.1:5050";
@@ -702,7 +529,7 @@ int main(int argc, char **argv)
     free(host);
     free(auth);
     char *source = strdup(c.source);
-    compile_args_free(&c);
+    cc_args_free(&c);
     if (rc >= 0) {
         free(source);
         return rc;

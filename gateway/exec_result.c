@@ -6,6 +6,7 @@
 
 #include "errmsg.h"
 #include "rev2_outputs.h"
+#include "rev2_tree_index.h"
 
 #define GOMA_CHUNK_BYTES (2u * 1024 * 1024)
 
@@ -141,9 +142,8 @@ static int add_output(reader *rd, DevtoolsGoma__ExecResult *res, size_t *cap, co
 }
 
 /* The files below Directory `dir` of `tree`, named <prefix>/<path>. */
-static int add_tree_files(reader *rd, DevtoolsGoma__ExecResult *res, size_t *cap, const Rev2Tree *tree,
-                          const rev2_digest *child_digests, const Rev2Directory *dir, const char *prefix,
-                          int depth, char **err)
+static int add_tree_files(reader *rd, DevtoolsGoma__ExecResult *res, size_t *cap, const rev2_tree_index *tree,
+                          const Rev2Directory *dir, const char *prefix, int depth, char **err)
 {
     if (depth > 128)
         return gmb_fail(err, "output directory %s nests too deep", prefix);
@@ -158,13 +158,10 @@ static int add_tree_files(reader *rd, DevtoolsGoma__ExecResult *res, size_t *cap
     }
     for (size_t i = 0; rc == 0 && i < dir->n_directories; i++) {
         rev2_digest d;
-        const Rev2Directory *sub = NULL;
-        if (rev2_digest_from_proto(dir->directories[i]->digest, &d))
-            for (size_t c = 0; !sub && c < tree->n_children; c++)
-                if (rev2_digest_equal(&child_digests[c], &d))
-                    sub = tree->children[c];
+        const Rev2Directory *sub =
+            rev2_digest_from_proto(dir->directories[i]->digest, &d) ? rev2_tree_index_find(tree, &d) : NULL;
         char *path = gmb_format("%s/%s", prefix, dir->directories[i]->name);
-        rc = sub ? add_tree_files(rd, res, cap, tree, child_digests, sub, path, depth + 1, err)
+        rc = sub ? add_tree_files(rd, res, cap, tree, sub, path, depth + 1, err)
                  : gmb_fail(err, "output directory %s is missing from its Tree", path);
         free(path);
     }
@@ -184,16 +181,10 @@ static int add_output_directory(reader *rd, DevtoolsGoma__ExecResult *res, size_
         rev2_msg_free(tree);
         return gmb_fail(err, "the tree of output directory %s is not a Tree", path);
     }
-    /* A Tree names its children by the digest of their serialization. */
-    rev2_digest *digests = calloc(tree->n_children + 1, sizeof *digests);
-    for (size_t i = 0; i < tree->n_children; i++) {
-        size_t len;
-        uint8_t *enc = REV2_PACK(tree->children[i], &len);
-        rev2_digest_of_bytes(enc, len, &digests[i]);
-        free(enc);
-    }
-    int rc = add_tree_files(rd, res, cap, tree, digests, tree->root, path, 0, err);
-    free(digests);
+    rev2_tree_index ix;
+    rev2_tree_index_init(&ix, tree);
+    int rc = add_tree_files(rd, res, cap, &ix, tree->root, path, 0, err);
+    rev2_tree_index_free(&ix);
     rev2_msg_free(tree);
     return rc;
 }

@@ -12,6 +12,7 @@
 
 #include "rev2_blocking.h"
 #include "rev2_tree.h"
+#include "rev2_tree_index.h"
 
 /* Largest single output we hold in memory while writing it. */
 #define OUTPUT_MAX_BYTES ((size_t)4 << 30)
@@ -102,7 +103,7 @@ static int write_symlink(const char *path, const char *target, char **err)
 }
 
 /* Writes Directory `dir` (from a Tree) at `path`. */
-static int write_directory(rev2_client *c, const char *instance, const Rev2Tree *tree,
+static int write_directory(rev2_client *c, const char *instance, const rev2_tree_index *tree,
                            const Rev2Directory *dir, const char *path, int depth, char **err)
 {
     if (depth > 256)
@@ -130,17 +131,7 @@ static int write_directory(rev2_client *c, const char *instance, const Rev2Tree 
         rev2_digest want;
         if (!rev2_digest_from_proto(dir->directories[i]->digest, &want))
             return gmb_fail(err, "%s: directory entry without a digest", path);
-        const Rev2Directory *child = NULL;
-        /* Tree children are named by the digest of their serialization. */
-        for (size_t k = 0; k < tree->n_children && !child; k++) {
-            size_t len;
-            uint8_t *bytes = REV2_PACK(tree->children[k], &len);
-            rev2_digest got;
-            rev2_digest_of_bytes(bytes, len, &got);
-            free(bytes);
-            if (rev2_digest_equal(&got, &want))
-                child = tree->children[k];
-        }
+        const Rev2Directory *child = rev2_tree_index_find(tree, &want);
         if (!child)
             return gmb_fail(err, "%s/%s: the Tree lacks that directory", path, dir->directories[i]->name);
         char *p = join_checked(path, dir->directories[i]->name, err);
@@ -188,7 +179,10 @@ int rev2_outputs_write(rev2_client *c, const char *instance, const Rev2ActionRes
             return -1;
         }
         char *p = join_checked(dir, od->path, err);
-        int rc = p && tree->root ? write_directory(c, instance, tree, tree->root, p, 0, err) : -1;
+        rev2_tree_index ix;
+        rev2_tree_index_init(&ix, tree);
+        int rc = p && tree->root ? write_directory(c, instance, &ix, tree->root, p, 0, err) : -1;
+        rev2_tree_index_free(&ix);
         if (p && !tree->root)
             gmb_fail(err, "output directory %s: Tree without a root", od->path);
         free(p);

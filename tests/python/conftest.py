@@ -1,6 +1,7 @@
-"""Shared fixtures: Python modules generated from OUR .proto files by the
-reference protoc, so Python's protobuf runtime is an encoder independent
-of protobuf-c, and the path of the C probe under test."""
+"""Shared fixtures: Python modules generated from OUR .proto files (and
+from the test-only goma proto with real groups) by the reference protoc,
+so Python's protobuf runtime is an encoder independent of protobuf-c, and
+the path of the C probe under test."""
 import os
 import subprocess
 import sys
@@ -34,6 +35,18 @@ def pb(tmp_path_factory):
         status = status_pb2
         details = error_details_pb2
     return Modules
+
+
+@pytest.fixture(scope="session")
+def gg(tmp_path_factory):
+    """The goma messages as goma declares them, with real proto2 groups
+    (goma_groups_test.proto): what a goma client sends and reads."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = tmp_path_factory.mktemp("goma_groups_pb2")
+    subprocess.run(["protoc", "-I" + here, "--python_out=" + str(out), "goma_groups_test.proto"], check=True)
+    sys.path.insert(0, str(out))
+    import goma_groups_test_pb2
+    return goma_groups_test_pb2
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,6 @@ import http.client
 import os
 import re
 import subprocess
-import sys
 import time
 
 import pytest
@@ -26,15 +25,6 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 PREFIX = "/cxx-compiler-service"
 INSTANCES = ["hardlinking", "fuse"]
 MOUNT = None  # where the server fixture mounts the view
-
-
-@pytest.fixture(scope="module")
-def gg(tmp_path_factory):
-    out = tmp_path_factory.mktemp("goma_exec_pb2")
-    subprocess.run(["protoc", "-I" + HERE, "--python_out=" + str(out), "goma_groups_test.proto"], check=True)
-    sys.path.insert(0, str(out))
-    import goma_groups_test_pb2
-    return goma_groups_test_pb2
 
 
 @pytest.fixture(scope="module")

@@ -1,24 +1,10 @@
 """The rules checker itself must be able to fail: broken messages are
 reported, good ones pass (the other tests rely on it)."""
 import hashlib
-import os
-import subprocess
-import sys
 
 import pytest
 
 import goma_rules as rules
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-@pytest.fixture(scope="module")
-def gg(tmp_path_factory):
-    out = tmp_path_factory.mktemp("goma_rules_pb2")
-    subprocess.run(["protoc", "-I" + HERE, "--python_out=" + str(out), "goma_groups_test.proto"], check=True)
-    sys.path.insert(0, str(out))
-    import goma_groups_test_pb2
-    return goma_groups_test_pb2
 
 
 def test_good_blobs_pass(gg):

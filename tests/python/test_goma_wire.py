@@ -6,20 +6,8 @@ read back exactly what gomabarn sends."""
 import hashlib
 import os
 import subprocess
-import sys
 
 import pytest
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-@pytest.fixture(scope="module")
-def gg(tmp_path_factory):
-    out = tmp_path_factory.mktemp("goma_pb2")
-    subprocess.run(["protoc", "-I" + HERE, "--python_out=" + str(out), "goma_groups_test.proto"], check=True)
-    sys.path.insert(0, str(out))
-    import goma_groups_test_pb2
-    return goma_groups_test_pb2
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ import http.client
 import os
 import re
 import subprocess
-import sys
 import threading
 import time
 from concurrent import futures
@@ -26,7 +25,6 @@ import goma_rules
 
 grpc = pytest.importorskip("grpc")
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 PREFIX = "/cxx-compiler-service"
 REX = "build.bazel.remote.execution.v2"
 OBJECT = b"\x7fELF pretend object from the fake worker"
@@ -146,15 +144,6 @@ def serve_fake(pb, fake):
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     return server, port
-
-
-@pytest.fixture(scope="module")
-def gg(tmp_path_factory):
-    out = tmp_path_factory.mktemp("heal_goma_pb2")
-    subprocess.run(["protoc", "-I" + HERE, "--python_out=" + str(out), "goma_groups_test.proto"], check=True)
-    sys.path.insert(0, str(out))
-    import goma_groups_test_pb2
-    return goma_groups_test_pb2
 
 
 @pytest.fixture

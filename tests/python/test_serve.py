@@ -112,17 +112,6 @@ def test_exec_refuses_a_body_that_is_no_exec_req(server):
     assert r.status == 200
 
 
-@pytest.fixture(scope="module")
-def gg(tmp_path_factory):
-    import sys
-    out = tmp_path_factory.mktemp("goma_pb2_serve")
-    here = os.path.dirname(os.path.abspath(__file__))
-    subprocess.run(["protoc", "-I" + here, "--python_out=" + str(out), "goma_groups_test.proto"], check=True)
-    sys.path.insert(0, str(out))
-    import goma_groups_test_pb2
-    return goma_groups_test_pb2
-
-
 def sha(blob):
     return hashlib.sha256(blob.SerializeToString()).hexdigest()
 

@@ -12,25 +12,14 @@ import http.client
 import os
 import re
 import subprocess
-import sys
 import time
 
 import pytest
 
 import goma_rules
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 PREFIX = "/cxx-compiler-service"
 BAD_REQUEST = -1  # ExecResp.ExecError.BAD_REQUEST
-
-
-@pytest.fixture(scope="module")
-def gg(tmp_path_factory):
-    out = tmp_path_factory.mktemp("toolchain_pb2")
-    subprocess.run(["protoc", "-I" + HERE, "--python_out=" + str(out), "goma_groups_test.proto"], check=True)
-    sys.path.insert(0, str(out))
-    import goma_groups_test_pb2
-    return goma_groups_test_pb2
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import os
 import threading
 import time
 
-from test_goma_exec import call, exec_req, gg, server  # noqa: F401 (fixtures)
+from test_goma_exec import call, exec_req, server  # noqa: F401 (server is a fixture)
 import test_goma_exec
 
 
