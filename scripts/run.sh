@@ -14,8 +14,8 @@ RUN=${GOMABARN_RUN_DIR:-/tmp/gomabarn-run}
 bash scripts/install-deps.sh
 cmake -S . -B build-normal -G Ninja >/dev/null
 cmake --build build-normal >/dev/null
-GOMABARN="$REPO/build-normal/gateway/gomabarn"
-CC_BIN="$REPO/build-normal/gateway/gomabarn-cc"
+GOMABARN="$REPO/build-normal/bin/gomabarn"
+CC_BIN="$REPO/build-normal/bin/gomabarn-cc"
 tests/buildbarn/start.sh
 
 mkdir -p "$RUN"

@@ -8,7 +8,7 @@ WORK=$(mktemp -d /tmp/gomabarn-bench-goma-XXXXXX)
 IMAGE=$(sed -n 's/^ *container_image = "\(.*\)";/\1/p' "$REPO/config/gomabarn.conf.example")
 printf 'http = { port = 0; };\ncache = { dir = "%s/cache"; };\nplatform = { container_image = "%s"; };\nlog = { level = "info"; };\n' \
     "$WORK" "$IMAGE" >"$WORK/serve.conf"
-"$BUILD/gateway/gomabarn" serve --config "$WORK/serve.conf" 2>"$WORK/serve.log" &
+"$BUILD/bin/gomabarn" serve --config "$WORK/serve.conf" 2>"$WORK/serve.log" &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$WORK"' EXIT
 for _ in $(seq 50); do grep -q "listening on" "$WORK/serve.log" 2>/dev/null && break; sleep 0.1; done

@@ -11,7 +11,7 @@ set -euo pipefail
 BUILD=$(cd "$1" && pwd)
 INSTANCE=${2:-hardlinking}
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
-GOMABARN="$BUILD/gateway/gomabarn"
+GOMABARN="$BUILD/bin/gomabarn"
 TOOL="$BUILD/tests/bench/bench_mount_tool"
 PROBE="$BUILD/tests/tools/rev2_probe"
 IMAGE=$(sed -n 's/^ *container_image = "\(.*\)";/\1/p' "$REPO/config/gomabarn.conf.example")

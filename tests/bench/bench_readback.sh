@@ -20,7 +20,7 @@ trap cleanup EXIT
 start() {
     printf 'http = { port = 0; max_body_bytes = 67108864; };\ncache = { dir = "%s/cache-%s"; };\nplatform = { container_image = "%s"; };\n%s\n' \
         "$WORK" "$1" "$IMAGE" "$2" >"$WORK/$1.conf"
-    "$BUILD/gateway/gomabarn" serve --config "$WORK/$1.conf" 2>"$WORK/$1.log" &
+    "$BUILD/bin/gomabarn" serve --config "$WORK/$1.conf" 2>"$WORK/$1.log" &
     PIDS+=($!)
     for _ in $(seq 50); do grep -q "listening on" "$WORK/$1.log" 2>/dev/null && break; sleep 0.1; done
 }

@@ -13,7 +13,7 @@
 
 #include "check.h"
 #include "rev2_blocking.h"
-#include "rev2_internal.h"
+#include "rev2_retry.h"
 
 static void backoff_grows_with_jitter_and_cap(void)
 {

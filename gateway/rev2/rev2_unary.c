@@ -1,9 +1,13 @@
 /* rev2_unary: one request, one response, retried on transient errors. */
+#include "rev2_unary.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
-#include "rev2_internal.h"
+#include "rev2_client_internal.h"
+#include "rev2_retry.h"
+#include "rev2_rpc.h"
 
 typedef struct {
     rev2_client *client;

@@ -1,11 +1,9 @@
 #include "rev2_client.h"
 
-#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "rev2_internal.h"
+#include "rev2_client_internal.h"
 
 struct rev2_client {
     rev2_client_options opts;  /* strings below are our own copies */
@@ -103,69 +101,4 @@ rev2_engine *rev2_client_engine(rev2_client *c)
 const char *rev2_client_instance(const rev2_client *c, const char *instance)
 {
     return instance ? instance : c->instance;
-}
-
-int64_t rev2_backoff_ms(int attempt, int64_t initial_ms, int64_t max_ms)
-{
-    if (attempt < 1)
-        attempt = 1;
-    int64_t full = initial_ms;
-    for (int i = 1; i < attempt && full < max_ms; i++)
-        full *= 2;
-    if (full > max_ms)
-        full = max_ms;
-    uint32_t r = 0;
-    RAND_bytes((unsigned char *)&r, sizeof r);
-    int64_t half = full / 2;
-    return half + (half > 0 ? (int64_t)(r % (uint64_t)(full - half + 1)) : 0);
-}
-
-bool rev2_retry_later(rev2_client *c, rev2_error *err, bool retryable, bool no_pause, int *attempt,
-                      const char *what, const char *next_step, void (*fn)(void *, bool), void *arg)
-{
-    const rev2_client_options *o = &c->opts;
-    if (!err || !retryable || *attempt >= o->max_attempts)
-        return false;
-    int64_t pause = no_pause ? 0 : rev2_backoff_ms(*attempt, o->initial_backoff_ms, o->max_backoff_ms);
-    GMB_WARN("rev2", "%s failed (%s: %s); %s in %lld ms (attempt %d of %d)", what, rev2_code_name(err->code),
-             err->message, next_step, (long long)pause, *attempt + 1, o->max_attempts);
-    rev2_error_free(err);
-    (*attempt)++;
-    REV2_STAT_ADD(c, retries, 1);
-    rev2_engine_after(c->engine, pause, fn, arg);
-    return true;
-}
-
-/* ---- Capabilities ---- */
-
-typedef struct {
-    rev2_capabilities_cb cb;
-    void *user;
-} caps_call;
-
-static void caps_done(void *user, rev2_error *err, const uint8_t *resp, size_t len)
-{
-    caps_call *cc = user;
-    Rev2ServerCapabilities *caps = NULL;
-    if (!err) {
-        caps = build__bazel__remote__execution__v2__server_capabilities__unpack(NULL, len, resp);
-        if (!caps)
-            err = rev2_error_new(REV2_INTERNAL, "undecodable ServerCapabilities (%zu bytes)", len);
-    }
-    cc->cb(cc->user, err, caps);
-    free(cc);
-}
-
-void rev2_get_capabilities(rev2_client *c, const char *instance, rev2_capabilities_cb cb, void *user)
-{
-    Rev2GetCapabilitiesRequest req = BUILD__BAZEL__REMOTE__EXECUTION__V2__GET_CAPABILITIES_REQUEST__INIT;
-    req.instance_name = (char *)rev2_client_instance(c, instance);
-    size_t len;
-    uint8_t *bytes = REV2_PACK(&req, &len);
-    caps_call *cc = malloc(sizeof *cc);
-    if (!cc)
-        abort();
-    cc->cb = cb;
-    cc->user = user;
-    rev2_unary(c, REV2_METHOD_CAPS, bytes, len, caps_done, cc);
 }

@@ -4,7 +4,8 @@
 
 #include "log.h"
 #include "rev2_cas_internal.h"
-#include "rev2_internal.h"
+#include "rev2_client_internal.h"
+#include "rev2_unary.h"
 
 /* ---- FindMissingBlobs ---- */
 

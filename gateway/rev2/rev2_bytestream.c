@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "rev2_internal.h"
+#include "rev2_client_internal.h"
+#include "rev2_retry.h"
+#include "rev2_rpc.h"
 
 /* ---- Read ---- */
 

@@ -4,7 +4,10 @@
 #include <string.h>
 
 #include "log.h"
-#include "rev2_internal.h"
+#include "rev2_client_internal.h"
+#include "rev2_retry.h"
+#include "rev2_rpc.h"
+#include "rev2_unary.h"
 
 /* ---- GetActionResult ---- */
 

@@ -10,7 +10,7 @@
 
 #include "log.h"
 #include "rev2_cas_internal.h"
-#include "rev2_internal.h"
+#include "rev2_client_internal.h"
 
 /* Calls one upload keeps in flight; enough to fill a loopback link. */
 #define UPLOAD_PARALLEL_CALLS 8

@@ -27,7 +27,8 @@ static const char usage_text[] =
     "\n"
     "\n"
     "Run `gomabarn <command> --help` for a command's options.\n"
-    "Work in progress: see the open issues and docs/architecture.md.\n";
+    "Documentation: docs/operations.md (running it), docs/configuration.md (every key),\n"
+    "docs/architecture.md (how it works).\n";
 
 static int cmd_version(void)
 {
