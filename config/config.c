@@ -1,6 +1,7 @@
 #include "errmsg.h"
 #include "config.h"
 #include "routing.h"
+#include "mem.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -25,9 +26,7 @@ static void strlist_clear(gmb_strlist *l)
 
 static void strlist_add(gmb_strlist *l, char *item)
 {
-    l->items = realloc(l->items, (l->n + 2) * sizeof *l->items);
-    if (!l->items || !item)
-        abort();
+    l->items = gmb_realloc(l->items, (l->n + 2) * sizeof *l->items);
     l->items[l->n++] = item;
     l->items[l->n] = NULL;
 }
@@ -38,7 +37,7 @@ static void set_from_text(gmb_config *c, const gmb_config_key *k, const char *te
     case GMB_CFG_STRING: {
         char **s = field(c, k);
         free(*s);
-        *s = strdup(text);
+        *s = gmb_strdup(text);
         break;
     }
     case GMB_CFG_INT:
@@ -53,7 +52,7 @@ static void set_from_text(gmb_config *c, const gmb_config_key *k, const char *te
         for (const char *p = text; *p;) {
             const char *bar = strchr(p, '|');
             size_t n = bar ? (size_t)(bar - p) : strlen(p);
-            strlist_add(l, strndup(p, n));
+            strlist_add(l, gmb_strndup(p, n));
             p += n + (bar ? 1 : 0);
         }
         break;
@@ -158,7 +157,7 @@ static int load_setting(gmb_config *c, const config_setting_t *s, const char *pr
             if (config_setting_type(e) != CONFIG_TYPE_STRING)
                 return gmb_fail(err, "%s: %s must be %s (item %d is not a string)", at, full, type_name(k->type),
                                 i + 1);
-            strlist_add(l, strdup(config_setting_get_string(e)));
+            strlist_add(l, gmb_strdup(config_setting_get_string(e)));
         }
         break;
     }

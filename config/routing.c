@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "errmsg.h"
+#include "mem.h"
 
 static char *trimmed(const char *s, size_t n)
 {
@@ -13,9 +14,7 @@ static char *trimmed(const char *s, size_t n)
         s++, n--;
     while (n && isspace((unsigned char)s[n - 1]))
         n--;
-    char *out = strndup(s, n);
-    if (!out)
-        abort();
+    char *out = gmb_strndup(s, n);
     return out;
 }
 
@@ -29,7 +28,7 @@ const char *gmb_instance_name_problem(const char *name)
 
 static int parse_one(const char *text, gmb_route *r, char **err)
 {
-    r->text = strdup(text);
+    r->text = gmb_strdup(text);
     const char *arrow = strstr(text, "->");
     if (!arrow)
         return gmb_fail(err, "has no \"-> INSTANCE\"");
@@ -55,10 +54,8 @@ static int parse_one(const char *text, gmb_route *r, char **err)
             rc = gmb_fail(err, "unknown key \"%s\" (compiler, target or dimension)", tok);
             break;
         }
-        r->conds = realloc(r->conds, (r->n_conds + 1) * sizeof *r->conds);
-        if (!r->conds)
-            abort();
-        r->conds[r->n_conds++] = (gmb_route_cond){strdup(tok), strdup(eq + 1)};
+        r->conds = gmb_realloc(r->conds, (r->n_conds + 1) * sizeof *r->conds);
+        r->conds[r->n_conds++] = (gmb_route_cond){gmb_strdup(tok), gmb_strdup(eq + 1)};
     }
     free(conds);
     if (rc == 0 && r->n_conds == 0)
@@ -68,10 +65,8 @@ static int parse_one(const char *text, gmb_route *r, char **err)
 
 int gmb_routes_parse(const gmb_strlist *rules, gmb_routes *out, char **err)
 {
-    out->routes = calloc(rules->n + 1, sizeof *out->routes);
+    out->routes = gmb_calloc(rules->n + 1, sizeof *out->routes);
     out->n = 0;
-    if (!out->routes)
-        abort();
     for (size_t i = 0; i < rules->n; i++) {
         char *why = NULL;
         int rc = parse_one(rules->items[i], &out->routes[out->n++], &why);

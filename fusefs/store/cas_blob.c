@@ -11,6 +11,7 @@
 #include "cas_internal.h"
 #include "errmsg.h"
 #include "log.h"
+#include "mem.h"
 
 struct cas_blob {
     cas_store *store;
@@ -23,9 +24,7 @@ struct cas_blob {
 
 static cas_blob *new_handle(cas_store *s, const rev2_digest *d)
 {
-    cas_blob *h = calloc(1, sizeof *h);
-    if (!h)
-        abort();
+    cas_blob *h = gmb_calloc(1, sizeof *h);
     h->store = s;
     h->digest = *d;
     h->fd = -1;
@@ -247,9 +246,7 @@ int cas_store_read_all(cas_store *s, const char *instance, const rev2_digest *d,
     if (!h)
         return error;
     int rc = cas_blob_wait(h);
-    uint8_t *buf = rc == 0 ? malloc((size_t)d->size + 1) : NULL;
-    if (rc == 0 && !buf)
-        rc = -ENOMEM;
+    uint8_t *buf = rc == 0 ? gmb_malloc((size_t)d->size + 1) : NULL;
     if (rc == 0) {
         ssize_t n = cas_blob_pread(h, buf, (size_t)d->size, 0);
         rc = n == d->size ? 0 : (n < 0 ? (int)n : -EIO);

@@ -16,6 +16,7 @@
 #include "cas_internal.h"
 #include "errmsg.h"
 #include "log.h"
+#include "mem.h"
 
 /* Blobs up to this size (plus framing) go through BatchReadBlobs. */
 #define BATCH_ENTRY_OVERHEAD 100
@@ -170,9 +171,7 @@ void *cas_verifier_main(void *arg)
 {
     cas_store *s = arg;
     enum { CHUNK = 4 << 20 };
-    uint8_t *buf = malloc(CHUNK);
-    if (!buf)
-        abort();
+    uint8_t *buf = gmb_malloc(CHUNK);
     pthread_mutex_lock(&s->verify_lock);
     for (;;) {
         /* A flight with bytes to hash, or one whose stream is over. */
@@ -223,12 +222,10 @@ void *cas_verifier_main(void *arg)
 
 cas_flight *cas_fetch_start_locked(cas_store *s, cas_entry *e, const char *instance)
 {
-    cas_flight *f = calloc(1, sizeof *f);
-    if (!f)
-        abort();
+    cas_flight *f = gmb_calloc(1, sizeof *f);
     f->store = s;
     f->digest = e->digest;
-    f->instance = strdup(instance ? instance : rev2_client_default_instance(s->remote));
+    f->instance = gmb_strdup(instance ? instance : rev2_client_default_instance(s->remote));
     f->tmp_path = cas_tmp_file(s);
     f->fd = open(f->tmp_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     pthread_cond_init(&f->progress, NULL);

@@ -1,4 +1,5 @@
 #include "cas_index.h"
+#include "mem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +14,7 @@ void cas_index_init(cas_index *ix)
 {
     memset(ix, 0, sizeof *ix);
     ix->n_buckets = 1024;
-    ix->buckets = calloc(ix->n_buckets, sizeof *ix->buckets);
-    if (!ix->buckets)
-        abort();
+    ix->buckets = gmb_calloc(ix->n_buckets, sizeof *ix->buckets);
 }
 
 void cas_index_free(cas_index *ix)
@@ -44,9 +43,7 @@ cas_entry *cas_index_find(cas_index *ix, const rev2_digest *d)
 static void grow(cas_index *ix)
 {
     uint64_t n = ix->n_buckets * 2;
-    cas_entry **b = calloc(n, sizeof *b);
-    if (!b)
-        abort();
+    cas_entry **b = gmb_calloc(n, sizeof *b);
     for (uint64_t i = 0; i < ix->n_buckets; i++) {
         cas_entry *e = ix->buckets[i];
         while (e) {
@@ -89,9 +86,7 @@ cas_entry *cas_index_add(cas_index *ix, const rev2_digest *d, cas_entry_state st
 {
     if (ix->count >= ix->n_buckets)
         grow(ix);
-    cas_entry *e = calloc(1, sizeof *e);
-    if (!e)
-        abort();
+    cas_entry *e = gmb_calloc(1, sizeof *e);
     e->digest = *d;
     e->hash = digest_hash(d);
     e->state = CAS_FETCHING;

@@ -14,6 +14,7 @@
 #include "cas_internal.h"
 #include "errmsg.h"
 #include "log.h"
+#include "mem.h"
 
 char *cas_blob_file(const cas_store *s, const rev2_digest *d)
 {
@@ -117,9 +118,7 @@ static void scan(cas_store *s)
             } else {
                 if (n == cap) {
                     cap = cap ? cap * 2 : 256;
-                    found = realloc(found, cap * sizeof *found);
-                    if (!found)
-                        abort();
+                    found = gmb_realloc(found, cap * sizeof *found);
                 }
                 found[n++] = (scanned){dg, st.st_mtim};
             }
@@ -147,11 +146,9 @@ cas_store *cas_store_open(const cas_store_options *o, rev2_client *remote, char 
         gmb_fail(err, "no cache directory configured");
         return NULL;
     }
-    cas_store *s = calloc(1, sizeof *s);
-    if (!s)
-        abort();
+    cas_store *s = gmb_calloc(1, sizeof *s);
     s->opts = *o;
-    s->dir = strdup(o->dir);
+    s->dir = gmb_strdup(o->dir);
     s->opts.dir = s->dir;
     s->blobs_dir = gmb_format("%s/blobs", s->dir);
     s->tmp_dir = gmb_format("%s/tmp", s->dir);
@@ -313,7 +310,7 @@ int cas_store_put_file(cas_store *s, const char *path, rev2_digest *out)
     rev2_hasher *h = rev2_hasher_new();
     off_t written = 0;
     enum { CHUNK = 1 << 20 };
-    uint8_t *buf = malloc(CHUNK);
+    uint8_t *buf = gmb_malloc(CHUNK);
     while (rc == 0) {
         ssize_t n = read(in, buf, CHUNK);
         if (n < 0 && errno == EINTR)

@@ -20,6 +20,7 @@
 #include "errmsg.h"
 #include "log.h"
 #include "view_internal.h"
+#include "mem.h"
 
 /* Largest read the kernel sends us (a mount option and an init() setting
  * that must agree). */
@@ -115,7 +116,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
     gmb_view *v = view_of(req);
     pthread_mutex_lock(&v->lock);
     view_node *n = view_table_get(&v->table, ino);
-    char *target = n && n->kind == VN_SYMLINK ? strdup(n->target) : NULL;
+    char *target = n && n->kind == VN_SYMLINK ? gmb_strdup(n->target) : NULL;
     pthread_mutex_unlock(&v->lock);
     if (!target) {
         fuse_reply_err(req, n ? EINVAL : ESTALE);
@@ -135,11 +136,7 @@ typedef struct {
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     gmb_view *v = view_of(req);
-    dir_handle *d = calloc(1, sizeof *d);
-    if (!d) {
-        fuse_reply_err(req, ENOMEM);
-        return;
-    }
+    dir_handle *d = gmb_calloc(1, sizeof *d);
     int err = view_list(v, ino, &d->entries, &d->n);
     if (err) {
         free(d);
@@ -161,11 +158,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 {
     gmb_view *v = view_of(req);
     dir_handle *d = (dir_handle *)(uintptr_t)fi->fh;
-    char *buf = malloc(size);
-    if (!buf) {
-        fuse_reply_err(req, ENOMEM);
-        return;
-    }
+    char *buf = gmb_malloc(size);
     size_t pos = 0;
     for (size_t i = (size_t)off; i < d->n + 2; i++) {
         struct fuse_entry_param e;
@@ -225,7 +218,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     pthread_mutex_lock(&v->lock);
     view_node *n = view_table_get(&v->table, ino);
     view_kind kind = n ? n->kind : VN_ROOT;
-    char *instance = n ? strdup(n->instance) : NULL;
+    char *instance = n ? gmb_strdup(n->instance) : NULL;
     rev2_digest digest = n ? n->digest : rev2_empty_digest;
     pthread_mutex_unlock(&v->lock);
     if (!n || kind != VN_FILE) {
@@ -304,7 +297,7 @@ static const struct fuse_lowlevel_ops view_ops = {
 static void init_root(view_node *n, void *arg)
 {
     n->kind = VN_ROOT;
-    n->instance = strdup("");
+    n->instance = gmb_strdup("");
     n->fixed = true;
     (void)arg;
 }
@@ -315,11 +308,9 @@ gmb_view *view_create(cas_store *store, const view_options *o, char **err)
         gmb_fail(err, "no mount point configured");
         return NULL;
     }
-    gmb_view *v = calloc(1, sizeof *v);
-    if (!v)
-        abort();
+    gmb_view *v = gmb_calloc(1, sizeof *v);
     v->opts = *o;
-    v->mountpoint = strdup(o->mountpoint);
+    v->mountpoint = gmb_strdup(o->mountpoint);
     v->opts.mountpoint = v->mountpoint;
     if (v->opts.entry_timeout_s <= 0)
         v->opts.entry_timeout_s = 3600;

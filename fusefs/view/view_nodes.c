@@ -1,4 +1,5 @@
 #include "view_nodes.h"
+#include "mem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -10,9 +11,7 @@ void view_table_init(view_table *t)
 {
     t->n_buckets = 4096;
     t->count = 0;
-    t->buckets = calloc(t->n_buckets, sizeof *t->buckets);
-    if (!t->buckets)
-        abort();
+    t->buckets = gmb_calloc(t->n_buckets, sizeof *t->buckets);
 }
 
 void view_tree_unref(view_tree *tree)
@@ -63,9 +62,7 @@ view_node *view_table_get(view_table *t, uint64_t ino)
 static void grow(view_table *t)
 {
     uint64_t nb = t->n_buckets * 2;
-    view_node **b = calloc(nb, sizeof *b);
-    if (!b)
-        abort();
+    view_node **b = gmb_calloc(nb, sizeof *b);
     for (uint64_t i = 0; i < t->n_buckets; i++) {
         view_node *n = t->buckets[i];
         while (n) {
@@ -99,11 +96,9 @@ view_node *view_table_intern(view_table *t, const char *key, void (*init)(view_n
     }
     if (t->count >= t->n_buckets)
         grow(t);
-    view_node *n = calloc(1, sizeof *n);
-    if (!n)
-        abort();
+    view_node *n = gmb_calloc(1, sizeof *n);
     n->ino = ino;
-    n->key = strdup(key);
+    n->key = gmb_strdup(key);
     init(n, arg);
     view_node **slot = &t->buckets[ino & (t->n_buckets - 1)];
     n->next = *slot;

@@ -7,6 +7,7 @@
 #include <xxhash.h>
 
 #include "errmsg.h"
+#include "mem.h"
 
 /* Entries live in a ring (oldest first, for eviction and listing) and are
  * found by name through a chained hash table of ring slots. */
@@ -27,17 +28,13 @@ struct view_requests {
 
 view_requests *view_requests_new(size_t capacity)
 {
-    view_requests *t = calloc(1, sizeof *t);
-    if (!t)
-        abort();
+    view_requests *t = gmb_calloc(1, sizeof *t);
     t->capacity = capacity ? capacity : 1;
-    t->ring = calloc(t->capacity, sizeof *t->ring);
+    t->ring = gmb_calloc(t->capacity, sizeof *t->ring);
     t->n_buckets = 1;
     while (t->n_buckets < t->capacity * 2)
         t->n_buckets <<= 1;
-    t->buckets = calloc(t->n_buckets, sizeof *t->buckets);
-    if (!t->ring || !t->buckets)
-        abort();
+    t->buckets = gmb_calloc(t->n_buckets, sizeof *t->buckets);
     pthread_mutex_init(&t->lock, NULL);
     return t;
 }
@@ -88,7 +85,7 @@ void view_requests_put(view_requests *t, const char *name, const char *instance,
     slot *s = find_slot(t, name);
     if (s) { /* a retried request: point at its latest action */
         free(s->req.instance);
-        s->req.instance = strdup(instance);
+        s->req.instance = gmb_strdup(instance);
         s->req.action = *action;
         pthread_mutex_unlock(&t->lock);
         return;
@@ -101,7 +98,7 @@ void view_requests_put(view_requests *t, const char *name, const char *instance,
         t->count--;
     }
     s = &t->ring[(t->oldest + t->count) % t->capacity];
-    s->req = (view_request){strdup(name), strdup(instance), *action};
+    s->req = (view_request){gmb_strdup(name), gmb_strdup(instance), *action};
     slot **b = bucket_of(t, name);
     s->next_in_bucket = *b;
     *b = s;
@@ -111,7 +108,7 @@ void view_requests_put(view_requests *t, const char *name, const char *instance,
 
 static void copy_request(const view_request *from, view_request *to)
 {
-    *to = (view_request){strdup(from->name), strdup(from->instance), from->action};
+    *to = (view_request){gmb_strdup(from->name), gmb_strdup(from->instance), from->action};
 }
 
 bool view_requests_find(view_requests *t, const char *name, view_request *out)
@@ -128,9 +125,7 @@ size_t view_requests_list(view_requests *t, view_request **out)
 {
     pthread_mutex_lock(&t->lock);
     size_t n = t->count;
-    *out = calloc(n ? n : 1, sizeof **out);
-    if (!*out)
-        abort();
+    *out = gmb_calloc(n ? n : 1, sizeof **out);
     for (size_t i = 0; i < n; i++)
         copy_request(&t->ring[(t->oldest + i) % t->capacity].req, &(*out)[i]);
     pthread_mutex_unlock(&t->lock);
@@ -144,9 +139,7 @@ char *view_request_file_name(const char *id)
     size_t n = strlen(id);
     if (n > NAME_MAX_BYTES)
         n = NAME_MAX_BYTES;
-    char *name = malloc(n + 1);
-    if (!name)
-        abort();
+    char *name = gmb_malloc(n + 1);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)id[i];
         name[i] = (c == '/' || c < 0x20 || c == 0x7f) ? '_' : (char)c;

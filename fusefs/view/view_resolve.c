@@ -9,6 +9,7 @@
 #include "rev2_engine.h"
 #include "view_action.h"
 #include "view_internal.h"
+#include "mem.h"
 
 /* Instance name components Buildbarn reserves (besides "blobs", which
  * ends the instance name here). */
@@ -37,12 +38,12 @@ static void init_node(view_node *n, void *arg)
 {
     const node_spec *s = arg;
     n->kind = s->kind;
-    n->instance = strdup(s->instance ? s->instance : "");
+    n->instance = gmb_strdup(s->instance ? s->instance : "");
     n->digest = s->digest;
     n->executable = s->executable;
     n->cas_kind = s->cas_kind;
-    n->target = s->target ? strdup(s->target) : NULL;
-    n->name = s->name ? strdup(s->name) : NULL;
+    n->target = s->target ? gmb_strdup(s->target) : NULL;
+    n->name = s->name ? gmb_strdup(s->name) : NULL;
     n->short_lived = s->short_lived;
     if (s->tree) {
         n->tree = s->tree;
@@ -78,9 +79,7 @@ static view_tree *load_tree(cas_store *store, const char *instance, const rev2_d
         rev2_msg_free(msg);
         return NULL;
     }
-    view_tree *t = calloc(1, sizeof *t);
-    if (!t)
-        abort();
+    view_tree *t = gmb_calloc(1, sizeof *t);
     t->refs = 1;
     t->msg = msg;
     rev2_tree_index_init(&t->index, msg);
@@ -99,9 +98,7 @@ static bool action_listing_stale(gmb_view *v, const view_node *n)
 
 static void retire_listing(view_node *n)
 {
-    n->retired = realloc(n->retired, (n->n_retired + 1) * sizeof *n->retired);
-    if (!n->retired)
-        abort();
+    n->retired = gmb_realloc(n->retired, (n->n_retired + 1) * sizeof *n->retired);
     n->retired[n->n_retired++] = n->owned_listing;
     n->owned_listing = NULL;
     n->listing = NULL;
@@ -126,7 +123,7 @@ static int load_listing(gmb_view *v, view_node *n)
         n->listing = d;
         return 0;
     }
-    char *instance = strdup(n->instance);
+    char *instance = gmb_strdup(n->instance);
     rev2_digest digest = n->digest;
     view_kind kind = n->kind;
     Rev2ActionResult *known = kind == VN_ACTION ? view_results_get(v->results, instance, &digest) : NULL;
@@ -236,7 +233,7 @@ static view_node *cas_child(gmb_view *v, view_node *parent, const char *name, in
             if (strcmp(name, reserved_components[i]) == 0)
                 return NULL;
         s.kind = VN_CAS_PREFIX;
-        char *longer = *inst ? gmb_format("%s/%s", inst, name) : strdup(name);
+        char *longer = *inst ? gmb_format("%s/%s", inst, name) : gmb_strdup(name);
         key = gmb_format("P|%s", longer);
         s.instance = longer;
         view_node *n = intern(v, key, &s);
@@ -321,7 +318,7 @@ static view_node *actions_child(gmb_view *v, view_node *parent, const char *name
     if ((parent->kind == VN_BY_INSTANCE_PREFIX || parent->kind == VN_BY_INSTANCE) && action_name(name, &d))
         return action_node(v, parent->instance, &d);
     /* by-instance/<components...>: every other name extends the instance name. */
-    char *instance = *parent->instance ? gmb_format("%s/%s", parent->instance, name) : strdup(name);
+    char *instance = *parent->instance ? gmb_format("%s/%s", parent->instance, name) : gmb_strdup(name);
     char *key = gmb_format("I|%s", instance);
     node_spec s = {.kind = VN_BY_INSTANCE_PREFIX, .instance = instance};
     view_node *n = intern(v, key, &s);
@@ -415,9 +412,7 @@ static void add_entry(view_entry **list, size_t *n, size_t *cap, const char *nam
 {
     if (*n == *cap) {
         *cap = *cap ? *cap * 2 : 16;
-        *list = realloc(*list, *cap * sizeof **list);
-        if (!*list)
-            abort();
+        *list = gmb_realloc(*list, *cap * sizeof **list);
     }
     node->nlookup++; /* held for the caller until view_release_entries */
     (*list)[(*n)++] = (view_entry){name, node};

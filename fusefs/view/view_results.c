@@ -1,4 +1,5 @@
 #include "view_results.h"
+#include "mem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +20,7 @@ struct view_results {
 
 view_results *view_results_new(void)
 {
-    view_results *t = calloc(1, sizeof *t);
-    if (!t)
-        abort();
+    view_results *t = gmb_calloc(1, sizeof *t);
     return t;
 }
 
@@ -59,7 +58,7 @@ void view_results_put(view_results *t, const char *instance, const rev2_digest *
 {
     kept_result *k = &t->ring[t->next];
     clear(k);
-    k->instance = strdup(instance);
+    k->instance = gmb_strdup(instance);
     k->action = *action;
     k->bytes = REV2_PACK(result, &k->len);
     t->next = (t->next + 1) % VIEW_RESULTS_KEPT;

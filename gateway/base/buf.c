@@ -1,7 +1,10 @@
 #include "buf.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "mem.h"
 
 void gmb_buf_init(gmb_buf *b, size_t max)
 {
@@ -25,13 +28,7 @@ uint8_t *gmb_buf_reserve(gmb_buf *b, size_t len, gmb_buf_result *why)
             cap = cap > SIZE_MAX / 2 ? need : cap * 2;
         if (cap > b->max)
             cap = b->max;
-        uint8_t *p = realloc(b->data, cap ? cap : 1);
-        if (!p) {
-            if (why)
-                *why = GMB_BUF_NOMEM;
-            return NULL;
-        }
-        b->data = p;
+        b->data = gmb_realloc(b->data, cap ? cap : 1);
         b->cap = cap;
     }
     if (why)
@@ -54,6 +51,16 @@ gmb_buf_result gmb_buf_append(gmb_buf *b, const void *data, size_t len)
         memcpy(dst, data, len);
     b->len += len;
     return GMB_BUF_OK;
+}
+
+void gmb_buf_put(gmb_buf *b, const void *data, size_t len)
+{
+    if (b->max != GMB_BUF_UNLIMITED) {
+        fprintf(stderr, "gomabarn: bug: gmb_buf_put on a buffer limited to %zu bytes\n", b->max);
+        abort();
+    }
+    if (gmb_buf_append(b, data, len) != GMB_BUF_OK)
+        gmb_out_of_memory(len); /* only a size_t overflow gets here */
 }
 
 void gmb_buf_reset(gmb_buf *b)

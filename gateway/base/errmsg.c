@@ -3,11 +3,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "mem.h"
+
 char *gmb_vformat(const char *fmt, va_list ap)
 {
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0)
-        abort();
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(NULL, 0, fmt, again);
+    va_end(again);
+    if (n < 0)
+        n = 0; /* a bad format: an empty message rather than a crash */
+    char *s = gmb_malloc((size_t)n + 1);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
     return s;
 }
 

@@ -1,4 +1,5 @@
 #include "rev2_digest.h"
+#include "mem.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,9 +23,7 @@ struct rev2_hasher {
 
 rev2_hasher *rev2_hasher_new(void)
 {
-    rev2_hasher *h = calloc(1, sizeof *h);
-    if (!h)
-        abort();
+    rev2_hasher *h = gmb_calloc(1, sizeof *h);
     h->ctx = EVP_MD_CTX_new();
     if (!h->ctx || EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1)
         abort(); /* only out of memory gets here */
@@ -70,9 +69,7 @@ void rev2_digest_of_bytes(const void *data, size_t len, rev2_digest *out)
 int rev2_digest_of_fd(int fd, rev2_digest *out)
 {
     enum { CHUNK = 1 << 20 };
-    unsigned char *buf = malloc(CHUNK);
-    if (!buf)
-        return -ENOMEM;
+    unsigned char *buf = gmb_malloc(CHUNK);
     rev2_hasher *h = rev2_hasher_new();
     for (;;) {
         ssize_t n = read(fd, buf, CHUNK);
@@ -163,9 +160,7 @@ static char *join_resource(const char *instance, const char *middle, const rev2_
     const char *sep = (instance && *instance) ? "/" : "";
     int n = snprintf(NULL, 0, "%s%s%sblobs/%s/%" PRId64, instance ? instance : "", sep,
                      middle, d->hash, d->size);
-    char *s = malloc((size_t)n + 1);
-    if (!s)
-        abort();
+    char *s = gmb_malloc((size_t)n + 1);
     snprintf(s, (size_t)n + 1, "%s%s%sblobs/%s/%" PRId64, instance ? instance : "", sep,
              middle, d->hash, d->size);
     return s;

@@ -1,4 +1,5 @@
 #include "work_pool.h"
+#include "mem.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -43,15 +44,11 @@ static void *worker(void *arg)
 
 work_pool *work_pool_new(int threads)
 {
-    work_pool *p = calloc(1, sizeof *p);
-    if (!p)
-        abort();
+    work_pool *p = gmb_calloc(1, sizeof *p);
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
     p->n = threads < 1 ? 1 : threads;
-    p->threads = calloc((size_t)p->n, sizeof *p->threads);
-    if (!p->threads)
-        abort();
+    p->threads = gmb_calloc((size_t)p->n, sizeof *p->threads);
     for (int i = 0; i < p->n; i++)
         pthread_create(&p->threads[i], NULL, worker, p);
     return p;
@@ -59,9 +56,7 @@ work_pool *work_pool_new(int threads)
 
 void work_pool_run(work_pool *p, void (*fn)(void *), void *arg)
 {
-    job *j = malloc(sizeof *j);
-    if (!j)
-        abort();
+    job *j = gmb_malloc(sizeof *j);
     *j = (job){fn, arg, NULL};
     pthread_mutex_lock(&p->lock);
     if (p->tail)

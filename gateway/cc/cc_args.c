@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "errmsg.h"
+#include "mem.h"
 
 void cc_args_free(compile_args *c)
 {
@@ -32,7 +33,7 @@ static bool is_source(const char *a)
 bool cc_args_parse(int argc, char **argv, compile_args *c)
 {
     memset(c, 0, sizeof *c);
-    c->remote = calloc((size_t)argc + 4, sizeof *c->remote);
+    c->remote = gmb_calloc((size_t)argc + 4, sizeof *c->remote);
     bool compile = false;
     int sources = 0;
     bool md = false;
@@ -67,7 +68,7 @@ bool cc_args_parse(int argc, char **argv, compile_args *c)
         return false;
     if (!c->output) {
         /* cc's default: the source's base name with .o, in the current directory */
-        char *base = strdup(c->source);
+        char *base = gmb_strdup(c->source);
         char *b = basename(base);
         char *dot = strrchr(b, '.');
         *dot = '\0';
@@ -77,7 +78,7 @@ bool cc_args_parse(int argc, char **argv, compile_args *c)
         c->remote[c->n_remote++] = (char *)c->output;
     }
     if (md && !c->dep_file) {
-        char *o = strdup(c->output);
+        char *o = gmb_strdup(c->output);
         char *dot = strrchr(o, '.');
         if (dot && !strchr(dot, '/'))
             *dot = '\0';
@@ -96,7 +97,7 @@ char *cc_args_dependencies(const compile_args *c)
     if (fd < 0)
         return NULL;
     close(fd);
-    char **argv = calloc(c->n_remote + 8, sizeof *argv);
+    char **argv = gmb_calloc(c->n_remote + 8, sizeof *argv);
     size_t n = 0;
     for (size_t i = 0; i < c->n_remote; i++) {
         if (strcmp(c->remote[i], "-o") == 0) {
@@ -126,11 +127,11 @@ char *cc_args_dependencies(const compile_args *c)
         FILE *f = fopen(tmp, "r");
         if (f) {
             size_t cap = 1 << 16, len = 0, r;
-            text = malloc(cap);
+            text = gmb_malloc(cap);
             while ((r = fread(text + len, 1, cap - len - 1, f)) > 0) {
                 len += r;
                 if (cap - len < 2)
-                    text = realloc(text, cap *= 2);
+                    text = gmb_realloc(text, cap *= 2);
             }
             text[len] = '\0';
             fclose(f);
@@ -165,8 +166,8 @@ char **cc_rule_files(const char *rule, size_t *n)
         }
         word[w] = '\0';
         if (w) {
-            files = realloc(files, (*n + 1) * sizeof *files);
-            files[(*n)++] = strdup(word);
+            files = gmb_realloc(files, (*n + 1) * sizeof *files);
+            files[(*n)++] = gmb_strdup(word);
         }
     }
     return files;

@@ -55,7 +55,7 @@ int cc_http_post(const cc_http_target *t, const char *path, const uint8_t *body,
                  const char **why)
 {
     gmb_buf gz;
-    gmb_buf_init(&gz, SIZE_MAX);
+    gmb_buf_init(&gz, GMB_BUF_UNLIMITED);
     if (http_body_gzip(body, len, &gz) < 0) {
         *why = "cannot compress the request";
         gmb_buf_free(&gz);
@@ -101,7 +101,10 @@ int cc_http_post(const cc_http_target *t, const char *path, const uint8_t *body,
             break;
         gmb_buf_commit(&resp, (size_t)r);
     }
-    gmb_buf_append(&resp, "", 1); /* for strstr; not counted below */
+    if (gmb_buf_append(&resp, "", 1) != GMB_BUF_OK) { /* for strstr; not counted below */
+        *why = "the answer is larger than 1 GiB";
+        goto out;
+    }
     resp.len--;
     int status = 0;
     const char *end = resp.data ? strstr((const char *)resp.data, "\r\n\r\n") : NULL;

@@ -37,6 +37,7 @@
 #include "goma/goma_data.pb-c.h"
 #include "goma_wire.h"
 #include "rev2_digest.h"
+#include "mem.h"
 
 #define CHUNK (2u * 1024 * 1024)
 #define EMBED_BELOW 512  /* goma embeds small files on the first try */
@@ -78,7 +79,7 @@ typedef struct {
 static void key_of(const DevtoolsGoma__FileBlob *b, char key[65])
 {
     size_t n = devtools_goma__file_blob__get_packed_size(b);
-    uint8_t *buf = malloc(n + 1);
+    uint8_t *buf = gmb_malloc(n + 1);
     devtools_goma__file_blob__pack(b, buf);
     rev2_digest d;
     rev2_digest_of_bytes(buf, n, &d);
@@ -94,7 +95,7 @@ static bool load_input(input_file *in)
     struct stat st;
     fstat(fileno(f), &st);
     in->size = (size_t)st.st_size;
-    in->data = malloc(in->size + 1);
+    in->data = gmb_malloc(in->size + 1);
     bool ok = fread(in->data, 1, in->size, f) == in->size;
     fclose(f);
     devtools_goma__file_blob__init(&in->blob);
@@ -108,7 +109,7 @@ static bool load_input(input_file *in)
     } else {
         in->blob.blob_type = DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_META;
         size_t nc = (in->size + CHUNK - 1) / CHUNK;
-        in->chunk_keys = calloc(nc, sizeof *in->chunk_keys);
+        in->chunk_keys = gmb_calloc(nc, sizeof *in->chunk_keys);
         for (size_t i = 0; i < nc; i++) {
             DevtoolsGoma__FileBlob c = DEVTOOLS_GOMA__FILE_BLOB__INIT;
             c.blob_type = DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_CHUNK;
@@ -119,7 +120,7 @@ static bool load_input(input_file *in)
             c.content.len = in->size - i * CHUNK < CHUNK ? in->size - i * CHUNK : CHUNK;
             c.has_file_size = true;
             c.file_size = (int64_t)c.content.len;
-            in->chunk_keys[i] = malloc(65);
+            in->chunk_keys[i] = gmb_malloc(65);
             key_of(&c, in->chunk_keys[i]);
         }
         in->blob.n_hash_key = nc;
@@ -135,7 +136,7 @@ static bool store_chunks(const cc_http_target *t, const char *prefix, const inpu
     size_t nc = in->blob.n_hash_key;
     for (size_t first = 0; first < nc; first += 5) {
         size_t k = nc - first < 5 ? nc - first : 5;
-        DevtoolsGoma__FileBlob *blobs = calloc(k, sizeof *blobs), **ptrs = calloc(k, sizeof *ptrs);
+        DevtoolsGoma__FileBlob *blobs = gmb_calloc(k, sizeof *blobs), **ptrs = gmb_calloc(k, sizeof *ptrs);
         for (size_t i = 0; i < k; i++) {
             size_t idx = first + i;
             devtools_goma__file_blob__init(&blobs[i]);
@@ -153,7 +154,7 @@ static bool store_chunks(const cc_http_target *t, const char *prefix, const inpu
         req.n_blob = k;
         req.blob = ptrs;
         size_t n = devtools_goma__store_file_req__get_packed_size(&req);
-        uint8_t *body = malloc(n);
+        uint8_t *body = gmb_malloc(n);
         devtools_goma__store_file_req__pack(&req, body);
         gmb_buf out;
         gmb_buf_init(&out, 1 << 20);
@@ -177,7 +178,7 @@ static bool store_chunks(const cc_http_target *t, const char *prefix, const inpu
 
 static uint8_t *lookup_chunks(const cc_http_target *t, const char *prefix, const DevtoolsGoma__FileBlob *meta)
 {
-    uint8_t *data = malloc((size_t)meta->file_size + 1);
+    uint8_t *data = gmb_malloc((size_t)meta->file_size + 1);
     size_t have = 0;
     for (size_t first = 0; first < meta->n_hash_key; first += 5) {
         size_t k = meta->n_hash_key - first < 5 ? meta->n_hash_key - first : 5;
@@ -185,7 +186,7 @@ static uint8_t *lookup_chunks(const cc_http_target *t, const char *prefix, const
         req.n_hash_key = k;
         req.hash_key = meta->hash_key + first;
         size_t n = devtools_goma__lookup_file_req__get_packed_size(&req);
-        uint8_t *body = malloc(n);
+        uint8_t *body = gmb_malloc(n);
         devtools_goma__lookup_file_req__pack(&req, body);
         gmb_buf out;
         gmb_buf_init(&out, 64u << 20);
@@ -244,7 +245,7 @@ static int exec_with_retries(const cc_http_target *t, const char *prefix, const 
     for (int attempt = 0; attempt < MAX_TRIES; attempt++) {
         DevtoolsGoma__ExecReq req = DEVTOOLS_GOMA__EXEC_REQ__INIT;
         DevtoolsGoma__CommandSpec spec = DEVTOOLS_GOMA__COMMAND_SPEC__INIT;
-        char *cname = strdup(compiler);
+        char *cname = gmb_strdup(compiler);
         spec.name = basename(cname);
         req.command_spec = &spec;
         req.n_arg = c->n_remote;
@@ -263,7 +264,7 @@ static int exec_with_retries(const cc_http_target *t, const char *prefix, const 
         info.has_retry = true;
         info.retry = attempt;
         req.requester_info = &info;
-        DevtoolsGoma__ExecReq__Input *ins = calloc(n_files + 1, sizeof *ins), **inp = calloc(n_files + 1, sizeof *inp);
+        DevtoolsGoma__ExecReq__Input *ins = gmb_calloc(n_files + 1, sizeof *ins), **inp = gmb_calloc(n_files + 1, sizeof *inp);
         for (size_t i = 0; i < n_files; i++) {
             devtools_goma__exec_req__input__init(&ins[i]);
             ins[i].filename = inputs[i].name;
@@ -281,10 +282,10 @@ static int exec_with_retries(const cc_http_target *t, const char *prefix, const 
             req.toolchain_specs = specs;
         }
         size_t n = devtools_goma__exec_req__get_packed_size(&req);
-        uint8_t *flat = malloc(n);
+        uint8_t *flat = gmb_malloc(n);
         devtools_goma__exec_req__pack(&req, flat);
         gmb_buf wire, out;
-        gmb_buf_init(&wire, SIZE_MAX);
+        gmb_buf_init(&wire, GMB_BUF_UNLIMITED);
         gmb_buf_init(&out, 1u << 30);
         const char *why = "";
         goma_messages_to_groups(GOMA_MSG_EXEC_REQ, flat, n, &wire, &why);
@@ -304,7 +305,7 @@ static int exec_with_retries(const cc_http_target *t, const char *prefix, const 
             break;
         }
         gmb_buf flatresp;
-        gmb_buf_init(&flatresp, SIZE_MAX);
+        gmb_buf_init(&flatresp, GMB_BUF_UNLIMITED);
         DevtoolsGoma__ExecResp *resp = NULL;
         if (goma_groups_to_messages(GOMA_MSG_EXEC_RESP, out.data, out.len, &flatresp, &why) == 0)
             resp = devtools_goma__exec_resp__unpack(NULL, flatresp.len, flatresp.data);
@@ -384,28 +385,28 @@ static DevtoolsGoma__ToolchainSpec **toolchain_inputs(const char *compiler, cons
         *ready = false;
         return NULL;
     }
-    DevtoolsGoma__ToolchainSpec **specs = calloc(n_tools + 1, sizeof *specs);
-    *inputs = realloc(*inputs, (*n_files + n_tools + 1) * sizeof **inputs);
-    *embed = realloc(*embed, (*n_files + n_tools + 1) * sizeof **embed);
+    DevtoolsGoma__ToolchainSpec **specs = gmb_calloc(n_tools + 1, sizeof *specs);
+    *inputs = gmb_realloc(*inputs, (*n_files + n_tools + 1) * sizeof **inputs);
+    *embed = gmb_realloc(*embed, (*n_files + n_tools + 1) * sizeof **embed);
     for (size_t i = 0; i < n_tools; i++) {
-        DevtoolsGoma__ToolchainSpec *sp = calloc(1, sizeof *sp);
+        DevtoolsGoma__ToolchainSpec *sp = gmb_calloc(1, sizeof *sp);
         devtools_goma__toolchain_spec__init(sp);
-        sp->path = strdup(tools[i].path);
+        sp->path = gmb_strdup(tools[i].path);
         sp->has_is_executable = true;
         sp->is_executable = tools[i].executable;
         if (tools[i].link) {
-            sp->symlink_path = strdup(tools[i].link);
+            sp->symlink_path = gmb_strdup(tools[i].link);
         } else {
             input_file *in = &(*inputs)[*n_files];
             memset(in, 0, sizeof *in);
-            in->name = strdup(tools[i].path);
+            in->name = gmb_strdup(tools[i].path);
             if (!load_input(in)) {
                 fprintf(stderr, "gomabarn-cc: cannot read toolchain file %s\n", in->name);
                 *ready = false;
             }
             rev2_digest d;
             rev2_digest_of_bytes(in->data, in->size, &d);
-            sp->hash = strdup(d.hash);
+            sp->hash = gmb_strdup(d.hash);
             sp->has_size = true;
             sp->size = d.size;
             (*embed)[*n_files] = false; /* by key; sent when the gateway asks */
@@ -439,8 +440,8 @@ static int remote_compile(const cc_http_target *t, const char *prefix, const com
     }
     size_t n_files;
     char **names = cc_rule_files(rule, &n_files);
-    input_file *inputs = calloc(n_files + 1, sizeof *inputs);
-    bool *embed = calloc(n_files + 1, sizeof *embed);
+    input_file *inputs = gmb_calloc(n_files + 1, sizeof *inputs);
+    bool *embed = gmb_calloc(n_files + 1, sizeof *embed);
     bool ready = true;
     for (size_t i = 0; i < n_files; i++) {
         inputs[i].name = names[i];
@@ -489,7 +490,7 @@ static char *read_token(const char *path)
         line[0] = '\0';
     fclose(f);
     line[strcspn(line, "\r\n")] = '\0';
-    return strncmp(line, "Bearer ", 7) == 0 ? strdup(line) : gmb_format("Bearer %s", line);
+    return strncmp(line, "Bearer ", 7) == 0 ? gmb_strdup(line) : gmb_format("Bearer %s", line);
 }
 
 int main(int argc, char **argv)
@@ -514,7 +515,7 @@ int main(int argc, char **argv)
         return run_local(cmd);
     }
     const char *server = getenv("GOMABARN_SERVER") ? getenv("GOMABARN_SERVER") : "127.0.0.1:5050";
-    char *host = strdup(server);
+    char *host = gmb_strdup(server);
     char *colon = strrchr(host, ':');
     int port = 5050;
     if (colon) {
@@ -528,7 +529,7 @@ int main(int argc, char **argv)
     int rc = remote_compile(&t, prefix, &c, cmd[0]);
     free(host);
     free(auth);
-    char *source = strdup(c.source);
+    char *source = gmb_strdup(c.source);
     cc_args_free(&c);
     if (rc >= 0) {
         free(source);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "errmsg.h"
+#include "mem.h"
 
 /* `name` as the shell finds it: a path with a '/' as is (made absolute),
  * else the first executable of that name in PATH. malloc'd or NULL. */
@@ -15,12 +16,12 @@ static char *find_program(const char *name)
 {
     if (strchr(name, '/')) {
         if (name[0] == '/')
-            return strdup(name);
+            return gmb_strdup(name);
         char cwd[PATH_MAX];
         return getcwd(cwd, sizeof cwd) ? gmb_format("%s/%s", cwd, name) : NULL;
     }
     const char *path = getenv("PATH") ? getenv("PATH") : "/usr/local/bin:/usr/bin:/bin";
-    char *dirs = strdup(path), *save = NULL;
+    char *dirs = gmb_strdup(path), *save = NULL;
     char *found = NULL;
     for (char *d = strtok_r(dirs, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
         char *cand = gmb_format("%s/%s", *d ? d : ".", name);
@@ -44,12 +45,12 @@ static bool listed(const cc_tool_file *files, size_t n, const char *path)
 /* Adds `path` and, when it is a symlink, the chain to the real file. */
 static void add_chain(cc_tool_file **files, size_t *n, const char *path)
 {
-    char *cur = strdup(path);
+    char *cur = gmb_strdup(path);
     for (int hops = 0; cur && hops < 16 && !listed(*files, *n, cur); hops++) {
         struct stat st;
         if (lstat(cur, &st) < 0)
             break;
-        *files = realloc(*files, (*n + 1) * sizeof **files);
+        *files = gmb_realloc(*files, (*n + 1) * sizeof **files);
         cc_tool_file *f = &(*files)[(*n)++];
         f->path = cur;
         f->link = NULL;
@@ -61,11 +62,11 @@ static void add_chain(cc_tool_file **files, size_t *n, const char *path)
         if (len < 0)
             return;
         target[len] = '\0';
-        f->link = strdup(target);
+        f->link = gmb_strdup(target);
         if (target[0] == '/') {
-            cur = strdup(target);
+            cur = gmb_strdup(target);
         } else {
-            char *dir = strdup(f->path);
+            char *dir = gmb_strdup(f->path);
             *strrchr(dir, '/') = '\0';
             cur = gmb_format("%s/%s", dir, target);
             free(dir);

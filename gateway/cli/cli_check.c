@@ -19,6 +19,7 @@
 #include "routing.h"
 #include "rev2_action.h"
 #include "rev2_blocking.h"
+#include "mem.h"
 
 static const char usage[] =
     "usage: gomabarn check [--config FILE] [--instance NAME]...\n"
@@ -189,7 +190,7 @@ int gmb_cli_check(int argc, char **argv)
         {"config", required_argument, NULL, 'c'}, {"instance", required_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const char *config_path = NULL;
-    const char **instances = calloc((size_t)argc + 2, sizeof *instances);
+    const char **instances = gmb_calloc((size_t)argc + 2, sizeof *instances);
     gmb_routes routes = {0};
     size_t n_instances = 0;
     optind = 1;
@@ -227,7 +228,7 @@ int gmb_cli_check(int argc, char **argv)
             char *why = NULL;
             if (gmb_routes_parse(&cfg.routing_rules, &routes, &why) < 0)
                 free(why); /* validated with the configuration already */
-            const char **all = calloc(1 + routes.n + n_instances, sizeof *all);
+            const char **all = gmb_calloc(1 + routes.n + n_instances, sizeof *all);
             size_t n_all = 0;
             all[n_all++] = cfg.bb_instance_name;
             for (size_t i = 0; i < routes.n; i++)

@@ -9,6 +9,7 @@
 #include "client_config.h"
 #include "log.h"
 #include "remote_run.h"
+#include "mem.h"
 
 static const char usage[] =
     "usage: gomabarn remote-run [options] -- PROGRAM [ARGS...]\n"
@@ -42,8 +43,8 @@ static rev2_property parse_kv(const char *text, bool *ok)
     *ok = eq && eq != text;
     rev2_property p = {NULL, NULL};
     if (*ok) {
-        p.name = strndup(text, (size_t)(eq - text));
-        p.value = strdup(eq + 1);
+        p.name = gmb_strndup(text, (size_t)(eq - text));
+        p.value = gmb_strdup(eq + 1);
     }
     return p;
 }
@@ -82,10 +83,10 @@ int gmb_cli_remote_run(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *config_path = NULL, *instance = NULL;
-    const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
-    const char **outputs = calloc((size_t)argc + 1, sizeof *outputs);
-    rev2_property *env = calloc((size_t)argc + 1, sizeof *env);
-    rev2_property *platform = calloc((size_t)argc + 3, sizeof *platform);
+    const char **inputs = gmb_calloc((size_t)argc + 1, sizeof *inputs);
+    const char **outputs = gmb_calloc((size_t)argc + 1, sizeof *outputs);
+    rev2_property *env = gmb_calloc((size_t)argc + 1, sizeof *env);
+    rev2_property *platform = gmb_calloc((size_t)argc + 3, sizeof *platform);
     size_t n_inputs = 0, n_outputs = 0, n_env = 0, n_platform = 0;
     int64_t timeout_ms = 0;
     bool no_cache = false, quiet = false;
@@ -153,15 +154,15 @@ int gmb_cli_remote_run(int argc, char **argv)
     if (quiet && gmb_log_get_level() < GMB_LOG_WARN)
         gmb_log_set_level(GMB_LOG_WARN);
     if (*cfg.platform_os_family)
-        put_property(platform, &n_platform, (rev2_property){strdup("OSFamily"), strdup(cfg.platform_os_family)});
+        put_property(platform, &n_platform, (rev2_property){gmb_strdup("OSFamily"), gmb_strdup(cfg.platform_os_family)});
     if (*cfg.platform_container_image)
         put_property(platform, &n_platform,
-                     (rev2_property){strdup("container-image"), strdup(cfg.platform_container_image)});
+                     (rev2_property){gmb_strdup("container-image"), gmb_strdup(cfg.platform_container_image)});
     for (size_t i = 0; i < n_extra; i++)
         put_property(platform, &n_platform, extra_platform[i]);
     n_extra = 0;
     if (n_env == 0)
-        env[n_env++] = (rev2_property){strdup("PATH"), strdup("/usr/local/bin:/usr/bin:/bin")};
+        env[n_env++] = (rev2_property){gmb_strdup("PATH"), gmb_strdup("/usr/local/bin:/usr/bin:/bin")};
 
     rev2_client *client = gmb_client_from_config(&cfg, &err);
     if (!client) {

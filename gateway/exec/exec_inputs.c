@@ -8,6 +8,7 @@
 #include "exec_paths.h"
 #include "rev2_digest.h"
 #include "log.h"
+#include "mem.h"
 
 /* Directories a plain request finds on the worker itself. */
 static const char *const system_dirs[] = {"/usr/", "/lib/", "/lib32/", "/lib64/", "/bin/", "/sbin/", "/etc/"};
@@ -44,9 +45,7 @@ static int resolve(goma_files *files, const DevtoolsGoma__ExecReq__Input *in, re
         /* protobuf-c packs fields in number order, as goma's client does,
          * so the bytes and with them the key come out the same. */
         size_t n = devtools_goma__file_blob__get_packed_size(in->content);
-        uint8_t *bytes = malloc(n + 1);
-        if (!bytes)
-            abort();
+        uint8_t *bytes = gmb_malloc(n + 1);
         devtools_goma__file_blob__pack(in->content, bytes);
         rev2_digest self;
         rev2_digest_of_bytes(bytes, n, &self);
@@ -124,7 +123,7 @@ static int stage_toolchain(const DevtoolsGoma__ExecReq *req, char **spec_abs, st
     /* argv[0]: the first spec, as the worker finds it from the working directory. */
     char *first = exec_path_place(root, spec_abs[0]);
     char *rel = exec_path_relative(out->working_dir, first);
-    out->argv0 = strchr(rel, '/') ? strdup(rel) : gmb_format("./%s", rel);
+    out->argv0 = strchr(rel, '/') ? gmb_strdup(rel) : gmb_format("./%s", rel);
     free(rel);
     free(first);
     return 0;
@@ -152,13 +151,11 @@ int exec_inputs_build(goma_files *files, cas_store *store, const DevtoolsGoma__E
     if (toolchain && req->n_toolchain_specs == 0)
         return gmb_fail(err, "toolchain_included is set but toolchain_specs is empty (the first spec names the compiler)");
     char *cwd = exec_path_normalize(req->cwd);
-    staged_input *st = calloc(req->n_input + 1, sizeof *st);
-    char **spec_abs = calloc(req->n_toolchain_specs + 1, sizeof *spec_abs);
-    out->missing = calloc(req->n_input + 1, sizeof *out->missing);
-    if (!cwd || !st || !spec_abs || !out->missing)
-        abort();
+    staged_input *st = gmb_calloc(req->n_input + 1, sizeof *st);
+    char **spec_abs = gmb_calloc(req->n_toolchain_specs + 1, sizeof *spec_abs);
+    out->missing = gmb_calloc(req->n_input + 1, sizeof *out->missing);
     bool fixed_root = exec_root && *exec_root;
-    char *root = fixed_root ? exec_path_normalize(exec_root) : strdup(cwd);
+    char *root = fixed_root ? exec_path_normalize(exec_root) : gmb_strdup(cwd);
     int rc = 0;
     if (!root)
         rc = gmb_fail(err, "exec.root \"%s\" is not an absolute directory", exec_root);
@@ -202,7 +199,7 @@ int exec_inputs_build(goma_files *files, cas_store *store, const DevtoolsGoma__E
                 rc = -1;
                 break;
             }
-            out->missing[out->n_missing++] = strdup(in->filename);
+            out->missing[out->n_missing++] = gmb_strdup(in->filename);
             continue;
         }
         st[i].abs = abs;
@@ -241,9 +238,9 @@ int exec_inputs_build(goma_files *files, cas_store *store, const DevtoolsGoma__E
                            "an input root cannot cover the worker's system directories");
     if (rc == 0 && out->n_missing == 0) {
         out->tree = rev2_tree_new();
-        out->blobs = calloc(out->n_inputs + 1, sizeof *out->blobs);
+        out->blobs = gmb_calloc(out->n_inputs + 1, sizeof *out->blobs);
         size_t rl = strcmp(root, "/") == 0 ? 0 : strlen(root);
-        out->working_dir = strdup(cwd + rl + (cwd[rl] == '/' ? 1 : 0));
+        out->working_dir = gmb_strdup(cwd + rl + (cwd[rl] == '/' ? 1 : 0));
         for (size_t i = 0; rc == 0 && i < req->n_input; i++) {
             if (!st[i].abs)
                 continue;
@@ -263,7 +260,7 @@ int exec_inputs_build(goma_files *files, cas_store *store, const DevtoolsGoma__E
          * directories themselves (javac -d fails on a missing one). */
         for (size_t i = 0; rc == 0 && i < n_outputs(req); i++) {
             char *o = exec_path_absolute(cwd, output_path(req, i));
-            char *dir = i < req->n_expected_output_files ? exec_path_parent(o) : strdup(o);
+            char *dir = i < req->n_expected_output_files ? exec_path_parent(o) : gmb_strdup(o);
             if (strlen(dir) > rl)
                 rc = rev2_tree_add_dir(out->tree, dir + rl + 1, err);
             free(dir);
@@ -274,7 +271,7 @@ int exec_inputs_build(goma_files *files, cas_store *store, const DevtoolsGoma__E
         if (rc == 0)
             rev2_tree_finish(out->tree, &out->root);
     }
-    out->root_path = root ? root : strdup("/");
+    out->root_path = root ? root : gmb_strdup("/");
     for (size_t i = 0; i < req->n_input; i++)
         free(st[i].abs);
     free(st);

@@ -4,20 +4,14 @@
 #include <string.h>
 
 #include "errmsg.h"
-
-static char *must(char *s)
-{
-    if (!s)
-        abort();
-    return s;
-}
+#include "mem.h"
 
 char *exec_path_normalize(const char *abs)
 {
     if (abs[0] != '/')
         return NULL;
     size_t n = strlen(abs);
-    char *out = must(malloc(n + 2));
+    char *out = gmb_malloc(n + 2);
     size_t len = 0;
     const char *p = abs;
     while (*p) {
@@ -51,7 +45,7 @@ char *exec_path_normalize(const char *abs)
 
 char *exec_path_absolute(const char *cwd, const char *name)
 {
-    char *joined = name[0] == '/' ? must(strdup(name)) : gmb_format("%s/%s", cwd, name);
+    char *joined = name[0] == '/' ? gmb_strdup(name) : gmb_format("%s/%s", cwd, name);
     char *norm = exec_path_normalize(joined);
     free(joined);
     return norm;
@@ -60,7 +54,7 @@ char *exec_path_absolute(const char *cwd, const char *name)
 char *exec_path_parent(const char *abs)
 {
     const char *slash = strrchr(abs, '/');
-    return must(slash == abs ? strdup("/") : strndup(abs, (size_t)(slash - abs)));
+    return slash == abs ? gmb_strdup("/") : gmb_strndup(abs, (size_t)(slash - abs));
 }
 
 int exec_path_is_below(const char *abs, const char *dir)
@@ -75,7 +69,7 @@ char *exec_path_place(const char *root, const char *abs)
 {
     if (exec_path_is_below(abs, root)) {
         size_t n = strcmp(root, "/") == 0 ? 0 : strlen(root);
-        return must(strdup(abs[n] == '/' ? abs + n + 1 : abs + n));
+        return gmb_strdup(abs[n] == '/' ? abs + n + 1 : abs + n);
     }
     return gmb_format("%s%s", EXEC_TOOLCHAIN_DIR, abs);
 }
@@ -106,7 +100,7 @@ char *exec_path_relative(const char *from_dir, const char *to)
     for (const char *p = up; *p; p++)
         ups += *p == '/';
     size_t len = ups * 3 + strlen(down) + 2;
-    char *out = must(malloc(len));
+    char *out = gmb_malloc(len);
     out[0] = '\0';
     for (size_t i = 0; i < ups; i++)
         strcat(out, "../");

@@ -14,6 +14,7 @@
 #include "rev2_action.h"
 #include "rev2_blocking.h"
 #include "work_pool.h"
+#include "mem.h"
 
 struct exec_pipeline {
     rev2_client *client;
@@ -98,10 +99,10 @@ static void job_free(exec_job *j)
 static void respond(exec_job *j, DevtoolsGoma__ExecResp *resp)
 {
     size_t n = devtools_goma__exec_resp__get_packed_size(resp);
-    uint8_t *flat = malloc(n + 1);
+    uint8_t *flat = gmb_malloc(n + 1);
     devtools_goma__exec_resp__pack(resp, flat);
     gmb_buf wire;
-    gmb_buf_init(&wire, SIZE_MAX);
+    gmb_buf_init(&wire, GMB_BUF_UNLIMITED);
     const char *why = NULL;
     if (goma_messages_to_groups(GOMA_MSG_EXEC_RESP, flat, n, &wire, &why) == 0) {
         http_respond(j->req, 200, "binary/x-protocol-buffer", wire.data, wire.len);
@@ -198,9 +199,7 @@ static rev2_blob *action_blobs(exec_job *j, size_t *n)
     const rev2_blob *dirs;
     size_t n_dirs = rev2_tree_directory_blobs(j->inputs.tree, &dirs);
     *n = j->inputs.n_blobs + n_dirs + 2;
-    rev2_blob *blobs = calloc(*n, sizeof *blobs);
-    if (!blobs)
-        abort();
+    rev2_blob *blobs = gmb_calloc(*n, sizeof *blobs);
     memcpy(blobs, j->inputs.blobs, j->inputs.n_blobs * sizeof *blobs);
     memcpy(blobs + j->inputs.n_blobs, dirs, n_dirs * sizeof *blobs);
     rev2_action_blobs(&j->action, blobs + j->inputs.n_blobs + n_dirs);
@@ -220,7 +219,7 @@ static bool heal_missing(exec_job *j)
         return false;
     size_t n_all;
     rev2_blob *all = action_blobs(j, &n_all);
-    rev2_blob *again = calloc(e->n_missing, sizeof *again);
+    rev2_blob *again = gmb_calloc(e->n_missing, sizeof *again);
     size_t n_again = 0;
     for (size_t m = 0; m < e->n_missing; m++) {
         size_t k = 0;
@@ -271,7 +270,7 @@ static void respond_missing(exec_job *j)
     DevtoolsGoma__ExecResp resp = DEVTOOLS_GOMA__EXEC_RESP__INIT;
     resp.n_missing_input = j->inputs.n_missing;
     resp.missing_input = j->inputs.missing;
-    char **reasons = calloc(j->inputs.n_missing + 1, sizeof *reasons);
+    char **reasons = gmb_calloc(j->inputs.n_missing + 1, sizeof *reasons);
     for (size_t i = 0; i < j->inputs.n_missing; i++)
         reasons[i] = "not in gomabarn's file store; upload it";
     resp.n_missing_reason = j->inputs.n_missing;
@@ -314,9 +313,7 @@ static void cache_checked(void *user, rev2_error *err, Rev2ActionResult *result)
 {
     exec_job *j = user;
     if (!err && result) {
-        Rev2ExecuteResponse *resp = malloc(sizeof *resp);
-        if (!resp)
-            abort();
+        Rev2ExecuteResponse *resp = gmb_malloc(sizeof *resp);
         build__bazel__remote__execution__v2__execute_response__init(resp);
         resp->result = result;
         resp->cached_result = true;
@@ -365,7 +362,7 @@ static void route(exec_job *j)
         }
     }
     free(j->instance);
-    j->instance = strdup(chosen);
+    j->instance = gmb_strdup(chosen);
     snprintf(j->entry.instance, sizeof j->entry.instance, "%s", j->instance);
     GMB_DEBUG("exec", "#%llu instance \"%s\" (%s)", (unsigned long long)j->id, j->instance, why);
 }
@@ -389,7 +386,7 @@ static void prepare(void *arg)
     size_t len;
     const uint8_t *body = http_request_body(j->req, &len);
     gmb_buf flat;
-    gmb_buf_init(&flat, SIZE_MAX);
+    gmb_buf_init(&flat, GMB_BUF_UNLIMITED);
     const char *why = NULL;
     if (goma_groups_to_messages(GOMA_MSG_EXEC_REQ, body, len, &flat, &why) < 0 ||
         !(j->exec = devtools_goma__exec_req__unpack(NULL, flat.len, flat.data))) {
@@ -421,7 +418,7 @@ static void prepare(void *arg)
     /* The Command: the client's argv, the client variables exec.env_allow
      * lets through (others would only split the action cache), and the
      * configured PATH (the client's names client directories). */
-    rev2_property *env = calloc(x->n_env + 2, sizeof *env);
+    rev2_property *env = gmb_calloc(x->n_env + 2, sizeof *env);
     size_t n_env = 0;
     for (size_t i = 0; i < x->n_env; i++) {
         char *eq = strchr(x->env[i], '=');
@@ -435,9 +432,7 @@ static void prepare(void *arg)
         env[n_env++] = (rev2_property){"PATH", p->env_path};
     /* REv2 has one list of output paths, files and directories alike. */
     size_t n_out = x->n_expected_output_files + x->n_expected_output_dirs;
-    const char **outputs = calloc(n_out + 1, sizeof *outputs);
-    if (!outputs)
-        abort();
+    const char **outputs = gmb_calloc(n_out + 1, sizeof *outputs);
     for (size_t i = 0; i < n_out; i++) {
         outputs[i] = i < x->n_expected_output_files ? x->expected_output_files[i]
                                                     : x->expected_output_dirs[i - x->n_expected_output_files];
@@ -450,9 +445,7 @@ static void prepare(void *arg)
         }
     }
     /* A shipped toolchain runs from the tree: argv[0] names it there. */
-    const char **args = calloc(x->n_arg + 1, sizeof *args);
-    if (!args)
-        abort();
+    const char **args = gmb_calloc(x->n_arg + 1, sizeof *args);
     for (size_t i = 0; i < x->n_arg; i++)
         args[i] = x->arg[i];
     if (j->inputs.argv0 && x->n_arg > 0)
@@ -511,14 +504,12 @@ static void prepare(void *arg)
 static void on_exec(http_request *r, void *user)
 {
     exec_pipeline *p = user;
-    exec_job *j = calloc(1, sizeof *j);
-    if (!j)
-        abort();
+    exec_job *j = gmb_calloc(1, sizeof *j);
     j->p = p;
     j->req = r;
     j->id = http_request_id(r);
     j->t0 = rev2_now_ms();
-    j->instance = strdup(p->default_instance); /* until the request is read (route) */
+    j->instance = gmb_strdup(p->default_instance); /* until the request is read (route) */
     j->entry.id = j->id;
     j->entry.started = time(NULL);
     j->entry.exit_code = -1;
@@ -533,18 +524,16 @@ static void on_exec(http_request *r, void *user)
 exec_pipeline *exec_pipeline_new(rev2_client *client, cas_store *store, goma_files *files, const gmb_config *cfg,
                                  int threads, metrics *met, request_log *log, gmb_view *view)
 {
-    exec_pipeline *p = calloc(1, sizeof *p);
-    if (!p)
-        abort();
+    exec_pipeline *p = gmb_calloc(1, sizeof *p);
     p->client = client;
     p->store = store;
     p->files = files;
     p->pool = work_pool_new(threads);
-    p->default_instance = strdup(cfg->bb_instance_name);
+    p->default_instance = gmb_strdup(cfg->bb_instance_name);
     if (*cfg->platform_os_family)
-        p->platform[p->n_platform++] = (rev2_property){strdup("OSFamily"), strdup(cfg->platform_os_family)};
+        p->platform[p->n_platform++] = (rev2_property){gmb_strdup("OSFamily"), gmb_strdup(cfg->platform_os_family)};
     if (*cfg->platform_container_image)
-        p->platform[p->n_platform++] = (rev2_property){strdup("container-image"), strdup(cfg->platform_container_image)};
+        p->platform[p->n_platform++] = (rev2_property){gmb_strdup("container-image"), gmb_strdup(cfg->platform_container_image)};
     p->timeout_ms = cfg->exec_timeout_s * 1000;
     char *why = NULL;
     if (gmb_routes_parse(&cfg->routing_rules, &p->routes, &why) < 0) {
@@ -554,15 +543,15 @@ exec_pipeline *exec_pipeline_new(rev2_client *client, cas_store *store, goma_fil
     }
     p->allow_header = cfg->routing_allow_header;
     for (size_t i = 0; i < cfg->exec_env_allow.n; i++) {
-        p->env_allow.items = realloc(p->env_allow.items, (i + 1) * sizeof *p->env_allow.items);
-        p->env_allow.items[p->env_allow.n++] = strdup(cfg->exec_env_allow.items[i]);
+        p->env_allow.items = gmb_realloc(p->env_allow.items, (i + 1) * sizeof *p->env_allow.items);
+        p->env_allow.items[p->env_allow.n++] = gmb_strdup(cfg->exec_env_allow.items[i]);
     }
-    p->env_path = strdup(cfg->exec_path);
-    p->exec_root = strdup(cfg->exec_root);
+    p->env_path = gmb_strdup(cfg->exec_path);
+    p->exec_root = gmb_strdup(cfg->exec_root);
     p->metrics = met;
     p->log = log;
     p->view = view;
-    p->mount_path = view ? strdup(view_mountpoint(view)) : NULL;
+    p->mount_path = view ? gmb_strdup(view_mountpoint(view)) : NULL;
     return p;
 }
 

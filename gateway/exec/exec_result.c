@@ -7,14 +7,13 @@
 #include "errmsg.h"
 #include "rev2_outputs.h"
 #include "rev2_tree_index.h"
+#include "mem.h"
 
 #define GOMA_CHUNK_BYTES (2u * 1024 * 1024)
 
 static ProtobufCBinaryData copy_bytes(const uint8_t *p, size_t n)
 {
-    ProtobufCBinaryData b = {n, malloc(n ? n : 1)};
-    if (!b.data)
-        abort();
+    ProtobufCBinaryData b = {n, gmb_malloc(n ? n : 1)};
     if (n)
         memcpy(b.data, p, n);
     return b;
@@ -23,9 +22,7 @@ static ProtobufCBinaryData copy_bytes(const uint8_t *p, size_t n)
 /* A FileBlob the way protobuf-c's free_unpacked can free it (all malloc). */
 static DevtoolsGoma__FileBlob *new_blob(int type)
 {
-    DevtoolsGoma__FileBlob *b = malloc(sizeof *b);
-    if (!b)
-        abort();
+    DevtoolsGoma__FileBlob *b = gmb_malloc(sizeof *b);
     devtools_goma__file_blob__init(b);
     b->blob_type = type;
     return b;
@@ -38,7 +35,7 @@ static DevtoolsGoma__FileBlob *chunked(goma_files *files, const uint8_t *data, s
     meta->has_file_size = true;
     meta->file_size = (int64_t)size;
     size_t n = (size + GOMA_CHUNK_BYTES - 1) / GOMA_CHUNK_BYTES;
-    meta->hash_key = calloc(n, sizeof *meta->hash_key);
+    meta->hash_key = gmb_calloc(n, sizeof *meta->hash_key);
     for (size_t i = 0; i < n; i++) {
         size_t off = i * GOMA_CHUNK_BYTES, len = size - off < GOMA_CHUNK_BYTES ? size - off : GOMA_CHUNK_BYTES;
         DevtoolsGoma__FileBlob chunk = DEVTOOLS_GOMA__FILE_BLOB__INIT;
@@ -51,7 +48,7 @@ static DevtoolsGoma__FileBlob *chunked(goma_files *files, const uint8_t *data, s
         chunk.has_file_size = true;
         chunk.file_size = (int64_t)len; /* what goma's client writes here */
         size_t bl = devtools_goma__file_blob__get_packed_size(&chunk);
-        uint8_t *bytes = malloc(bl);
+        uint8_t *bytes = gmb_malloc(bl);
         devtools_goma__file_blob__pack(&chunk, bytes);
         char key[65];
         const char *why = NULL;
@@ -62,7 +59,7 @@ static DevtoolsGoma__FileBlob *chunked(goma_files *files, const uint8_t *data, s
             devtools_goma__file_blob__free_unpacked(meta, NULL);
             return NULL;
         }
-        meta->hash_key[meta->n_hash_key++] = strdup(key);
+        meta->hash_key[meta->n_hash_key++] = gmb_strdup(key);
     }
     return meta;
 }
@@ -82,7 +79,7 @@ static int read_through_mount(const char *mount, const char *instance, const rev
     free(file);
     if (!f)
         return -1;
-    *data = malloc((size_t)d->size + 1);
+    *data = gmb_malloc((size_t)d->size + 1);
     size_t got = fread(*data, 1, (size_t)d->size, f);
     fclose(f);
     if (got != (size_t)d->size) {
@@ -118,13 +115,11 @@ static int add_output(reader *rd, DevtoolsGoma__ExecResult *res, size_t *cap, co
                         rd->mount_path ? " through the view" : "");
     if (res->n_output + 1 >= *cap) {
         *cap *= 2;
-        res->output = realloc(res->output, *cap * sizeof *res->output);
-        if (!res->output)
-            abort();
+        res->output = gmb_realloc(res->output, *cap * sizeof *res->output);
     }
-    DevtoolsGoma__ExecResult__Output *o = malloc(sizeof *o);
+    DevtoolsGoma__ExecResult__Output *o = gmb_malloc(sizeof *o);
     devtools_goma__exec_result__output__init(o);
-    o->filename = strdup(path);
+    o->filename = gmb_strdup(path);
     o->has_is_executable = executable;
     o->is_executable = executable;
     if ((size_t)d->size <= GOMA_CHUNK_BYTES) {
@@ -192,9 +187,7 @@ static int add_output_directory(reader *rd, DevtoolsGoma__ExecResult *res, size_
 DevtoolsGoma__ExecResult *exec_result_from_rev2(goma_files *files, cas_store *store, const char *instance,
                                                 const char *mount_path, const Rev2ActionResult *r, char **err)
 {
-    DevtoolsGoma__ExecResult *res = malloc(sizeof *res);
-    if (!res)
-        abort();
+    DevtoolsGoma__ExecResult *res = gmb_malloc(sizeof *res);
     devtools_goma__exec_result__init(res);
     res->exit_status = r->exit_code;
     rev2_client *remote = cas_store_remote(store);
@@ -224,7 +217,7 @@ DevtoolsGoma__ExecResult *exec_result_from_rev2(goma_files *files, cas_store *st
     gmb_buf_free(&se);
 
     size_t cap = r->n_output_files + 1;
-    res->output = calloc(cap, sizeof *res->output);
+    res->output = gmb_calloc(cap, sizeof *res->output);
     reader rd = {files, store, instance, mount_path};
     for (size_t i = 0; i < r->n_output_files; i++) {
         const Rev2OutputFile *of = r->output_files[i];

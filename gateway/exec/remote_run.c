@@ -10,6 +10,7 @@
 #include "rev2_blocking.h"
 #include "rev2_outputs.h"
 #include "rev2_tree.h"
+#include "mem.h"
 
 typedef struct {
     rev2_blob *blobs;
@@ -24,12 +25,10 @@ static void add_blob(blob_list *l, const rev2_blob *b, const char *path)
             return;
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 16;
-        l->blobs = realloc(l->blobs, l->cap * sizeof *l->blobs);
-        l->paths = realloc(l->paths, l->cap * sizeof *l->paths);
-        if (!l->blobs || !l->paths)
-            abort();
+        l->blobs = gmb_realloc(l->blobs, l->cap * sizeof *l->blobs);
+        l->paths = gmb_realloc(l->paths, l->cap * sizeof *l->paths);
     }
-    l->paths[l->n] = path ? strdup(path) : NULL;
+    l->paths[l->n] = path ? gmb_strdup(path) : NULL;
     l->blobs[l->n] = *b;
     if (path)
         l->blobs[l->n].path = l->paths[l->n];
@@ -104,7 +103,7 @@ static int execute(rev2_client *c, const gmb_remote_run_spec *spec, Rev2ExecuteR
         const char *slash = strrchr(spec->outputs[i], '/');
         if (!slash)
             continue;
-        char *parent = strndup(spec->outputs[i], (size_t)(slash - spec->outputs[i]));
+        char *parent = gmb_strndup(spec->outputs[i], (size_t)(slash - spec->outputs[i]));
         rc = rev2_tree_add_dir(t, parent, err);
         free(parent);
     }

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "errmsg.h"
+#include "mem.h"
 
 typedef struct {
     unsigned char sha[32];
@@ -52,12 +53,10 @@ static int load_tokens(gmb_auth *a, const char *path, char **err)
         size_t ulen = strcspn(user, "\r\n");
         while (ulen > 0 && isspace((unsigned char)user[ulen - 1]))
             ulen--;
-        a->tokens = realloc(a->tokens, (size_t)(a->n_tokens + 1) * sizeof *a->tokens);
-        if (!a->tokens)
-            abort();
+        a->tokens = gmb_realloc(a->tokens, (size_t)(a->n_tokens + 1) * sizeof *a->tokens);
         token_entry *t = &a->tokens[a->n_tokens++];
         sha256(tok, tlen, t->sha);
-        t->user = ulen ? strndup(user, ulen) : gmb_format("token #%d", lineno);
+        t->user = ulen ? gmb_strndup(user, ulen) : gmb_format("token #%d", lineno);
     }
     fclose(f);
     if (a->n_tokens == 0)
@@ -67,9 +66,7 @@ static int load_tokens(gmb_auth *a, const char *path, char **err)
 
 gmb_auth *gmb_auth_new(const char *mode, const char *token_file, char **err)
 {
-    gmb_auth *a = calloc(1, sizeof *a);
-    if (!a)
-        abort();
+    gmb_auth *a = gmb_calloc(1, sizeof *a);
     if (strcmp(mode, "none") == 0)
         return a;
     if (strcmp(mode, "tokens") != 0) {

@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "goma/goma_data.pb-c.h"
 #include "log.h"
+#include "mem.h"
 
 #define GOMA_CHUNK_BYTES (2u * 1024 * 1024)
 
@@ -36,15 +37,11 @@ static uint64_t key_hash(const char *key)
 
 goma_files *goma_files_new(cas_store *store)
 {
-    goma_files *f = calloc(1, sizeof *f);
-    if (!f)
-        abort();
+    goma_files *f = gmb_calloc(1, sizeof *f);
     f->store = store;
     pthread_mutex_init(&f->lock, NULL);
     f->n_buckets = 4096;
-    f->buckets = calloc(f->n_buckets, sizeof *f->buckets);
-    if (!f->buckets)
-        abort();
+    f->buckets = gmb_calloc(f->n_buckets, sizeof *f->buckets);
     return f;
 }
 
@@ -73,9 +70,7 @@ static entry *find_locked(goma_files *f, const char *key)
 static void grow_locked(goma_files *f)
 {
     size_t n = f->n_buckets * 2;
-    entry **b = calloc(n, sizeof *b);
-    if (!b)
-        abort();
+    entry **b = gmb_calloc(n, sizeof *b);
     for (size_t i = 0; i < f->n_buckets; i++)
         for (entry *e = f->buckets[i], *next; e; e = next) {
             next = e->next;
@@ -164,9 +159,7 @@ int goma_files_store(goma_files *f, const uint8_t *bytes, size_t len, char key[6
     if (!find_locked(f, key)) {
         if (f->count >= f->n_buckets)
             grow_locked(f);
-        entry *n = malloc(sizeof *n);
-        if (!n)
-            abort();
+        entry *n = gmb_malloc(sizeof *n);
         *n = e;
         size_t slot = key_hash(key) & (f->n_buckets - 1);
         n->next = f->buckets[slot];
@@ -208,9 +201,7 @@ static bool assemble(goma_files *f, const DevtoolsGoma__FileBlob *meta, rev2_dig
         (uint64_t)meta->file_size > (uint64_t)meta->n_hash_key * GOMA_CHUNK_BYTES)
         return false;
     size_t size = (size_t)meta->file_size;
-    uint8_t *data = malloc(size + 1);
-    if (!data)
-        return false;
+    uint8_t *data = gmb_malloc(size + 1);
     size_t have = 0;
     bool ok = true;
     for (size_t i = 0; ok && i < meta->n_hash_key; i++) {
@@ -333,16 +324,14 @@ static void store_one(void *arg, const uint8_t *blob, size_t len)
     store_ctx *c = arg;
     char key[65];
     const char *why = NULL;
-    c->keys = realloc(c->keys, (c->n + 1) * sizeof *c->keys);
-    if (!c->keys)
-        abort();
+    c->keys = gmb_realloc(c->keys, (c->n + 1) * sizeof *c->keys);
     if (goma_files_store(c->files, blob, len, key, &why) == 0) {
-        c->keys[c->n++] = strdup(key);
+        c->keys[c->n++] = gmb_strdup(key);
     } else {
         /* goma's answer for a refused blob: an empty key in its slot. */
         GMB_WARN("goma", "#%llu StoreFile: blob %zu refused: %s", (unsigned long long)http_request_id(c->req), c->n,
                  why);
-        c->keys[c->n++] = strdup("");
+        c->keys[c->n++] = gmb_strdup("");
     }
 }
 
@@ -363,7 +352,7 @@ static void on_store_file(http_request *r, void *user)
         resp.n_hash_key = c.n;
         resp.hash_key = c.keys;
         size_t n = devtools_goma__store_file_resp__get_packed_size(&resp);
-        uint8_t *out = malloc(n + 1);
+        uint8_t *out = gmb_malloc(n + 1);
         devtools_goma__store_file_resp__pack(&resp, out);
         http_respond(r, 200, "binary/x-protocol-buffer", out, n);
         free(out);
@@ -391,7 +380,7 @@ static void on_lookup_file(http_request *r, void *user)
      * gets a FILE_UNSPECIFIED placeholder (blob_type present, as goma's
      * client requires): tag 0x12, length 2, then 08 00. */
     gmb_buf out;
-    gmb_buf_init(&out, SIZE_MAX);
+    gmb_buf_init(&out, GMB_BUF_UNLIMITED);
     for (size_t i = 0; i < req->n_hash_key; i++) {
         const char *key = req->hash_key[i];
         pthread_mutex_lock(&f->lock);
@@ -420,11 +409,11 @@ static void on_lookup_file(http_request *r, void *user)
                 if (v < 0x80)
                     break;
             }
-            gmb_buf_append(&out, hdr, h);
-            gmb_buf_append(&out, bytes, (size_t)blob_len);
+            gmb_buf_put(&out, hdr, h);
+            gmb_buf_put(&out, bytes, (size_t)blob_len);
         } else {
             static const uint8_t unknown[] = {0x12, 0x02, 0x08, 0x00};
-            gmb_buf_append(&out, unknown, sizeof unknown);
+            gmb_buf_put(&out, unknown, sizeof unknown);
             pthread_mutex_lock(&f->lock);
             f->stats.lookup_misses++;
             pthread_mutex_unlock(&f->lock);

@@ -5,6 +5,7 @@
 
 #include "errmsg.h"
 #include "log.h"
+#include "mem.h"
 
 struct goma_service {
     uint64_t pings, logs;  /* atomics */
@@ -33,9 +34,7 @@ static void on_healthz(http_request *r, void *user)
 
 goma_service *goma_service_new(http_server *http, const char *prefix)
 {
-    goma_service *g = calloc(1, sizeof *g);
-    if (!g)
-        abort();
+    goma_service *g = gmb_calloc(1, sizeof *g);
     char *p;
     p = gmb_format("%s/ping", prefix);
     http_server_route(http, p, "GET,POST", false, on_ping, g);

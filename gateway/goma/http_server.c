@@ -13,6 +13,7 @@
 #include "errmsg.h"
 #include "http_body.h"
 #include "log.h"
+#include "mem.h"
 
 typedef struct {
     char *path;
@@ -68,7 +69,7 @@ static struct MHD_Response *make_response(http_request *r, int status, const cha
                                           size_t len)
 {
     gmb_buf gz;
-    gmb_buf_init(&gz, SIZE_MAX);
+    gmb_buf_init(&gz, GMB_BUF_UNLIMITED);
     bool gzipped = status == 200 && len > 0 && http_accepts_gzip(http_request_header(r, "Accept-Encoding")) &&
                    http_body_gzip(body, len, &gz) == 0;
     struct MHD_Response *resp =
@@ -170,14 +171,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     http_server *s = cls;
     http_request *r = *con_cls;
     if (!r) {
-        r = calloc(1, sizeof *r);
-        if (!r)
-            return MHD_NO;
+        r = gmb_calloc(1, sizeof *r);
         r->server = s;
         r->conn = conn;
         r->id = __atomic_add_fetch(&s->next_id, 1, __ATOMIC_RELAXED);
-        r->method = strdup(method);
-        r->path = strndup(url, strcspn(url, "?")); /* query strings are ignored */
+        r->method = gmb_strdup(method);
+        r->path = gmb_strndup(url, strcspn(url, "?")); /* query strings are ignored */
         r->user = "anonymous";
         gmb_buf_init(&r->raw, s->opts.max_body_bytes);
         gmb_buf_init(&r->body, s->opts.max_body_bytes);
@@ -254,11 +253,9 @@ http_server *http_server_new(const http_server_options *o, char **err)
         gmb_fail(err, "no auth configured");
         return NULL;
     }
-    http_server *s = calloc(1, sizeof *s);
-    if (!s)
-        abort();
+    http_server *s = gmb_calloc(1, sizeof *s);
     s->opts = *o;
-    s->opts.listen_address = strdup(o->listen_address ? o->listen_address : "127.0.0.1");
+    s->opts.listen_address = gmb_strdup(o->listen_address ? o->listen_address : "127.0.0.1");
     if (s->opts.threads < 1)
         s->opts.threads = 2;
     return s;
@@ -267,10 +264,8 @@ http_server *http_server_new(const http_server_options *o, char **err)
 void http_server_route(http_server *s, const char *path, const char *methods, bool public_route, http_handler h,
                        void *user)
 {
-    s->routes = realloc(s->routes, (s->n_routes + 1) * sizeof *s->routes);
-    if (!s->routes)
-        abort();
-    s->routes[s->n_routes++] = (route){strdup(path), strdup(methods), public_route, h, user};
+    s->routes = gmb_realloc(s->routes, (s->n_routes + 1) * sizeof *s->routes);
+    s->routes[s->n_routes++] = (route){gmb_strdup(path), gmb_strdup(methods), public_route, h, user};
 }
 
 int http_server_start(http_server *s, char **err)

@@ -1,4 +1,5 @@
 #include "metrics.h"
+#include "mem.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -31,9 +32,7 @@ struct metrics {
 
 metrics *metrics_new(void)
 {
-    metrics *m = calloc(1, sizeof *m);
-    if (!m)
-        abort();
+    metrics *m = gmb_calloc(1, sizeof *m);
     pthread_mutex_init(&m->lock, NULL);
     return m;
 }
@@ -60,12 +59,10 @@ void metrics_free(metrics *m)
 
 void metrics_family(metrics *m, const char *name, const char *type, const char *help)
 {
-    family *f = calloc(1, sizeof *f);
-    if (!f)
-        abort();
-    f->name = strdup(name);
-    f->type = strdup(type);
-    f->help = strdup(help);
+    family *f = gmb_calloc(1, sizeof *f);
+    f->name = gmb_strdup(name);
+    f->type = gmb_strdup(type);
+    f->help = gmb_strdup(help);
     pthread_mutex_lock(&m->lock);
     family **p = &m->families;
     while (*p)
@@ -79,10 +76,8 @@ static series *find_locked(metrics *m, const char *name)
     for (series *s = m->series; s; s = s->next)
         if (strcmp(s->name, name) == 0)
             return s;
-    series *s = calloc(1, sizeof *s);
-    if (!s)
-        abort();
-    s->name = strdup(name);
+    series *s = gmb_calloc(1, sizeof *s);
+    s->name = gmb_strdup(name);
     /* Kept in name order so one family's series render together. */
     series **p = &m->series;
     while (*p && strcmp((*p)->name, name) < 0)
@@ -134,7 +129,7 @@ static void line(gmb_buf *out, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    gmb_buf_append(out, buf, n < (int)sizeof buf ? (size_t)n : sizeof buf - 1);
+    gmb_buf_put(out, buf, n < (int)sizeof buf ? (size_t)n : sizeof buf - 1);
 }
 
 void metrics_render(metrics *m, gmb_buf *out)

@@ -1,4 +1,5 @@
 #include "request_log.h"
+#include "mem.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -12,13 +13,9 @@ struct request_log {
 
 request_log *request_log_new(size_t capacity)
 {
-    request_log *l = calloc(1, sizeof *l);
-    if (!l)
-        abort();
+    request_log *l = gmb_calloc(1, sizeof *l);
     l->capacity = capacity ? capacity : 1;
-    l->ring = calloc(l->capacity, sizeof *l->ring);
-    if (!l->ring)
-        abort();
+    l->ring = gmb_calloc(l->capacity, sizeof *l->ring);
     pthread_mutex_init(&l->lock, NULL);
     return l;
 }
@@ -47,9 +44,7 @@ static int newer_first(const void *a, const void *b)
 
 size_t request_log_recent(request_log *l, request_entry *out, size_t max)
 {
-    request_entry *all = malloc(l->capacity * sizeof *all);
-    if (!all)
-        return 0;
+    request_entry *all = gmb_malloc(l->capacity * sizeof *all);
     pthread_mutex_lock(&l->lock);
     size_t n = 0;
     for (size_t i = 0; i < l->capacity; i++)

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "errmsg.h"
+#include "mem.h"
 
 struct status_page {
     rev2_client *client;
@@ -26,22 +27,22 @@ static void put(gmb_buf *b, const char *fmt, ...)
     va_start(ap, fmt);
     char *s = gmb_vformat(fmt, ap);
     va_end(ap);
-    gmb_buf_append(b, s, strlen(s));
+    gmb_buf_put(b, s, strlen(s));
     free(s);
 }
 
 static char *esc(const char *s)
 {
     gmb_buf b;
-    gmb_buf_init(&b, SIZE_MAX);
+    gmb_buf_init(&b, GMB_BUF_UNLIMITED);
     for (; *s; s++) {
         const char *r = *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : *s == '&' ? "&amp;" : *s == '"' ? "&quot;" : NULL;
         if (r)
-            gmb_buf_append(&b, r, strlen(r));
+            gmb_buf_put(&b, r, strlen(r));
         else
-            gmb_buf_append(&b, s, 1);
+            gmb_buf_put(&b, s, 1);
     }
-    gmb_buf_append(&b, "", 1);
+    gmb_buf_put(&b, "", 1);
     size_t n;
     return (char *)gmb_buf_take(&b, &n);
 }
@@ -81,7 +82,7 @@ static void on_metrics(http_request *r, void *user)
     status_page *s = user;
     refresh_gauges(s);
     gmb_buf out;
-    gmb_buf_init(&out, SIZE_MAX);
+    gmb_buf_init(&out, GMB_BUF_UNLIMITED);
     metrics_render(s->metrics, &out);
     http_respond(r, 200, "text/plain; version=0.0.4", out.data, out.len);
     gmb_buf_free(&out);
@@ -98,7 +99,7 @@ static void render_index(void *user, rev2_error *err, Rev2ServerCapabilities *ca
     status_page *s = j->s;
     refresh_gauges(s);
     gmb_buf b;
-    gmb_buf_init(&b, SIZE_MAX);
+    gmb_buf_init(&b, GMB_BUF_UNLIMITED);
     put(&b, "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>gomabarn</title>%s</head><body>", style);
     put(&b, "<h1>gomabarn %s</h1><p>up %lld s</p>", GOMABARN_VERSION, (long long)(time(NULL) - s->started));
     char *e = err ? esc(err->message) : NULL;
@@ -117,7 +118,7 @@ static void render_index(void *user, rev2_error *err, Rev2ServerCapabilities *ca
     put(&b, "</table><p><a href=\"/metrics\">/metrics</a></p>");
     put(&b, "<h2>Recent Exec requests</h2><table><tr><th>#</th><th>started</th><th>state</th><th>ms</th>"
             "<th>instance</th><th>cache</th><th>exit</th><th>user</th><th>error</th></tr>");
-    request_entry *recent = calloc(100, sizeof *recent);
+    request_entry *recent = gmb_calloc(100, sizeof *recent);
     size_t n = request_log_recent(s->log, recent, 100);
     for (size_t i = 0; i < n; i++) {
         request_entry *q = &recent[i];
@@ -145,9 +146,7 @@ static void render_index(void *user, rev2_error *err, Rev2ServerCapabilities *ca
 
 static void on_index(http_request *r, void *user)
 {
-    page_job *j = malloc(sizeof *j);
-    if (!j)
-        abort();
+    page_job *j = gmb_malloc(sizeof *j);
     *j = (page_job){user, r};
     /* Reachability is asked now; the page is rendered when it answers. */
     rev2_get_capabilities(((status_page *)user)->client, NULL, render_index, j);
@@ -164,7 +163,7 @@ static void on_request_page(http_request *r, void *user)
         return;
     }
     gmb_buf b;
-    gmb_buf_init(&b, SIZE_MAX);
+    gmb_buf_init(&b, GMB_BUF_UNLIMITED);
     char *inst = esc(q.instance), *usr = esc(q.user), *er = esc(q.error), *wk = esc(q.worker), *rq = esc(q.requester);
     put(&b, "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>gomabarn request %llu</title>%s</head><body>"
             "<h1>Exec request %llu</h1><table>",
@@ -195,9 +194,7 @@ static void on_request_page(http_request *r, void *user)
 status_page *status_page_new(const gmb_config *cfg, rev2_client *client, cas_store *store, goma_files *files,
                              http_server *http, metrics *m, request_log *log)
 {
-    status_page *s = calloc(1, sizeof *s);
-    if (!s)
-        abort();
+    status_page *s = gmb_calloc(1, sizeof *s);
     *s = (status_page){client, store, files, http, m, log, time(NULL), NULL};
     char *target = esc(cfg->bb_target), *inst = esc(cfg->bb_instance_name), *img = esc(cfg->platform_container_image),
          *dir = esc(cfg->cache_dir), *prefix = esc(cfg->http_path_prefix);

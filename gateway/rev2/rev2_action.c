@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "rev2_tree.h"
+#include "mem.h"
 
 static int cmp_property(const void *a, const void *b)
 {
@@ -23,9 +24,7 @@ static int cmp_string(const void *a, const void *b)
 /* Sorted copies, so the caller's arrays stay as given. */
 static rev2_property *sorted_properties(const rev2_property *in, size_t n)
 {
-    rev2_property *out = malloc((n + 1) * sizeof *out);
-    if (!out)
-        abort();
+    rev2_property *out = gmb_malloc((n + 1) * sizeof *out);
     if (n)
         memcpy(out, in, n * sizeof *in);
     qsort(out, n, sizeof *out, cmp_property);
@@ -40,9 +39,7 @@ int rev2_action_build(const rev2_action_spec *spec, rev2_built_action *out, char
 
     rev2_property *env = sorted_properties(spec->environment, spec->n_environment);
     rev2_property *plat = sorted_properties(spec->platform, spec->n_platform);
-    const char **outs = malloc((spec->n_output_paths + 1) * sizeof *outs);
-    if (!outs)
-        abort();
+    const char **outs = gmb_malloc((spec->n_output_paths + 1) * sizeof *outs);
     size_t n_outs = 0;
     int rc = 0;
     for (size_t i = 0; i < spec->n_output_paths; i++) {
@@ -73,12 +70,10 @@ int rev2_action_build(const rev2_action_spec *spec, rev2_built_action *out, char
         }
 
     /* Platform. */
-    Rev2PlatformProperty *props = calloc(spec->n_platform + 1, sizeof *props);
-    Rev2PlatformProperty **pp = calloc(spec->n_platform + 1, sizeof *pp);
-    Rev2EnvVar *vars = calloc(spec->n_environment + 1, sizeof *vars);
-    Rev2EnvVar **vp = calloc(spec->n_environment + 1, sizeof *vp);
-    if (!props || !pp || !vars || !vp)
-        abort();
+    Rev2PlatformProperty *props = gmb_calloc(spec->n_platform + 1, sizeof *props);
+    Rev2PlatformProperty **pp = gmb_calloc(spec->n_platform + 1, sizeof *pp);
+    Rev2EnvVar *vars = gmb_calloc(spec->n_environment + 1, sizeof *vars);
+    Rev2EnvVar **vp = gmb_calloc(spec->n_environment + 1, sizeof *vp);
     for (size_t i = 0; i < spec->n_platform; i++) {
         build__bazel__remote__execution__v2__platform__property__init(&props[i]);
         props[i].name = (char *)plat[i].name;

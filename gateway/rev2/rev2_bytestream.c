@@ -6,10 +6,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "errmsg.h"
 #include "log.h"
 #include "rev2_client_internal.h"
 #include "rev2_retry.h"
 #include "rev2_rpc.h"
+#include "mem.h"
 
 /* ---- Read ---- */
 
@@ -42,7 +44,7 @@ static bool read_next_request(void *user, gmb_buf *out, bool *last, char **why)
     free(bytes);
     *last = true;
     if (rc != GMB_BUF_OK)
-        *why = strdup("ReadRequest too large");
+        *why = gmb_strdup("ReadRequest too large");
     return rc == GMB_BUF_OK;
 }
 
@@ -170,11 +172,9 @@ void rev2_bytestream_read(rev2_client *c, const char *instance, const rev2_diges
                                      (long long)offset, (long long)limit, (long long)d->size));
         return;
     }
-    bs_read *r = calloc(1, sizeof *r);
-    if (!r)
-        abort();
+    bs_read *r = gmb_calloc(1, sizeof *r);
     r->client = c;
-    r->instance = strdup(rev2_client_instance(c, instance));
+    r->instance = gmb_strdup(rev2_client_instance(c, instance));
     r->digest = *d;
     r->next_offset = offset;
     r->end = (limit == 0 || limit > d->size - offset) ? d->size : offset + limit;
@@ -230,9 +230,8 @@ static bool write_next_request(void *user, gmb_buf *out, bool *last, char **why)
     if (!w->blob.data && n > 0) {
         ssize_t got = pread(w->fd, w->chunk, n, w->offset);
         if (got != (ssize_t)n) {
-            if (asprintf(why, "reading %s at %lld: %s", w->path, (long long)w->offset,
-                         got < 0 ? strerror(errno) : "file is shorter than its digest says") < 0)
-                abort();
+            *why = gmb_format("reading %s at %lld: %s", w->path, (long long)w->offset,
+                              got < 0 ? strerror(errno) : "file is shorter than its digest says");
             free(resource);
             return false;
         }
@@ -249,8 +248,7 @@ static bool write_next_request(void *user, gmb_buf *out, bool *last, char **why)
         w->hasher = NULL;
         if (!rev2_digest_equal(&got, &w->blob.digest)) {
             char gs[REV2_DIGEST_STR_LEN];
-            if (asprintf(why, "%s changed: its bytes now hash to %s", w->path, rev2_digest_str(&got, gs)) < 0)
-                abort();
+            *why = gmb_format("%s changed: its bytes now hash to %s", w->path, rev2_digest_str(&got, gs));
             free(resource);
             return false;
         }
@@ -258,9 +256,13 @@ static bool write_next_request(void *user, gmb_buf *out, bool *last, char **why)
     size_t len;
     uint8_t *bytes = REV2_PACK(&req, &len);
     free(resource);
-    gmb_buf_append(out, bytes, len);
+    gmb_buf_result put = gmb_buf_append(out, bytes, len);
     free(bytes);
     *last = req.finish_write;
+    if (put != GMB_BUF_OK) {
+        *why = gmb_format("WriteRequest of %zu bytes is larger than a call may send", len);
+        return false;
+    }
     return true;
 }
 
@@ -356,19 +358,15 @@ static void write_attempt(bs_write *w)
 void rev2_bytestream_write(rev2_client *c, const char *instance, const rev2_blob *blob,
                            rev2_done_cb cb, void *user)
 {
-    bs_write *w = calloc(1, sizeof *w);
-    if (!w)
-        abort();
+    bs_write *w = gmb_calloc(1, sizeof *w);
     w->client = c;
-    w->instance = strdup(rev2_client_instance(c, instance));
+    w->instance = gmb_strdup(rev2_client_instance(c, instance));
     w->blob = *blob;
     w->fd = -1;
     if (!blob->data) {
-        w->path = strdup(blob->path ? blob->path : "");
+        w->path = gmb_strdup(blob->path ? blob->path : "");
         w->blob.path = w->path;
-        w->chunk = malloc(rev2_client_options_of(c)->bytestream_chunk_bytes);
-        if (!w->chunk)
-            abort();
+        w->chunk = gmb_malloc(rev2_client_options_of(c)->bytestream_chunk_bytes);
     }
     w->attempt = 1;
     w->cb = cb;

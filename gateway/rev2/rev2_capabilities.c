@@ -3,6 +3,7 @@
 
 #include "rev2_client_internal.h"
 #include "rev2_unary.h"
+#include "mem.h"
 
 typedef struct {
     rev2_capabilities_cb cb;
@@ -28,9 +29,7 @@ void rev2_get_capabilities(rev2_client *c, const char *instance, rev2_capabiliti
     req.instance_name = (char *)rev2_client_instance(c, instance);
     size_t len;
     uint8_t *bytes = REV2_PACK(&req, &len);
-    caps_call *cc = malloc(sizeof *cc);
-    if (!cc)
-        abort();
+    caps_call *cc = gmb_malloc(sizeof *cc);
     cc->cb = cb;
     cc->user = user;
     rev2_unary(c, REV2_METHOD_CAPS, bytes, len, caps_done, cc);

@@ -6,6 +6,7 @@
 #include "rev2_cas_internal.h"
 #include "rev2_client_internal.h"
 #include "rev2_unary.h"
+#include "mem.h"
 
 /* ---- FindMissingBlobs ---- */
 
@@ -25,9 +26,7 @@ static void fmb_done(void *user, rev2_error *err, const uint8_t *resp, size_t le
         if (!r) {
             err = rev2_error_new(REV2_INTERNAL, "undecodable FindMissingBlobsResponse");
         } else {
-            missing = calloc(r->n_missing_blob_digests + 1, sizeof *missing);
-            if (!missing)
-                abort();
+            missing = gmb_calloc(r->n_missing_blob_digests + 1, sizeof *missing);
             for (size_t i = 0; i < r->n_missing_blob_digests; i++)
                 if (rev2_digest_from_proto(r->missing_blob_digests[i], &missing[n_missing]))
                     n_missing++;
@@ -50,9 +49,7 @@ void rev2_find_missing(rev2_client *c, const char *instance, const rev2_digest *
     size_t len;
     uint8_t *bytes = REV2_PACK(&req, &len);
     rev2_digest_list_free(&list);
-    fmb_call *f = malloc(sizeof *f);
-    if (!f)
-        abort();
+    fmb_call *f = gmb_malloc(sizeof *f);
     f->cb = cb;
     f->user = user;
     rev2_unary(c, REV2_METHOD_CAS "FindMissingBlobs", bytes, len, fmb_done, f);
@@ -108,11 +105,9 @@ void rev2_batch_update(rev2_client *c, const char *instance, const rev2_digest *
 {
     Rev2BatchUpdateBlobsRequest req = BUILD__BAZEL__REMOTE__EXECUTION__V2__BATCH_UPDATE_BLOBS_REQUEST__INIT;
     req.instance_name = (char *)rev2_client_instance(c, instance);
-    Rev2BatchUpdateEntry *entries = calloc(n + 1, sizeof *entries);
-    Rev2BatchUpdateEntry **ptrs = calloc(n + 1, sizeof *ptrs);
-    Rev2Digest *protos = calloc(n + 1, sizeof *protos);
-    if (!entries || !ptrs || !protos)
-        abort();
+    Rev2BatchUpdateEntry *entries = gmb_calloc(n + 1, sizeof *entries);
+    Rev2BatchUpdateEntry **ptrs = gmb_calloc(n + 1, sizeof *ptrs);
+    Rev2Digest *protos = gmb_calloc(n + 1, sizeof *protos);
     uint64_t total = 0;
     for (size_t i = 0; i < n; i++) {
         build__bazel__remote__execution__v2__batch_update_blobs_request__request__init(&entries[i]);
@@ -130,9 +125,7 @@ void rev2_batch_update(rev2_client *c, const char *instance, const rev2_digest *
     free(entries);
     free(ptrs);
     free(protos);
-    bub_call *b = malloc(sizeof *b);
-    if (!b)
-        abort();
+    bub_call *b = gmb_malloc(sizeof *b);
     *b = (bub_call){c, cb, user, total};
     rev2_unary(c, REV2_METHOD_CAS "BatchUpdateBlobs", bytes, len, bub_done, b);
 }
@@ -173,9 +166,7 @@ static void fill_result(rev2_read_result *slot, const Build__Bazel__Remote__Exec
                                    rev2_digest_str(&slot->digest, want_s), rev2_digest_str(&got, got_s));
         return;
     }
-    slot->data = malloc(e->data.len ? e->data.len : 1);
-    if (!slot->data)
-        abort();
+    slot->data = gmb_malloc(e->data.len ? e->data.len : 1);
     if (e->data.len)
         memcpy(slot->data, e->data.data, e->data.len);
 }
@@ -190,9 +181,7 @@ static void brb_done(void *user, rev2_error *err, const uint8_t *resp, size_t le
         if (!r) {
             err = rev2_error_new(REV2_INTERNAL, "undecodable BatchReadBlobsResponse");
         } else {
-            results = calloc(b->n + 1, sizeof *results);
-            if (!results)
-                abort();
+            results = gmb_calloc(b->n + 1, sizeof *results);
             for (size_t i = 0; i < b->n; i++)
                 results[i].digest = b->wanted[i];
             /* Responses may come in any order: match them by digest. */
@@ -236,14 +225,10 @@ void rev2_batch_read(rev2_client *c, const char *instance, const rev2_digest *di
     size_t len;
     uint8_t *bytes = REV2_PACK(&req, &len);
     rev2_digest_list_free(&list);
-    brb_call *b = calloc(1, sizeof *b);
-    if (!b)
-        abort();
+    brb_call *b = gmb_calloc(1, sizeof *b);
     b->client = c;
     b->n = n;
-    b->wanted = malloc((n + 1) * sizeof *b->wanted);
-    if (!b->wanted)
-        abort();
+    b->wanted = gmb_malloc((n + 1) * sizeof *b->wanted);
     memcpy(b->wanted, digests, n * sizeof *digests);
     b->cb = cb;
     b->user = user;

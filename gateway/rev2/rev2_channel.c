@@ -13,6 +13,7 @@
 #include "errmsg.h"
 #include "log.h"
 #include "rev2_proto.h"
+#include "mem.h"
 
 #ifndef GOMABARN_VERSION
 #define GOMABARN_VERSION "dev"
@@ -37,9 +38,7 @@ char *rev2_read_small_file(const char *path, const char *what, char **err)
         return NULL;
     }
     size_t cap = 4096, len = 0;
-    char *s = malloc(cap);
-    if (!s)
-        abort();
+    char *s = gmb_malloc(cap);
     size_t n;
     while ((n = fread(s + len, 1, cap - len - 1, f)) > 0) {
         len += n;
@@ -51,9 +50,7 @@ char *rev2_read_small_file(const char *path, const char *what, char **err)
                 return NULL;
             }
             cap *= 2;
-            s = realloc(s, cap);
-            if (!s)
-                abort();
+            s = gmb_realloc(s, cap);
         }
     }
     fclose(f);
@@ -150,11 +147,9 @@ rev2_channel *rev2_channel_new(rev2_engine *engine, const rev2_channel_options *
     if (!creds)
         return NULL;
 
-    rev2_channel *ch = calloc(1, sizeof *ch);
-    if (!ch)
-        abort();
+    rev2_channel *ch = gmb_calloc(1, sizeof *ch);
     ch->engine = engine;
-    ch->target = strdup(o->target);
+    ch->target = gmb_strdup(o->target);
 
     int max_msg = (int)(o->max_message_bytes ? o->max_message_bytes : 64u << 20);
     grpc_arg args[4];
@@ -185,8 +180,7 @@ rev2_channel *rev2_channel_new(rev2_engine *engine, const rev2_channel_options *
     ch->md[ch->n_md++].value =
         grpc_slice_from_copied_buffer((const char *)ch->request_metadata, ch->request_metadata_len);
     if (o->bearer_token && *o->bearer_token) {
-        if (asprintf(&ch->auth_value, "Bearer %s", o->bearer_token) < 0)
-            abort();
+        ch->auth_value = gmb_format("Bearer %s", o->bearer_token);
         ch->md[ch->n_md].key = grpc_slice_from_static_string("authorization");
         ch->md[ch->n_md++].value = grpc_slice_from_copied_string(ch->auth_value);
     }

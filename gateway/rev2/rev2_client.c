@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "rev2_client_internal.h"
+#include "mem.h"
 
 struct rev2_client {
     rev2_client_options opts;  /* strings below are our own copies */
@@ -30,15 +31,13 @@ void rev2_client_options_init(rev2_client_options *o)
 rev2_client *rev2_client_new(const rev2_client_options *o, char **err)
 {
     *err = NULL;
-    rev2_client *c = calloc(1, sizeof *c);
-    if (!c)
-        abort();
+    rev2_client *c = gmb_calloc(1, sizeof *c);
     c->opts = *o;
     if (c->opts.max_attempts < 1)
         c->opts.max_attempts = 1;
     if (c->opts.bytestream_chunk_bytes == 0)
         c->opts.bytestream_chunk_bytes = 1u << 20;
-    c->instance = strdup(o->instance_name ? o->instance_name : "");
+    c->instance = gmb_strdup(o->instance_name ? o->instance_name : "");
     c->opts.instance_name = c->instance;
     c->engine = rev2_engine_new(o->threads);
     c->channel = rev2_channel_new(c->engine, &o->channel, err);

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "mem.h"
 
 typedef struct timer_entry {
     int64_t due_ms;
@@ -101,17 +102,13 @@ rev2_engine *rev2_engine_new(int threads)
     if (threads < 1)
         threads = 1;
     grpc_init();
-    rev2_engine *e = calloc(1, sizeof *e);
-    if (!e)
-        abort();
+    rev2_engine *e = gmb_calloc(1, sizeof *e);
     e->cq = grpc_completion_queue_create_for_next(NULL);
     pthread_mutex_init(&e->lock, NULL);
     pthread_cond_init(&e->cond, NULL);
     e->live.prev = e->live.next = &e->live;
     e->n_threads = threads;
-    e->threads = calloc((size_t)threads, sizeof *e->threads);
-    if (!e->threads)
-        abort();
+    e->threads = gmb_calloc((size_t)threads, sizeof *e->threads);
     for (int i = 0; i < threads; i++)
         pthread_create(&e->threads[i], NULL, completion_loop, e);
     pthread_create(&e->timer_thread, NULL, timer_loop, e);
@@ -125,9 +122,7 @@ grpc_completion_queue *rev2_engine_cq(rev2_engine *e)
 
 void rev2_engine_after(rev2_engine *e, int64_t delay_ms, void (*fn)(void *, bool), void *arg)
 {
-    timer_entry *t = calloc(1, sizeof *t);
-    if (!t)
-        abort();
+    timer_entry *t = gmb_calloc(1, sizeof *t);
     t->due_ms = rev2_now_ms() + (delay_ms > 0 ? delay_ms : 0);
     t->fn = fn;
     t->arg = arg;

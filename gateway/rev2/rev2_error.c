@@ -7,12 +7,11 @@
 
 #include "errmsg.h"
 #include "rev2_proto.h"
+#include "mem.h"
 
 rev2_error *rev2_error_new(int code, const char *fmt, ...)
 {
-    rev2_error *e = calloc(1, sizeof *e);
-    if (!e)
-        abort();
+    rev2_error *e = gmb_calloc(1, sizeof *e);
     e->code = code == REV2_OK ? REV2_UNKNOWN : code;
     va_list ap;
     va_start(ap, fmt);
@@ -28,9 +27,7 @@ static void add_missing(rev2_error *e, const char *subject)
     rev2_digest d;
     if (!p || !rev2_digest_parse(p + strlen("blobs/"), &d))
         return;
-    rev2_digest *grown = realloc(e->missing, (e->n_missing + 1) * sizeof *grown);
-    if (!grown)
-        abort();
+    rev2_digest *grown = gmb_realloc(e->missing, (e->n_missing + 1) * sizeof *grown);
     e->missing = grown;
     e->missing[e->n_missing++] = d;
 }
@@ -73,9 +70,7 @@ rev2_error *rev2_error_copy(const rev2_error *src)
 {
     rev2_error *e = rev2_error_new(src->code, "%s", src->message);
     if (src->n_missing) {
-        e->missing = malloc(src->n_missing * sizeof *e->missing);
-        if (!e->missing)
-            abort();
+        e->missing = gmb_malloc(src->n_missing * sizeof *e->missing);
         memcpy(e->missing, src->missing, src->n_missing * sizeof *e->missing);
         e->n_missing = src->n_missing;
     }
@@ -89,9 +84,7 @@ void rev2_error_prefix(rev2_error *e, const char *fmt, ...)
     char *prefix = gmb_vformat(fmt, ap);
     va_end(ap);
     size_t n = strlen(prefix) + 2 + strlen(e->message) + 1;
-    char *joined = malloc(n);
-    if (!joined)
-        abort();
+    char *joined = gmb_malloc(n);
     snprintf(joined, n, "%s: %s", prefix, e->message);
     free(prefix);
     free(e->message);

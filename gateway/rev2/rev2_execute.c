@@ -3,11 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errmsg.h"
 #include "log.h"
 #include "rev2_client_internal.h"
 #include "rev2_retry.h"
 #include "rev2_rpc.h"
 #include "rev2_unary.h"
+#include "mem.h"
 
 /* ---- GetActionResult ---- */
 
@@ -42,9 +44,7 @@ void rev2_get_action_result(rev2_client *c, const char *instance, const rev2_dig
     req.digest_function = BUILD__BAZEL__REMOTE__EXECUTION__V2__DIGEST_FUNCTION__VALUE__SHA256;
     size_t len;
     uint8_t *bytes = REV2_PACK(&req, &len);
-    gar_call *g = malloc(sizeof *g);
-    if (!g)
-        abort();
+    gar_call *g = gmb_malloc(sizeof *g);
     g->cb = cb;
     g->user = user;
     rev2_unary(c, REV2_METHOD_AC "GetActionResult", bytes, len, gar_done, g);
@@ -95,10 +95,13 @@ static bool exec_next_request(void *user, gmb_buf *out, bool *last, char **why)
         req.digest_function = BUILD__BAZEL__REMOTE__EXECUTION__V2__DIGEST_FUNCTION__VALUE__SHA256;
         bytes = REV2_PACK(&req, &len);
     }
-    gmb_buf_append(out, bytes, len);
+    gmb_buf_result put = gmb_buf_append(out, bytes, len);
     free(bytes);
     *last = true;
-    (void)why;
+    if (put != GMB_BUF_OK) {
+        *why = gmb_format("request of %zu bytes is larger than a call may send", len);
+        return false;
+    }
     return true;
 }
 
@@ -133,7 +136,7 @@ static bool exec_on_message(void *user, const uint8_t *data, size_t len)
     }
     if (op->name && *op->name && (!x->operation_name || strcmp(op->name, x->operation_name) != 0)) {
         free(x->operation_name);
-        x->operation_name = strdup(op->name);
+        x->operation_name = gmb_strdup(op->name);
     }
     if (rev2_any_is(op->metadata, REV2_PKG "ExecuteOperationMetadata")) {
         Rev2ExecuteOperationMetadata *md = build__bazel__remote__execution__v2__execute_operation_metadata__unpack(
@@ -230,9 +233,7 @@ static void cache_checked(void *user, rev2_error *err, Rev2ActionResult *result)
 {
     exec_op *x = user;
     if (!err && result) {
-        Rev2ExecuteResponse *resp = malloc(sizeof *resp);
-        if (!resp)
-            abort();
+        Rev2ExecuteResponse *resp = gmb_malloc(sizeof *resp);
         build__bazel__remote__execution__v2__execute_response__init(resp);
         resp->result = result;  /* freed with resp */
         resp->cached_result = true;
@@ -254,11 +255,9 @@ void rev2_execute(rev2_client *c, const char *instance, const rev2_digest *actio
                   const rev2_execute_options *opts, rev2_progress_cb progress,
                   rev2_execute_cb cb, void *user)
 {
-    exec_op *x = calloc(1, sizeof *x);
-    if (!x)
-        abort();
+    exec_op *x = gmb_calloc(1, sizeof *x);
     x->client = c;
-    x->instance = strdup(rev2_client_instance(c, instance));
+    x->instance = gmb_strdup(rev2_client_instance(c, instance));
     x->action = *action;
     if (opts)
         x->opts = *opts;

@@ -13,6 +13,7 @@
 #include "rev2_blocking.h"
 #include "rev2_tree.h"
 #include "rev2_tree_index.h"
+#include "mem.h"
 
 /* Largest single output we hold in memory while writing it. */
 #define OUTPUT_MAX_BYTES ((size_t)4 << 30)
@@ -29,15 +30,13 @@ static char *join_checked(const char *dir, const char *rel, char **err)
         gmb_fail(err, "output path \"%s\" names the directory itself", rel);
         return NULL;
     }
-    char *p;
-    if (asprintf(&p, "%s/%s", dir, rel) < 0)
-        abort();
+    char *p = gmb_format("%s/%s", dir, rel);
     return p;
 }
 
 static int mkdirs_for(const char *path, char **err)
 {
-    char *copy = strdup(path);
+    char *copy = gmb_strdup(path);
     for (char *s = copy + 1; *s; s++) {
         if (*s != '/')
             continue;
@@ -62,7 +61,8 @@ static int write_file(rev2_client *c, const char *instance, const char *path, co
     gmb_buf data;
     gmb_buf_init(&data, OUTPUT_MAX_BYTES);
     if (inline_bytes && inline_bytes->len == (size_t)d.size && d.size > 0) {
-        gmb_buf_append(&data, inline_bytes->data, inline_bytes->len);
+        if (gmb_buf_append(&data, inline_bytes->data, inline_bytes->len) != GMB_BUF_OK)
+            return gmb_fail(err, "%s: %zu bytes is more than an output may have", path, inline_bytes->len);
     } else {
         rev2_error *e = rev2_read_blob_sync(c, instance, &d, &data);
         if (e) {
@@ -77,9 +77,7 @@ static int write_file(rev2_client *c, const char *instance, const char *path, co
         return -1;
     }
     /* Write beside it, then rename: a reader never sees half a file. */
-    char *tmp;
-    if (asprintf(&tmp, "%s.gomabarn-tmp", path) < 0)
-        abort();
+    char *tmp = gmb_format("%s.gomabarn-tmp", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, executable ? 0755 : 0644);
     int rc = 0;
     if (fd < 0 || (data.len && write(fd, data.data, data.len) != (ssize_t)data.len) || close(fd) < 0 ||

@@ -1,4 +1,5 @@
 #include "rev2_proto.h"
+#include "mem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -6,9 +7,7 @@
 uint8_t *rev2_pack(const ProtobufCMessage *msg, size_t *len)
 {
     size_t n = protobuf_c_message_get_packed_size(msg);
-    uint8_t *out = malloc(n ? n : 1);
-    if (!out)
-        abort();
+    uint8_t *out = gmb_malloc(n ? n : 1);
     *len = protobuf_c_message_pack(msg, out);
     return out;
 }
@@ -44,10 +43,8 @@ double rev2_timestamp_seconds(const GpbTimestamp *ts)
 
 void rev2_digest_list_init(rev2_digest_list *l, const rev2_digest *digests, size_t n)
 {
-    l->protos = calloc(n + 1, sizeof *l->protos);
-    l->ptrs = calloc(n + 1, sizeof *l->ptrs);
-    if (!l->protos || !l->ptrs)
-        abort();
+    l->protos = gmb_calloc(n + 1, sizeof *l->protos);
+    l->ptrs = gmb_calloc(n + 1, sizeof *l->ptrs);
     for (size_t i = 0; i < n; i++) {
         rev2_digest_to_proto(&digests[i], &l->protos[i]);
         l->ptrs[i] = &l->protos[i];

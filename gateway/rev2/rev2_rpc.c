@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "mem.h"
 
 /* Largest single request message we build (ByteStream chunks are smaller). */
 #define RPC_MAX_REQUEST_BYTES (64u << 20)
@@ -258,9 +259,7 @@ static void fail_before_start(const rev2_rpc_handlers *h, void *user, rev2_error
 void rev2_rpc_start(rev2_channel *ch, const char *method, int64_t timeout_ms,
                     const rev2_rpc_handlers *handlers, void *user)
 {
-    rpc *r = calloc(1, sizeof *r);
-    if (!r)
-        abort();
+    rpc *r = gmb_calloc(1, sizeof *r);
     r->channel = ch;
     r->h = handlers;
     r->user = user;

@@ -1,5 +1,6 @@
 #include "errmsg.h"
 #include "rev2_tree.h"
+#include "mem.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -51,10 +52,8 @@ bool rev2_path_split(const char *path, char ***parts_out, size_t *n_out, char **
             return false;
         }
         if (!(len == 0 || (len == 1 && p[0] == '.'))) {
-            parts = realloc(parts, (n + 1) * sizeof *parts);
-            if (!parts)
-                abort();
-            parts[n++] = strndup(p, len);
+            parts = gmb_realloc(parts, (n + 1) * sizeof *parts);
+            parts[n++] = gmb_strndup(p, len);
         }
         p += len;
         if (*p == '/')
@@ -74,11 +73,9 @@ void rev2_path_parts_free(char **parts, size_t n)
 
 rev2_tree *rev2_tree_new(void)
 {
-    rev2_tree *t = calloc(1, sizeof *t);
-    if (!t)
-        abort();
+    rev2_tree *t = gmb_calloc(1, sizeof *t);
     t->root.kind = NODE_DIR;
-    t->root.name = strdup("");
+    t->root.name = gmb_strdup("");
     return t;
 }
 
@@ -94,14 +91,10 @@ static tnode *add_child(tnode *dir, const char *name, node_kind kind)
 {
     if (dir->n_children == dir->cap_children) {
         dir->cap_children = dir->cap_children ? dir->cap_children * 2 : 4;
-        dir->children = realloc(dir->children, dir->cap_children * sizeof *dir->children);
-        if (!dir->children)
-            abort();
+        dir->children = gmb_realloc(dir->children, dir->cap_children * sizeof *dir->children);
     }
-    tnode *n = calloc(1, sizeof *n);
-    if (!n)
-        abort();
-    n->name = strdup(name);
+    tnode *n = gmb_calloc(1, sizeof *n);
+    n->name = gmb_strdup(name);
     n->kind = kind;
     dir->children[dir->n_children++] = n;
     return n;
@@ -163,7 +156,7 @@ static int add_entry(rev2_tree *t, const char *path, node_kind kind, const rev2_
         node->digest = *d;
         node->executable = executable;
     } else if (kind == NODE_SYMLINK) {
-        node->target = strdup(target);
+        node->target = gmb_strdup(target);
     }
 out:
     rev2_path_parts_free(parts, n);
@@ -226,10 +219,8 @@ int rev2_tree_add_local(rev2_tree *t, const char *local, const char *rel,
     while (rc == 0 && (e = readdir(d))) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        char *lpath, *rpath;
-        if (asprintf(&lpath, "%s/%s", local, e->d_name) < 0 ||
-            asprintf(&rpath, "%s%s%s", rel, *rel ? "/" : "", e->d_name) < 0)
-            abort();
+        char *lpath = gmb_format("%s/%s", local, e->d_name);
+        char *rpath = gmb_format("%s%s%s", rel, *rel ? "/" : "", e->d_name);
         rc = rev2_tree_add_local(t, lpath, rpath, on_file, user, err);
         free(lpath);
         free(rpath);
@@ -259,10 +250,8 @@ static void remember_blob(rev2_tree *t, uint8_t *data, const rev2_digest *d)
     }
     if (t->n_blobs == t->cap_blobs) {
         t->cap_blobs = t->cap_blobs ? t->cap_blobs * 2 : 8;
-        t->blobs = realloc(t->blobs, t->cap_blobs * sizeof *t->blobs);
-        t->blob_data = realloc(t->blob_data, t->cap_blobs * sizeof *t->blob_data);
-        if (!t->blobs || !t->blob_data)
-            abort();
+        t->blobs = gmb_realloc(t->blobs, t->cap_blobs * sizeof *t->blobs);
+        t->blob_data = gmb_realloc(t->blob_data, t->cap_blobs * sizeof *t->blob_data);
     }
     t->blob_data[t->n_blobs] = data;
     t->blobs[t->n_blobs] = (rev2_blob){.digest = *d, .data = data};
@@ -288,15 +277,13 @@ static void finish_dir(rev2_tree *t, tnode *dir)
             ns++;
         }
     }
-    Rev2FileNode *files = calloc(nf + 1, sizeof *files);
-    Rev2FileNode **fp = calloc(nf + 1, sizeof *fp);
-    Rev2DirectoryNode *dirs = calloc(nd + 1, sizeof *dirs);
-    Rev2DirectoryNode **dp = calloc(nd + 1, sizeof *dp);
-    Rev2SymlinkNode *links = calloc(ns + 1, sizeof *links);
-    Rev2SymlinkNode **sp = calloc(ns + 1, sizeof *sp);
-    Rev2Digest *digests = calloc(nf + nd + 1, sizeof *digests);
-    if (!files || !fp || !dirs || !dp || !links || !sp || !digests)
-        abort();
+    Rev2FileNode *files = gmb_calloc(nf + 1, sizeof *files);
+    Rev2FileNode **fp = gmb_calloc(nf + 1, sizeof *fp);
+    Rev2DirectoryNode *dirs = gmb_calloc(nd + 1, sizeof *dirs);
+    Rev2DirectoryNode **dp = gmb_calloc(nd + 1, sizeof *dp);
+    Rev2SymlinkNode *links = gmb_calloc(ns + 1, sizeof *links);
+    Rev2SymlinkNode **sp = gmb_calloc(ns + 1, sizeof *sp);
+    Rev2Digest *digests = gmb_calloc(nf + nd + 1, sizeof *digests);
     size_t fi = 0, di = 0, si = 0, gi = 0;
     for (size_t i = 0; i < dir->n_children; i++) {
         tnode *c = dir->children[i];

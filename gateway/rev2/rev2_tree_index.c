@@ -1,13 +1,12 @@
 #include "rev2_tree_index.h"
+#include "mem.h"
 
 #include <stdlib.h>
 
 void rev2_tree_index_init(rev2_tree_index *ix, const Rev2Tree *tree)
 {
     ix->tree = tree;
-    ix->digests = calloc(tree->n_children + 1, sizeof *ix->digests);
-    if (!ix->digests)
-        abort();
+    ix->digests = gmb_calloc(tree->n_children + 1, sizeof *ix->digests);
     for (size_t i = 0; i < tree->n_children; i++) {
         size_t len;
         uint8_t *enc = REV2_PACK(tree->children[i], &len);

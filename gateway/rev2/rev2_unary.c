@@ -8,6 +8,7 @@
 #include "rev2_client_internal.h"
 #include "rev2_retry.h"
 #include "rev2_rpc.h"
+#include "mem.h"
 
 typedef struct {
     rev2_client *client;
@@ -28,7 +29,7 @@ static bool unary_next_request(void *user, gmb_buf *out, bool *last, char **why)
     unary_call *u = user;
     *last = true;
     if (gmb_buf_append(out, u->request, u->request_len) != GMB_BUF_OK) {
-        *why = strdup("request too large");
+        *why = gmb_strdup("request too large");
         return false;
     }
     return true;
@@ -38,7 +39,7 @@ static bool unary_on_message(void *user, const uint8_t *data, size_t len)
 {
     unary_call *u = user;
     gmb_buf_reset(&u->response);
-    gmb_buf_append(&u->response, data, len);
+    gmb_buf_put(&u->response, data, len); /* gRPC bounds a message */
     u->got_response = true;
     return true;
 }
@@ -91,9 +92,7 @@ static void start_attempt(unary_call *u)
 void rev2_unary(rev2_client *c, const char *method, uint8_t *request, size_t request_len,
                 rev2_unary_cb cb, void *user)
 {
-    unary_call *u = calloc(1, sizeof *u);
-    if (!u)
-        abort();
+    unary_call *u = gmb_calloc(1, sizeof *u);
     u->client = c;
     u->method = method;
     u->request = request;
@@ -101,6 +100,6 @@ void rev2_unary(rev2_client *c, const char *method, uint8_t *request, size_t req
     u->attempt = 1;
     u->cb = cb;
     u->user = user;
-    gmb_buf_init(&u->response, SIZE_MAX);
+    gmb_buf_init(&u->response, GMB_BUF_UNLIMITED);
     start_attempt(u);
 }

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "rev2_cas_internal.h"
 #include "rev2_client_internal.h"
+#include "mem.h"
 
 /* Calls one upload keeps in flight; enough to fill a loopback link. */
 #define UPLOAD_PARALLEL_CALLS 8
@@ -86,9 +87,7 @@ static uint8_t *load_small(const rev2_blob *b, rev2_error **err)
         *err = rev2_error_new(REV2_FAILED_PRECONDITION, "cannot open %s: %s", b->path, strerror(errno));
         return NULL;
     }
-    uint8_t *data = malloc((size_t)b->digest.size + 1);
-    if (!data)
-        abort();
+    uint8_t *data = gmb_malloc((size_t)b->digest.size + 1);
     ssize_t got = 0;
     while (got < b->digest.size) {
         ssize_t n = pread(fd, data + got, (size_t)(b->digest.size - got), got);
@@ -113,19 +112,15 @@ static uint8_t *load_small(const rev2_blob *b, rev2_error **err)
 
 static void start_task(upload_job *j, const upload_task *task)
 {
-    task_ctx *t = calloc(1, sizeof *t);
-    if (!t)
-        abort();
+    task_ctx *t = gmb_calloc(1, sizeof *t);
     t->job = j;
     if (task->count == 0) {
         rev2_bytestream_write(j->client, j->instance, &j->blobs[j->order[task->first]], task_done, t);
         return;
     }
-    rev2_digest *digests = calloc(task->count, sizeof *digests);
-    const uint8_t **datas = calloc(task->count, sizeof *datas);
-    t->owned = calloc(task->count, sizeof *t->owned);
-    if (!digests || !datas || !t->owned)
-        abort();
+    rev2_digest *digests = gmb_calloc(task->count, sizeof *digests);
+    const uint8_t **datas = gmb_calloc(task->count, sizeof *datas);
+    t->owned = gmb_calloc(task->count, sizeof *t->owned);
     for (size_t k = 0; k < task->count; k++) {
         const rev2_blob *b = &j->blobs[j->order[task->first + k]];
         digests[k] = b->digest;
@@ -180,16 +175,12 @@ void rev2_upload(rev2_client *c, const char *instance, const rev2_blob *blobs, s
         cb(user, NULL);
         return;
     }
-    upload_job *j = calloc(1, sizeof *j);
-    if (!j)
-        abort();
+    upload_job *j = gmb_calloc(1, sizeof *j);
     j->client = c;
-    j->instance = strdup(rev2_client_instance(c, instance));
-    j->blobs = malloc(n * sizeof *blobs);
-    j->order = malloc(n * sizeof *j->order);
-    j->tasks = calloc(n, sizeof *j->tasks);
-    if (!j->blobs || !j->order || !j->tasks)
-        abort();
+    j->instance = gmb_strdup(rev2_client_instance(c, instance));
+    j->blobs = gmb_malloc(n * sizeof *blobs);
+    j->order = gmb_malloc(n * sizeof *j->order);
+    j->tasks = gmb_calloc(n, sizeof *j->tasks);
     memcpy(j->blobs, blobs, n * sizeof *blobs);
     j->n = n;
     j->cb = cb;
@@ -255,9 +246,7 @@ static void missing_found(void *user, rev2_error *err, rev2_digest *missing, siz
         missing_uploaded(m, err);
         return;
     }
-    m->to_send = calloc(n_missing + 1, sizeof *m->to_send);
-    if (!m->to_send)
-        abort();
+    m->to_send = gmb_calloc(n_missing + 1, sizeof *m->to_send);
     size_t k = 0;
     for (size_t i = 0; i < m->n; i++) {
         for (size_t x = 0; x < n_missing; x++) {
@@ -277,22 +266,16 @@ static void missing_found(void *user, rev2_error *err, rev2_digest *missing, siz
 void rev2_upload_missing(rev2_client *c, const char *instance, const rev2_blob *blobs, size_t n,
                          size_t *uploaded, rev2_done_cb cb, void *user)
 {
-    missing_job *m = calloc(1, sizeof *m);
-    if (!m)
-        abort();
+    missing_job *m = gmb_calloc(1, sizeof *m);
     m->client = c;
-    m->instance = strdup(rev2_client_instance(c, instance));
-    m->blobs = malloc((n + 1) * sizeof *blobs);
-    if (!m->blobs)
-        abort();
+    m->instance = gmb_strdup(rev2_client_instance(c, instance));
+    m->blobs = gmb_malloc((n + 1) * sizeof *blobs);
     memcpy(m->blobs, blobs, n * sizeof *blobs);
     m->n = n;
     m->uploaded = uploaded;
     m->cb = cb;
     m->user = user;
-    rev2_digest *digests = malloc((n + 1) * sizeof *digests);
-    if (!digests)
-        abort();
+    rev2_digest *digests = gmb_malloc((n + 1) * sizeof *digests);
     for (size_t i = 0; i < n; i++)
         digests[i] = blobs[i].digest;
     rev2_find_missing(c, m->instance, digests, n, missing_found, m);

@@ -42,7 +42,7 @@ uint8_t *bench_exec_req(const char *input_name, const char *input_content, char 
     uint8_t *flat = malloc(n);
     devtools_goma__exec_req__pack(&req, flat);
     gmb_buf wire;
-    gmb_buf_init(&wire, SIZE_MAX);
+    gmb_buf_init(&wire, GMB_BUF_UNLIMITED);
     const char *why;
     goma_messages_to_groups(GOMA_MSG_EXEC_REQ, flat, n, &wire, &why);
     free(flat);
@@ -54,7 +54,7 @@ DevtoolsGoma__ExecResp *bench_exec(int port, const uint8_t *req, size_t len)
     cc_http_target t = {.host = "127.0.0.1", .port = port, .timeout_s = 600};
     gmb_buf out, flat;
     gmb_buf_init(&out, 256u << 20);
-    gmb_buf_init(&flat, SIZE_MAX);
+    gmb_buf_init(&flat, GMB_BUF_UNLIMITED);
     const char *why;
     int status = cc_http_post(&t, "/cxx-compiler-service/e", req, len, &out, &why);
     DevtoolsGoma__ExecResp *resp = NULL;

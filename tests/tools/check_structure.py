@@ -1,5 +1,10 @@
 #!/usr/bin/env python3
-"""Checks that every library includes only headers of the libraries below it.
+"""Checks the code's structure rules (docs/hacking.md, docs/architecture.md).
+
+1. Layers: every library includes only headers of the libraries below it.
+2. Memory: no bare malloc/calloc/realloc/strdup/strndup/asprintf outside
+   gateway/base/mem.c; everything allocates through gmb_malloc and friends,
+   which abort on exhaustion (so no call site checks for NULL or forgets to).
 
 The layers (docs/architecture.md, "Layers"): each folder is one library and
 may use the libraries listed for it, and whatever those may use. A quoted
@@ -7,10 +12,11 @@ may use the libraries listed for it, and whatever those may use. A quoted
 library that is not allowed fails the check, as does a gmb_* target in a
 CMakeLists.txt linking a library it may not use.
 
-  check_layers.py REPO           check the tree, exit 1 on a violation
-  check_layers.py --self-test REPO
-                                 copy the tree, add a forbidden include and a
-                                 forbidden link, and fail unless both are caught
+  check_structure.py REPO        check the tree, exit 1 on a violation
+  check_structure.py --self-test REPO
+                                 copy the tree, add a forbidden include, a
+                                 forbidden link and a bare malloc, and fail
+                                 unless all three are caught
 """
 import os
 import re
@@ -34,6 +40,8 @@ LAYERS = {
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+BARE_ALLOC = re.compile(r"(?<![\w.>])(malloc|calloc|realloc|strdup|strndup|v?asprintf)\s*\(")
+ALLOC_HOME = "gateway/base/mem.c"
 LINK = re.compile(r"target_link_libraries\(\s*(\S+)\s+(?:PUBLIC|PRIVATE|INTERFACE)?([^)]*)\)", re.S)
 
 
@@ -61,6 +69,13 @@ def header_owners(repo):
     return owners
 
 
+def strip_comments(text):
+    """Blanks out comments and string literals, keeping line numbers."""
+    def blank(m):
+        return re.sub(r"[^\n]", " ", m.group(0))
+    return re.sub(r'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"', blank, text, flags=re.S)
+
+
 def check(repo):
     problems = []
     owners = header_owners(repo)
@@ -73,6 +88,12 @@ def check(repo):
             if name.endswith((".c", ".h")):
                 with open(path, encoding="utf-8") as f:
                     text = f.read()
+                if f"{lib}/{name}" != ALLOC_HOME:
+                    for lineno, line in enumerate(strip_comments(text).split("\n"), 1):
+                        m = BARE_ALLOC.search(line)
+                        if m:
+                            problems.append(f"{lib}/{name}:{lineno}: bare {m.group(1)}(); use gmb_{m.group(1)} "
+                                            "(gateway/base/mem.h) or gmb_format")
                 for inc in INCLUDE.findall(text):
                     owner = "proto" if inc.endswith(".pb-c.h") else owners.get(os.path.basename(inc))
                     if owner is None:
@@ -107,13 +128,15 @@ def self_test(repo):
             f.write('\n#include "exec_pipeline.h"\n')
         with open(os.path.join(copy, "gateway/rev2/CMakeLists.txt"), "a", encoding="utf-8") as f:
             f.write("\ntarget_link_libraries(gmb_rev2 PUBLIC gmb_goma)\n")
+        with open(os.path.join(copy, "gateway/goma/auth.c"), "a", encoding="utf-8") as f:
+            f.write("\nstatic void *leaky(void) { return malloc(3); }\n")
         found = check(copy)
-        want = ["cas_index.c: includes \"exec_pipeline.h\"", "gmb_rev2 links gmb_goma"]
+        want = ["cas_index.c: includes \"exec_pipeline.h\"", "gmb_rev2 links gmb_goma", "auth.c:"]
         missing = [w for w in want if not any(w in p for p in found)]
         if missing:
             print(f"self-test: not caught: {missing}; found: {found}", file=sys.stderr)
             return 1
-        print(f"self-test: both violations caught ({len(found)} problems)")
+        print(f"self-test: all three violations caught ({len(found)} problems)")
         return 0
 
 
@@ -127,9 +150,10 @@ def main(argv):
     for p in problems:
         print(p, file=sys.stderr)
     if problems:
-        print(f"{len(problems)} include(s) or link(s) break the layers (docs/architecture.md)", file=sys.stderr)
+        print(f"{len(problems)} problem(s): see docs/architecture.md (layers) and docs/hacking.md (memory)",
+              file=sys.stderr)
         return 1
-    print(f"layers hold: {len(LAYERS)} libraries")
+    print(f"structure holds: {len(LAYERS)} libraries, layers and memory policy")
     return 0
 
 
