@@ -44,6 +44,8 @@ typedef struct {
     int64_t exec_timeout_s;
     gmb_strlist exec_env_allow;
     char *exec_path;
+    int64_t exec_max_outputs;
+    int64_t exec_max_output_bytes;
     /* routing: which instance name runs a request */
     gmb_strlist routing_rules;
     bool routing_allow_header;

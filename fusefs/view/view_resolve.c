@@ -7,6 +7,7 @@
 #include "errmsg.h"
 #include "log.h"
 #include "rev2_engine.h"
+#include "rev2_output_list.h"
 #include "view_action.h"
 #include "view_internal.h"
 #include "mem.h"
@@ -104,6 +105,24 @@ static void retire_listing(view_node *n)
     n->listing = NULL;
 }
 
+/* A Directory from the CAS is listed only when its names are plain and
+ * unique and its entries have digests (rev2_directory_check): anyone may
+ * write the CAS, and a listing is what the kernel and every reader trust. */
+static bool listable(const Rev2Directory *d, const char *what, const char *ds)
+{
+    char *why = NULL;
+    if (!d) {
+        GMB_ERROR("view", "cannot list %s %s: it has no root Directory", what, ds);
+        return false;
+    }
+    if (rev2_directory_check(d, &why) < 0) {
+        GMB_ERROR("view", "refusing to list %s %s: %s", what, ds, why);
+        free(why);
+        return false;
+    }
+    return true;
+}
+
 /* Makes sure a DIR, TREE or ACTION node has its listing. Lock held on
  * entry and exit; released while fetching. */
 static int load_listing(gmb_view *v, view_node *n)
@@ -120,6 +139,8 @@ static int load_listing(gmb_view *v, view_node *n)
             GMB_ERROR("view", "Directory %s is missing from its Tree", ds);
             return -EIO;
         }
+        if (!listable(d, "Directory", ds))
+            return -EIO;
         n->listing = d;
         return 0;
     }
@@ -158,6 +179,13 @@ static int load_listing(gmb_view *v, view_node *n)
         if (built)
             GMB_ERROR("view", "cannot list %s %s: not fetched or not decodable",
                       kind == VN_TREE ? "Tree" : kind == VN_ACTION ? "the directory of action" : "Directory", ds);
+        return -EIO;
+    }
+    const Rev2Directory *listing = tree ? tree->msg->root : dir;
+    if (!listable(listing, kind == VN_TREE ? "Tree" : kind == VN_ACTION ? "the directory of action" : "Directory",
+                  ds)) {
+        view_tree_unref(tree);
+        rev2_msg_free(dir);
         return -EIO;
     }
     if (n->listing) { /* another thread got there first */
@@ -410,6 +438,8 @@ int view_lookup(gmb_view *v, uint64_t parent_ino, const char *name, view_node **
 
 static void add_entry(view_entry **list, size_t *n, size_t *cap, const char *name, view_node *node)
 {
+    if (!node) /* listings are checked first; this only guards against a slip */
+        return;
     if (*n == *cap) {
         *cap = *cap ? *cap * 2 : 16;
         *list = gmb_realloc(*list, *cap * sizeof **list);

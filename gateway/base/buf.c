@@ -22,7 +22,7 @@ uint8_t *gmb_buf_reserve(gmb_buf *b, size_t len, gmb_buf_result *why)
         return NULL;
     }
     size_t need = b->len + len;
-    if (need > b->cap) {
+    if (need > b->cap || !b->data) { /* never hand out NULL + len */
         size_t cap = b->cap ? b->cap : 256;
         while (cap < need)
             cap = cap > SIZE_MAX / 2 ? need : cap * 2;

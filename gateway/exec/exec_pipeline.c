@@ -27,6 +27,7 @@ struct exec_pipeline {
     gmb_strlist env_allow;    /* client variables an action gets */
     char *env_path;           /* every action's PATH ("" none) */
     char *exec_root;          /* fixed input root, or "" */
+    rev2_output_limits output_limits; /* exec.max_outputs, exec.max_output_bytes */
     rev2_property platform[2];
     size_t n_platform;
     int64_t timeout_ms;
@@ -135,6 +136,23 @@ static void respond_error(exec_job *j, bool bad_request, const char *message)
 
 static bool heal_missing(exec_job *j);
 
+/* The goma answer to a finished action; outputs must lie among the ones
+ * the request expected. */
+static DevtoolsGoma__ExecResult *answer_of(exec_job *j, char **err)
+{
+    exec_pipeline *p = j->p;
+    const DevtoolsGoma__ExecReq *x = j->exec;
+    size_t n = x->n_expected_output_files + x->n_expected_output_dirs;
+    const char **declared = gmb_calloc(n + 1, sizeof *declared);
+    for (size_t i = 0; i < n; i++)
+        declared[i] = i < x->n_expected_output_files ? x->expected_output_files[i]
+                                                     : x->expected_output_dirs[i - x->n_expected_output_files];
+    DevtoolsGoma__ExecResult *result = exec_result_from_rev2(p->files, p->store, j->instance, p->mount_path,
+                                                             j->resp->result, declared, n, &p->output_limits, err);
+    free(declared);
+    return result;
+}
+
 static void finish(void *arg)
 {
     exec_job *j = arg;
@@ -156,10 +174,14 @@ static void finish(void *arg)
     char *err = NULL;
     if (p->view) /* so by-instance/<instance>/<action>/ shows output/ at once */
         view_action_result(p->view, j->instance, &j->action.action_digest, j->resp->result);
-    DevtoolsGoma__ExecResult *result =
-        exec_result_from_rev2(p->files, p->store, j->instance, p->mount_path, j->resp->result, &err);
+    DevtoolsGoma__ExecResult *result = answer_of(j, &err);
     if (!result) {
-        respond_error(j, false, err);
+        char action[REV2_DIGEST_STR_LEN];
+        char *msg = gmb_format("Buildbarn's answer to action %s (instance \"%s\") cannot be used: %s",
+                               rev2_digest_str(&j->action.action_digest, action), j->instance, err);
+        GMB_WARN("exec", "request %llu: %s", (unsigned long long)j->id, msg);
+        respond_error(j, false, msg);
+        free(msg);
         free(err);
         job_free(j);
         return;
@@ -548,6 +570,8 @@ exec_pipeline *exec_pipeline_new(rev2_client *client, cas_store *store, goma_fil
     }
     p->env_path = gmb_strdup(cfg->exec_path);
     p->exec_root = gmb_strdup(cfg->exec_root);
+    p->output_limits.max_outputs = (size_t)cfg->exec_max_outputs;
+    p->output_limits.max_bytes = (uint64_t)cfg->exec_max_output_bytes;
     p->metrics = met;
     p->log = log;
     p->view = view;

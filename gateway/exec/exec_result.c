@@ -6,7 +6,6 @@
 
 #include "errmsg.h"
 #include "rev2_outputs.h"
-#include "rev2_tree_index.h"
 #include "mem.h"
 
 #define GOMA_CHUNK_BYTES (2u * 1024 * 1024)
@@ -101,12 +100,6 @@ typedef struct {
 static int add_output(reader *rd, DevtoolsGoma__ExecResult *res, size_t *cap, const char *path,
                       const rev2_digest *d, bool executable, char **err)
 {
-    /* Buildbarn reports a file once per output path naming it (an output
-     * file inside an expected output directory, nested directories):
-     * the client gets it once. */
-    for (size_t i = 0; i < res->n_output; i++)
-        if (strcmp(res->output[i]->filename, path) == 0)
-            return 0;
     uint8_t *data = NULL;
     bool have = rd->mount_path ? read_through_mount(rd->mount_path, rd->instance, d, executable, &data) == 0
                                : cas_store_read_all(rd->store, rd->instance, d, &data) == 0;
@@ -136,56 +129,26 @@ static int add_output(reader *rd, DevtoolsGoma__ExecResult *res, size_t *cap, co
     return o->blob ? 0 : -1;
 }
 
-/* The files below Directory `dir` of `tree`, named <prefix>/<path>. */
-static int add_tree_files(reader *rd, DevtoolsGoma__ExecResult *res, size_t *cap, const rev2_tree_index *tree,
-                          const Rev2Directory *dir, const char *prefix, int depth, char **err)
+/* The Tree of an output directory, from the store (Buildbarn on a miss). */
+static Rev2Tree *fetch_tree(void *user, const rev2_digest *td, char **err)
 {
-    if (depth > 128)
-        return gmb_fail(err, "output directory %s nests too deep", prefix);
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < dir->n_files; i++) {
-        rev2_digest d;
-        char *path = gmb_format("%s/%s", prefix, dir->files[i]->name);
-        rc = rev2_digest_from_proto(dir->files[i]->digest, &d)
-                 ? add_output(rd, res, cap, path, &d, dir->files[i]->is_executable, err)
-                 : gmb_fail(err, "output %s has no digest", path);
-        free(path);
-    }
-    for (size_t i = 0; rc == 0 && i < dir->n_directories; i++) {
-        rev2_digest d;
-        const Rev2Directory *sub =
-            rev2_digest_from_proto(dir->directories[i]->digest, &d) ? rev2_tree_index_find(tree, &d) : NULL;
-        char *path = gmb_format("%s/%s", prefix, dir->directories[i]->name);
-        rc = sub ? add_tree_files(rd, res, cap, tree, sub, path, depth + 1, err)
-                 : gmb_fail(err, "output directory %s is missing from its Tree", path);
-        free(path);
-    }
-    return rc;
-}
-
-static int add_output_directory(reader *rd, DevtoolsGoma__ExecResult *res, size_t *cap, const char *path,
-                                const Rev2Digest *tree_digest, char **err)
-{
-    rev2_digest td;
+    reader *rd = user;
     uint8_t *bytes = NULL;
-    if (!rev2_digest_from_proto(tree_digest, &td) || cas_store_read_all(rd->store, rd->instance, &td, &bytes) < 0)
-        return gmb_fail(err, "cannot fetch the tree of output directory %s from Buildbarn", path);
-    Rev2Tree *tree = build__bazel__remote__execution__v2__tree__unpack(NULL, (size_t)td.size, bytes);
-    free(bytes);
-    if (!tree || !tree->root) {
-        rev2_msg_free(tree);
-        return gmb_fail(err, "the tree of output directory %s is not a Tree", path);
+    if (cas_store_read_all(rd->store, rd->instance, td, &bytes) < 0) {
+        gmb_fail(err, "cannot fetch its Tree from Buildbarn");
+        return NULL;
     }
-    rev2_tree_index ix;
-    rev2_tree_index_init(&ix, tree);
-    int rc = add_tree_files(rd, res, cap, &ix, tree->root, path, 0, err);
-    rev2_tree_index_free(&ix);
-    rev2_msg_free(tree);
-    return rc;
+    Rev2Tree *tree = build__bazel__remote__execution__v2__tree__unpack(NULL, (size_t)td->size, bytes);
+    free(bytes);
+    if (!tree)
+        gmb_fail(err, "its Tree does not decode");
+    return tree;
 }
 
 DevtoolsGoma__ExecResult *exec_result_from_rev2(goma_files *files, cas_store *store, const char *instance,
-                                                const char *mount_path, const Rev2ActionResult *r, char **err)
+                                                const char *mount_path, const Rev2ActionResult *r,
+                                                const char *const *declared, size_t n_declared,
+                                                const rev2_output_limits *limits, char **err)
 {
     DevtoolsGoma__ExecResult *res = gmb_malloc(sizeof *res);
     devtools_goma__exec_result__init(res);
@@ -216,27 +179,25 @@ DevtoolsGoma__ExecResult *exec_result_from_rev2(goma_files *files, cas_store *st
     gmb_buf_free(&so);
     gmb_buf_free(&se);
 
-    size_t cap = r->n_output_files + 1;
-    res->output = gmb_calloc(cap, sizeof *res->output);
-    reader rd = {files, store, instance, mount_path};
-    for (size_t i = 0; i < r->n_output_files; i++) {
-        const Rev2OutputFile *of = r->output_files[i];
-        rev2_digest d;
-        if (!rev2_digest_from_proto(of->digest, &d) || add_output(&rd, res, &cap, of->path, &d, of->is_executable, err) < 0) {
-            if (!*err)
-                gmb_fail(err, "output %s has no digest", of->path);
-            devtools_goma__exec_result__free_unpacked(res, NULL);
-            return NULL;
-        }
-    }
     /* goma has no directories: each file of an output directory becomes an
-     * output named <dir>/<path>, as goma's own server does. */
-    for (size_t i = 0; i < r->n_output_directories; i++) {
-        const Rev2OutputDirectory *od = r->output_directories[i];
-        if (add_output_directory(&rd, res, &cap, od->path, od->tree_digest, err) < 0) {
-            devtools_goma__exec_result__free_unpacked(res, NULL);
-            return NULL;
-        }
+     * output named <dir>/<path>, as goma's own server does; symlinks and
+     * empty directories are not sent. */
+    reader rd = {files, store, instance, mount_path};
+    rev2_output_list outs;
+    if (rev2_output_list_build(r, declared, n_declared, limits, fetch_tree, &rd, &outs, err) < 0) {
+        devtools_goma__exec_result__free_unpacked(res, NULL);
+        return NULL;
+    }
+    size_t cap = outs.n + 1;
+    res->output = gmb_calloc(cap, sizeof *res->output);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < outs.n; i++)
+        if (outs.items[i].kind == REV2_OUTPUT_FILE)
+            rc = add_output(&rd, res, &cap, outs.items[i].path, &outs.items[i].digest, outs.items[i].executable, err);
+    rev2_output_list_free(&outs);
+    if (rc < 0) {
+        devtools_goma__exec_result__free_unpacked(res, NULL);
+        return NULL;
     }
     return res;
 }

@@ -11,13 +11,18 @@
 
 #include "goma/goma_data.pb-c.h"
 #include "goma_files.h"
+#include "rev2_output_list.h"
 
 /* Fills a heap ExecResult (free with devtools_goma__exec_result__free_unpacked).
  * Blocks to fetch outputs: through the FUSE view mounted at `mount_path`
  * (cas/<instance>/blobs/sha256/{file,executable}/<hash>-<size>: the same
  * inode as the action's output/<path> there), or from the store
- * in-process when mount_path is NULL. NULL with a malloc'd reason. */
+ * in-process when mount_path is NULL. Output names are checked by
+ * rev2_output_list (relative, plain names, among `declared`, within
+ * `limits`). NULL with a malloc'd reason naming the offending output. */
 DevtoolsGoma__ExecResult *exec_result_from_rev2(goma_files *files, cas_store *store, const char *instance,
-                                                const char *mount_path, const Rev2ActionResult *r, char **err);
+                                                const char *mount_path, const Rev2ActionResult *r,
+                                                const char *const *declared, size_t n_declared,
+                                                const rev2_output_limits *limits, char **err);
 
 #endif

@@ -174,7 +174,7 @@ int gmb_remote_run(rev2_client *c, const gmb_remote_run_spec *spec, int *exit_co
     const Rev2ActionResult *r = resp->result;
     copy_stream(c, spec->instance, &r->stdout_raw, r->stdout_digest, stdout);
     copy_stream(c, spec->instance, &r->stderr_raw, r->stderr_digest, stderr);
-    int rc = rev2_outputs_write(c, spec->instance, r, ".", err);
+    int rc = rev2_outputs_write(c, spec->instance, r, spec->outputs, spec->n_outputs, ".", err);
     *exit_code = r->exit_code;
     if (spec->verbose) {
         /* Digests to look at through the CAS view (gomabarn mount). */

@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "goma/goma_data.pb-c.h"
 #include "log.h"
+#include "pb_reader.h"
 #include "mem.h"
 
 #define GOMA_CHUNK_BYTES (2u * 1024 * 1024)
@@ -271,45 +272,14 @@ void goma_files_stats_get(goma_files *f, goma_files_stats *out)
  * repeated FileBlob of StoreFileReq), without re-serializing anything. */
 static int each_field1(const uint8_t *p, size_t len, void (*fn)(void *, const uint8_t *, size_t), void *arg)
 {
-    const uint8_t *end = p + len;
-    while (p < end) {
-        uint64_t key = 0, n = 0;
-        int shift = 0;
-        do {
-            if (p >= end || shift > 63)
-                return -1;
-            key |= (uint64_t)(*p & 0x7f) << shift;
-            shift += 7;
-        } while (*p++ & 0x80);
-        unsigned wire = key & 7;
-        if (wire == 2) {
-            shift = 0;
-            do {
-                if (p >= end || shift > 63)
-                    return -1;
-                n |= (uint64_t)(*p & 0x7f) << shift;
-                shift += 7;
-            } while (*p++ & 0x80);
-            if (n > (uint64_t)(end - p))
-                return -1;
-            if ((key >> 3) == 1)
-                fn(arg, p, (size_t)n);
-            p += n;
-        } else if (wire == 0) {
-            while (p < end && (*p & 0x80))
-                p++;
-            if (p++ >= end)
-                return -1;
-        } else if (wire == 1 || wire == 5) {
-            size_t skip = wire == 1 ? 8 : 4;
-            if ((size_t)(end - p) < skip)
-                return -1;
-            p += skip;
-        } else {
-            return -1;
-        }
-    }
-    return 0;
+    pb_reader r;
+    pb_field f;
+    int rc;
+    pb_reader_init(&r, p, len);
+    while ((rc = pb_reader_next(&r, &f)) > 0)
+        if (f.number == 1 && f.wire == PB_BYTES)
+            fn(arg, f.data, f.len);
+    return rc;
 }
 
 typedef struct {

@@ -8,6 +8,7 @@
 
 #include "errmsg.h"
 #include "log.h"
+#include "pb_reader.h"
 #include "rev2_client_internal.h"
 #include "rev2_retry.h"
 #include "rev2_rpc.h"
@@ -52,46 +53,19 @@ static bool read_next_request(void *user, gmb_buf *out, bool *last, char **why)
  * a copy of every 64 KiB chunk; fields we do not know are skipped. */
 static bool read_response_data(const uint8_t *p, size_t len, const uint8_t **data, size_t *n)
 {
-    const uint8_t *end = p + len;
+    pb_reader r;
+    pb_field f;
+    int rc;
     *data = NULL;
     *n = 0;
-    while (p < end) {
-        uint64_t key = 0, v = 0;
-        for (int shift = 0;; shift += 7) {
-            if (p >= end || shift > 63)
-                return false;
-            key |= (uint64_t)(*p & 0x7f) << shift;
-            if (!(*p++ & 0x80))
-                break;
-        }
-        unsigned wire = key & 7;
-        if (wire == 0 || wire == 2) {
-            for (int shift = 0;; shift += 7) {
-                if (p >= end || shift > 63)
-                    return false;
-                v |= (uint64_t)(*p & 0x7f) << shift;
-                if (!(*p++ & 0x80))
-                    break;
-            }
-            if (wire == 2) {
-                if (v > (uint64_t)(end - p))
-                    return false;
-                if ((key >> 3) == 10) {
-                    *data = p;
-                    *n = (size_t)v;
-                }
-                p += v;
-            }
-        } else if (wire == 1 || wire == 5) {
-            size_t skip = wire == 1 ? 8 : 4;
-            if ((size_t)(end - p) < skip)
-                return false;
-            p += skip;
-        } else {
-            return false; /* groups never appear here */
+    pb_reader_init(&r, p, len);
+    while ((rc = pb_reader_next(&r, &f)) > 0) {
+        if (f.number == 10 && f.wire == PB_BYTES) {
+            *data = f.data;
+            *n = f.len;
         }
     }
-    return true;
+    return rc == 0;
 }
 
 static bool read_on_message(void *user, const uint8_t *msg, size_t len)

@@ -6,6 +6,7 @@
 #include "errmsg.h"
 #include "log.h"
 #include "rev2_client_internal.h"
+#include "rev2_exec_stream.h"
 #include "rev2_retry.h"
 #include "rev2_rpc.h"
 #include "rev2_unary.h"
@@ -63,11 +64,7 @@ typedef struct {
 
     int attempt;
     bool waiting;            /* this attempt is a WaitExecution */
-    char *operation_name;    /* last name seen; WaitExecution reattaches to it */
-    int stage;               /* last ExecutionStage reported */
-    bool done;               /* an Operation with done=true arrived */
-    rev2_error *op_error;    /* Operation.error of the final operation */
-    Rev2ExecuteResponse *response;
+    rev2_exec_stream st;     /* what the stream has said */
 } exec_op;
 
 static void exec_attempt(exec_op *x);
@@ -79,7 +76,7 @@ static bool exec_next_request(void *user, gmb_buf *out, bool *last, char **why)
     uint8_t *bytes;
     if (x->waiting) {
         Rev2WaitExecutionRequest req = BUILD__BAZEL__REMOTE__EXECUTION__V2__WAIT_EXECUTION_REQUEST__INIT;
-        req.name = x->operation_name;
+        req.name = x->st.operation_name;
         bytes = REV2_PACK(&req, &len);
     } else {
         Rev2ExecuteRequest req = BUILD__BAZEL__REMOTE__EXECUTION__V2__EXECUTE_REQUEST__INIT;
@@ -105,52 +102,11 @@ static bool exec_next_request(void *user, gmb_buf *out, bool *last, char **why)
     return true;
 }
 
-static void take_final(exec_op *x, const LroOperation *op)
-{
-    x->done = true;
-    if (op->result_case == GOOGLE__LONGRUNNING__OPERATION__RESULT_ERROR) {
-        x->op_error = rev2_error_from_status_msg(op->error);
-        if (!x->op_error)
-            x->op_error = rev2_error_new(REV2_UNKNOWN, "operation failed without a status");
-        return;
-    }
-    if (op->result_case != GOOGLE__LONGRUNNING__OPERATION__RESULT_RESPONSE ||
-        !rev2_any_is(op->response, REV2_PKG "ExecuteResponse")) {
-        x->op_error = rev2_error_new(REV2_INTERNAL, "finished operation carries no ExecuteResponse");
-        return;
-    }
-    rev2_msg_free(x->response);
-    x->response = build__bazel__remote__execution__v2__execute_response__unpack(
-        NULL, op->response->value.len, op->response->value.data);
-    if (!x->response)
-        x->op_error = rev2_error_new(REV2_INTERNAL, "undecodable ExecuteResponse");
-}
-
 static bool exec_on_message(void *user, const uint8_t *data, size_t len)
 {
     exec_op *x = user;
-    LroOperation *op = google__longrunning__operation__unpack(NULL, len, data);
-    if (!op) {
-        GMB_WARN("rev2", "undecodable Operation (%zu bytes) ignored", len);
-        return true;
-    }
-    if (op->name && *op->name && (!x->operation_name || strcmp(op->name, x->operation_name) != 0)) {
-        free(x->operation_name);
-        x->operation_name = gmb_strdup(op->name);
-    }
-    if (rev2_any_is(op->metadata, REV2_PKG "ExecuteOperationMetadata")) {
-        Rev2ExecuteOperationMetadata *md = build__bazel__remote__execution__v2__execute_operation_metadata__unpack(
-            NULL, op->metadata->value.len, op->metadata->value.data);
-        if (md && (int)md->stage != x->stage) {
-            x->stage = (int)md->stage;
-            if (x->progress)
-                x->progress(x->user, x->stage, x->operation_name);
-        }
-        rev2_msg_free(md);
-    }
-    if (op->done)
-        take_final(x, op);
-    rev2_msg_free(op);
+    if (rev2_exec_stream_feed(&x->st, data, len) && x->progress)
+        x->progress(x->user, x->st.stage, x->st.operation_name);
     return true;
 }
 
@@ -159,8 +115,10 @@ static void exec_finish(exec_op *x, rev2_error *err)
     char ds[REV2_DIGEST_STR_LEN];
     if (err)
         rev2_error_prefix(err, "executing action %s on instance \"%s\"", rev2_digest_str(&x->action, ds), x->instance);
-    x->cb(x->user, err, x->response);
-    free(x->operation_name);
+    Rev2ExecuteResponse *resp = x->st.response; /* the callback owns it */
+    x->st.response = NULL;
+    x->cb(x->user, err, resp);
+    rev2_exec_stream_clear(&x->st);
     free(x->instance);
     free(x);
 }
@@ -177,16 +135,10 @@ static void exec_retry_timer(void *arg, bool cancelled)
 static void exec_on_done(void *user, rev2_error *err)
 {
     exec_op *x = user;
-    if (x->done) {
+    if (x->st.done) {
         /* The outcome is known; how the stream then ended does not matter. */
         rev2_error_free(err);
-        err = x->op_error;
-        x->op_error = NULL;
-        if (!err && x->response)
-            err = rev2_error_from_status_msg(x->response->status);
-        if (!err && x->response && !x->response->result)
-            err = rev2_error_new(REV2_INTERNAL, "ExecuteResponse without an ActionResult");
-        exec_finish(x, err);
+        exec_finish(x, rev2_exec_stream_outcome(&x->st));
         return;
     }
     /* The stream ended early: reattach to the operation if we know it,
@@ -197,11 +149,11 @@ static void exec_on_done(void *user, rev2_error *err)
      * The next attempt's state is set before it is scheduled: a zero pause
      * may start it on the timer thread at once. */
     bool lost = x->waiting && err->code == REV2_NOT_FOUND;
-    bool reattach = !lost && x->operation_name != NULL;
+    bool reattach = !lost && x->st.operation_name != NULL;
     x->waiting = reattach;
     if (lost) {
-        free(x->operation_name);
-        x->operation_name = NULL;
+        free(x->st.operation_name);
+        x->st.operation_name = NULL;
     }
     if (reattach)
         REV2_STAT_ADD(x->client, reattaches, 1);
@@ -237,9 +189,8 @@ static void cache_checked(void *user, rev2_error *err, Rev2ActionResult *result)
         build__bazel__remote__execution__v2__execute_response__init(resp);
         resp->result = result;  /* freed with resp */
         resp->cached_result = true;
-        x->response = resp;
         x->cb(x->user, NULL, resp);
-        free(x->operation_name);
+        rev2_exec_stream_clear(&x->st);
         free(x->instance);
         free(x);
         return;
@@ -265,7 +216,7 @@ void rev2_execute(rev2_client *c, const char *instance, const rev2_digest *actio
     x->cb = cb;
     x->user = user;
     x->attempt = 1;
-    x->stage = -1;
+    rev2_exec_stream_init(&x->st);
     REV2_STAT_ADD(c, executes, 1);
     if (x->opts.skip_cache_lookup)
         exec_attempt(x);

@@ -155,7 +155,7 @@ static bool transcode(const uint8_t *in, size_t len, const rule *rules, bool to_
         *why = "messages nested too deep";
         return false;
     }
-    reader r = {in, in + len, NULL};
+    reader r = {in, in ? in + len : in, NULL}; /* an empty body may be NULL: no NULL + 0 */
     while (r.p < r.end) {
         const uint8_t *field_start = r.p;
         uint64_t key;
