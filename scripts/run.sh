@@ -17,18 +17,18 @@ cmake --build build-normal >/dev/null
 GOMABARN="$REPO/build-normal/bin/gomabarn"
 CC_BIN="$REPO/build-normal/bin/gomabarn-cc"
 tests/buildbarn/start.sh
+. tests/lib/gateway.sh
 
 mkdir -p "$RUN"
-# A gateway left from an earlier run gives way to this one.
+# A gateway left from an earlier run gives way to this one (and its port).
 if [ -f "$RUN/serve.pid" ] && kill -0 "$(cat "$RUN/serve.pid")" 2>/dev/null; then
-    kill "$(cat "$RUN/serve.pid")"
-    sleep 1
+    gmb_stop "$(cat "$RUN/serve.pid")" || true
 fi
 "$GOMABARN" check --config config/gomabarn.conf.example --instance fuse
-setsid "$GOMABARN" serve --config config/gomabarn.conf.example >"$RUN/serve.log" 2>&1 </dev/null &
-echo $! >"$RUN/serve.pid"
-for _ in $(seq 50); do grep -q "listening on" "$RUN/serve.log" && break; sleep 0.1; done
-grep -q "listening on" "$RUN/serve.log" || { cat "$RUN/serve.log"; exit 1; }
+# setsid: the gateway outlives this script. A fresh log for each run.
+: >"$RUN/serve.log"
+gmb_serve "$RUN/serve.log" setsid "$GOMABARN" serve --config config/gomabarn.conf.example
+echo "$GMB_PID" >"$RUN/serve.pid"
 
 for instance in hardlinking fuse; do
     echo

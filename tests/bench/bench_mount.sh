@@ -14,24 +14,14 @@ REPO=$(cd "$(dirname "$0")/../.." && pwd)
 GOMABARN="$BUILD/bin/gomabarn"
 TOOL="$BUILD/tests/bench/bench_mount_tool"
 PROBE="$BUILD/tests/tools/rev2_probe"
-IMAGE=$(sed -n 's/^ *container_image = "\(.*\)";/\1/p' "$REPO/config/gomabarn.conf.example")
 WORK=$(mktemp -d /tmp/gomabarn-bench-XXXXXX)
 MNT="$WORK/mnt"
-pid=
-cleanup() {
-    [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    umount -l "$MNT" 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+. "$REPO/tests/lib/mount.sh"
+trap 'gmb_stop_all; gmb_unmount "$MNT"; rm -rf "$WORK"' EXIT
 cd "$WORK"
-cat >gomabarn.conf <<CONF
-buildbarn = { instance_name = "$INSTANCE"; call_timeout_ms = 300000; };
-platform = { container_image = "$IMAGE"; };
-cache = { dir = "$WORK/cache"; max_bytes = 2147483648L; };
-mount = { path = "$MNT"; };
-log = { level = "warn"; };
-CONF
+gmb_conf gomabarn.conf "buildbarn = { instance_name = \"$INSTANCE\"; call_timeout_ms = 300000; };" \
+    "cache = { dir = \"$WORK/cache\"; max_bytes = 2147483648L; };" \
+    "mount = { path = \"$MNT\"; };" 'log = { level = "warn"; };'
 field() { awk -v k="$1" '$1 == k { print $2 }'; }
 
 echo "preparing: a 256 MiB blob and a 10,000-file tree in Buildbarn's CAS"
@@ -42,19 +32,19 @@ for d in $(seq -w 0 99); do
     for f in $(seq -w 0 99); do echo "$d/$f $RANDOM" >"tree/d$d/f$f.h"; done
 done
 "$GOMABARN" remote-run -q --config gomabarn.conf --no-cache -i big.bin -i tree -- /bin/true
-BIG="$(sha256sum big.bin | cut -d' ' -f1)/$(stat -c %s big.bin)"
+BIG=$(gmb_digest big.bin)
 ROOT=$("$PROBE" tree tree | awk '/^root/{print $2}' | tr / -)
 
-"$GOMABARN" mount --config gomabarn.conf >mount.log 2>&1 &
-pid=$!
-for _ in $(seq 50); do grep -qs " $MNT " /proc/mounts && break; sleep 0.1; done
-FILE="$MNT/cas/$INSTANCE/blobs/sha256/file/${BIG/\//-}"
+# The warn level hides the "mounted" line: wait for the (fresh) mount point.
+gmb_start mount.log "$GOMABARN" mount --config gomabarn.conf
+gmb_wait_mounted "$MNT" mount.log
+FILE="$MNT/cas/$INSTANCE/blobs/sha256/file/$BIG"
 
-direct=$(GMB_INSTANCE=$INSTANCE "$TOOL" bytestream "$BIG" | field mib_per_s)
+direct=$(GMB_INSTANCE=$INSTANCE "$TOOL" bytestream "${BIG/-//}" | field mib_per_s)
 cold=$("$TOOL" read "$FILE" | field mib_per_s)
 warm_runs=()
 for _ in 1 2 3; do warm_runs+=("$("$TOOL" read "$FILE" | field mib_per_s)"); done
-CACHED="$WORK/cache/blobs/${BIG:0:2}/${BIG/\//-}"
+CACHED="$WORK/cache/blobs/${BIG:0:2}/$BIG"
 local_runs=()
 for _ in 1 2 3; do local_runs+=("$("$TOOL" read "$CACHED" | field mib_per_s)"); done
 median() { printf '%s\n' "$@" | sort -g | sed -n '2p'; }

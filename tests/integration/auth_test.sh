@@ -10,7 +10,7 @@ GOMABARN=$1
 BB=${GOMABARN_BB_DIR:-/tmp/gomabarn-bb}
 A="$BB/auth"
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
-IMAGE=$(sed -n 's/^ *container_image = "\(.*\)";/\1/p' "$REPO/config/gomabarn.conf.example")
+. "$REPO/tests/lib/gateway.sh"
 WORK=$(mktemp -d /tmp/gomabarn-auth-XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
@@ -20,8 +20,7 @@ cd "$WORK"
 conf() {
     local name=$1 target=$2
     shift 2
-    printf 'buildbarn = { target = "%s"; instance_name = "hardlinking"; retry = { max_attempts = 1; }; %s };\nplatform = { container_image = "%s"; };\n' \
-        "$target" "$*" "$IMAGE" >"$name.conf"
+    gmb_conf "$name.conf" "buildbarn = { target = \"$target\"; instance_name = \"hardlinking\"; retry = { max_attempts = 1; }; $* };"
 }
 run() { # run CONF: exit code of a trivial remote action
     "$GOMABARN" remote-run -q --no-cache --config "$1.conf" -- /bin/sh -c 'echo remote-ok' >out.txt 2>err.txt

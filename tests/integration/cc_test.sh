@@ -14,17 +14,15 @@ GOMABARN=$1
 CC_BIN=$2
 REPO=$(cd "$HERE/../.." && pwd)
 WORK=$(mktemp -d /tmp/gomabarn-cc-XXXXXX)
-SERVE=
-trap '[ -n "$SERVE" ] && kill "$SERVE" 2>/dev/null; wait 2>/dev/null; fusermount3 -u "$WORK/mnt" 2>/dev/null; rm -rf "$WORK"' EXIT
+. "$REPO/tests/lib/mount.sh"
+trap 'gmb_stop_all; gmb_unmount "$WORK/mnt"; rm -rf "$WORK"' EXIT
 cd "$WORK"
 . "$HERE/check.sh"
-IMAGE=$(sed -n 's/^ *container_image = "\(.*\)";/\1/p' "$REPO/config/gomabarn.conf.example")
 # Requests from compiler "cc" go to fuse by a routing rule.
-printf 'http = { port = 0; };\ncache = { dir = "%s/cache"; };\nplatform = { container_image = "%s"; };\nmount = { enabled = true; path = "%s/mnt"; };\nrouting = { rules = ["compiler=cc -> fuse"]; };\n' "$WORK" "$IMAGE" "$WORK" >serve.conf
-"$GOMABARN" serve --config serve.conf 2>serve.log &
-SERVE=$!
-for _ in $(seq 50); do grep -q "listening on" serve.log && break; sleep 0.1; done
-PORT=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' serve.log | head -1)
+gmb_conf serve.conf 'http = { port = 0; };' "cache = { dir = \"$WORK/cache\"; };" \
+    "mount = { enabled = true; path = \"$WORK/mnt\"; };" 'routing = { rules = ["compiler=cc -> fuse"]; };'
+gmb_serve serve.log "$GOMABARN" serve --config serve.conf || exit 1
+SERVE=$GMB_PID PORT=$GMB_PORT
 export GOMABARN_SERVER=127.0.0.1:$PORT
 CC="$CC_BIN gcc"
 
@@ -81,12 +79,12 @@ check "... on the rule's instance name" grep -q 'on "fuse"' <(grep "routed\|acti
 # 32 concurrent readers of one blob the gateway has never held, through
 # its mount: exactly one fetch from Buildbarn, read from /metrics.
 head -c $((8 * 1024 * 1024)) /dev/urandom >shared.bin
-printf 'platform = { container_image = "%s"; };\ncache = { dir = "%s/cache-uploader"; };\n' "$IMAGE" "$WORK" >uploader.conf
+gmb_conf uploader.conf "cache = { dir = \"$WORK/cache-uploader\"; };"
 "$GOMABARN" remote-run -q --config uploader.conf --no-cache -i shared.bin -- /bin/true
 check "a blob uploaded by another client" test $? -eq 0
 fetches() { curl -fsS "http://127.0.0.1:$PORT/metrics" | sed -n 's/^gomabarn_cache_fetches_total \([0-9]*\)$/\1/p'; }
 before=$(fetches)
-SHARED="$WORK/mnt/cas/hardlinking/blobs/sha256/file/$(sha256sum shared.bin | cut -d' ' -f1)-$(stat -c %s shared.bin)"
+SHARED="$WORK/mnt/cas/hardlinking/blobs/sha256/file/$(gmb_digest shared.bin)"
 for i in $(seq 32); do (cmp -s "$SHARED" shared.bin && echo ok >"reader$i") & done
 wait $(jobs -p | grep -v "^$SERVE$") 2>/dev/null
 check "32 concurrent readers through the mount got the bytes" test "$(cat reader* 2>/dev/null | grep -c ok)" -eq 32
@@ -114,7 +112,7 @@ check "... with the compiler's message" grep -q "nope" cc.err
 check "... and no fallback" sh -c "! grep -q 'locally instead' cc.err"
 cd ..
 
-kill "$SERVE"; wait "$SERVE" 2>/dev/null; SERVE=
+gmb_stop "$SERVE"
 echo "int fb(void) { return 5; }" >fb.c
 $CC -c fb.c -o fb.o 2>cc.err
 check "gateway down: falls back to a local compile" test $? -eq 0 -a -f fb.o

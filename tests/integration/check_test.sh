@@ -7,19 +7,19 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 GOMABARN=$1
 REPO=$(cd "$HERE/../.." && pwd)
 WORK=$(mktemp -d /tmp/gomabarn-check-XXXXXX)
-trap 'rm -rf "$WORK"; [ -n "${LISTENER:-}" ] && kill "$LISTENER" 2>/dev/null' EXIT
+. "$REPO/tests/lib/gateway.sh"
+trap 'gmb_stop_all; rm -rf "$WORK"' EXIT
 cd "$WORK"
 . "$HERE/check.sh"
-IMAGE=$(sed -n 's/^ *container_image = "\(.*\)";/\1/p' "$REPO/config/gomabarn.conf.example")
 base="cache = { dir = \"$WORK/cache\"; };\nhttp = { port = 0; };\n"
 
-printf "$base"'platform = { container_image = "%s"; };\n' "$IMAGE" >good.conf
+gmb_conf good.conf "cache = { dir = \"$WORK/cache\"; };" 'http = { port = 0; };'
 "$GOMABARN" check -c good.conf -n fuse >out.txt 2>&1
 check "a good configuration passes" test $? -eq 0
 check "... on hardlinking" grep -q 'ok    instance "hardlinking": a trivial action ran on worker' out.txt
 check "... and on fuse" grep -q 'ok    instance "fuse": a trivial action ran on worker' out.txt
 
-printf "$base"'platform = { os_family = "Linux"; container_image = "%s"; };\n' "$IMAGE" >linux.conf
+printf "$base"'platform = { os_family = "Linux"; container_image = "%s"; };\n' "$GMB_IMAGE" >linux.conf
 "$GOMABARN" check -c linux.conf >out.txt 2>&1
 check "capital Linux fails" test $? -eq 1
 check "... explained" grep -q 'OSFamily must be lowercase "linux"' out.txt
@@ -34,10 +34,8 @@ printf 'buildbarn = {\n  tagret = "x";\n};\n' >typo.conf
 check "a typo fails" test $? -eq 1
 check "... with file and line" grep -q 'typo.conf:2: unknown key "buildbarn.tagret"' out.txt
 
-python3 -c 'import socket,time; s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(60)' >port.txt &
-LISTENER=$!
-for _ in $(seq 50); do [ -s port.txt ] && break; sleep 0.1; done
-printf "cache = { dir = \"$WORK/cache\"; };\nhttp = { port = %s; };\nplatform = { container_image = \"%s\"; };\n" "$(cat port.txt)" "$IMAGE" >busy.conf
+gmb_hold_port port.txt
+gmb_conf busy.conf "cache = { dir = \"$WORK/cache\"; };" "http = { port = $(cat port.txt); };"
 "$GOMABARN" check -c busy.conf >out.txt 2>&1
 check "a port in use fails" test $? -eq 1
 check "... explained" grep -q "cannot be used: Address already in use" out.txt

@@ -12,41 +12,18 @@ GOMABARN=$1
 INSTANCE=$2
 PROBE=$3  # rev2_probe: the Merkle root of a local tree
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
-IMAGE=$(sed -n 's/^ *container_image = "\(.*\)";/\1/p' "$REPO/config/gomabarn.conf.example")
 WORK=$(mktemp -d /tmp/gomabarn-mount-XXXXXX)
 MNT="$WORK/mnt"
-pid=
-cleanup() {
-    [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    umount -l "$MNT" 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+. "$REPO/tests/lib/mount.sh"
+trap 'gmb_stop_all; gmb_unmount "$MNT"; rm -rf "$WORK"' EXIT
 cd "$WORK"
 . "$HERE/check.sh"
-cat >gomabarn.conf <<CONF
-buildbarn = { instance_name = "$INSTANCE"; };
-platform = { container_image = "$IMAGE"; };
-cache = { dir = "$WORK/cache"; max_bytes = 1073741824; fetch_timeout_ms = 10000; };
-mount = { path = "$MNT"; };
-log = { level = "debug"; };
-CONF
+gmb_conf gomabarn.conf "buildbarn = { instance_name = \"$INSTANCE\"; };" \
+    "cache = { dir = \"$WORK/cache\"; max_bytes = 1073741824; fetch_timeout_ms = 10000; };" \
+    "mount = { path = \"$MNT\"; };" 'log = { level = "debug"; };'
 
-start() {
-    # Not /proc/mounts or a stat: a dead mount still looks present (the
-    # kernel caches its root). Wait for the daemon to say it is up.
-    local before
-    before=$(grep -cs "mounted the CAS view" mount.log)
-    "$GOMABARN" mount --config gomabarn.conf >>mount.log 2>&1 &
-    pid=$!
-    for _ in $(seq 50); do
-        [ "$(grep -cs "mounted the CAS view" mount.log)" -gt "$before" ] && return 0
-        sleep 0.1
-    done
-    echo "mount did not come up:"; tail -5 mount.log
-    return 1
-}
-digest() { echo "$(sha256sum "$1" | cut -d' ' -f1)-$(stat -c %s "$1")"; }
+# One log across the daemon's restarts (the checks read all of it).
+start() { gmb_mount mount.log "$GOMABARN" mount --config gomabarn.conf; pid=$GMB_PID; }
 CAS="$MNT/cas/$INSTANCE/blobs/sha256"
 
 # Inputs: small, executable, symlink, nested, and a 3 MiB file (ByteStream).
@@ -77,16 +54,16 @@ ROOT=$("$PROBE" tree src 2>/dev/null | awk '/^root/{print $2}' | tr / -)
 
 start
 check "mounted" grep -qs " $MNT " /proc/mounts
-check "file/ bytes equal" cmp -s "$CAS/file/$(digest src/hello.txt)" src/hello.txt
-check "large file/ bytes equal" cmp -s "$CAS/file/$(digest src/sub/deeper/big.bin)" src/sub/deeper/big.bin
-check "executable/ is executable" test -x "$CAS/executable/$(digest src/sub/tool)"
-check "file/ is not executable" test ! -x "$CAS/file/$(digest src/sub/tool)"
+check "file/ bytes equal" cmp -s "$CAS/file/$(gmb_digest src/hello.txt)" src/hello.txt
+check "large file/ bytes equal" cmp -s "$CAS/file/$(gmb_digest src/sub/deeper/big.bin)" src/sub/deeper/big.bin
+check "executable/ is executable" test -x "$CAS/executable/$(gmb_digest src/sub/tool)"
+check "file/ is not executable" test ! -x "$CAS/file/$(gmb_digest src/sub/tool)"
 check "directory/ equals the source tree" diff -r --no-dereference "$CAS/directory/$ROOT" src
 check "directory/ keeps symlinks" test "$(readlink "$CAS/directory/$ROOT/sub/link")" = ../hello.txt
 check "directory/ runs its tool" test "$("$CAS/directory/$ROOT/sub/tool")" = tool-ran
 check "tree/ equals the action's output directory" diff -r --no-dereference "$CAS/tree/$TREE" gen
 check "same inode for the same blob by two paths" \
-    test "$(stat -c %i "$CAS/directory/$ROOT/hello.txt")" = "$(stat -c %i "$CAS/file/$(digest src/hello.txt)")"
+    test "$(stat -c %i "$CAS/directory/$ROOT/hello.txt")" = "$(stat -c %i "$CAS/file/$(gmb_digest src/hello.txt)")"
 check "cas/ is not listable" test -z "$(ls "$MNT/cas")"
 
 # actions/: any action, resolved on demand from Buildbarn.
@@ -104,10 +81,10 @@ check "timings.txt has the phases" grep -q "^execution *[0-9.]* ms" "$A/timings.
 check "by-instance/ shows the same action" cmp -s "$MNT/by-instance/$INSTANCE/$ACTION/output/src/main.o" src/main.o
 check "an action without a result shows its inputs only" test "$(ls "$MNT/by-instance/no-such-pool/$NEVER" | tr '\n' ' ')" = \
     "action.json command.json input "
-check "a digest that is no action: I/O error" sh -c "! ls '$MNT/actions/$(digest src/hello.txt)' 2>/dev/null"
+check "a digest that is no action: I/O error" sh -c "! ls '$MNT/actions/$(gmb_digest src/hello.txt)' 2>/dev/null"
 
 # 32 readers of one blob nobody has read yet: one fetch.
-SHARED=$(digest shared.bin)
+SHARED=$(gmb_digest shared.bin)
 for i in $(seq 32); do cmp -s "$CAS/file/$SHARED" shared.bin && echo ok >"r$i" & done
 wait $(jobs -p | grep -v "^$pid$") 2>/dev/null
 check "32 concurrent readers all got the bytes" test "$(cat r* 2>/dev/null | grep -c ok)" -eq 32
@@ -122,9 +99,9 @@ check "a blob Buildbarn lacks: read fails" test $rc -ne 0
 check "... with an I/O error" grep -q "Input/output error" cat.err
 check "... quickly" test $(((t1 - t0) / 1000000)) -lt 5000
 check "... and the cause is logged" grep -q "fetching ${MISSING%-*}/64 .* failed: NOT_FOUND" mount.log
-check "read-only" sh -c "! touch '$CAS/file/$(digest src/hello.txt)' 2>/dev/null"
+check "read-only" sh -c "! touch '$CAS/file/$(gmb_digest src/hello.txt)' 2>/dev/null"
 
-kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
+gmb_stop "$pid" TERM; rc=$?
 # Under the sanitizer build a leak or memory error makes this non-zero.
 check "SIGTERM: the daemon exits 0" test $rc -eq 0
 check "SIGTERM unmounts" sh -c "! grep -qs ' $MNT ' /proc/mounts"
@@ -132,13 +109,13 @@ check "SIGTERM unmounts" sh -c "! grep -qs ' $MNT ' /proc/mounts"
 # Restart: the cache is still there (no new fetch for hello.txt).
 start
 before=$(grep -c "fetched " mount.log)
-check "restart keeps the cache" cmp -s "$CAS/file/$(digest src/hello.txt)" src/hello.txt
+check "restart keeps the cache" cmp -s "$CAS/file/$(gmb_digest src/hello.txt)" src/hello.txt
 check "... without fetching" test "$(grep -c "fetched " mount.log)" -eq "$before"
 
-kill -KILL "$pid"; wait "$pid" 2>/dev/null; pid=
+gmb_stop "$pid" KILL
 check "SIGKILL leaves a dead mount" sh -c "! ls '$MNT' >/dev/null 2>&1"
 # While down, damage a cached blob.
-H=$(digest src/sub/deeper/big.bin)
+H=$(gmb_digest src/sub/deeper/big.bin)
 F="$WORK/cache/blobs/${H:0:2}/$H"
 check "big.bin is cached" test -f "$F"
 printf 'X' | dd of="$F" bs=1 seek=1000 conv=notrunc status=none
