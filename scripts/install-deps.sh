@@ -16,7 +16,9 @@ PACKAGES=(
     libxxhash-dev libssl-dev libconfig-dev libmicrohttpd-dev zlib1g-dev
     python3 python3-protobuf python3-pytest python3-grpcio
 
-    procps psmisc curl openssl
+    procps psmisc curl openssl binutils
+    # clang: the sanitizer build (its UBSan catches more than gcc's) and the fuzz targets
+    clang llvm libclang-rt-14-dev
 )
 
 missing=()

@@ -23,7 +23,7 @@ int gmb_log_parse_level(const char *name);
 
 void gmb_log(gmb_log_level level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void gmb_vlog(gmb_log_level level, const char *module, const char *fmt, va_list ap);
+void gmb_vlog(gmb_log_level level, const char *module, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 
 #define GMB_DEBUG(mod, ...) gmb_log(GMB_LOG_DEBUG, mod, __VA_ARGS__)
 #define GMB_INFO(mod, ...) gmb_log(GMB_LOG_INFO, mod, __VA_ARGS__)
