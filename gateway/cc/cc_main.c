@@ -235,6 +235,138 @@ static bool write_file(const char *name, const uint8_t *data, size_t n, bool exe
 
 /* ---- one compile through the gateway ---- */
 
+/* One try's ExecReq, serialized (*n bytes); embed says which inputs travel with their content. */
+static uint8_t *pack_exec_req(const compile_args *c, const char *compiler, input_file *inputs, size_t n_files,
+                              const bool *embed, char *cwd, DevtoolsGoma__ToolchainSpec **specs, size_t n_specs,
+                              int attempt, size_t *n)
+{
+    DevtoolsGoma__ExecReq req = DEVTOOLS_GOMA__EXEC_REQ__INIT;
+    DevtoolsGoma__CommandSpec spec = DEVTOOLS_GOMA__COMMAND_SPEC__INIT;
+    char *cname = gmb_strdup(compiler);
+    spec.name = basename(cname);
+    req.command_spec = &spec;
+    req.n_arg = c->n_remote;
+    req.arg = c->remote;
+    req.cwd = cwd;
+    char *out_name = (char *)c->output;
+    req.n_expected_output_files = 1;
+    req.expected_output_files = &out_name;
+    DevtoolsGoma__RequesterInfo info = DEVTOOLS_GOMA__REQUESTER_INFO__INIT;
+    char host[256] = "localhost";
+    gethostname(host, sizeof host - 1);
+    char *id = gmb_format("gomabarn-cc@%s/%d/%s", host, (int)getpid(), c->output);
+    info.compiler_proxy_id = id;
+    info.has_api_version = true;
+    info.api_version = 2;
+    info.has_retry = true;
+    info.retry = attempt;
+    req.requester_info = &info;
+    DevtoolsGoma__ExecReq__Input *ins = gmb_calloc(n_files + 1, sizeof *ins);
+    DevtoolsGoma__ExecReq__Input **inp = gmb_calloc(n_files + 1, sizeof *inp);
+    for (size_t i = 0; i < n_files; i++) {
+        devtools_goma__exec_req__input__init(&ins[i]);
+        ins[i].filename = inputs[i].name;
+        ins[i].hash_key = inputs[i].key;
+        if (embed[i])
+            ins[i].content = &inputs[i].blob;
+        inp[i] = &ins[i];
+    }
+    req.n_input = n_files;
+    req.input = inp;
+    if (n_specs) {
+        req.has_toolchain_included = true;
+        req.toolchain_included = true;
+        req.n_toolchain_specs = n_specs;
+        req.toolchain_specs = specs;
+    }
+    *n = devtools_goma__exec_req__get_packed_size(&req);
+    uint8_t *flat = gmb_malloc(*n);
+    devtools_goma__exec_req__pack(&req, flat);
+    free(ins);
+    free(inp);
+    free(id);
+    free(cname);
+    return flat;
+}
+
+/* POSTs one serialized ExecReq in goma's groups; the answer, or NULL (the reason printed). */
+static DevtoolsGoma__ExecResp *post_exec_req(const cc_http_target *t, const char *prefix, const uint8_t *flat,
+                                             size_t n)
+{
+    gmb_buf wire, out;
+    gmb_buf_init(&wire, GMB_BUF_UNLIMITED);
+    gmb_buf_init(&out, 1u << 30);
+    const char *why = "";
+    goma_messages_to_groups(GOMA_MSG_EXEC_REQ, flat, n, &wire, &why);
+    char *path = gmb_format("%s/e", prefix);
+    int status = cc_http_post(t, path, wire.data, wire.len, &out, &why);
+    free(path);
+    gmb_buf_free(&wire);
+    if (status != 200) {
+        fprintf(stderr, "gomabarn-cc: the gateway failed: %s\n",
+                status < 0 ? why : (out.len ? (const char *)out.data : "HTTP error"));
+        gmb_buf_free(&out);
+        return NULL;
+    }
+    gmb_buf flatresp;
+    gmb_buf_init(&flatresp, GMB_BUF_UNLIMITED);
+    DevtoolsGoma__ExecResp *resp = NULL;
+    if (goma_groups_to_messages(GOMA_MSG_EXEC_RESP, out.data, out.len, &flatresp, &why) == 0)
+        resp = devtools_goma__exec_resp__unpack(NULL, flatresp.len, flatresp.data);
+    gmb_buf_free(&flatresp);
+    gmb_buf_free(&out);
+    if (!resp)
+        fprintf(stderr, "gomabarn-cc: the gateway's answer is not an ExecResp\n");
+    return resp;
+}
+
+/* Marks the inputs the gateway misses to be sent again with content, storing big ones' chunks first; false if a
+ * StoreFile failed. */
+static bool embed_missing(const cc_http_target *t, const char *prefix, const DevtoolsGoma__ExecResp *resp,
+                          input_file *inputs, size_t n_files, bool *embed)
+{
+    bool ok = true;
+    for (size_t m = 0; m < resp->n_missing_input; m++)
+        for (size_t i = 0; i < n_files; i++)
+            if (strcmp(resp->missing_input[m], inputs[i].name) == 0) {
+                embed[i] = true;
+                if (inputs[i].blob.blob_type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_META)
+                    ok &= store_chunks(t, prefix, &inputs[i]);
+            }
+    return ok;
+}
+
+/* Copies the compiler's stdout and stderr to ours and writes its outputs (large ones fetched with LookupFile); its
+ * exit status, or -1 when an output cannot be written. */
+static int take_result(const cc_http_target *t, const char *prefix, const DevtoolsGoma__ExecResult *r)
+{
+    if (r->has_stdout_buffer)
+        fwrite(r->stdout_buffer.data, 1, r->stdout_buffer.len, stdout);
+    if (r->has_stderr_buffer)
+        fwrite(r->stderr_buffer.data, 1, r->stderr_buffer.len, stderr);
+    int result = r->exit_status;
+    for (size_t o = 0; o < r->n_output && result >= 0; o++) {
+        const DevtoolsGoma__ExecResult__Output *out_file = r->output[o];
+        const DevtoolsGoma__FileBlob *b = out_file->blob;
+        uint8_t *data = NULL;
+        size_t size = 0;
+        if (b && b->blob_type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE) {
+            data = b->content.data;
+            size = b->content.len;
+        } else if (b && b->blob_type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_META) {
+            data = lookup_chunks(t, prefix, b);
+            size = (size_t)b->file_size;
+        }
+        if (!data || !write_file(out_file->filename, data, size, out_file->is_executable)) {
+            fprintf(stderr, "gomabarn-cc: cannot write output %s\n", out_file->filename);
+            result = -1;
+        }
+        if (data && b->blob_type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_META)
+            free(data);
+    }
+    return result;
+}
+
 /* Exec requests until the gateway answers with a result (missing inputs
  * are sent again, with content). 0..255, or -1 when the gateway failed. */
 static int exec_with_retries(const cc_http_target *t, const char *prefix, const compile_args *c, const char *compiler,
@@ -243,88 +375,14 @@ static int exec_with_retries(const cc_http_target *t, const char *prefix, const 
 {
     int result = -1;
     for (int attempt = 0; attempt < MAX_TRIES; attempt++) {
-        DevtoolsGoma__ExecReq req = DEVTOOLS_GOMA__EXEC_REQ__INIT;
-        DevtoolsGoma__CommandSpec spec = DEVTOOLS_GOMA__COMMAND_SPEC__INIT;
-        char *cname = gmb_strdup(compiler);
-        spec.name = basename(cname);
-        req.command_spec = &spec;
-        req.n_arg = c->n_remote;
-        req.arg = c->remote;
-        req.cwd = cwd;
-        char *out_name = (char *)c->output;
-        req.n_expected_output_files = 1;
-        req.expected_output_files = &out_name;
-        DevtoolsGoma__RequesterInfo info = DEVTOOLS_GOMA__REQUESTER_INFO__INIT;
-        char host[256] = "localhost";
-        gethostname(host, sizeof host - 1);
-        char *id = gmb_format("gomabarn-cc@%s/%d/%s", host, (int)getpid(), c->output);
-        info.compiler_proxy_id = id;
-        info.has_api_version = true;
-        info.api_version = 2;
-        info.has_retry = true;
-        info.retry = attempt;
-        req.requester_info = &info;
-        DevtoolsGoma__ExecReq__Input *ins = gmb_calloc(n_files + 1, sizeof *ins), **inp = gmb_calloc(n_files + 1, sizeof *inp);
-        for (size_t i = 0; i < n_files; i++) {
-            devtools_goma__exec_req__input__init(&ins[i]);
-            ins[i].filename = inputs[i].name;
-            ins[i].hash_key = inputs[i].key;
-            if (embed[i])
-                ins[i].content = &inputs[i].blob;
-            inp[i] = &ins[i];
-        }
-        req.n_input = n_files;
-        req.input = inp;
-        if (n_specs) {
-            req.has_toolchain_included = true;
-            req.toolchain_included = true;
-            req.n_toolchain_specs = n_specs;
-            req.toolchain_specs = specs;
-        }
-        size_t n = devtools_goma__exec_req__get_packed_size(&req);
-        uint8_t *flat = gmb_malloc(n);
-        devtools_goma__exec_req__pack(&req, flat);
-        gmb_buf wire, out;
-        gmb_buf_init(&wire, GMB_BUF_UNLIMITED);
-        gmb_buf_init(&out, 1u << 30);
-        const char *why = "";
-        goma_messages_to_groups(GOMA_MSG_EXEC_REQ, flat, n, &wire, &why);
-        char *path = gmb_format("%s/e", prefix);
-        int status = cc_http_post(t, path, wire.data, wire.len, &out, &why);
-        free(path);
+        size_t n;
+        uint8_t *flat = pack_exec_req(c, compiler, inputs, n_files, embed, cwd, specs, n_specs, attempt, &n);
+        DevtoolsGoma__ExecResp *resp = post_exec_req(t, prefix, flat, n);
         free(flat);
-        free(ins);
-        free(inp);
-        free(id);
-        free(cname);
-        gmb_buf_free(&wire);
-        if (status != 200) {
-            fprintf(stderr, "gomabarn-cc: the gateway failed: %s\n",
-                    status < 0 ? why : (out.len ? (const char *)out.data : "HTTP error"));
-            gmb_buf_free(&out);
+        if (!resp)
             break;
-        }
-        gmb_buf flatresp;
-        gmb_buf_init(&flatresp, GMB_BUF_UNLIMITED);
-        DevtoolsGoma__ExecResp *resp = NULL;
-        if (goma_groups_to_messages(GOMA_MSG_EXEC_RESP, out.data, out.len, &flatresp, &why) == 0)
-            resp = devtools_goma__exec_resp__unpack(NULL, flatresp.len, flatresp.data);
-        gmb_buf_free(&flatresp);
-        gmb_buf_free(&out);
-        if (!resp) {
-            fprintf(stderr, "gomabarn-cc: the gateway's answer is not an ExecResp\n");
-            break;
-        }
         if (resp->n_missing_input) {
-            /* Send exactly those again, with content (chunks first for big ones). */
-            bool ok = true;
-            for (size_t m = 0; m < resp->n_missing_input; m++)
-                for (size_t i = 0; i < n_files; i++)
-                    if (strcmp(resp->missing_input[m], inputs[i].name) == 0) {
-                        embed[i] = true;
-                        if (inputs[i].blob.blob_type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_META)
-                            ok &= store_chunks(t, prefix, &inputs[i]);
-                    }
+            bool ok = embed_missing(t, prefix, resp, inputs, n_files, embed);
             say("%zu inputs missing on the gateway; sending them", resp->n_missing_input);
             devtools_goma__exec_resp__free_unpacked(resp, NULL);
             if (!ok)
@@ -337,31 +395,7 @@ static int exec_with_retries(const cc_http_target *t, const char *prefix, const 
             devtools_goma__exec_resp__free_unpacked(resp, NULL);
             break;
         }
-        const DevtoolsGoma__ExecResult *r = resp->result;
-        if (r->has_stdout_buffer)
-            fwrite(r->stdout_buffer.data, 1, r->stdout_buffer.len, stdout);
-        if (r->has_stderr_buffer)
-            fwrite(r->stderr_buffer.data, 1, r->stderr_buffer.len, stderr);
-        result = r->exit_status;
-        for (size_t o = 0; o < r->n_output && result >= 0; o++) {
-            const DevtoolsGoma__ExecResult__Output *out_file = r->output[o];
-            const DevtoolsGoma__FileBlob *b = out_file->blob;
-            uint8_t *data = NULL;
-            size_t size = 0;
-            if (b && b->blob_type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE) {
-                data = b->content.data;
-                size = b->content.len;
-            } else if (b && b->blob_type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_META) {
-                data = lookup_chunks(t, prefix, b);
-                size = (size_t)b->file_size;
-            }
-            if (!data || !write_file(out_file->filename, data, size, out_file->is_executable)) {
-                fprintf(stderr, "gomabarn-cc: cannot write output %s\n", out_file->filename);
-                result = -1;
-            }
-            if (data && b->blob_type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_META)
-                free(data);
-        }
+        result = take_result(t, prefix, resp->result);
         say("%s compiled on the gateway%s (exit %d)", c->source,
             resp->has_cache_hit && resp->cache_hit ? ", from the cache" : "", result);
         devtools_goma__exec_resp__free_unpacked(resp, NULL);

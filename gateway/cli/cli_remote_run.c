@@ -72,7 +72,21 @@ static void free_properties(rev2_property *list, size_t n)
     free(list);
 }
 
-int gmb_cli_remote_run(int argc, char **argv)
+/* The command line but the command itself (argv from optind). */
+typedef struct {
+    const char *config_path, *instance;
+    const char **inputs, **outputs;   /* -i, -o: argv's strings */
+    size_t n_inputs, n_outputs;
+    rev2_property *env;               /* -e, one per name (owned) */
+    size_t n_env;
+    rev2_property extra_platform[64]; /* -p in order (owned until merged with the config's) */
+    size_t n_extra;
+    int64_t timeout_ms;               /* --timeout; 0: Buildbarn's */
+    bool no_cache, quiet;
+} run_args;
+
+/* getopt over argv into a; -1 to go on, else the exit status (usage or the complaint printed). */
+static int parse_args(int argc, char **argv, run_args *a)
 {
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'}, {"instance", required_argument, NULL, 'n'},
@@ -82,87 +96,96 @@ int gmb_cli_remote_run(int argc, char **argv)
         {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *config_path = NULL, *instance = NULL;
-    const char **inputs = gmb_calloc((size_t)argc + 1, sizeof *inputs);
-    const char **outputs = gmb_calloc((size_t)argc + 1, sizeof *outputs);
-    rev2_property *env = gmb_calloc((size_t)argc + 1, sizeof *env);
-    rev2_property *platform = gmb_calloc((size_t)argc + 3, sizeof *platform);
-    size_t n_inputs = 0, n_outputs = 0, n_env = 0, n_platform = 0;
-    int64_t timeout_ms = 0;
-    bool no_cache = false, quiet = false;
-    int status = 2;
-    gmb_config cfg;
-    gmb_config_defaults(&cfg);
-    rev2_property extra_platform[64];
-    size_t n_extra = 0;
-
     optind = 1;
     int opt;
     while ((opt = getopt_long(argc, argv, "+c:n:i:o:e:p:qh", options, NULL)) != -1) {
         bool ok = true;
         switch (opt) {
-        case 'c': config_path = optarg; break;
-        case 'n': instance = optarg; break;
-        case 'i': inputs[n_inputs++] = optarg; break;
-        case 'o': outputs[n_outputs++] = optarg; break;
+        case 'c': a->config_path = optarg; break;
+        case 'n': a->instance = optarg; break;
+        case 'i': a->inputs[a->n_inputs++] = optarg; break;
+        case 'o': a->outputs[a->n_outputs++] = optarg; break;
         case 'e': {
             rev2_property p = parse_kv(optarg, &ok);
             if (ok)
-                put_property(env, &n_env, p);
+                put_property(a->env, &a->n_env, p);
             break;
         }
         case 'p':
-            if (n_extra < 64)
-                extra_platform[n_extra++] = parse_kv(optarg, &ok);
+            if (a->n_extra < 64)
+                a->extra_platform[a->n_extra++] = parse_kv(optarg, &ok);
             break;
         case 't': {
             char *end;
             double s = strtod(optarg, &end);
             ok = *end == '\0' && s > 0;
-            timeout_ms = (int64_t)(s * 1000);
+            a->timeout_ms = (int64_t)(s * 1000);
             break;
         }
-        case 'N': no_cache = true; break;
-        case 'q': quiet = true; break;
+        case 'N': a->no_cache = true; break;
+        case 'q': a->quiet = true; break;
         case 'h':
             fputs(usage, stdout);
-            status = 0;
-            goto out;
+            return 0;
         default:
             fputs(usage, stderr);
-            goto out;
+            return 2;
         }
         if (!ok) {
             fprintf(stderr, "gomabarn remote-run: bad value \"%s\" for --%s (expected %s)\n", optarg,
                     opt == 't' ? "timeout" : opt == 'e' ? "env" : "platform",
                     opt == 't' ? "seconds" : "NAME=VALUE");
-            goto out;
+            return 2;
         }
     }
     if (optind >= argc) {
         fprintf(stderr, "gomabarn remote-run: no command given (put it after --)\n\n%s", usage);
-        goto out;
+        return 2;
     }
+    return -1;
+}
+
+/* The config's platform, then -p: each adds to or replaces one property. The list takes a's extras over. */
+static void merge_platform(const gmb_config *cfg, run_args *a, rev2_property *platform, size_t *n_platform)
+{
+    if (*cfg->platform_os_family)
+        put_property(platform, n_platform,
+                     (rev2_property){gmb_strdup("OSFamily"), gmb_strdup(cfg->platform_os_family)});
+    if (*cfg->platform_container_image)
+        put_property(platform, n_platform,
+                     (rev2_property){gmb_strdup("container-image"), gmb_strdup(cfg->platform_container_image)});
+    for (size_t i = 0; i < a->n_extra; i++)
+        put_property(platform, n_platform, a->extra_platform[i]);
+    a->n_extra = 0;
+}
+
+int gmb_cli_remote_run(int argc, char **argv)
+{
+    run_args a = {0};
+    a.inputs = gmb_calloc((size_t)argc + 1, sizeof *a.inputs);
+    a.outputs = gmb_calloc((size_t)argc + 1, sizeof *a.outputs);
+    a.env = gmb_calloc((size_t)argc + 1, sizeof *a.env);
+    rev2_property *platform = gmb_calloc((size_t)argc + 3, sizeof *platform);
+    size_t n_platform = 0;
+    gmb_config cfg;
+    gmb_config_defaults(&cfg);
+
+    int status = parse_args(argc, argv, &a);
+    if (status >= 0)
+        goto out;
     status = 125;
     char *err = NULL;
-    if (config_path && gmb_config_load(config_path, &cfg, &err) < 0) {
+    if (a.config_path && gmb_config_load(a.config_path, &cfg, &err) < 0) {
         fprintf(stderr, "gomabarn remote-run: %s\n", err);
         free(err);
         goto out;
     }
     gmb_log_set_level(gmb_log_parse_level(cfg.log_level));
-    if (quiet && gmb_log_get_level() < GMB_LOG_WARN)
+    if (a.quiet && gmb_log_get_level() < GMB_LOG_WARN)
         gmb_log_set_level(GMB_LOG_WARN);
-    if (*cfg.platform_os_family)
-        put_property(platform, &n_platform, (rev2_property){gmb_strdup("OSFamily"), gmb_strdup(cfg.platform_os_family)});
-    if (*cfg.platform_container_image)
-        put_property(platform, &n_platform,
-                     (rev2_property){gmb_strdup("container-image"), gmb_strdup(cfg.platform_container_image)});
-    for (size_t i = 0; i < n_extra; i++)
-        put_property(platform, &n_platform, extra_platform[i]);
-    n_extra = 0;
-    if (n_env == 0)
-        env[n_env++] = (rev2_property){gmb_strdup("PATH"), gmb_strdup("/usr/local/bin:/usr/bin:/bin")};
+    merge_platform(&cfg, &a, platform, &n_platform);
+    if (a.n_env == 0)
+        a.env[a.n_env++] = (rev2_property){gmb_strdup("PATH"), gmb_strdup("/usr/local/bin:/usr/bin:/bin")};
 
     rev2_client *client = gmb_client_from_config(&cfg, &err);
     if (!client) {
@@ -171,11 +194,11 @@ int gmb_cli_remote_run(int argc, char **argv)
         goto out;
     }
     gmb_remote_run_spec spec = {
-        .instance = instance, .inputs = inputs, .n_inputs = n_inputs,
-        .outputs = outputs, .n_outputs = n_outputs,
+        .instance = a.instance, .inputs = a.inputs, .n_inputs = a.n_inputs,
+        .outputs = a.outputs, .n_outputs = a.n_outputs,
         .argv = (const char *const *)argv + optind, .argc = (size_t)(argc - optind),
-        .env = env, .n_env = n_env, .platform = platform, .n_platform = n_platform,
-        .timeout_ms = timeout_ms, .no_cache = no_cache, .verbose = !quiet,
+        .env = a.env, .n_env = a.n_env, .platform = platform, .n_platform = n_platform,
+        .timeout_ms = a.timeout_ms, .no_cache = a.no_cache, .verbose = !a.quiet,
     };
     int exit_code = 0;
     if (gmb_remote_run(client, &spec, &exit_code, &err) < 0) {
@@ -186,14 +209,14 @@ int gmb_cli_remote_run(int argc, char **argv)
     }
     rev2_client_free(client);
 out:
-    for (size_t i = 0; i < n_extra; i++) {
-        free((char *)extra_platform[i].name);
-        free((char *)extra_platform[i].value);
+    for (size_t i = 0; i < a.n_extra; i++) {
+        free((char *)a.extra_platform[i].name);
+        free((char *)a.extra_platform[i].value);
     }
-    free_properties(env, n_env);
+    free_properties(a.env, a.n_env);
     free_properties(platform, n_platform);
-    free(inputs);
-    free(outputs);
+    free(a.inputs);
+    free(a.outputs);
     gmb_config_free(&cfg);
     return status;
 }

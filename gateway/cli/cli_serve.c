@@ -55,20 +55,57 @@ static void *run_view(void *view)
     return NULL;
 }
 
-int gmb_cli_serve(int argc, char **argv)
+/* -1 to go on (the --config file, if any, in *config_path), else the exit status. */
+static int parse_options(int argc, char **argv, const char **config_path)
 {
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    const char *config_path = NULL;
+    *config_path = NULL;
     optind = 1;
     int opt;
     while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
         switch (opt) {
-        case 'c': config_path = optarg; break;
+        case 'c': *config_path = optarg; break;
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;
         }
     }
+    return -1;
+}
+
+/* Blocks the stop signals before any thread starts, so sigwait gets them. */
+static void block_stop_signals(sigset_t *stop)
+{
+    sigemptyset(stop);
+    sigaddset(stop, SIGINT);
+    sigaddset(stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* The view, mounted and served by its own thread (*thread); NULL without
+ * FUSE: then outputs are read in-process and the status page and log say so. */
+static gmb_view *start_view(const gmb_config *cfg, cas_store *store, pthread_t *thread)
+{
+    view_options vo = gmb_view_options(cfg, NULL);
+    char *why = NULL;
+    gmb_view *view = view_create(store, &vo, &why);
+    if (view && view_mount(view, &why) == 0 && pthread_create(thread, NULL, run_view, view) == 0) {
+        free(why);
+        return view;
+    }
+    GMB_WARN("serve", "the FUSE view is not available (%s): Exec outputs are read in-process", why ? why : "?");
+    view_destroy(view);
+    free(why);
+    return NULL;
+}
+
+int gmb_cli_serve(int argc, char **argv)
+{
+    const char *config_path;
+    int parsed = parse_options(argc, argv, &config_path);
+    if (parsed >= 0)
+        return parsed;
     gmb_config cfg;
     gmb_config_defaults(&cfg);
     char *err = NULL;
@@ -86,13 +123,8 @@ int gmb_cli_serve(int argc, char **argv)
     gmb_view *view = NULL;
     pthread_t view_thread;
     bool view_running = false;
-    /* Block the stop signals before any thread starts, so sigwait gets them. */
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    block_stop_signals(&stop);
 
     if (config_path && gmb_config_load(config_path, &cfg, &err) < 0)
         goto fail;
@@ -107,19 +139,8 @@ int gmb_cli_serve(int argc, char **argv)
         goto fail;
     files = goma_files_new(store);
     if (cfg.mount_enabled) {
-        /* The view, served by its own thread; without FUSE, outputs are
-         * read in-process and the status page and log say so. */
-        view_options vo = gmb_view_options(&cfg, NULL);
-        char *why = NULL;
-        view = view_create(store, &vo, &why);
-        if (view && view_mount(view, &why) == 0 && pthread_create(&view_thread, NULL, run_view, view) == 0) {
-            view_running = true;
-        } else {
-            GMB_WARN("serve", "the FUSE view is not available (%s): Exec outputs are read in-process", why ? why : "?");
-            view_destroy(view);
-            view = NULL;
-        }
-        free(why);
+        view = start_view(&cfg, store, &view_thread);
+        view_running = view != NULL;
     }
     http_server_options ho = {.listen_address = cfg.http_listen, .port = (int)cfg.http_port,
                               .max_body_bytes = (size_t)cfg.http_max_body_bytes, .threads = (int)cfg.http_threads,

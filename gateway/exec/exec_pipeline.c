@@ -401,10 +401,9 @@ static void stage_in_store(exec_job *j)
     free(blobs);
 }
 
-static void prepare(void *arg)
+/* Decodes the body into j->exec; false (400 answered) if it is no ExecReq. */
+static bool decode_exec_req(exec_job *j)
 {
-    exec_job *j = arg;
-    exec_pipeline *p = j->p;
     size_t len;
     const uint8_t *body = http_request_body(j->req, &len);
     gmb_buf flat;
@@ -417,10 +416,103 @@ static void prepare(void *arg)
         http_respond(j->req, 400, "text/plain; charset=utf-8", msg, strlen(msg));
         free(msg);
         gmb_buf_free(&flat);
+        return false;
+    }
+    gmb_buf_free(&flat);
+    return true;
+}
+
+/* The Command's environment: the client variables exec.env_allow lets
+ * through (others would only split the action cache), and the configured
+ * PATH (the client's names client directories). Splits x's NAME=VALUE
+ * strings in place; the values point into them. */
+static rev2_property *command_environment(const exec_pipeline *p, DevtoolsGoma__ExecReq *x, size_t *n_env)
+{
+    rev2_property *env = gmb_calloc(x->n_env + 2, sizeof *env);
+    *n_env = 0;
+    for (size_t i = 0; i < x->n_env; i++) {
+        char *eq = strchr(x->env[i], '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        if (env_allowed(p, x->env[i]))
+            env[(*n_env)++] = (rev2_property){x->env[i], eq + 1};
+    }
+    if (*p->env_path)
+        env[(*n_env)++] = (rev2_property){"PATH", p->env_path};
+    return env;
+}
+
+/* REv2 has one list of output paths, files and directories alike. NULL
+ * (the error answered) if one is absolute. */
+static const char **command_outputs(exec_job *j, size_t *n_out)
+{
+    const DevtoolsGoma__ExecReq *x = j->exec;
+    *n_out = x->n_expected_output_files + x->n_expected_output_dirs;
+    const char **outputs = gmb_calloc(*n_out + 1, sizeof *outputs);
+    for (size_t i = 0; i < *n_out; i++) {
+        outputs[i] = i < x->n_expected_output_files ? x->expected_output_files[i]
+                                                    : x->expected_output_dirs[i - x->n_expected_output_files];
+        if (outputs[i][0] == '/') {
+            respond_error(j, true, "absolute expected output paths are not served yet");
+            free(outputs);
+            return NULL;
+        }
+    }
+    return outputs;
+}
+
+/* The client's argv; a shipped toolchain runs from the tree: argv[0] names it there. */
+static const char **command_arguments(const exec_job *j)
+{
+    const DevtoolsGoma__ExecReq *x = j->exec;
+    const char **args = gmb_calloc(x->n_arg + 1, sizeof *args);
+    for (size_t i = 0; i < x->n_arg; i++)
+        args[i] = x->arg[i];
+    if (j->inputs.argv0 && x->n_arg > 0)
+        args[0] = j->inputs.argv0;
+    return args;
+}
+
+/* Builds j->action and sets j->lookup_digest. LOOKUP_ONLY: use a cached
+ * result, but do not store ours. The action run then carries do_not_cache
+ * (so it has another digest); the cache is asked with the digest of its
+ * cacheable twin. */
+static int build_action(exec_job *j, rev2_action_spec *spec, char **err)
+{
+    const DevtoolsGoma__ExecReq *x = j->exec;
+    int rc = rev2_action_build(spec, &j->action, err);
+    j->lookup_digest = j->action.action_digest;
+    if (rc == 0 && x->has_cache_policy && x->cache_policy == DEVTOOLS_GOMA__EXEC_REQ__CACHE_POLICY__LOOKUP_ONLY) {
+        rev2_built_action_free(&j->action);
+        spec->do_not_cache = true;
+        rc = rev2_action_build(spec, &j->action, err);
+    }
+    return rc;
+}
+
+/* Staged: the action, its Command and its input Directories go into the
+ * local store next to the input files, so the view shows the action
+ * (input/ included) now, without asking Buildbarn; requests/<goma
+ * request id> leads there. */
+static void show_in_view(exec_job *j)
+{
+    exec_pipeline *p = j->p;
+    stage_in_store(j);
+    char own_id[32];
+    snprintf(own_id, sizeof own_id, "gomabarn-%llu", (unsigned long long)j->id);
+    view_name_request(p->view, *j->entry.requester ? j->entry.requester : own_id, j->instance,
+                      &j->action.action_digest);
+}
+
+static void prepare(void *arg)
+{
+    exec_job *j = arg;
+    exec_pipeline *p = j->p;
+    if (!decode_exec_req(j)) {
         job_free(j);
         return;
     }
-    gmb_buf_free(&flat);
     DevtoolsGoma__ExecReq *x = j->exec;
     if (x->requester_info && x->requester_info->compiler_proxy_id)
         snprintf(j->entry.requester, sizeof j->entry.requester, "%s", x->requester_info->compiler_proxy_id);
@@ -437,41 +529,15 @@ static void prepare(void *arg)
         job_free(j);
         return;
     }
-    /* The Command: the client's argv, the client variables exec.env_allow
-     * lets through (others would only split the action cache), and the
-     * configured PATH (the client's names client directories). */
-    rev2_property *env = gmb_calloc(x->n_env + 2, sizeof *env);
-    size_t n_env = 0;
-    for (size_t i = 0; i < x->n_env; i++) {
-        char *eq = strchr(x->env[i], '=');
-        if (!eq)
-            continue;
-        *eq = '\0';
-        if (env_allowed(p, x->env[i]))
-            env[n_env++] = (rev2_property){x->env[i], eq + 1};
+    size_t n_env, n_out;
+    rev2_property *env = command_environment(p, x, &n_env);
+    const char **outputs = command_outputs(j, &n_out);
+    if (!outputs) {
+        free(env);
+        job_free(j);
+        return;
     }
-    if (*p->env_path)
-        env[n_env++] = (rev2_property){"PATH", p->env_path};
-    /* REv2 has one list of output paths, files and directories alike. */
-    size_t n_out = x->n_expected_output_files + x->n_expected_output_dirs;
-    const char **outputs = gmb_calloc(n_out + 1, sizeof *outputs);
-    for (size_t i = 0; i < n_out; i++) {
-        outputs[i] = i < x->n_expected_output_files ? x->expected_output_files[i]
-                                                    : x->expected_output_dirs[i - x->n_expected_output_files];
-        if (outputs[i][0] == '/') {
-            respond_error(j, true, "absolute expected output paths are not served yet");
-            free(outputs);
-            free(env);
-            job_free(j);
-            return;
-        }
-    }
-    /* A shipped toolchain runs from the tree: argv[0] names it there. */
-    const char **args = gmb_calloc(x->n_arg + 1, sizeof *args);
-    for (size_t i = 0; i < x->n_arg; i++)
-        args[i] = x->arg[i];
-    if (j->inputs.argv0 && x->n_arg > 0)
-        args[0] = j->inputs.argv0;
+    const char **args = command_arguments(j);
     rev2_action_spec spec = {
         .arguments = args, .n_arguments = x->n_arg,
         .environment = env, .n_environment = n_env,
@@ -480,16 +546,7 @@ static void prepare(void *arg)
         .platform = p->platform, .n_platform = p->n_platform,
         .input_root = j->inputs.root, .timeout_ms = p->timeout_ms,
     };
-    int rc = rev2_action_build(&spec, &j->action, &err);
-    j->lookup_digest = j->action.action_digest;
-    /* LOOKUP_ONLY: use a cached result, but do not store ours. The action
-     * run then carries do_not_cache (so it has another digest); the cache
-     * is asked with the digest of its cacheable twin. */
-    if (rc == 0 && x->has_cache_policy && x->cache_policy == DEVTOOLS_GOMA__EXEC_REQ__CACHE_POLICY__LOOKUP_ONLY) {
-        rev2_built_action_free(&j->action);
-        spec.do_not_cache = true;
-        rc = rev2_action_build(&spec, &j->action, &err);
-    }
+    int rc = build_action(j, &spec, &err);
     free(outputs);
     free(env);
     free(args);
@@ -502,17 +559,8 @@ static void prepare(void *arg)
     char ds[REV2_DIGEST_STR_LEN];
     snprintf(j->entry.action, sizeof j->entry.action, "%s", rev2_digest_str(&j->action.action_digest, ds));
     j->entry.n_inputs = j->inputs.n_inputs;
-    /* Staged: the action, its Command and its input Directories go into the
-     * local store next to the input files, so the view shows the action
-     * (input/ included) now, without asking Buildbarn; requests/<goma
-     * request id> leads there. */
-    if (p->view) {
-        stage_in_store(j);
-        char own_id[32];
-        snprintf(own_id, sizeof own_id, "gomabarn-%llu", (unsigned long long)j->id);
-        view_name_request(p->view, *j->entry.requester ? j->entry.requester : own_id, j->instance,
-                          &j->action.action_digest);
-    }
+    if (p->view)
+        show_in_view(j);
     record(j, "running", NULL);
     /* The action cache first: a hit needs no upload at all (one round
      * trip to Buildbarn instead of three). STORE_ONLY skips the lookup. */

@@ -31,59 +31,51 @@ static rev2_property *sorted_properties(const rev2_property *in, size_t n)
     return out;
 }
 
-int rev2_action_build(const rev2_action_spec *spec, rev2_built_action *out, char **err)
+/* Copies the output paths to outs, sorted and without duplicates; each must name something below the working
+ * directory. */
+static int sorted_output_paths(const rev2_action_spec *spec, const char **outs, size_t *n_outs, char **err)
 {
-    memset(out, 0, sizeof *out);
-    if (spec->n_arguments == 0 || !spec->arguments[0] || !*spec->arguments[0])
-        return gmb_fail(err, "an action needs a program to run (arguments[0])");
-
-    rev2_property *env = sorted_properties(spec->environment, spec->n_environment);
-    rev2_property *plat = sorted_properties(spec->platform, spec->n_platform);
-    const char **outs = gmb_malloc((spec->n_output_paths + 1) * sizeof *outs);
-    size_t n_outs = 0;
-    int rc = 0;
+    *n_outs = 0;
     for (size_t i = 0; i < spec->n_output_paths; i++) {
         char **parts;
         size_t n;
-        if (!rev2_path_split(spec->output_paths[i], &parts, &n, err)) {
-            rc = -1;
-            goto done;
-        }
+        if (!rev2_path_split(spec->output_paths[i], &parts, &n, err))
+            return -1;
         rev2_path_parts_free(parts, n);
-        if (n == 0) {
-            rc = gmb_fail(err, "output path \"%s\" names the working directory itself", spec->output_paths[i]);
-            goto done;
-        }
-        outs[n_outs++] = spec->output_paths[i];
+        if (n == 0)
+            return gmb_fail(err, "output path \"%s\" names the working directory itself", spec->output_paths[i]);
+        outs[(*n_outs)++] = spec->output_paths[i];
     }
-    qsort(outs, n_outs, sizeof *outs, cmp_string);
+    qsort(outs, *n_outs, sizeof *outs, cmp_string);
     /* Duplicates are a client mistake we can absorb: keep one. */
     size_t w = 0;
-    for (size_t i = 0; i < n_outs; i++)
+    for (size_t i = 0; i < *n_outs; i++)
         if (w == 0 || strcmp(outs[w - 1], outs[i]) != 0)
             outs[w++] = outs[i];
-    n_outs = w;
-    for (size_t i = 1; i < spec->n_environment; i++)
-        if (strcmp(env[i - 1].name, env[i].name) == 0) {
-            rc = gmb_fail(err, "environment variable %s is given twice", env[i].name);
-            goto done;
-        }
+    *n_outs = w;
+    return 0;
+}
 
-    /* Platform. */
-    Rev2PlatformProperty *props = gmb_calloc(spec->n_platform + 1, sizeof *props);
-    Rev2PlatformProperty **pp = gmb_calloc(spec->n_platform + 1, sizeof *pp);
-    Rev2EnvVar *vars = gmb_calloc(spec->n_environment + 1, sizeof *vars);
-    Rev2EnvVar **vp = gmb_calloc(spec->n_environment + 1, sizeof *vp);
-    for (size_t i = 0; i < spec->n_platform; i++) {
+/* The Platform message over sorted properties; props and pp (n + 1 long each) hold its parts. */
+static void fill_platform(const rev2_property *plat, size_t n, Rev2PlatformProperty *props, Rev2PlatformProperty **pp,
+                          Rev2Platform *platform)
+{
+    for (size_t i = 0; i < n; i++) {
         build__bazel__remote__execution__v2__platform__property__init(&props[i]);
         props[i].name = (char *)plat[i].name;
         props[i].value = (char *)plat[i].value;
         pp[i] = &props[i];
     }
-    Rev2Platform platform = BUILD__BAZEL__REMOTE__EXECUTION__V2__PLATFORM__INIT;
-    platform.n_properties = spec->n_platform;
-    platform.properties = pp;
+    platform->n_properties = n;
+    platform->properties = pp;
+}
 
+/* Serializes the Command into out and digests it; platform is NULL when there is none. */
+static void pack_command(const rev2_action_spec *spec, const rev2_property *env, const char **outs, size_t n_outs,
+                         Rev2Platform *platform, rev2_built_action *out)
+{
+    Rev2EnvVar *vars = gmb_calloc(spec->n_environment + 1, sizeof *vars);
+    Rev2EnvVar **vp = gmb_calloc(spec->n_environment + 1, sizeof *vp);
     for (size_t i = 0; i < spec->n_environment; i++) {
         build__bazel__remote__execution__v2__command__environment_variable__init(&vars[i]);
         vars[i].name = (char *)env[i].name;
@@ -98,10 +90,16 @@ int rev2_action_build(const rev2_action_spec *spec, rev2_built_action *out, char
     cmd.n_output_paths = n_outs;
     cmd.output_paths = (char **)outs;
     cmd.working_directory = (char *)(spec->working_directory ? spec->working_directory : "");
-    cmd.platform = spec->n_platform ? &platform : NULL;
+    cmd.platform = platform;
     out->command_bytes = REV2_PACK(&cmd, &out->command_len);
     rev2_digest_of_bytes(out->command_bytes, out->command_len, &out->command_digest);
+    free(vars);
+    free(vp);
+}
 
+/* Serializes the Action (over out's Command digest) into out and digests it; platform is NULL when there is none. */
+static void pack_action(const rev2_action_spec *spec, Rev2Platform *platform, rev2_built_action *out)
+{
     Rev2Action action = BUILD__BAZEL__REMOTE__EXECUTION__V2__ACTION__INIT;
     Rev2Digest cmd_d, root_d;
     rev2_digest_to_proto(&out->command_digest, &cmd_d);
@@ -119,14 +117,39 @@ int rev2_action_build(const rev2_action_spec *spec, rev2_built_action *out, char
         action.salt.data = (uint8_t *)spec->salt;
         action.salt.len = spec->salt_len;
     }
-    action.platform = spec->n_platform ? &platform : NULL;
+    action.platform = platform;
     out->action_bytes = REV2_PACK(&action, &out->action_len);
     rev2_digest_of_bytes(out->action_bytes, out->action_len, &out->action_digest);
+}
 
+int rev2_action_build(const rev2_action_spec *spec, rev2_built_action *out, char **err)
+{
+    memset(out, 0, sizeof *out);
+    if (spec->n_arguments == 0 || !spec->arguments[0] || !*spec->arguments[0])
+        return gmb_fail(err, "an action needs a program to run (arguments[0])");
+
+    rev2_property *env = sorted_properties(spec->environment, spec->n_environment);
+    rev2_property *plat = sorted_properties(spec->platform, spec->n_platform);
+    const char **outs = gmb_malloc((spec->n_output_paths + 1) * sizeof *outs);
+    size_t n_outs;
+    int rc = sorted_output_paths(spec, outs, &n_outs, err);
+    if (rc < 0)
+        goto done;
+    for (size_t i = 1; i < spec->n_environment; i++)
+        if (strcmp(env[i - 1].name, env[i].name) == 0) {
+            rc = gmb_fail(err, "environment variable %s is given twice", env[i].name);
+            goto done;
+        }
+
+    /* Platform, in the Command and in the Action. */
+    Rev2PlatformProperty *props = gmb_calloc(spec->n_platform + 1, sizeof *props);
+    Rev2PlatformProperty **pp = gmb_calloc(spec->n_platform + 1, sizeof *pp);
+    Rev2Platform platform = BUILD__BAZEL__REMOTE__EXECUTION__V2__PLATFORM__INIT;
+    fill_platform(plat, spec->n_platform, props, pp, &platform);
+    pack_command(spec, env, outs, n_outs, spec->n_platform ? &platform : NULL, out);
+    pack_action(spec, spec->n_platform ? &platform : NULL, out);
     free(props);
     free(pp);
-    free(vars);
-    free(vp);
 done:
     free(env);
     free(plat);
