@@ -248,11 +248,12 @@ int exec_inputs_build(goma_files *files, cas_store *store, const DevtoolsGoma__E
             out->n_relocated += strncmp(placed, EXEC_TOOLCHAIN_DIR "/", sizeof EXEC_TOOLCHAIN_DIR) == 0;
             rc = rev2_tree_add_file(out->tree, placed, &st[i].digest, st[i].executable, err);
             free(placed);
-            uint8_t *data = NULL;
-            if (rc == 0 && cas_store_read_all(store, NULL, &st[i].digest, &data) < 0)
+            /* By reference: no byte is read here. A cache hit needs none;
+             * a miss uploads from the store's file (exec_pipeline.c). */
+            if (rc == 0 && !cas_store_contains(store, &st[i].digest))
                 rc = gmb_fail(err, "input \"%s\" vanished from the content store", req->input[i]->filename);
             if (rc == 0)
-                out->blobs[out->n_blobs++] = (rev2_blob){.digest = st[i].digest, .data = data};
+                out->blobs[out->n_blobs++] = (rev2_blob){.digest = st[i].digest};
         }
         if (rc == 0 && toolchain)
             rc = stage_toolchain(req, spec_abs, st, root, out, err);

@@ -230,6 +230,35 @@ static rev2_blob *action_blobs(exec_job *j, size_t *n)
 
 static void executed(void *user, rev2_error *err, Rev2ExecuteResponse *resp);
 
+/* Input files go up from the content store's files, by path: a cache hit
+ * reads none of their bytes and a miss streams only what Buildbarn lacks
+ * (rev2_upload reads a file in chunks). The handles pin the files against
+ * eviction until the upload is done. 0, or -1 with *err. */
+static int pin_input_files(exec_job *j, rev2_blob *blobs, cas_blob **handles, char **err)
+{
+    for (size_t i = 0; i < j->inputs.n_blobs; i++) {
+        int error = 0;
+        handles[i] = cas_store_open_blob(j->p->store, NULL, &blobs[i].digest, &error);
+        if (handles[i] && cas_blob_wait(handles[i]) == 0) {
+            blobs[i].path = cas_blob_path(handles[i]);
+            continue;
+        }
+        char ds[REV2_DIGEST_STR_LEN];
+        gmb_fail(err, "input %s vanished from the content store", rev2_digest_str(&blobs[i].digest, ds));
+        for (size_t k = 0; k <= i; k++)
+            cas_blob_close(handles[k]);
+        return -1;
+    }
+    return 0;
+}
+
+static void unpin_input_files(cas_blob **handles, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        cas_blob_close(handles[i]);
+    free(handles);
+}
+
 /* Buildbarn lost blobs it had said it held (evicted between the upload
  * and the worker's input fetch): upload them again from what the job
  * holds and execute once more. false if this cannot help (already tried,
@@ -241,6 +270,15 @@ static bool heal_missing(exec_job *j)
         return false;
     size_t n_all;
     rev2_blob *all = action_blobs(j, &n_all);
+    cas_blob **pins = gmb_calloc(j->inputs.n_blobs + 1, sizeof *pins);
+    char *why = NULL;
+    if (pin_input_files(j, all, pins, &why) < 0) {
+        GMB_WARN("exec", "#%llu cannot upload lost blobs again: %s", (unsigned long long)j->id, why);
+        free(why);
+        free(pins);
+        free(all);
+        return false;
+    }
     rev2_blob *again = gmb_calloc(e->n_missing, sizeof *again);
     size_t n_again = 0;
     for (size_t m = 0; m < e->n_missing; m++) {
@@ -251,6 +289,7 @@ static bool heal_missing(exec_job *j)
             char ds[REV2_DIGEST_STR_LEN];
             GMB_WARN("exec", "#%llu Buildbarn misses %s, which is not one of this action's blobs",
                      (unsigned long long)j->id, rev2_digest_str(&e->missing[m], ds));
+            unpin_input_files(pins, j->inputs.n_blobs);
             free(all);
             free(again);
             return false;
@@ -261,6 +300,7 @@ static bool heal_missing(exec_job *j)
     GMB_WARN("exec", "#%llu Buildbarn lost %zu of the action's blobs (first %.16s...); uploading them again",
              (unsigned long long)j->id, n_again, again[0].digest.hash);
     rev2_error *up = rev2_upload_sync(j->p->client, j->instance, again, n_again);
+    unpin_input_files(pins, j->inputs.n_blobs);
     free(all);
     free(again);
     if (up) {
@@ -312,8 +352,19 @@ static void upload_and_execute(void *arg)
     exec_pipeline *p = j->p;
     size_t n;
     rev2_blob *blobs = action_blobs(j, &n);
+    cas_blob **pins = gmb_calloc(j->inputs.n_blobs + 1, sizeof *pins);
+    char *why = NULL;
+    if (pin_input_files(j, blobs, pins, &why) < 0) {
+        free(pins);
+        free(blobs);
+        respond_error(j, false, why);
+        free(why);
+        job_free(j);
+        return;
+    }
     size_t uploaded = 0;
     rev2_error *e = rev2_upload_missing_sync(p->client, j->instance, blobs, n, &uploaded);
+    unpin_input_files(pins, j->inputs.n_blobs);
     free(blobs);
     if (e) {
         char *msg = gmb_format("Buildbarn (instance \"%s\"): uploading inputs: %s", j->instance, e->message);
