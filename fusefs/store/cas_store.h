@@ -77,7 +77,7 @@ bool cas_store_find_hash(cas_store *s, const char *hash, rev2_digest *out);
 /* ---- Reading ---- */
 /* Opens a blob for reading, starting a fetch from `instance` (NULL: the
  * client's default) if it is not on disk. Never blocks on the network.
- * NULL with -errno in *error: ENOENT (no remote), ENOMEM. */
+ * NULL with -errno in *error: ENOENT (not on disk and no remote). */
 cas_blob *cas_store_open_blob(cas_store *s, const char *instance, const rev2_digest *d, int *error);
 /* Reads up to len bytes at off, waiting for a fetch to bring them. Returns
  * the count (0 at the end), or -EIO when the fetch failed, timed out or

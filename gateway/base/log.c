@@ -24,12 +24,14 @@ int gmb_log_parse_level(const char *name)
 
 void gmb_log_set_level(int level)
 {
-    if (level < 0) {
-        const char *env = getenv("GOMABARN_LOG_LEVEL");
-        level = env ? gmb_log_parse_level(env) : -1;
-        if (level < 0)
-            level = GMB_LOG_INFO;
-    }
+    /* The environment wins: it is how one run of a daemon or tool gets
+     * debug output without editing its configuration. */
+    const char *env = getenv("GOMABARN_LOG_LEVEL");
+    int from_env = env ? gmb_log_parse_level(env) : -1;
+    if (from_env >= 0)
+        level = from_env;
+    if (level < 0)
+        level = GMB_LOG_INFO;
     __atomic_store_n(&g_level, level, __ATOMIC_RELAXED);
 }
 

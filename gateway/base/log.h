@@ -15,7 +15,8 @@ typedef enum {
     GMB_LOG_ERROR = 3,
 } gmb_log_level;
 
-/* Sets the threshold. Reads GOMABARN_LOG_LEVEL when called with -1. */
+/* Sets the threshold (-1: info); GOMABARN_LOG_LEVEL, when set to a level
+ * name, overrides it. */
 void gmb_log_set_level(int level);
 gmb_log_level gmb_log_get_level(void);
 /* Parses "debug", "info", "warn", "error"; returns -1 on anything else. */

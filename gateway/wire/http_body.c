@@ -28,8 +28,8 @@ static http_body_result inflate_into(const uint8_t *in, size_t len, int window_b
             break;
         }
         uint8_t *dst = gmb_buf_reserve(out, room, &br);
-        if (!dst) {
-            *why = "out of memory";
+        if (!dst) { /* only the limit, checked above, can refuse this */
+            *why = "decompressed body is larger than http.max_body_bytes";
             rc = HTTP_BODY_TOO_BIG;
             break;
         }
