@@ -87,6 +87,34 @@ static bool is_symlink_spec(const DevtoolsGoma__ToolchainSpec *s)
     return s->symlink_path && *s->symlink_path;
 }
 
+/* The client path of the binary the first spec leads to through the
+ * symlink specs (gcc -> gcc-12 -> x86_64-linux-gnu-gcc-12): GCC finds
+ * its prefix from the resolved driver. malloc'd, NULL on a bad link. */
+static char *resolved_driver(const DevtoolsGoma__ExecReq *req, char **spec_abs)
+{
+    char *path = gmb_strdup(spec_abs[0]);
+    for (size_t hops = 0; path && hops < req->n_toolchain_specs; hops++) {
+        const DevtoolsGoma__ToolchainSpec *s = spec_for(req, spec_abs, path);
+        if (!s || !is_symlink_spec(s))
+            break;
+        char *dir = exec_path_parent(path);
+        free(path);
+        path = exec_path_absolute(dir, s->symlink_path);
+        free(dir);
+    }
+    return path;
+}
+
+/* True for a compiler GCC's own rules apply to: goma's client names gcc
+ * drivers "gcc" or "g++" (gomabarn-cc: the basename, e.g. "cc"). clang
+ * reads COMPILER_PATH too, but as -B prefixes searched before its own
+ * directories, which would let worker files shadow a shipped clang's. */
+static bool is_gcc_driver(const DevtoolsGoma__ExecReq *req)
+{
+    const char *name = req->command_spec ? req->command_spec->name : NULL;
+    return name && *name && !strstr(name, "clang");
+}
+
 /* Toolchain specs: their files must be among the inputs with the content
  * the spec names; symlink specs become symlinks. After the inputs are
  * placed. 0 or -1 with *err. */
@@ -124,6 +152,16 @@ static int stage_toolchain(const DevtoolsGoma__ExecReq *req, char **spec_abs, st
     char *first = exec_path_place(root, spec_abs[0]);
     char *rel = exec_path_relative(out->working_dir, first);
     out->argv0 = strchr(rel, '/') ? gmb_strdup(rel) : gmb_format("./%s", rel);
+    /* A gcc driver moved under .gomabarn-toolchain/ looks for cc1 and the
+     * other subprograms only next to itself, where a system gcc's client
+     * shipped nothing: COMPILER_PATH adds the worker's directories after
+     * its own (exec_path_gcc_compiler_path). */
+    if (is_gcc_driver(req) && strncmp(first, EXEC_TOOLCHAIN_DIR "/", sizeof EXEC_TOOLCHAIN_DIR) == 0) {
+        char *driver = resolved_driver(req, spec_abs);
+        if (driver)
+            out->compiler_path = exec_path_gcc_compiler_path(driver);
+        free(driver);
+    }
     free(rel);
     free(first);
     return 0;
@@ -295,5 +333,6 @@ void exec_inputs_free(exec_inputs *in)
     free(in->root_path);
     free(in->working_dir);
     free(in->argv0);
+    free(in->compiler_path);
     memset(in, 0, sizeof *in);
 }

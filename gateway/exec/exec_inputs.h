@@ -10,7 +10,8 @@
  * its toolchain_specs name (checked against the inputs' content, marked
  * executable as the specs say, symlink specs made symlinks) and its
  * system-directory inputs are staged, those outside the root under
- * .gomabarn-toolchain/ (exec_paths.h), and argv0 names the first spec.
+ * .gomabarn-toolchain/ (exec_paths.h), and argv0 names the first spec;
+ * a relocated GCC driver gets COMPILER_PATH (see compiler_path).
  * The input root is exec.root when configured, else the longest common
  * directory of cwd, the other inputs and outputs; `..` escapes and a root of "/" are refused. The client's cwd is
  * only an anchor for relative names (it may be goma's fake
@@ -35,6 +36,12 @@ typedef struct {
     /* toolchain_included requests: argv[0] is the first toolchain spec as
      * staged in the tree, relative to the working directory. */
     char *argv0;
+    /* A relocated GCC driver (the first spec outside the root, a compiler
+     * not named clang*): COMPILER_PATH for the action, so subprograms the
+     * client did not ship (a system gcc's cc1, cc1plus) come from the
+     * worker's directories for this driver (exec_path_gcc_compiler_path);
+     * shipped ones still win. NULL otherwise. */
+    char *compiler_path;
     size_t n_toolchain;       /* toolchain specs staged (files and links) */
     size_t n_relocated;       /* inputs moved under .gomabarn-toolchain/ */
 } exec_inputs;

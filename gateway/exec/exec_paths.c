@@ -133,3 +133,14 @@ char *exec_path_symlink_target(const char *root, const char *link_abs, const cha
     free(target_abs);
     return rel;
 }
+
+char *exec_path_gcc_compiler_path(const char *driver_abs)
+{
+    char *bin = exec_path_parent(driver_abs);
+    char *prefix = exec_path_parent(bin);
+    const char *p = strcmp(prefix, "/") == 0 ? "" : prefix;
+    char *out = gmb_format("%s/libexec/gcc:%s/lib/gcc", p, p);
+    free(prefix);
+    free(bin);
+    return out;
+}

@@ -32,5 +32,14 @@ char *exec_path_relative(const char *from_dir, const char *to);
  * placed in the tree: relative, so it resolves inside the input root on
  * any worker. NULL if the target climbs above "/". */
 char *exec_path_symlink_target(const char *root, const char *link_abs, const char *target);
+/* COMPILER_PATH for a GCC driver whose client path is `driver_abs`
+ * (symlinks resolved) once it runs relocated under .gomabarn-toolchain/:
+ * the worker's own copies of the directories that driver searches for
+ * cc1, cc1plus, collect2... next to itself (<prefix>/libexec/gcc and
+ * <prefix>/lib/gcc, <prefix> the parent of its bin directory).
+ * "/usr/bin/gcc-12" -> "/usr/libexec/gcc:/usr/lib/gcc". GCC tries these
+ * only after its own (shipped) prefix, and with its own
+ * <target>/<version>/ suffix. */
+char *exec_path_gcc_compiler_path(const char *driver_abs);
 
 #endif

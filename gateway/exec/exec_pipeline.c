@@ -477,18 +477,32 @@ static bool decode_exec_req(exec_job *j)
  * through (others would only split the action cache), and the configured
  * PATH (the client's names client directories). Splits x's NAME=VALUE
  * strings in place; the values point into them. */
-static rev2_property *command_environment(const exec_pipeline *p, DevtoolsGoma__ExecReq *x, size_t *n_env)
+static rev2_property *command_environment(exec_job *j, size_t *n_env)
 {
-    rev2_property *env = gmb_calloc(x->n_env + 2, sizeof *env);
+    const exec_pipeline *p = j->p;
+    DevtoolsGoma__ExecReq *x = j->exec;
+    rev2_property *env = gmb_calloc(x->n_env + 3, sizeof *env);
     *n_env = 0;
+    /* A relocated gcc's COMPILER_PATH (exec_inputs.h) goes after the
+     * client's own, when exec.env_allow lets that through. */
+    char **compiler_path = &j->inputs.compiler_path;
     for (size_t i = 0; i < x->n_env; i++) {
         char *eq = strchr(x->env[i], '=');
         if (!eq)
             continue;
         *eq = '\0';
-        if (env_allowed(p, x->env[i]))
+        if (!env_allowed(p, x->env[i]))
+            continue;
+        if (*compiler_path && strcmp(x->env[i], "COMPILER_PATH") == 0) {
+            char *joined = gmb_format("%s:%s", eq + 1, *compiler_path);
+            free(*compiler_path);
+            *compiler_path = joined;
+        } else {
             env[(*n_env)++] = (rev2_property){x->env[i], eq + 1};
+        }
     }
+    if (*compiler_path)
+        env[(*n_env)++] = (rev2_property){"COMPILER_PATH", *compiler_path};
     if (*p->env_path)
         env[(*n_env)++] = (rev2_property){"PATH", p->env_path};
     return env;
@@ -581,7 +595,7 @@ static void prepare(void *arg)
         return;
     }
     size_t n_env, n_out;
-    rev2_property *env = command_environment(p, x, &n_env);
+    rev2_property *env = command_environment(j, &n_env);
     const char **outputs = command_outputs(j, &n_out);
     if (!outputs) {
         free(env);

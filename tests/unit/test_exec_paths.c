@@ -28,6 +28,15 @@ static void normalize_and_place(void)
     CHECK_FREE_STR(exec_path_place("/w", "/wx/gcc"), ".gomabarn-toolchain/wx/gcc");
 }
 
+static void gcc_compiler_paths(void)
+{
+    /* The worker's directories where a relocated driver's missing
+     * subprograms are (GCC appends <target>/<version>/ itself). */
+    CHECK_FREE_STR(exec_path_gcc_compiler_path("/usr/bin/x86_64-linux-gnu-gcc-12"), "/usr/libexec/gcc:/usr/lib/gcc");
+    CHECK_FREE_STR(exec_path_gcc_compiler_path("/opt/gcc-13/bin/gcc"), "/opt/gcc-13/libexec/gcc:/opt/gcc-13/lib/gcc");
+    CHECK_FREE_STR(exec_path_gcc_compiler_path("/bin/gcc"), "/libexec/gcc:/lib/gcc");
+}
+
 static void relative_paths(void)
 {
     CHECK_FREE_STR(exec_path_relative("src", ".gomabarn-toolchain/usr/bin/gcc"), "../.gomabarn-toolchain/usr/bin/gcc");
@@ -91,6 +100,7 @@ int main(void)
 {
     RUN(normalize_and_place);
     RUN(relative_paths);
+    RUN(gcc_compiler_paths);
     RUN(symlink_targets_stay_inside_the_root);
     RUN(routing_picks_the_first_matching_rule);
     return CHECK_REPORT();
