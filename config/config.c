@@ -99,8 +99,7 @@ static int where(const config_setting_t *s, const char *path, char *buf, size_t 
     return snprintf(buf, n, "%s:%u", file ? file : path, config_setting_source_line(s));
 }
 
-static int load_setting(gmb_config *c, const config_setting_t *s, const char *prefix,
-                        const char *path, char **err)
+static int load_setting(gmb_config *c, const config_setting_t *s, const char *prefix, const char *path, char **err)
 {
     const char *name = config_setting_name(s);
     char full[256];
@@ -119,7 +118,8 @@ static int load_setting(gmb_config *c, const config_setting_t *s, const char *pr
     const gmb_config_key *k = find_key(full);
     if (!k)
         return gmb_fail(err, "%s: unknown key \"%s\"%s", at, full,
-                    is_group(full) ? " (it is a section: write it as name = { ... };)" : " (see `gomabarn config-keys`)");
+                        is_group(full) ? " (it is a section: write it as name = { ... };)"
+                                       : " (see `gomabarn config-keys`)");
     int t = config_setting_type(s);
     switch (k->type) {
     case GMB_CFG_STRING:
@@ -135,10 +135,10 @@ static int load_setting(gmb_config *c, const config_setting_t *s, const char *pr
          * of failing; say what the user most likely meant. */
         if (t == CONFIG_TYPE_INT && (v == INT32_MAX || v == INT32_MIN) && k->max > INT32_MAX)
             return gmb_fail(err, "%s: %s: numbers beyond 2147483647 need an L suffix in libconfig (e.g. 10737418240L)",
-                        at, full);
+                            at, full);
         if (v < k->min || v > k->max)
-            return gmb_fail(err, "%s: %s = %lld is out of range [%lld, %lld]", at, full, v,
-                        (long long)k->min, (long long)k->max);
+            return gmb_fail(err, "%s: %s = %lld is out of range [%lld, %lld]", at, full, v, (long long)k->min,
+                            (long long)k->max);
         *(int64_t *)field(c, k) = v;
         break;
     }
@@ -175,7 +175,7 @@ int gmb_config_load(const char *path, gmb_config *c, char **err)
             rc = gmb_fail(err, "%s: cannot read: %s", path, strerror(errno));
         else
             rc = gmb_fail(err, "%s:%d: %s", config_error_file(&cfg) ? config_error_file(&cfg) : path,
-                      config_error_line(&cfg), config_error_text(&cfg));
+                          config_error_line(&cfg), config_error_text(&cfg));
         config_destroy(&cfg);
         return rc;
     }
@@ -223,8 +223,8 @@ int gmb_config_validate(const gmb_config *c, const char *path, char **err)
         return gmb_fail(err, "%s: auth.mode \"%s\" is not \"none\" or \"tokens\"", path, c->auth_mode);
     if (strcmp(c->auth_mode, "tokens") == 0 && !*c->auth_token_file)
         return gmb_fail(err, "%s: auth.mode is \"tokens\" but auth.token_file is empty", path);
-    if (c->http_path_prefix[0] != '/' || (strlen(c->http_path_prefix) > 1 &&
-                                          c->http_path_prefix[strlen(c->http_path_prefix) - 1] == '/'))
+    if (c->http_path_prefix[0] != '/' ||
+        (strlen(c->http_path_prefix) > 1 && c->http_path_prefix[strlen(c->http_path_prefix) - 1] == '/'))
         return gmb_fail(err, "%s: http.path_prefix \"%s\" must start with '/' and not end with one", path,
                         c->http_path_prefix);
     const char *levels[] = {"debug", "info", "warn", "error"};

@@ -75,11 +75,11 @@ typedef struct {
 typedef enum { GMB_CFG_STRING, GMB_CFG_INT, GMB_CFG_BOOL, GMB_CFG_LIST } gmb_config_type;
 
 typedef struct {
-    const char *path;        /* "buildbarn.target" */
+    const char *path; /* "buildbarn.target" */
     gmb_config_type type;
-    size_t offset;           /* of the field in gmb_config */
-    const char *default_text;  /* as written in a config file; lists: items joined by '|' */
-    int64_t min, max;        /* for integers */
+    size_t offset;            /* of the field in gmb_config */
+    const char *default_text; /* as written in a config file; lists: items joined by '|' */
+    int64_t min, max;         /* for integers */
     const char *meaning;
 } gmb_config_key;
 

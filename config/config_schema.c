@@ -4,22 +4,22 @@
 
 #include "config.h"
 
-#define K(path, type, field, def, lo, hi, meaning) \
-    {path, type, offsetof(gmb_config, field), def, lo, hi, meaning}
+#define K(path, type, field, def, lo, hi, meaning)                    \
+    {                                                                 \
+        path, type, offsetof(gmb_config, field), def, lo, hi, meaning \
+    }
 
 const gmb_config_key gmb_config_schema[] = {
     K("buildbarn.target", GMB_CFG_STRING, bb_target, "127.0.0.1:8980", 0, 0,
       "gRPC target of Buildbarn's frontend (bb_storage): host:port, dns:///host:port or unix:/path"),
     K("buildbarn.instance_name", GMB_CFG_STRING, bb_instance_name, "hardlinking", 0, 0,
       "default REv2 instance name; \"\" is valid and stays empty (never \".\")"),
-    K("buildbarn.tls", GMB_CFG_BOOL, bb_tls, "false", 0, 0,
-      "connect with TLS"),
+    K("buildbarn.tls", GMB_CFG_BOOL, bb_tls, "false", 0, 0, "connect with TLS"),
     K("buildbarn.tls_ca_file", GMB_CFG_STRING, bb_tls_ca_file, "", 0, 0,
       "PEM file of CA certificates to trust; empty: the system's"),
     K("buildbarn.tls_cert_file", GMB_CFG_STRING, bb_tls_cert_file, "", 0, 0,
       "PEM client certificate chain for mutual TLS"),
-    K("buildbarn.tls_key_file", GMB_CFG_STRING, bb_tls_key_file, "", 0, 0,
-      "PEM private key of tls_cert_file"),
+    K("buildbarn.tls_key_file", GMB_CFG_STRING, bb_tls_key_file, "", 0, 0, "PEM private key of tls_cert_file"),
     K("buildbarn.tls_server_name", GMB_CFG_STRING, bb_tls_server_name, "", 0, 0,
       "name to expect in the server certificate when it differs from the target host"),
     K("buildbarn.token_file", GMB_CFG_STRING, bb_token_file, "", 0, 0,
@@ -31,7 +31,8 @@ const gmb_config_key gmb_config_schema[] = {
     K("buildbarn.execute_timeout_ms", GMB_CFG_INT, bb_execute_timeout_ms, "900000", 1000, 86400000,
       "deadline of an Execute (or WaitExecution) stream"),
     K("buildbarn.max_batch_bytes", GMB_CFG_INT, bb_max_batch_bytes, "2031616", 1024, 1073741824,
-      "largest BatchUpdateBlobs/BatchReadBlobs request; bigger blobs go through ByteStream (Buildbarn advertises no limit, its default message limit is 2 MiB)"),
+      "largest BatchUpdateBlobs/BatchReadBlobs request; bigger blobs go through ByteStream (Buildbarn advertises no "
+      "limit, its default message limit is 2 MiB)"),
     K("buildbarn.bytestream_chunk_bytes", GMB_CFG_INT, bb_bytestream_chunk_bytes, "1048576", 1024, 16777216,
       "size of each ByteStream Write message"),
     K("buildbarn.retry.max_attempts", GMB_CFG_INT, bb_retry_max_attempts, "5", 1, 100,
@@ -45,19 +46,24 @@ const gmb_config_key gmb_config_schema[] = {
     K("platform.container_image", GMB_CFG_STRING, platform_container_image, "", 0, 0,
       "container-image platform property; empty: not sent (Buildbarn's reference workers advertise one)"),
     K("exec.root", GMB_CFG_STRING, exec_root, "", 0, 0,
-      "client directory used as the input root of every action (inputs outside it are refused); empty: the longest common directory of cwd, inputs and outputs"),
+      "client directory used as the input root of every action (inputs outside it are refused); empty: the longest "
+      "common directory of cwd, inputs and outputs"),
     K("exec.timeout_s", GMB_CFG_INT, exec_timeout_s, "900", 1, 86400,
       "Action.timeout: the worker stops a command running longer"),
     K("exec.env_allow", GMB_CFG_LIST, exec_env_allow, "LANG|LANGUAGE|LC_*|SOURCE_DATE_EPOCH|TZ", 0, 0,
-      "client environment variables an action gets (a trailing * matches a prefix); the rest are dropped, so they do not split the action cache"),
+      "client environment variables an action gets (a trailing * matches a prefix); the rest are dropped, so they do "
+      "not split the action cache"),
     K("exec.path", GMB_CFG_STRING, exec_path, "/usr/local/bin:/usr/bin:/bin", 0, 0,
       "PATH of every action (the client's PATH names client directories); empty: none"),
     K("exec.max_outputs", GMB_CFG_INT, exec_max_outputs, "100000", 1, 100000000,
-      "most output files, symlinks and directories one answer may carry (output directories expanded); past it the request fails with an error naming the action"),
+      "most output files, symlinks and directories one answer may carry (output directories expanded); past it the "
+      "request fails with an error naming the action"),
     K("exec.max_output_bytes", GMB_CFG_INT, exec_max_output_bytes, "17179869184L", 1, INT64_MAX,
       "most bytes of output files one answer may carry; past it the request fails with an error naming the action"),
     K("routing.rules", GMB_CFG_LIST, routing_rules, "", 0, 0,
-      "rules \"KEY=PATTERN ... -> INSTANCE\" tried in order, the first whose every condition matches picks the instance name (\"\" allowed); KEY is compiler (command_spec.name), target (command_spec.target) or dimension (one of RequesterInfo.dimensions); PATTERN may end in *; no match: buildbarn.instance_name"),
+      "rules \"KEY=PATTERN ... -> INSTANCE\" tried in order, the first whose every condition matches picks the "
+      "instance name (\"\" allowed); KEY is compiler (command_spec.name), target (command_spec.target) or dimension "
+      "(one of RequesterInfo.dimensions); PATTERN may end in *; no match: buildbarn.instance_name"),
     K("routing.allow_header", GMB_CFG_BOOL, routing_allow_header, "true", 0, 0,
       "an X-Gomabarn-Instance request header overrides the routing (for experiments)"),
     K("cache.dir", GMB_CFG_STRING, cache_dir, "/var/cache/gomabarn/cas", 0, 0,
@@ -90,8 +96,7 @@ const gmb_config_key gmb_config_schema[] = {
       "\"none\", or \"tokens\": clients must send a bearer token listed in auth.token_file"),
     K("auth.token_file", GMB_CFG_STRING, auth_token_file, "", 0, 0,
       "file of accepted tokens, one per line: \"<token> [user name]\" ('#' starts a comment)"),
-    K("log.level", GMB_CFG_STRING, log_level, "info", 0, 0,
-      "debug, info, warn or error"),
+    K("log.level", GMB_CFG_STRING, log_level, "info", 0, 0, "debug, info, warn or error"),
 };
 
 const size_t gmb_config_schema_len = sizeof gmb_config_schema / sizeof gmb_config_schema[0];

@@ -16,7 +16,7 @@
 #include "config.h"
 
 typedef struct {
-    char *key;      /* compiler, target or dimension */
+    char *key; /* compiler, target or dimension */
     char *pattern;
 } gmb_route_cond;
 
@@ -24,7 +24,7 @@ typedef struct {
     gmb_route_cond *conds;
     size_t n_conds;
     char *instance;
-    char *text;     /* the rule as written, for logs */
+    char *text; /* the rule as written, for logs */
 } gmb_route;
 
 typedef struct {

@@ -16,10 +16,10 @@
 struct cas_blob {
     cas_store *store;
     rev2_digest digest;
-    int fd;              /* the verified file, when it was on disk at open */
-    bool pinned;         /* holds a pin on its present entry */
-    cas_flight *flight;  /* otherwise: the fetch bringing it */
-    char path[64];       /* /proc/self/fd/N, valid while open */
+    int fd;             /* the verified file, when it was on disk at open */
+    bool pinned;        /* holds a pin on its present entry */
+    cas_flight *flight; /* otherwise: the fetch bringing it */
+    char path[64];      /* /proc/self/fd/N, valid while open */
 };
 
 static cas_blob *new_handle(cas_store *s, const rev2_digest *d)

@@ -158,8 +158,8 @@ static void verify_and_finish(cas_flight *f)
     f->hasher = NULL;
     if (f->available != (uint64_t)f->digest.size || !rev2_digest_equal(&got, &f->digest)) {
         char gs[REV2_DIGEST_STR_LEN];
-        char *why = gmb_format("the bytes received (%llu) hash to %s: discarded",
-                               (unsigned long long)f->available, rev2_digest_str(&got, gs));
+        char *why = gmb_format("the bytes received (%llu) hash to %s: discarded", (unsigned long long)f->available,
+                               rev2_digest_str(&got, gs));
         finish(f, -EIO, why);
         free(why);
         return;
@@ -211,7 +211,8 @@ void *cas_verifier_main(void *arg)
         }
         pthread_mutex_lock(&s->verify_lock);
         if (n <= 0 && !f->stream_error)
-            f->stream_error = gmb_format("cannot read back %s: %s", f->tmp_path, n < 0 ? strerror(errno) : "short file");
+            f->stream_error =
+                gmb_format("cannot read back %s: %s", f->tmp_path, n < 0 ? strerror(errno) : "short file");
         if (n <= 0)
             f->stream_ended = true;
     }

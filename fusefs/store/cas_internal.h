@@ -12,23 +12,23 @@ typedef struct cas_flight {
     cas_store *store;
     rev2_digest digest;
     char *instance;
-    char *tmp_path;        /* the file being filled, in tmp/ */
-    int fd;                /* read-write on tmp_path; readers pread it */
+    char *tmp_path; /* the file being filled, in tmp/ */
+    int fd;         /* read-write on tmp_path; readers pread it */
     /* Progress, under `lock` (not the store's: readers waiting here must
      * not slow down everything else). Lock order: store, then flight. */
     pthread_mutex_t lock;
-    uint64_t available;    /* bytes [0, available) are written */
-    uint64_t next_wake;    /* the smallest end a waiting reader needs */
-    bool done;             /* finished: verified and in blobs/, or failed */
-    int error;             /* 0 or -EIO once done */
-    pthread_cond_t progress;  /* signalled once `next_wake` bytes have arrived, and at the end */
-    int refs;              /* the fetch itself + open handles; under the store lock */
-    rev2_hasher *hasher;   /* ByteStream fetches: the verifier thread hashes what arrived */
-    uint64_t hashed;       /* bytes fed to the hasher (verifier thread only) */
-    const uint8_t *map;    /* read-only mapping of the whole file, for hashing in place */
-    bool stream_ended;     /* the ByteStream call is over (under verify_lock) */
-    char *stream_error;    /* why it failed, or NULL */
-    struct cas_flight *verify_next;  /* in the store's verify list */
+    uint64_t available;             /* bytes [0, available) are written */
+    uint64_t next_wake;             /* the smallest end a waiting reader needs */
+    bool done;                      /* finished: verified and in blobs/, or failed */
+    int error;                      /* 0 or -EIO once done */
+    pthread_cond_t progress;        /* signalled once `next_wake` bytes have arrived, and at the end */
+    int refs;                       /* the fetch itself + open handles; under the store lock */
+    rev2_hasher *hasher;            /* ByteStream fetches: the verifier thread hashes what arrived */
+    uint64_t hashed;                /* bytes fed to the hasher (verifier thread only) */
+    const uint8_t *map;             /* read-only mapping of the whole file, for hashing in place */
+    bool stream_ended;              /* the ByteStream call is over (under verify_lock) */
+    char *stream_error;             /* why it failed, or NULL */
+    struct cas_flight *verify_next; /* in the store's verify list */
     int64_t started_ms;
 } cas_flight;
 
@@ -36,8 +36,8 @@ struct cas_store {
     cas_store_options opts;
     char *dir, *blobs_dir, *tmp_dir;
     rev2_client *remote;
-    pthread_mutex_t lock;     /* guards index, flights, stats */
-    pthread_cond_t idle;      /* signalled when flights_running drops */
+    pthread_mutex_t lock; /* guards index, flights, stats */
+    pthread_cond_t idle;  /* signalled when flights_running drops */
     cas_index index;
     int flights_running;
     cas_store_stats stats;
@@ -46,7 +46,7 @@ struct cas_store {
     /* The verifier thread hashes streamed blobs as they land, so the gRPC
      * thread only writes them and goes back for more. */
     pthread_t verifier;
-    pthread_mutex_t verify_lock;   /* guards verify_list, stream_ended/error, verifier_stop */
+    pthread_mutex_t verify_lock; /* guards verify_list, stream_ended/error, verifier_stop */
     pthread_cond_t verify_cond;
     cas_flight *verify_list;
     bool verifier_stop;

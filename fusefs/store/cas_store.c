@@ -111,8 +111,8 @@ static void scan(cas_store *s)
             char *p = gmb_format("%s/%s", subdir, e->d_name);
             rev2_digest dg;
             struct stat st;
-            if (!rev2_digest_parse(e->d_name, &dg) || strncmp(dg.hash, sub->d_name, 2) != 0 ||
-                stat(p, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size != dg.size) {
+            if (!rev2_digest_parse(e->d_name, &dg) || strncmp(dg.hash, sub->d_name, 2) != 0 || stat(p, &st) < 0 ||
+                !S_ISREG(st.st_mode) || st.st_size != dg.size) {
                 unlink(p); /* not ours, or visibly damaged */
                 junk++;
             } else {

@@ -34,24 +34,24 @@
 #include "rev2_client.h"
 
 typedef struct {
-    const char *dir;            /* created if missing */
-    uint64_t max_bytes;         /* eviction keeps the blobs under this */
-    int64_t fetch_timeout_ms;   /* a remote read that takes longer fails with EIO (0: none) */
+    const char *dir;          /* created if missing */
+    uint64_t max_bytes;       /* eviction keeps the blobs under this */
+    int64_t fetch_timeout_ms; /* a remote read that takes longer fails with EIO (0: none) */
 } cas_store_options;
 
 typedef struct cas_store cas_store;
 typedef struct cas_blob cas_blob;
 
 typedef struct {
-    uint64_t blobs;           /* in the index */
-    uint64_t bytes;           /* their total size */
-    uint64_t hits;            /* opens served from disk */
-    uint64_t misses;          /* opens that needed a fetch */
-    uint64_t fetches;         /* remote fetches started (one per missing blob, however many readers) */
-    uint64_t fetch_bytes;     /* bytes fetched */
-    uint64_t fetch_failures;  /* fetches that failed or arrived corrupt */
+    uint64_t blobs;          /* in the index */
+    uint64_t bytes;          /* their total size */
+    uint64_t hits;           /* opens served from disk */
+    uint64_t misses;         /* opens that needed a fetch */
+    uint64_t fetches;        /* remote fetches started (one per missing blob, however many readers) */
+    uint64_t fetch_bytes;    /* bytes fetched */
+    uint64_t fetch_failures; /* fetches that failed or arrived corrupt */
     uint64_t evictions;
-    uint64_t corrupt;         /* blobs found on disk not matching their digest */
+    uint64_t corrupt; /* blobs found on disk not matching their digest */
 } cas_store_stats;
 
 /* `remote` may be NULL (no fetching: a miss is ENOENT). The store keeps

@@ -32,9 +32,9 @@ typedef struct gmb_view gmb_view;
 
 typedef struct {
     const char *mountpoint;
-    double entry_timeout_s;   /* kernel caching of names and attributes (content never changes) */
-    int threads;              /* FUSE worker threads at most */
-    bool allow_other;         /* let other users read the mount */
+    double entry_timeout_s; /* kernel caching of names and attributes (content never changes) */
+    int threads;            /* FUSE worker threads at most */
+    bool allow_other;       /* let other users read the mount */
 } view_options;
 
 /* NULL with *err. The store must outlive the view. */
@@ -54,8 +54,7 @@ const char *view_mountpoint(const gmb_view *v);
 void view_name_request(gmb_view *v, const char *request_id, const char *instance, const rev2_digest *action);
 /* Hands over the result of an action the gateway ran, so its directory
  * shows output/ at once, whatever the action cache keeps. Any thread. */
-void view_action_result(gmb_view *v, const char *instance, const rev2_digest *action,
-                        const Rev2ActionResult *result);
+void view_action_result(gmb_view *v, const char *instance, const rev2_digest *action, const Rev2ActionResult *result);
 
 /* If `path` is a dead FUSE mount ("transport endpoint is not connected"),
  * detaches it. Returns 1 if one was cleaned, 0 if there was no FUSE mount,

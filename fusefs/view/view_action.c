@@ -66,15 +66,15 @@ static double span_ms(const GpbTimestamp *a, const GpbTimestamp *b)
 static int add_timings(cas_store *s, rev2_tree *t, const Rev2ActionResult *r, char **err)
 {
     const Rev2ExecMetadata *m = r->execution_metadata;
-    char *text = gmb_format(
-        "exit code   %d\nworker      %s\nqueued      %.1f ms\ninput fetch %.1f ms\nexecution   %.1f ms\n"
-        "upload      %.1f ms\ntotal       %.1f ms\n",
-        r->exit_code, m && m->worker ? m->worker : "(unknown)",
-        m ? span_ms(m->queued_timestamp, m->worker_start_timestamp) : 0,
-        m ? span_ms(m->input_fetch_start_timestamp, m->input_fetch_completed_timestamp) : 0,
-        m ? span_ms(m->execution_start_timestamp, m->execution_completed_timestamp) : 0,
-        m ? span_ms(m->output_upload_start_timestamp, m->output_upload_completed_timestamp) : 0,
-        m ? span_ms(m->queued_timestamp, m->worker_completed_timestamp) : 0);
+    char *text =
+        gmb_format("exit code   %d\nworker      %s\nqueued      %.1f ms\ninput fetch %.1f ms\nexecution   %.1f ms\n"
+                   "upload      %.1f ms\ntotal       %.1f ms\n",
+                   r->exit_code, m && m->worker ? m->worker : "(unknown)",
+                   m ? span_ms(m->queued_timestamp, m->worker_start_timestamp) : 0,
+                   m ? span_ms(m->input_fetch_start_timestamp, m->input_fetch_completed_timestamp) : 0,
+                   m ? span_ms(m->execution_start_timestamp, m->execution_completed_timestamp) : 0,
+                   m ? span_ms(m->output_upload_start_timestamp, m->output_upload_completed_timestamp) : 0,
+                   m ? span_ms(m->queued_timestamp, m->worker_completed_timestamp) : 0);
     rev2_digest d;
     int rc = put_bytes(s, text, strlen(text), &d, err);
     free(text);
@@ -105,8 +105,8 @@ static int add_output_tree(cas_store *s, const char *instance, rev2_tree *t, con
     rev2_digest td;
     if (!rev2_digest_from_proto(tree_digest, &td))
         return gmb_fail(err, "output directory %s has no tree digest", path);
-    Rev2Tree *tree = read_message(s, instance, &td, &build__bazel__remote__execution__v2__tree__descriptor,
-                                  "output tree", err);
+    Rev2Tree *tree =
+        read_message(s, instance, &td, &build__bazel__remote__execution__v2__tree__descriptor, "output tree", err);
     if (!tree)
         return -1;
     int rc = 0;
@@ -125,8 +125,7 @@ static int add_output_tree(cas_store *s, const char *instance, rev2_tree *t, con
     return rc;
 }
 
-static int add_outputs(cas_store *s, const char *instance, const Rev2ActionResult *r, rev2_digest *out,
-                       char **err)
+static int add_outputs(cas_store *s, const char *instance, const Rev2ActionResult *r, rev2_digest *out, char **err)
 {
     rev2_tree *t = rev2_tree_new();
     int rc = 0;
@@ -140,8 +139,8 @@ static int add_outputs(cas_store *s, const char *instance, const Rev2ActionResul
     for (size_t i = 0; rc == 0 && i < r->n_output_symlinks; i++)
         rc = rev2_tree_add_symlink(t, r->output_symlinks[i]->path, r->output_symlinks[i]->target, err);
     for (size_t i = 0; rc == 0 && i < r->n_output_directories; i++)
-        rc = add_output_tree(s, instance, t, r->output_directories[i]->path, r->output_directories[i]->tree_digest,
-                             err);
+        rc =
+            add_output_tree(s, instance, t, r->output_directories[i]->path, r->output_directories[i]->tree_digest, err);
     if (rc == 0) {
         rev2_tree_finish(t, out);
         const rev2_blob *blobs;
@@ -155,12 +154,12 @@ static int add_outputs(cas_store *s, const char *instance, const Rev2ActionResul
     return rc;
 }
 
-int view_action_build(cas_store *s, const char *instance, const rev2_digest *action,
-                      const Rev2ActionResult *known, rev2_digest *root, bool *has_result, char **err)
+int view_action_build(cas_store *s, const char *instance, const rev2_digest *action, const Rev2ActionResult *known,
+                      rev2_digest *root, bool *has_result, char **err)
 {
     rev2_client *remote = cas_store_remote(s);
-    Rev2Action *a = read_message(s, instance, action, &build__bazel__remote__execution__v2__action__descriptor,
-                                 "action", err);
+    Rev2Action *a =
+        read_message(s, instance, action, &build__bazel__remote__execution__v2__action__descriptor, "action", err);
     if (!a)
         return -1;
     rev2_digest cmd_d, input_d;

@@ -23,7 +23,7 @@
  * digest of the action's Directory; *has_result says whether it has one
  * yet (an action still running has none). 0, or -1 with *err. Blocks on
  * the network. */
-int view_action_build(cas_store *store, const char *instance, const rev2_digest *action,
-                      const Rev2ActionResult *known, rev2_digest *root, bool *has_result, char **err);
+int view_action_build(cas_store *store, const char *instance, const rev2_digest *action, const Rev2ActionResult *known,
+                      rev2_digest *root, bool *has_result, char **err);
 
 #endif

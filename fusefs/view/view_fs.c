@@ -153,8 +153,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     fuse_reply_open(req, fi);
 }
 
-static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi,
-                       bool plus)
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi, bool plus)
 {
     gmb_view *v = view_of(req);
     dir_handle *d = (dir_handle *)(uintptr_t)fi->fh;
@@ -344,8 +343,7 @@ static bool fuse_mounted_at(const char *path)
         /* "<id> <parent> <dev> <root> <mount point> <options> ... - <fstype> ..." */
         char point[PATH_MAX], fstype[64];
         const char *dash = strstr(line, " - ");
-        if (!dash || sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1 ||
-            sscanf(dash + 3, "%63s", fstype) != 1)
+        if (!dash || sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1 || sscanf(dash + 3, "%63s", fstype) != 1)
             continue;
         found = strncmp(fstype, "fuse", 4) == 0 && (strcmp(point, real) == 0 || strcmp(point, path) == 0);
     }
@@ -395,8 +393,8 @@ int view_mount(gmb_view *v, char **err)
         return gmb_fail(err, "%s is already mounted and served (another gomabarn?)", v->mountpoint);
     if (mkdir(v->mountpoint, 0755) < 0 && errno != EEXIST)
         return gmb_fail(err, "cannot create mount point %s: %s", v->mountpoint, strerror(errno));
-    char *opts = gmb_format("ro,default_permissions,fsname=gomabarn,subtype=gomabarn,max_read=%d%s",
-                            VIEW_MAX_READ, v->opts.allow_other ? ",allow_other" : "");
+    char *opts = gmb_format("ro,default_permissions,fsname=gomabarn,subtype=gomabarn,max_read=%d%s", VIEW_MAX_READ,
+                            v->opts.allow_other ? ",allow_other" : "");
     char *argv[] = {"gomabarn", "-o", opts, NULL};
     struct fuse_args args = FUSE_ARGS_INIT(3, argv);
     v->session = fuse_session_new(&args, &view_ops, sizeof view_ops, v);

@@ -14,11 +14,11 @@ struct gmb_view {
     view_options opts;
     char *mountpoint;
     cas_store *store;
-    pthread_mutex_t lock;      /* guards the table and listings */
+    pthread_mutex_t lock; /* guards the table and listings */
     view_table table;
-    view_requests *requests;   /* requests/ (its own lock, taken after `lock`) */
-    view_results *results;     /* results handed over by the gateway (under `lock`) */
-    struct timespec born;      /* every node's times */
+    view_requests *requests; /* requests/ (its own lock, taken after `lock`) */
+    view_results *results;   /* results handed over by the gateway (under `lock`) */
+    struct timespec born;    /* every node's times */
     uid_t uid;
     gid_t gid;
     struct fuse_session *session;
@@ -27,8 +27,8 @@ struct gmb_view {
 
 /* One entry of a directory listing. */
 typedef struct {
-    const char *name;          /* valid while the parent node lives */
-    view_node *node;           /* interned; lookup count not taken */
+    const char *name; /* valid while the parent node lives */
+    view_node *node;  /* interned; lookup count not taken */
 } view_entry;
 
 /* Finds or makes the child `name` of node `parent` and takes one lookup

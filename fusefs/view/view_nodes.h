@@ -17,21 +17,21 @@
 #include "rev2_tree_index.h"
 
 typedef enum {
-    VN_ROOT,         /* the mount's top: cas/ ... */
-    VN_CAS,          /* cas/: any instance name below, not listable */
-    VN_CAS_PREFIX,   /* cas/<components>: more components, or blobs/ */
-    VN_CAS_BLOBS,    /* .../blobs: sha256/ */
-    VN_CAS_DIGEST_FN,  /* .../blobs/sha256: file/ executable/ directory/ tree/ */
-    VN_CAS_KIND,     /* .../sha256/<kind>: <hash>-<size> by exact name, not listable */
-    VN_FILE,         /* a blob as a file */
-    VN_DIR,          /* an REv2 Directory (from the CAS, or from inside a Tree) */
-    VN_TREE,         /* an REv2 Tree: a directory showing its root */
+    VN_ROOT,          /* the mount's top: cas/ ... */
+    VN_CAS,           /* cas/: any instance name below, not listable */
+    VN_CAS_PREFIX,    /* cas/<components>: more components, or blobs/ */
+    VN_CAS_BLOBS,     /* .../blobs: sha256/ */
+    VN_CAS_DIGEST_FN, /* .../blobs/sha256: file/ executable/ directory/ tree/ */
+    VN_CAS_KIND,      /* .../sha256/<kind>: <hash>-<size> by exact name, not listable */
+    VN_FILE,          /* a blob as a file */
+    VN_DIR,           /* an REv2 Directory (from the CAS, or from inside a Tree) */
+    VN_TREE,          /* an REv2 Tree: a directory showing its root */
     VN_SYMLINK,
-    VN_ACTIONS,      /* actions/: <hash>-<size> of any action, default instance name */
-    VN_BY_INSTANCE,  /* by-instance/: <instance components>/<hash>-<size> */
+    VN_ACTIONS,     /* actions/: <hash>-<size> of any action, default instance name */
+    VN_BY_INSTANCE, /* by-instance/: <instance components>/<hash>-<size> */
     VN_BY_INSTANCE_PREFIX,
-    VN_ACTION,       /* an action's directory (view_action.h); lists like a DIR */
-    VN_REQUESTS,     /* requests/: <request name> -> symlink to its action (view_requests.h) */
+    VN_ACTION,   /* an action's directory (view_action.h); lists like a DIR */
+    VN_REQUESTS, /* requests/: <request name> -> symlink to its action (view_requests.h) */
 } view_kind;
 
 typedef enum { CAS_KIND_FILE, CAS_KIND_EXECUTABLE, CAS_KIND_DIRECTORY, CAS_KIND_TREE } view_cas_kind;
@@ -45,20 +45,20 @@ typedef struct view_tree {
 
 typedef struct view_node {
     uint64_t ino;
-    uint64_t nlookup;        /* kernel references; fixed nodes are never freed */
+    uint64_t nlookup; /* kernel references; fixed nodes are never freed */
     bool fixed;
     char *key;
     view_kind kind;
-    char *instance;          /* REv2 instance name for fetching ("" is valid) */
-    rev2_digest digest;      /* FILE: content; DIR: Directory; TREE: Tree */
+    char *instance;     /* REv2 instance name for fetching ("" is valid) */
+    rev2_digest digest; /* FILE: content; DIR: Directory; TREE: Tree */
     bool executable;
-    view_cas_kind cas_kind;  /* VN_CAS_KIND */
-    char *target;            /* VN_SYMLINK */
-    char *name;              /* an entry of requests/: its name there */
-    bool short_lived;        /* may change: requests/ and its entries (short kernel timeouts) */
-    view_tree *tree;         /* DIR inside a Tree, and TREE once loaded */
-    const Rev2Directory *listing;  /* DIR/TREE once loaded */
-    Rev2Directory *owned_listing;  /* listing, when it is ours to free */
+    view_cas_kind cas_kind;       /* VN_CAS_KIND */
+    char *target;                 /* VN_SYMLINK */
+    char *name;                   /* an entry of requests/: its name there */
+    bool short_lived;             /* may change: requests/ and its entries (short kernel timeouts) */
+    view_tree *tree;              /* DIR inside a Tree, and TREE once loaded */
+    const Rev2Directory *listing; /* DIR/TREE once loaded */
+    Rev2Directory *owned_listing; /* listing, when it is ours to free */
     /* VN_ACTION listed before its result existed: listed again (at most
      * once a second, or at once when the result is handed over). Listings
      * replaced are kept until the node goes: open directory handles may
@@ -67,7 +67,7 @@ typedef struct view_node {
     int64_t built_ms;
     Rev2Directory **retired;
     size_t n_retired;
-    struct view_node *next;  /* hash chain */
+    struct view_node *next; /* hash chain */
 } view_node;
 
 typedef struct {

@@ -16,7 +16,7 @@
 typedef struct view_requests view_requests;
 
 typedef struct {
-    char *name;          /* a safe file name (view_request_file_name) */
+    char *name; /* a safe file name (view_request_file_name) */
     char *instance;
     rev2_digest action;
 } view_request;

@@ -178,11 +178,17 @@ static int load_listing(gmb_view *v, view_node *n)
     if (!tree && !dir) {
         if (built)
             GMB_ERROR("view", "cannot list %s %s: not fetched or not decodable",
-                      kind == VN_TREE ? "Tree" : kind == VN_ACTION ? "the directory of action" : "Directory", ds);
+                      kind == VN_TREE     ? "Tree"
+                      : kind == VN_ACTION ? "the directory of action"
+                                          : "Directory",
+                      ds);
         return -EIO;
     }
     const Rev2Directory *listing = tree ? tree->msg->root : dir;
-    if (!listable(listing, kind == VN_TREE ? "Tree" : kind == VN_ACTION ? "the directory of action" : "Directory",
+    if (!listable(listing,
+                  kind == VN_TREE     ? "Tree"
+                  : kind == VN_ACTION ? "the directory of action"
+                                      : "Directory",
                   ds)) {
         view_tree_unref(tree);
         rev2_msg_free(dir);
@@ -223,8 +229,7 @@ static view_node *directory_child(gmb_view *v, view_node *parent, const char *na
             continue;
         /* Directories are per path (keyed by their parent) so the kernel
          * never sees one directory under two names. */
-        char *key = gmb_format("D|%llx|%s|%s-%lld", (unsigned long long)parent->ino, name, dg.hash,
-                               (long long)dg.size);
+        char *key = gmb_format("D|%llx|%s|%s-%lld", (unsigned long long)parent->ino, name, dg.hash, (long long)dg.size);
         node_spec s = {.kind = VN_DIR, .instance = parent->instance, .digest = dg, .tree = parent->tree};
         view_node *n = intern(v, key, &s);
         free(key);
@@ -361,8 +366,7 @@ static view_node *request_node(gmb_view *v, const view_request *r)
 {
     char *target = view_request_target(r);
     char *key = gmb_format("R|%s|%s", r->name, target);
-    node_spec s = {.kind = VN_SYMLINK, .instance = r->instance, .target = target, .name = r->name,
-                   .short_lived = true};
+    node_spec s = {.kind = VN_SYMLINK, .instance = r->instance, .target = target, .name = r->name, .short_lived = true};
     view_node *n = intern(v, key, &s);
     free(key);
     free(target);
@@ -525,8 +529,7 @@ double view_negative_timeout(gmb_view *v, uint64_t parent)
     return t;
 }
 
-void view_action_result(gmb_view *v, const char *instance, const rev2_digest *action,
-                        const Rev2ActionResult *result)
+void view_action_result(gmb_view *v, const char *instance, const rev2_digest *action, const Rev2ActionResult *result)
 {
     pthread_mutex_lock(&v->lock);
     view_results_put(v->results, instance, action, result);

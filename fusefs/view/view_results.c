@@ -53,8 +53,7 @@ static kept_result *find(view_results *t, const char *instance, const rev2_diges
     return NULL;
 }
 
-void view_results_put(view_results *t, const char *instance, const rev2_digest *action,
-                      const Rev2ActionResult *result)
+void view_results_put(view_results *t, const char *instance, const rev2_digest *action, const Rev2ActionResult *result)
 {
     kept_result *k = &t->ring[t->next];
     clear(k);

@@ -17,8 +17,7 @@ typedef struct view_results view_results;
 view_results *view_results_new(void);
 void view_results_free(view_results *t);
 /* Keeps a serialized copy of `result` for (instance, action). */
-void view_results_put(view_results *t, const char *instance, const rev2_digest *action,
-                      const Rev2ActionResult *result);
+void view_results_put(view_results *t, const char *instance, const rev2_digest *action, const Rev2ActionResult *result);
 bool view_results_has(view_results *t, const char *instance, const rev2_digest *action);
 /* A decoded copy (free with rev2_msg_free), or NULL when none was handed over. */
 Rev2ActionResult *view_results_get(view_results *t, const char *instance, const rev2_digest *action);

@@ -19,17 +19,17 @@
 
 typedef enum {
     GMB_BUF_OK = 0,
-    GMB_BUF_TOO_BIG = 1,  /* would exceed max */
+    GMB_BUF_TOO_BIG = 1, /* would exceed max */
 } gmb_buf_result;
 
 /* The `max` of a buffer whose size our own code decides. */
 #define GMB_BUF_UNLIMITED SIZE_MAX
 
 typedef struct {
-    uint8_t *data;  /* owned; NULL while empty */
-    size_t len;     /* bytes in use */
-    size_t cap;     /* bytes allocated */
-    size_t max;     /* hard limit on len */
+    uint8_t *data; /* owned; NULL while empty */
+    size_t len;    /* bytes in use */
+    size_t cap;    /* bytes allocated */
+    size_t max;    /* hard limit on len */
 } gmb_buf;
 
 void gmb_buf_init(gmb_buf *b, size_t max);
@@ -42,7 +42,7 @@ void gmb_buf_put(gmb_buf *b, const void *data, size_t len);
  * gmb_buf_commit(b, written). */
 uint8_t *gmb_buf_reserve(gmb_buf *b, size_t len, gmb_buf_result *why) __attribute__((warn_unused_result));
 void gmb_buf_commit(gmb_buf *b, size_t len);
-void gmb_buf_reset(gmb_buf *b);  /* len = 0, keeps memory */
+void gmb_buf_reset(gmb_buf *b); /* len = 0, keeps memory */
 /* Hands the bytes to the caller (free() them); the buffer becomes empty. */
 uint8_t *gmb_buf_take(gmb_buf *b, size_t *len);
 void gmb_buf_free(gmb_buf *b);

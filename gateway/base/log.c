@@ -55,8 +55,7 @@ void gmb_vlog(gmb_log_level level, const char *module, const char *fmt, va_list 
     vsnprintf(msg, sizeof msg, fmt, ap);
     /* One fprintf under a lock so lines from different threads never mix. */
     pthread_mutex_lock(&g_log_lock);
-    fprintf(stderr, "%s.%03ldZ %-5s %s: %s\n", stamp, now.tv_nsec / 1000000,
-            level_names[level], module, msg);
+    fprintf(stderr, "%s.%03ldZ %-5s %s: %s\n", stamp, now.tv_nsec / 1000000, level_names[level], module, msg);
     pthread_mutex_unlock(&g_log_lock);
 }
 

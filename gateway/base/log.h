@@ -22,9 +22,9 @@ gmb_log_level gmb_log_get_level(void);
 /* Parses "debug", "info", "warn", "error"; returns -1 on anything else. */
 int gmb_log_parse_level(const char *name);
 
-void gmb_log(gmb_log_level level, const char *module, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-void gmb_vlog(gmb_log_level level, const char *module, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+void gmb_log(gmb_log_level level, const char *module, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void gmb_vlog(gmb_log_level level, const char *module, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 #define GMB_DEBUG(mod, ...) gmb_log(GMB_LOG_DEBUG, mod, __VA_ARGS__)
 #define GMB_INFO(mod, ...) gmb_log(GMB_LOG_INFO, mod, __VA_ARGS__)

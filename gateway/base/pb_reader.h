@@ -18,10 +18,10 @@ typedef struct {
 } pb_reader;
 
 typedef struct {
-    uint64_t number;       /* field number */
-    unsigned wire;         /* PB_VARINT, PB_FIXED64, PB_BYTES or PB_FIXED32 */
-    uint64_t varint;       /* PB_VARINT: the value */
-    const uint8_t *data;   /* PB_BYTES, PB_FIXED*: the value's bytes, in place */
+    uint64_t number;     /* field number */
+    unsigned wire;       /* PB_VARINT, PB_FIXED64, PB_BYTES or PB_FIXED32 */
+    uint64_t varint;     /* PB_VARINT: the value */
+    const uint8_t *data; /* PB_BYTES, PB_FIXED*: the value's bytes, in place */
     size_t len;
 } pb_field;
 

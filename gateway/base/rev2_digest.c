@@ -158,11 +158,9 @@ const char *rev2_digest_str(const rev2_digest *d, char *buf)
 static char *join_resource(const char *instance, const char *middle, const rev2_digest *d)
 {
     const char *sep = (instance && *instance) ? "/" : "";
-    int n = snprintf(NULL, 0, "%s%s%sblobs/%s/%" PRId64, instance ? instance : "", sep,
-                     middle, d->hash, d->size);
+    int n = snprintf(NULL, 0, "%s%s%sblobs/%s/%" PRId64, instance ? instance : "", sep, middle, d->hash, d->size);
     char *s = gmb_malloc((size_t)n + 1);
-    snprintf(s, (size_t)n + 1, "%s%s%sblobs/%s/%" PRId64, instance ? instance : "", sep,
-             middle, d->hash, d->size);
+    snprintf(s, (size_t)n + 1, "%s%s%sblobs/%s/%" PRId64, instance ? instance : "", sep, middle, d->hash, d->size);
     return s;
 }
 
@@ -185,8 +183,6 @@ void rev2_uuid4(char out[37])
         abort(); /* OpenSSL's RNG failing means the process cannot be trusted */
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
-             b[12], b[13], b[14], b[15]);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3],
+             b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }

@@ -13,8 +13,8 @@
 #define REV2_HASH_HEX_LEN 64
 
 typedef struct {
-    char hash[REV2_HASH_HEX_LEN + 1];  /* lowercase hex, NUL-terminated */
-    int64_t size;                      /* bytes */
+    char hash[REV2_HASH_HEX_LEN + 1]; /* lowercase hex, NUL-terminated */
+    int64_t size;                     /* bytes */
 } rev2_digest;
 
 /* The digest of zero bytes (e3b0c442...b855/0). */

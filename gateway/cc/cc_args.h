@@ -9,12 +9,12 @@
 #include <stddef.h>
 
 typedef struct {
-    char **remote;      /* argv sent to the worker (no dep-file options) */
+    char **remote; /* argv sent to the worker (no dep-file options) */
     size_t n_remote;
     const char *source, *output;
-    const char *dep_file;   /* -MD/-MMD target file, or NULL */
-    bool dep_user_only;     /* -MMD */
-    char *owned[2];         /* names we made up (default output, dep file) */
+    const char *dep_file; /* -MD/-MMD target file, or NULL */
+    bool dep_user_only;   /* -MMD */
+    char *owned[2];       /* names we made up (default output, dep file) */
 } compile_args;
 
 /* False if this is not one compile of one source (then: run locally). */

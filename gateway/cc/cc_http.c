@@ -68,14 +68,14 @@ int cc_http_post(const cc_http_target *t, const char *path, const uint8_t *body,
         return -1;
     }
     char head[2048];
-    int n = snprintf(head, sizeof head,
-                     "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: binary/x-protocol-buffer\r\n"
-                     "Content-Encoding: gzip\r\nAccept-Encoding: gzip\r\nContent-Length: %zu\r\nConnection: close\r\n"
-                     "%s%s%s%s%s%s\r\n",
-                     path, t->host, t->port, gz.len, t->authorization ? "Authorization: " : "",
-                     t->authorization ? t->authorization : "", t->authorization ? "\r\n" : "",
-                     t->instance ? "X-Gomabarn-Instance: " : "", t->instance ? t->instance : "",
-                     t->instance ? "\r\n" : "");
+    int n =
+        snprintf(head, sizeof head,
+                 "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: binary/x-protocol-buffer\r\n"
+                 "Content-Encoding: gzip\r\nAccept-Encoding: gzip\r\nContent-Length: %zu\r\nConnection: close\r\n"
+                 "%s%s%s%s%s%s\r\n",
+                 path, t->host, t->port, gz.len, t->authorization ? "Authorization: " : "",
+                 t->authorization ? t->authorization : "", t->authorization ? "\r\n" : "",
+                 t->instance ? "X-Gomabarn-Instance: " : "", t->instance ? t->instance : "", t->instance ? "\r\n" : "");
     int rc = -1;
     gmb_buf resp;
     gmb_buf_init(&resp, 1u << 30);

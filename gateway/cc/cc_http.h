@@ -9,10 +9,10 @@
 #include "buf.h"
 
 typedef struct {
-    const char *host;       /* IPv4 literal or name */
+    const char *host; /* IPv4 literal or name */
     int port;
-    const char *authorization;  /* full header value or NULL */
-    const char *instance;       /* X-Gomabarn-Instance or NULL */
+    const char *authorization; /* full header value or NULL */
+    const char *instance;      /* X-Gomabarn-Instance or NULL */
     int timeout_s;
 } cc_http_target;
 

@@ -40,7 +40,7 @@
 #include "mem.h"
 
 #define CHUNK (2u * 1024 * 1024)
-#define EMBED_BELOW 512  /* goma embeds small files on the first try */
+#define EMBED_BELOW 512 /* goma embeds small files on the first try */
 #define MAX_TRIES 5
 
 static bool verbose;
@@ -68,10 +68,10 @@ static int run_local(char **argv)
 /* ---- goma blobs ---- */
 
 typedef struct {
-    char *name;          /* as given to the compiler (relative to cwd or absolute) */
+    char *name; /* as given to the compiler (relative to cwd or absolute) */
     uint8_t *data;
     size_t size;
-    DevtoolsGoma__FileBlob blob;  /* FILE, or FILE_META for large files */
+    DevtoolsGoma__FileBlob blob; /* FILE, or FILE_META for large files */
     char **chunk_keys;
     char key[65];
 } input_file;
@@ -290,8 +290,7 @@ static uint8_t *pack_exec_req(const compile_args *c, const char *compiler, input
 }
 
 /* POSTs one serialized ExecReq in goma's groups; the answer, or NULL (the reason printed). */
-static DevtoolsGoma__ExecResp *post_exec_req(const cc_http_target *t, const char *prefix, const uint8_t *flat,
-                                             size_t n)
+static DevtoolsGoma__ExecResp *post_exec_req(const cc_http_target *t, const char *prefix, const uint8_t *flat, size_t n)
 {
     gmb_buf wire, out;
     gmb_buf_init(&wire, GMB_BUF_UNLIMITED);

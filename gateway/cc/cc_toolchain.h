@@ -14,8 +14,8 @@
 #include <stddef.h>
 
 typedef struct {
-    char *path;        /* absolute */
-    char *link;        /* a symlink's target as stored in it; NULL for a file */
+    char *path; /* absolute */
+    char *link; /* a symlink's target as stored in it; NULL for a file */
     bool executable;
 } cc_tool_file;
 

@@ -21,20 +21,19 @@
 #include "rev2_blocking.h"
 #include "mem.h"
 
-static const char usage[] =
-    "usage: gomabarn check [--config FILE] [--instance NAME]...\n"
-    "\n"
-    "Checks a configuration before serving with it: the file itself (every\n"
-    "error with file:line), Buildbarn's reachability and capabilities, a\n"
-    "trivial action on buildbarn.instance_name, on every instance name in\n"
-    "routing.rules and on every --instance given\n"
-    "(proving a worker pool matches the instance name and the platform), the\n"
-    "cache directory, FUSE, and the HTTP port. Exit 0 when all is well.\n"
-    "\n"
-    "options:\n"
-    "  -c, --config FILE     gomabarn configuration (default: built-in defaults)\n"
-    "  -n, --instance NAME   also check this instance name (repeat)\n"
-    "  -h, --help            this text\n";
+static const char usage[] = "usage: gomabarn check [--config FILE] [--instance NAME]...\n"
+                            "\n"
+                            "Checks a configuration before serving with it: the file itself (every\n"
+                            "error with file:line), Buildbarn's reachability and capabilities, a\n"
+                            "trivial action on buildbarn.instance_name, on every instance name in\n"
+                            "routing.rules and on every --instance given\n"
+                            "(proving a worker pool matches the instance name and the platform), the\n"
+                            "cache directory, FUSE, and the HTTP port. Exit 0 when all is well.\n"
+                            "\n"
+                            "options:\n"
+                            "  -c, --config FILE     gomabarn configuration (default: built-in defaults)\n"
+                            "  -n, --instance NAME   also check this instance name (repeat)\n"
+                            "  -h, --help            this text\n";
 
 static int problems;
 
@@ -80,7 +79,8 @@ static void check_capabilities(rev2_client *c, const gmb_config *cfg)
     }
     bool sha256 = false;
     for (size_t i = 0; caps->cache_capabilities && i < caps->cache_capabilities->n_digest_functions; i++)
-        sha256 |= caps->cache_capabilities->digest_functions[i] == BUILD__BAZEL__REMOTE__EXECUTION__V2__DIGEST_FUNCTION__VALUE__SHA256;
+        sha256 |= caps->cache_capabilities->digest_functions[i] ==
+                  BUILD__BAZEL__REMOTE__EXECUTION__V2__DIGEST_FUNCTION__VALUE__SHA256;
     if (sha256)
         good("Buildbarn at %s speaks REv2 %d.%d with SHA-256%s", cfg->bb_target,
              caps->high_api_version ? caps->high_api_version->major : 2,
@@ -105,9 +105,15 @@ static void check_instance(rev2_client *c, const gmb_config *cfg, const char *in
     uint8_t salt[8];
     int64_t now = rev2_now_us();
     memcpy(salt, &now, sizeof salt); /* a fresh action: really run, not a cache hit */
-    rev2_action_spec spec = {.arguments = args, .n_arguments = 3, .platform = platform, .n_platform = n_platform,
-                             .input_root = rev2_empty_digest, .timeout_ms = 60000, .do_not_cache = true,
-                             .salt = salt, .salt_len = sizeof salt};
+    rev2_action_spec spec = {.arguments = args,
+                             .n_arguments = 3,
+                             .platform = platform,
+                             .n_platform = n_platform,
+                             .input_root = rev2_empty_digest,
+                             .timeout_ms = 60000,
+                             .do_not_cache = true,
+                             .salt = salt,
+                             .salt_len = sizeof salt};
     rev2_built_action b;
     char *err = NULL;
     if (rev2_action_build(&spec, &b, &err) < 0) {
@@ -139,11 +145,12 @@ static void check_instance(rev2_client *c, const gmb_config *cfg, const char *in
         }
         rev2_error_free(e);
     } else if (!resp || !resp->result || resp->result->exit_code != 0) {
-        bad("instance \"%s\": the trivial action ran but exited %d", instance, resp && resp->result ? resp->result->exit_code : -1);
+        bad("instance \"%s\": the trivial action ran but exited %d", instance,
+            resp && resp->result ? resp->result->exit_code : -1);
     } else {
         const Rev2ExecMetadata *m = resp->result->execution_metadata;
-        good("instance \"%s\": a trivial action ran on worker %s in %lld ms", instance, m && m->worker ? m->worker : "?",
-             (long long)(rev2_now_ms() - t0));
+        good("instance \"%s\": a trivial action ran on worker %s in %lld ms", instance,
+             m && m->worker ? m->worker : "?", (long long)(rev2_now_ms() - t0));
     }
     rev2_msg_free(resp);
     rev2_built_action_free(&b);
@@ -186,9 +193,10 @@ static void check_local(const gmb_config *cfg)
 
 int gmb_cli_check(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'}, {"instance", required_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
+                                            {"instance", required_argument, NULL, 'n'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
     const char *config_path = NULL;
     const char **instances = gmb_calloc((size_t)argc + 2, sizeof *instances);
     gmb_routes routes = {0};
@@ -197,10 +205,20 @@ int gmb_cli_check(int argc, char **argv)
     int opt;
     while ((opt = getopt_long(argc, argv, "c:n:h", options, NULL)) != -1) {
         switch (opt) {
-        case 'c': config_path = optarg; break;
-        case 'n': instances[n_instances++] = optarg; break;
-        case 'h': fputs(usage, stdout); free(instances); return 0;
-        default: fputs(usage, stderr); free(instances); return 2;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'n':
+            instances[n_instances++] = optarg;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            free(instances);
+            return 0;
+        default:
+            fputs(usage, stderr);
+            free(instances);
+            return 2;
         }
     }
     gmb_config cfg;

@@ -11,29 +11,28 @@
 #include "log.h"
 #include "view.h"
 
-static const char usage[] =
-    "usage: gomabarn mount [--config FILE] [--mountpoint PATH]\n"
-    "\n"
-    "Mounts the lazy CAS view read-only and serves it until SIGINT or SIGTERM\n"
-    "(then unmounts cleanly). Blobs are read from the local content store\n"
-    "(cache.dir) and fetched from Buildbarn on first read:\n"
-    "  PATH/cas/<instance>/blobs/sha256/file/<hash>-<size>        a blob as a file\n"
-    "  PATH/cas/<instance>/blobs/sha256/executable/<hash>-<size>  the same, executable\n"
-    "  PATH/cas/<instance>/blobs/sha256/directory/<hash>-<size>   a Directory, browsable\n"
-    "  PATH/cas/<instance>/blobs/sha256/tree/<hash>-<size>        a Tree, browsable\n"
-    "  PATH/actions/<hash>-<size>/                 any action (default instance):\n"
-    "      action.json command.json input/ result.json timings.txt stdout stderr output/\n"
-    "  PATH/by-instance/<instance>/<hash>-<size>/  the same on another instance name\n"
-    "Directories under cas/, actions/ and by-instance/ are not listable; type\n"
-    "exact names. The empty instance name is PATH/cas/blobs/sha256/...\n"
-    "\n"
-    "options:\n"
-    "  -c, --config FILE       gomabarn configuration (default: built-in defaults)\n"
-    "  -m, --mountpoint PATH   overrides mount.path\n"
-    "  -h, --help              this text\n"
-    "\n"
-    "Needs /dev/fuse and root (or fusermount3). A dead mount left by a killed\n"
-    "gomabarn at PATH is detached first.\n";
+static const char usage[] = "usage: gomabarn mount [--config FILE] [--mountpoint PATH]\n"
+                            "\n"
+                            "Mounts the lazy CAS view read-only and serves it until SIGINT or SIGTERM\n"
+                            "(then unmounts cleanly). Blobs are read from the local content store\n"
+                            "(cache.dir) and fetched from Buildbarn on first read:\n"
+                            "  PATH/cas/<instance>/blobs/sha256/file/<hash>-<size>        a blob as a file\n"
+                            "  PATH/cas/<instance>/blobs/sha256/executable/<hash>-<size>  the same, executable\n"
+                            "  PATH/cas/<instance>/blobs/sha256/directory/<hash>-<size>   a Directory, browsable\n"
+                            "  PATH/cas/<instance>/blobs/sha256/tree/<hash>-<size>        a Tree, browsable\n"
+                            "  PATH/actions/<hash>-<size>/                 any action (default instance):\n"
+                            "      action.json command.json input/ result.json timings.txt stdout stderr output/\n"
+                            "  PATH/by-instance/<instance>/<hash>-<size>/  the same on another instance name\n"
+                            "Directories under cas/, actions/ and by-instance/ are not listable; type\n"
+                            "exact names. The empty instance name is PATH/cas/blobs/sha256/...\n"
+                            "\n"
+                            "options:\n"
+                            "  -c, --config FILE       gomabarn configuration (default: built-in defaults)\n"
+                            "  -m, --mountpoint PATH   overrides mount.path\n"
+                            "  -h, --help              this text\n"
+                            "\n"
+                            "Needs /dev/fuse and root (or fusermount3). A dead mount left by a killed\n"
+                            "gomabarn at PATH is detached first.\n";
 
 int gmb_cli_mount(int argc, char **argv)
 {
@@ -48,10 +47,18 @@ int gmb_cli_mount(int argc, char **argv)
     int opt;
     while ((opt = getopt_long(argc, argv, "c:m:h", options, NULL)) != -1) {
         switch (opt) {
-        case 'c': config_path = optarg; break;
-        case 'm': mountpoint = optarg; break;
-        case 'h': fputs(usage, stdout); return 0;
-        default: fputs(usage, stderr); return 2;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'm':
+            mountpoint = optarg;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        default:
+            fputs(usage, stderr);
+            return 2;
         }
     }
     if (optind < argc) {

@@ -75,13 +75,13 @@ static void free_properties(rev2_property *list, size_t n)
 /* The command line but the command itself (argv from optind). */
 typedef struct {
     const char *config_path, *instance;
-    const char **inputs, **outputs;   /* -i, -o: argv's strings */
+    const char **inputs, **outputs; /* -i, -o: argv's strings */
     size_t n_inputs, n_outputs;
-    rev2_property *env;               /* -e, one per name (owned) */
+    rev2_property *env; /* -e, one per name (owned) */
     size_t n_env;
     rev2_property extra_platform[64]; /* -p in order (owned until merged with the config's) */
     size_t n_extra;
-    int64_t timeout_ms;               /* --timeout; 0: Buildbarn's */
+    int64_t timeout_ms; /* --timeout; 0: Buildbarn's */
     bool no_cache, quiet;
 } run_args;
 
@@ -89,11 +89,16 @@ typedef struct {
 static int parse_args(int argc, char **argv, run_args *a)
 {
     static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'}, {"instance", required_argument, NULL, 'n'},
-        {"input", required_argument, NULL, 'i'},  {"output", required_argument, NULL, 'o'},
-        {"env", required_argument, NULL, 'e'},    {"platform", required_argument, NULL, 'p'},
-        {"timeout", required_argument, NULL, 't'}, {"no-cache", no_argument, NULL, 'N'},
-        {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+        {"config", required_argument, NULL, 'c'},
+        {"instance", required_argument, NULL, 'n'},
+        {"input", required_argument, NULL, 'i'},
+        {"output", required_argument, NULL, 'o'},
+        {"env", required_argument, NULL, 'e'},
+        {"platform", required_argument, NULL, 'p'},
+        {"timeout", required_argument, NULL, 't'},
+        {"no-cache", no_argument, NULL, 'N'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -101,10 +106,18 @@ static int parse_args(int argc, char **argv, run_args *a)
     while ((opt = getopt_long(argc, argv, "+c:n:i:o:e:p:qh", options, NULL)) != -1) {
         bool ok = true;
         switch (opt) {
-        case 'c': a->config_path = optarg; break;
-        case 'n': a->instance = optarg; break;
-        case 'i': a->inputs[a->n_inputs++] = optarg; break;
-        case 'o': a->outputs[a->n_outputs++] = optarg; break;
+        case 'c':
+            a->config_path = optarg;
+            break;
+        case 'n':
+            a->instance = optarg;
+            break;
+        case 'i':
+            a->inputs[a->n_inputs++] = optarg;
+            break;
+        case 'o':
+            a->outputs[a->n_outputs++] = optarg;
+            break;
         case 'e': {
             rev2_property p = parse_kv(optarg, &ok);
             if (ok)
@@ -122,8 +135,12 @@ static int parse_args(int argc, char **argv, run_args *a)
             a->timeout_ms = (int64_t)(s * 1000);
             break;
         }
-        case 'N': a->no_cache = true; break;
-        case 'q': a->quiet = true; break;
+        case 'N':
+            a->no_cache = true;
+            break;
+        case 'q':
+            a->quiet = true;
+            break;
         case 'h':
             fputs(usage, stdout);
             return 0;
@@ -133,7 +150,9 @@ static int parse_args(int argc, char **argv, run_args *a)
         }
         if (!ok) {
             fprintf(stderr, "gomabarn remote-run: bad value \"%s\" for --%s (expected %s)\n", optarg,
-                    opt == 't' ? "timeout" : opt == 'e' ? "env" : "platform",
+                    opt == 't'   ? "timeout"
+                    : opt == 'e' ? "env"
+                                 : "platform",
                     opt == 't' ? "seconds" : "NAME=VALUE");
             return 2;
         }
@@ -194,11 +213,20 @@ int gmb_cli_remote_run(int argc, char **argv)
         goto out;
     }
     gmb_remote_run_spec spec = {
-        .instance = a.instance, .inputs = a.inputs, .n_inputs = a.n_inputs,
-        .outputs = a.outputs, .n_outputs = a.n_outputs,
-        .argv = (const char *const *)argv + optind, .argc = (size_t)(argc - optind),
-        .env = a.env, .n_env = a.n_env, .platform = platform, .n_platform = n_platform,
-        .timeout_ms = a.timeout_ms, .no_cache = a.no_cache, .verbose = !a.quiet,
+        .instance = a.instance,
+        .inputs = a.inputs,
+        .n_inputs = a.n_inputs,
+        .outputs = a.outputs,
+        .n_outputs = a.n_outputs,
+        .argv = (const char *const *)argv + optind,
+        .argc = (size_t)(argc - optind),
+        .env = a.env,
+        .n_env = a.n_env,
+        .platform = platform,
+        .n_platform = n_platform,
+        .timeout_ms = a.timeout_ms,
+        .no_cache = a.no_cache,
+        .verbose = !a.quiet,
     };
     int exit_code = 0;
     if (gmb_remote_run(client, &spec, &exit_code, &err) < 0) {

@@ -20,34 +20,33 @@
 #include "view.h"
 #include "log.h"
 
-static const char usage[] =
-    "usage: gomabarn serve [--config FILE]\n"
-    "\n"
-    "Serves the goma protocol over HTTP on http.listen:http.port (default\n"
-    "127.0.0.1:5050) under http.path_prefix (default /cxx-compiler-service), with\n"
-    "auth.mode none or tokens, until SIGINT or SIGTERM.\n"
-    "\n"
-    "Also: / (status page), /request/<id>, /metrics (Prometheus), /healthz.\n"
-    "Served now: ping (GET and POST), s (StoreFile) and l (LookupFile) on the\n"
-    "local content store (cache.dir), sl (SaveLog), /healthz.\n"
-    "With mount.enabled, the FUSE view is mounted at mount.path: each Exec's\n"
-    "action appears there before it runs (requests/<goma request id> links to\n"
-    "by-instance/<instance>/<action hash>-<size>) and its outputs are read back\n"
-    "through the mount (in-process when FUSE is unavailable).\n"
-    "e (Exec) runs plain requests (the compiler named in argv is the worker's)\n"
-    "and toolchain_included requests (GOMA_ARBITRARY_TOOLCHAIN_SUPPORT=true: the\n"
-    "shipped compiler runs; files outside the input root are staged under\n"
-    ".gomabarn-toolchain/<absolute path>). The instance name is the\n"
-    "X-Gomabarn-Instance request header (routing.allow_header), else the first\n"
-    "matching routing.rules entry, else buildbarn.instance_name.\n"
-    "\n"
-    "goma client settings: GOMA_SERVER_HOST=127.0.0.1 GOMA_SERVER_PORT=5050\n"
-    "GOMA_USE_SSL=false GOMACTL_USE_PROXY=false (goma_ctl's own proxy would\n"
-    "forward to port 443 over TLS and answer 502 itself).\n"
-    "\n"
-    "options:\n"
-    "  -c, --config FILE   gomabarn configuration (default: built-in defaults)\n"
-    "  -h, --help          this text\n";
+static const char usage[] = "usage: gomabarn serve [--config FILE]\n"
+                            "\n"
+                            "Serves the goma protocol over HTTP on http.listen:http.port (default\n"
+                            "127.0.0.1:5050) under http.path_prefix (default /cxx-compiler-service), with\n"
+                            "auth.mode none or tokens, until SIGINT or SIGTERM.\n"
+                            "\n"
+                            "Also: / (status page), /request/<id>, /metrics (Prometheus), /healthz.\n"
+                            "Served now: ping (GET and POST), s (StoreFile) and l (LookupFile) on the\n"
+                            "local content store (cache.dir), sl (SaveLog), /healthz.\n"
+                            "With mount.enabled, the FUSE view is mounted at mount.path: each Exec's\n"
+                            "action appears there before it runs (requests/<goma request id> links to\n"
+                            "by-instance/<instance>/<action hash>-<size>) and its outputs are read back\n"
+                            "through the mount (in-process when FUSE is unavailable).\n"
+                            "e (Exec) runs plain requests (the compiler named in argv is the worker's)\n"
+                            "and toolchain_included requests (GOMA_ARBITRARY_TOOLCHAIN_SUPPORT=true: the\n"
+                            "shipped compiler runs; files outside the input root are staged under\n"
+                            ".gomabarn-toolchain/<absolute path>). The instance name is the\n"
+                            "X-Gomabarn-Instance request header (routing.allow_header), else the first\n"
+                            "matching routing.rules entry, else buildbarn.instance_name.\n"
+                            "\n"
+                            "goma client settings: GOMA_SERVER_HOST=127.0.0.1 GOMA_SERVER_PORT=5050\n"
+                            "GOMA_USE_SSL=false GOMACTL_USE_PROXY=false (goma_ctl's own proxy would\n"
+                            "forward to port 443 over TLS and answer 502 itself).\n"
+                            "\n"
+                            "options:\n"
+                            "  -c, --config FILE   gomabarn configuration (default: built-in defaults)\n"
+                            "  -h, --help          this text\n";
 
 static void *run_view(void *view)
 {
@@ -65,9 +64,15 @@ static int parse_options(int argc, char **argv, const char **config_path)
     int opt;
     while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
         switch (opt) {
-        case 'c': *config_path = optarg; break;
-        case 'h': fputs(usage, stdout); return 0;
-        default: fputs(usage, stderr); return 2;
+        case 'c':
+            *config_path = optarg;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        default:
+            fputs(usage, stderr);
+            return 2;
         }
     }
     return -1;
@@ -142,9 +147,12 @@ int gmb_cli_serve(int argc, char **argv)
         view = start_view(&cfg, store, &view_thread);
         view_running = view != NULL;
     }
-    http_server_options ho = {.listen_address = cfg.http_listen, .port = (int)cfg.http_port,
-                              .max_body_bytes = (size_t)cfg.http_max_body_bytes, .threads = (int)cfg.http_threads,
-                              .auth = auth, .metrics = met};
+    http_server_options ho = {.listen_address = cfg.http_listen,
+                              .port = (int)cfg.http_port,
+                              .max_body_bytes = (size_t)cfg.http_max_body_bytes,
+                              .threads = (int)cfg.http_threads,
+                              .auth = auth,
+                              .metrics = met};
     if (!(http = http_server_new(&ho, &err)))
         goto fail;
     goma = goma_service_new(http, cfg.http_path_prefix);
@@ -155,8 +163,8 @@ int gmb_cli_serve(int argc, char **argv)
     status_page_routes(status, http);
     if (http_server_start(http, &err) < 0)
         goto fail;
-    GMB_INFO("serve", "goma endpoints at http://%s:%d%s/ (auth: %s%s); Buildbarn %s, instance \"%s\"",
-             cfg.http_listen, http_server_port(http), cfg.http_path_prefix, cfg.auth_mode,
+    GMB_INFO("serve", "goma endpoints at http://%s:%d%s/ (auth: %s%s); Buildbarn %s, instance \"%s\"", cfg.http_listen,
+             http_server_port(http), cfg.http_path_prefix, cfg.auth_mode,
              gmb_auth_required(auth) ? ", tokens loaded" : "", cfg.bb_target, cfg.bb_instance_name);
     int sig = 0;
     sigwait(&stop, &sig);

@@ -35,7 +35,8 @@ rev2_client *gmb_client_from_config(const gmb_config *cfg, char **err)
 
 cas_store_options gmb_store_options(const gmb_config *cfg)
 {
-    return (cas_store_options){.dir = cfg->cache_dir, .max_bytes = (uint64_t)cfg->cache_max_bytes,
+    return (cas_store_options){.dir = cfg->cache_dir,
+                               .max_bytes = (uint64_t)cfg->cache_max_bytes,
                                .fetch_timeout_ms = cfg->cache_fetch_timeout_ms};
 }
 
@@ -43,5 +44,6 @@ view_options gmb_view_options(const gmb_config *cfg, const char *mountpoint)
 {
     return (view_options){.mountpoint = mountpoint ? mountpoint : cfg->mount_path,
                           .entry_timeout_s = (double)cfg->mount_entry_timeout_s,
-                          .threads = (int)cfg->mount_threads, .allow_other = cfg->mount_allow_other};
+                          .threads = (int)cfg->mount_threads,
+                          .allow_other = cfg->mount_allow_other};
 }

@@ -10,25 +10,24 @@
 #define GOMABARN_VERSION "dev"
 #endif
 
-static const char usage_text[] =
-    "usage: gomabarn <command> [options]\n"
-    "\n"
-    "gomabarn serves the goma remote-compilation protocol and runs the\n"
-    "compiles on Buildbarn through the Remote Execution API v2.\n"
-    "\n"
-    "commands:\n"
-    "  version       print the version and the libraries built in\n"
-    "  config-keys   print every configuration key with its default and meaning\n"
-    "  remote-run    run one command on Buildbarn with local files as inputs\n"
-    "  mount         mount the lazy CAS view (FUSE) and serve it\n"
-    "  serve         serve the goma protocol over HTTP\n"
-    "  check         check a configuration: Buildbarn, instance names, cache, FUSE, port\n"
-    "  help          print this text\n"
-    "\n"
-    "\n"
-    "Run `gomabarn <command> --help` for a command's options.\n"
-    "Documentation: docs/operations.md (running it), docs/configuration.md (every key),\n"
-    "docs/architecture.md (how it works).\n";
+static const char usage_text[] = "usage: gomabarn <command> [options]\n"
+                                 "\n"
+                                 "gomabarn serves the goma remote-compilation protocol and runs the\n"
+                                 "compiles on Buildbarn through the Remote Execution API v2.\n"
+                                 "\n"
+                                 "commands:\n"
+                                 "  version       print the version and the libraries built in\n"
+                                 "  config-keys   print every configuration key with its default and meaning\n"
+                                 "  remote-run    run one command on Buildbarn with local files as inputs\n"
+                                 "  mount         mount the lazy CAS view (FUSE) and serve it\n"
+                                 "  serve         serve the goma protocol over HTTP\n"
+                                 "  check         check a configuration: Buildbarn, instance names, cache, FUSE, port\n"
+                                 "  help          print this text\n"
+                                 "\n"
+                                 "\n"
+                                 "Run `gomabarn <command> --help` for a command's options.\n"
+                                 "Documentation: docs/operations.md (running it), docs/configuration.md (every key),\n"
+                                 "docs/architecture.md (how it works).\n";
 
 static int cmd_version(void)
 {

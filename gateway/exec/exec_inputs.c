@@ -51,8 +51,9 @@ static int resolve(goma_files *files, const DevtoolsGoma__ExecReq__Input *in, re
         rev2_digest_of_bytes(bytes, n, &self);
         if (!in->hash_key || strcasecmp(self.hash, in->hash_key) != 0) {
             free(bytes);
-            return gmb_fail(err, "input \"%s\": the embedded content does not match its hash key "
-                                 "(the FileBlob hashes to %.16s..., hash_key says %.16s...)",
+            return gmb_fail(err,
+                            "input \"%s\": the embedded content does not match its hash key "
+                            "(the FileBlob hashes to %.16s..., hash_key says %.16s...)",
                             in->filename, self.hash, in->hash_key ? in->hash_key : "(none)");
         }
         char key[65];
@@ -67,9 +68,9 @@ static int resolve(goma_files *files, const DevtoolsGoma__ExecReq__Input *in, re
 
 /* One input on its way into the tree. */
 typedef struct {
-    char *abs;            /* client path, absolute and normalized; NULL: left out */
+    char *abs; /* client path, absolute and normalized; NULL: left out */
     rev2_digest digest;
-    bool toolchain;       /* named by a toolchain spec, or a system file of a toolchain request */
+    bool toolchain; /* named by a toolchain spec, or a system file of a toolchain request */
     bool executable;
 } staged_input;
 
@@ -127,8 +128,9 @@ static int stage_toolchain(const DevtoolsGoma__ExecReq *req, char **spec_abs, st
         int rc = 0;
         if (is_symlink_spec(s)) {
             char *target = exec_path_symlink_target(root, spec_abs[i], s->symlink_path);
-            rc = target ? rev2_tree_add_symlink(out->tree, placed, target, err)
-                        : gmb_fail(err, "toolchain symlink \"%s\" -> \"%s\" climbs above \"/\"", s->path, s->symlink_path);
+            rc = target
+                     ? rev2_tree_add_symlink(out->tree, placed, target, err)
+                     : gmb_fail(err, "toolchain symlink \"%s\" -> \"%s\" climbs above \"/\"", s->path, s->symlink_path);
             free(target);
         } else {
             size_t k = 0;
@@ -138,8 +140,9 @@ static int stage_toolchain(const DevtoolsGoma__ExecReq *req, char **spec_abs, st
                 rc = gmb_fail(err, "toolchain file \"%s\" is in toolchain_specs but not among the inputs", s->path);
             else if ((s->hash && *s->hash && strcasecmp(s->hash, st[k].digest.hash) != 0) ||
                      (s->has_size && s->size != st[k].digest.size))
-                rc = gmb_fail(err, "toolchain file \"%s\": toolchain_specs says sha256 %.16s... size %lld, the input "
-                                   "holds %.16s... size %lld",
+                rc = gmb_fail(err,
+                              "toolchain file \"%s\": toolchain_specs says sha256 %.16s... size %lld, the input "
+                              "holds %.16s... size %lld",
                               s->path, s->hash ? s->hash : "", (long long)s->size, st[k].digest.hash,
                               (long long)st[k].digest.size);
         }
@@ -187,7 +190,8 @@ int exec_inputs_build(goma_files *files, cas_store *store, const DevtoolsGoma__E
         return gmb_fail(err, "ExecReq.cwd must be an absolute path (got \"%s\")", req->cwd ? req->cwd : "");
     bool toolchain = req->has_toolchain_included && req->toolchain_included;
     if (toolchain && req->n_toolchain_specs == 0)
-        return gmb_fail(err, "toolchain_included is set but toolchain_specs is empty (the first spec names the compiler)");
+        return gmb_fail(err,
+                        "toolchain_included is set but toolchain_specs is empty (the first spec names the compiler)");
     char *cwd = exec_path_normalize(req->cwd);
     staged_input *st = gmb_calloc(req->n_input + 1, sizeof *st);
     char **spec_abs = gmb_calloc(req->n_toolchain_specs + 1, sizeof *spec_abs);

@@ -24,14 +24,14 @@
 #include "rev2_tree.h"
 
 typedef struct {
-    rev2_tree *tree;          /* finished; its Directory blobs are to upload */
+    rev2_tree *tree; /* finished; its Directory blobs are to upload */
     rev2_digest root;
-    char *root_path;          /* client-side absolute path of the root */
-    char *working_dir;        /* cwd relative to the root ("" for the root) */
-    rev2_blob *blobs;         /* file contents to upload (data owned here) */
+    char *root_path;   /* client-side absolute path of the root */
+    char *working_dir; /* cwd relative to the root ("" for the root) */
+    rev2_blob *blobs;  /* file contents to upload (data owned here) */
     size_t n_blobs;
     size_t n_inputs, n_skipped;
-    char **missing;           /* filenames as sent */
+    char **missing; /* filenames as sent */
     size_t n_missing;
     /* toolchain_included requests: argv[0] is the first toolchain spec as
      * staged in the tree, relative to the working directory. */
@@ -42,8 +42,8 @@ typedef struct {
      * worker's directories for this driver (exec_path_gcc_compiler_path);
      * shipped ones still win. NULL otherwise. */
     char *compiler_path;
-    size_t n_toolchain;       /* toolchain specs staged (files and links) */
-    size_t n_relocated;       /* inputs moved under .gomabarn-toolchain/ */
+    size_t n_toolchain; /* toolchain specs staged (files and links) */
+    size_t n_relocated; /* inputs moved under .gomabarn-toolchain/ */
 } exec_inputs;
 
 /* `exec_root`: a fixed client directory for the root (NULL or "": the

@@ -23,18 +23,18 @@ struct exec_pipeline {
     work_pool *pool;
     char *default_instance;
     gmb_routes routes;
-    bool allow_header;        /* X-Gomabarn-Instance overrides the routing */
-    gmb_strlist env_allow;    /* client variables an action gets */
-    char *env_path;           /* every action's PATH ("" none) */
-    char *exec_root;          /* fixed input root, or "" */
+    bool allow_header;                /* X-Gomabarn-Instance overrides the routing */
+    gmb_strlist env_allow;            /* client variables an action gets */
+    char *env_path;                   /* every action's PATH ("" none) */
+    char *exec_root;                  /* fixed input root, or "" */
     rev2_output_limits output_limits; /* exec.max_outputs, exec.max_output_bytes */
     rev2_property platform[2];
     size_t n_platform;
     int64_t timeout_ms;
     metrics *metrics;
     request_log *log;
-    gmb_view *view;          /* NULL: not mounted */
-    char *mount_path;        /* the view's; NULL: outputs read in-process */
+    gmb_view *view;   /* NULL: not mounted */
+    char *mount_path; /* the view's; NULL: outputs read in-process */
 };
 
 typedef struct {
@@ -49,8 +49,8 @@ typedef struct {
     rev2_digest lookup_digest; /* the cacheable form of the action, for the action cache */
     Rev2ExecuteResponse *resp;
     rev2_error *err;
-    bool healed;           /* MISSING blobs were re-uploaded once already */
-    request_entry entry;   /* what the status page shows */
+    bool healed;         /* MISSING blobs were re-uploaded once already */
+    request_entry entry; /* what the status page shows */
 } exec_job;
 
 static double span_ms(const GpbTimestamp *a, const GpbTimestamp *b)
@@ -208,8 +208,8 @@ static void finish(void *arg)
     }
     record(j, "done", NULL);
     respond(j, &resp);
-    GMB_INFO("exec", "#%llu instance \"%s\" exit %d, %zu outputs, %s, %lld ms", (unsigned long long)j->id,
-             j->instance, result->exit_status, result->n_output, j->resp->cached_result ? "cache hit" : "executed",
+    GMB_INFO("exec", "#%llu instance \"%s\" exit %d, %zu outputs, %s, %lld ms", (unsigned long long)j->id, j->instance,
+             result->exit_status, result->n_output, j->resp->cached_result ? "cache hit" : "executed",
              (long long)(rev2_now_ms() - j->t0));
     devtools_goma__exec_result__free_unpacked(result, NULL);
     job_free(j);
@@ -375,7 +375,8 @@ static void upload_and_execute(void *arg)
         return;
     }
     GMB_INFO("exec", "#%llu action %s on \"%s\": %zu inputs (%zu system files left to the worker), %zu blobs uploaded",
-             (unsigned long long)j->id, j->entry.action, j->instance, j->inputs.n_inputs, j->inputs.n_skipped, uploaded);
+             (unsigned long long)j->id, j->entry.action, j->instance, j->inputs.n_inputs, j->inputs.n_skipped,
+             uploaded);
     /* The cache was asked already (or must not be). */
     rev2_execute_options eo = {.skip_cache_lookup = true};
     rev2_execute(p->client, j->instance, &j->action.action_digest, &eo, NULL, executed, j);
@@ -604,12 +605,17 @@ static void prepare(void *arg)
     }
     const char **args = command_arguments(j);
     rev2_action_spec spec = {
-        .arguments = args, .n_arguments = x->n_arg,
-        .environment = env, .n_environment = n_env,
-        .output_paths = outputs, .n_output_paths = n_out,
+        .arguments = args,
+        .n_arguments = x->n_arg,
+        .environment = env,
+        .n_environment = n_env,
+        .output_paths = outputs,
+        .n_output_paths = n_out,
         .working_directory = j->inputs.working_dir,
-        .platform = p->platform, .n_platform = p->n_platform,
-        .input_root = j->inputs.root, .timeout_ms = p->timeout_ms,
+        .platform = p->platform,
+        .n_platform = p->n_platform,
+        .input_root = j->inputs.root,
+        .timeout_ms = p->timeout_ms,
     };
     int rc = build_action(j, &spec, &err);
     free(outputs);
@@ -668,7 +674,8 @@ exec_pipeline *exec_pipeline_new(rev2_client *client, cas_store *store, goma_fil
     if (*cfg->platform_os_family)
         p->platform[p->n_platform++] = (rev2_property){gmb_strdup("OSFamily"), gmb_strdup(cfg->platform_os_family)};
     if (*cfg->platform_container_image)
-        p->platform[p->n_platform++] = (rev2_property){gmb_strdup("container-image"), gmb_strdup(cfg->platform_container_image)};
+        p->platform[p->n_platform++] =
+            (rev2_property){gmb_strdup("container-image"), gmb_strdup(cfg->platform_container_image)};
     p->timeout_ms = cfg->exec_timeout_s * 1000;
     char *why = NULL;
     if (gmb_routes_parse(&cfg->routing_rules, &p->routes, &why) < 0) {

@@ -97,8 +97,8 @@ typedef struct {
 } reader;
 
 /* One output file as a goma Output: FILE up to 2 MiB, else FILE_META. */
-static int add_output(reader *rd, DevtoolsGoma__ExecResult *res, size_t *cap, const char *path,
-                      const rev2_digest *d, bool executable, char **err)
+static int add_output(reader *rd, DevtoolsGoma__ExecResult *res, size_t *cap, const char *path, const rev2_digest *d,
+                      bool executable, char **err)
 {
     uint8_t *data = NULL;
     bool have = rd->mount_path ? read_through_mount(rd->mount_path, rd->instance, d, executable, &data) == 0

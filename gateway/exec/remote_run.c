@@ -14,7 +14,7 @@
 
 typedef struct {
     rev2_blob *blobs;
-    char **paths;  /* owned copies the blobs point at */
+    char **paths; /* owned copies the blobs point at */
     size_t n, cap;
 } blob_list;
 
@@ -67,8 +67,8 @@ static double span_ms(const GpbTimestamp *a, const GpbTimestamp *b)
     return (a && b) ? (rev2_timestamp_seconds(b) - rev2_timestamp_seconds(a)) * 1000.0 : 0;
 }
 
-static void copy_stream(rev2_client *c, const char *instance, const ProtobufCBinaryData *raw,
-                        const Rev2Digest *digest, FILE *to)
+static void copy_stream(rev2_client *c, const char *instance, const ProtobufCBinaryData *raw, const Rev2Digest *digest,
+                        FILE *to)
 {
     gmb_buf b;
     gmb_buf_init(&b, (size_t)1 << 30);
@@ -112,11 +112,17 @@ static int execute(rev2_client *c, const gmb_remote_run_spec *spec, Rev2ExecuteR
         rev2_digest root;
         rev2_tree_finish(t, &root);
         rev2_action_spec as = {
-            .arguments = spec->argv, .n_arguments = spec->argc,
-            .environment = spec->env, .n_environment = spec->n_env,
-            .output_paths = spec->outputs, .n_output_paths = spec->n_outputs,
-            .platform = spec->platform, .n_platform = spec->n_platform,
-            .input_root = root, .timeout_ms = spec->timeout_ms, .do_not_cache = spec->no_cache,
+            .arguments = spec->argv,
+            .n_arguments = spec->argc,
+            .environment = spec->env,
+            .n_environment = spec->n_env,
+            .output_paths = spec->outputs,
+            .n_output_paths = spec->n_outputs,
+            .platform = spec->platform,
+            .n_platform = spec->n_platform,
+            .input_root = root,
+            .timeout_ms = spec->timeout_ms,
+            .do_not_cache = spec->no_cache,
         };
         rc = rev2_action_build(&as, &built, err);
     }
@@ -138,20 +144,19 @@ static int execute(rev2_client *c, const gmb_remote_run_spec *spec, Rev2ExecuteR
         } else if (spec->verbose) {
             char ds[REV2_DIGEST_STR_LEN];
             fprintf(stderr, "gomabarn: action %s: %zu blobs, %zu uploaded in %lld ms\n",
-                    rev2_digest_str(&built.action_digest, ds), blobs.n, uploaded,
-                    (long long)(rev2_now_ms() - t0));
+                    rev2_digest_str(&built.action_digest, ds), blobs.n, uploaded, (long long)(rev2_now_ms() - t0));
         }
     }
     if (rc == 0) {
         rev2_execute_options eo = {.skip_cache_lookup = spec->no_cache};
-        rev2_error *e = rev2_execute_sync(c, spec->instance, &built.action_digest, &eo, on_progress,
-                                          (void *)spec, resp);
+        rev2_error *e =
+            rev2_execute_sync(c, spec->instance, &built.action_digest, &eo, on_progress, (void *)spec, resp);
         if (e) {
             rc = gmb_fail(err, "%s%s", e->message,
-                      rev2_error_is_no_workers(e)
-                          ? " (no worker serves this instance name with this platform: check the instance "
-                            "name and the platform properties)"
-                          : "");
+                          rev2_error_is_no_workers(e)
+                              ? " (no worker serves this instance name with this platform: check the instance "
+                                "name and the platform properties)"
+                              : "");
             rev2_error_free(e);
         }
     }
@@ -192,8 +197,7 @@ int gmb_remote_run(rev2_client *c, const gmb_remote_run_spec *spec, int *exit_co
                 "gomabarn: exit %d%s in %lld ms on instance \"%s\"; worker %s: queued %.1f ms, "
                 "fetch %.1f ms, execute %.1f ms, upload %.1f ms\n",
                 r->exit_code, resp->cached_result ? " (cached)" : "", (long long)(rev2_now_ms() - t0),
-                spec->instance ? spec->instance : rev2_client_default_instance(c),
-                m && m->worker ? m->worker : "?",
+                spec->instance ? spec->instance : rev2_client_default_instance(c), m && m->worker ? m->worker : "?",
                 m ? span_ms(m->queued_timestamp, m->worker_start_timestamp) : 0,
                 m ? span_ms(m->input_fetch_start_timestamp, m->input_fetch_completed_timestamp) : 0,
                 m ? span_ms(m->execution_start_timestamp, m->execution_completed_timestamp) : 0,

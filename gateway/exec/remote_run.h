@@ -13,10 +13,10 @@
 #include "rev2_client.h"
 
 typedef struct {
-    const char *instance;            /* NULL: the client's default */
-    const char *const *inputs;       /* files or directories, relative to the current directory */
+    const char *instance;      /* NULL: the client's default */
+    const char *const *inputs; /* files or directories, relative to the current directory */
     size_t n_inputs;
-    const char *const *outputs;      /* output paths, relative to the current directory */
+    const char *const *outputs; /* output paths, relative to the current directory */
     size_t n_outputs;
     const char *const *argv;
     size_t argc;
@@ -25,8 +25,8 @@ typedef struct {
     const rev2_property *platform;
     size_t n_platform;
     int64_t timeout_ms;
-    bool no_cache;                   /* skip the cache lookup and do not cache */
-    bool verbose;                    /* progress and timings on stderr */
+    bool no_cache; /* skip the cache lookup and do not cache */
+    bool verbose;  /* progress and timings on stderr */
 } gmb_remote_run_spec;
 
 /* 0 with the command's exit code in *exit_code, or -1 with a malloc'd

@@ -16,9 +16,9 @@
 
 typedef struct entry {
     char key[65];
-    int64_t blob_len;        /* length of the serialized FileBlob */
-    int type;                /* DevtoolsGoma__FileBlob__BlobType */
-    rev2_digest content;     /* FILE, FILE_CHUNK, and FILE_META once assembled */
+    int64_t blob_len;    /* length of the serialized FileBlob */
+    int type;            /* DevtoolsGoma__FileBlob__BlobType */
+    rev2_digest content; /* FILE, FILE_CHUNK, and FILE_META once assembled */
     bool has_content;
     struct entry *next;
 } entry;
@@ -233,7 +233,8 @@ bool goma_files_file_digest(goma_files *f, const char *key, rev2_digest *content
     pthread_mutex_lock(&f->lock);
     entry *e = find_locked(f, key);
     bool known = e && e->has_content &&
-                 (e->type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE || e->type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_META);
+                 (e->type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE ||
+                  e->type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_META);
     if (known)
         *content = e->content;
     pthread_mutex_unlock(&f->lock);
@@ -361,7 +362,8 @@ static void on_lookup_file(http_request *r, void *user)
         uint8_t *bytes = NULL;
         rev2_digest d;
         /* Not indexed (stored before a restart)? The store still has it. */
-        if (blob_len < 0 && cas_store_find_hash(f->store, key, &d) && cas_store_read_all(f->store, NULL, &d, &bytes) == 0) {
+        if (blob_len < 0 && cas_store_find_hash(f->store, key, &d) &&
+            cas_store_read_all(f->store, NULL, &d, &bytes) == 0) {
             char again[65];
             const char *why;
             if (goma_files_store(f, bytes, (size_t)d.size, again, &why) == 0)

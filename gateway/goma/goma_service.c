@@ -8,7 +8,7 @@
 #include "mem.h"
 
 struct goma_service {
-    uint64_t pings, logs;  /* atomics */
+    uint64_t pings, logs; /* atomics */
 };
 
 static void on_ping(http_request *r, void *user)

@@ -29,7 +29,7 @@ struct http_server {
     route *routes;
     size_t n_routes;
     uint64_t next_id;
-    uint64_t served, in_flight;   /* atomics */
+    uint64_t served, in_flight; /* atomics */
 };
 
 struct http_request {
@@ -37,22 +37,34 @@ struct http_request {
     struct MHD_Connection *conn;
     uint64_t id;
     char *method, *path;
-    gmb_buf raw;                  /* body as received */
-    gmb_buf body;                 /* decoded */
+    gmb_buf raw;  /* body as received */
+    gmb_buf body; /* decoded */
     bool too_big;
     bool dispatched;
     const char *user;
     pthread_mutex_t lock;
-    bool ready;                   /* a response is waiting to be queued */
+    bool ready; /* a response is waiting to be queued */
     bool suspended;
     int status;
     struct MHD_Response *response;
 };
 
-const char *http_request_path(const http_request *r) { return r->path; }
-const char *http_request_method(const http_request *r) { return r->method; }
-const char *http_request_user(const http_request *r) { return r->user; }
-uint64_t http_request_id(const http_request *r) { return r->id; }
+const char *http_request_path(const http_request *r)
+{
+    return r->path;
+}
+const char *http_request_method(const http_request *r)
+{
+    return r->method;
+}
+const char *http_request_user(const http_request *r)
+{
+    return r->user;
+}
+uint64_t http_request_id(const http_request *r)
+{
+    return r->id;
+}
 
 const uint8_t *http_request_body(const http_request *r, size_t *len)
 {
@@ -65,16 +77,14 @@ const char *http_request_header(const http_request *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
-static struct MHD_Response *make_response(http_request *r, int status, const char *type, const void *body,
-                                          size_t len)
+static struct MHD_Response *make_response(http_request *r, int status, const char *type, const void *body, size_t len)
 {
     gmb_buf gz;
     gmb_buf_init(&gz, GMB_BUF_UNLIMITED);
     bool gzipped = status == 200 && len > 0 && http_accepts_gzip(http_request_header(r, "Accept-Encoding")) &&
                    http_body_gzip(body, len, &gz) == 0;
-    struct MHD_Response *resp =
-        gzipped ? MHD_create_response_from_buffer(gz.len, gz.data, MHD_RESPMEM_MUST_COPY)
-                : MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *resp = gzipped ? MHD_create_response_from_buffer(gz.len, gz.data, MHD_RESPMEM_MUST_COPY)
+                                        : MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     gmb_buf_free(&gz);
     if (gzipped)
         MHD_add_response_header(resp, "Content-Encoding", "gzip");
@@ -153,8 +163,8 @@ static void dispatch(http_server *s, http_request *r)
         return;
     }
     const char *why;
-    http_body_result br = http_body_decode(http_request_header(r, "Content-Encoding"), r->raw.data, r->raw.len,
-                                           &r->body, &why);
+    http_body_result br =
+        http_body_decode(http_request_header(r, "Content-Encoding"), r->raw.data, r->raw.len, &r->body, &why);
     if (br != HTTP_BODY_OK) {
         char *msg = gmb_format("gomabarn: cannot decode the request body: %s\n", why);
         respond_text(r, br == HTTP_BODY_TOO_BIG ? 413 : 400, msg);
@@ -288,13 +298,10 @@ int http_server_start(http_server *s, char **err)
         if (inet_pton(AF_INET, s->opts.listen_address, &a->sin_addr) != 1)
             return gmb_fail(err, "http.listen \"%s\" is not an IP address", s->opts.listen_address);
     }
-    s->daemon = MHD_start_daemon(flags, (uint16_t)s->opts.port, NULL, NULL, on_request, s,
-                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-                                 MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->opts.threads,
-                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                                 MHD_OPTION_CONNECTION_LIMIT, 4096u,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, 600u,
-                                 MHD_OPTION_END);
+    s->daemon = MHD_start_daemon(flags, (uint16_t)s->opts.port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+                                 (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->opts.threads,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT, 4096u,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, 600u, MHD_OPTION_END);
     if (!s->daemon)
         return gmb_fail(err, "cannot listen on %s:%d (in use, or not an address of this machine?)",
                         s->opts.listen_address, s->opts.port);

@@ -27,12 +27,12 @@ typedef struct http_server http_server;
 typedef struct http_request http_request;
 
 typedef struct {
-    const char *listen_address;   /* "127.0.0.1", "0.0.0.0", "::1" */
-    int port;                     /* 0: any free port (see http_server_port) */
+    const char *listen_address; /* "127.0.0.1", "0.0.0.0", "::1" */
+    int port;                   /* 0: any free port (see http_server_port) */
     size_t max_body_bytes;
-    int threads;                  /* polling threads; do not grow with requests */
-    const gmb_auth *auth;         /* kept; must outlive the server */
-    metrics *metrics;             /* optional: requests counted by endpoint and code */
+    int threads;          /* polling threads; do not grow with requests */
+    const gmb_auth *auth; /* kept; must outlive the server */
+    metrics *metrics;     /* optional: requests counted by endpoint and code */
 } http_server_options;
 
 typedef void (*http_handler)(http_request *req, void *user);
@@ -40,10 +40,10 @@ typedef void (*http_handler)(http_request *req, void *user);
 /* The request, valid until the handler calls http_respond. */
 const char *http_request_path(const http_request *r);
 const char *http_request_method(const http_request *r);
-const uint8_t *http_request_body(const http_request *r, size_t *len);  /* decoded */
-const char *http_request_user(const http_request *r);                  /* from auth */
+const uint8_t *http_request_body(const http_request *r, size_t *len); /* decoded */
+const char *http_request_user(const http_request *r);                 /* from auth */
 const char *http_request_header(const http_request *r, const char *name);
-uint64_t http_request_id(const http_request *r);                       /* for logs */
+uint64_t http_request_id(const http_request *r); /* for logs */
 
 /* Exactly once per request, from any thread. The body is copied. */
 void http_respond(http_request *r, int status, const char *content_type, const void *body, size_t len);
@@ -52,8 +52,8 @@ http_server *http_server_new(const http_server_options *o, char **err);
 /* Routes `path` (exact, query string ignored; a trailing "*" matches any
  * rest, e.g. "/request/" followed by "*") for `methods` ("GET,POST").
  * Register before http_server_start. public: no token needed (/healthz). */
-void http_server_route(http_server *s, const char *path, const char *methods, bool public_route,
-                       http_handler h, void *user);
+void http_server_route(http_server *s, const char *path, const char *methods, bool public_route, http_handler h,
+                       void *user);
 int http_server_start(http_server *s, char **err);
 int http_server_port(const http_server *s);
 /* Requests answered, by status class, and in flight. */

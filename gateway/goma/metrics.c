@@ -8,7 +8,7 @@
 #include <string.h>
 
 typedef struct series {
-    char *name;               /* with labels */
+    char *name; /* with labels */
     int64_t value;
     struct series *next;
 } series;
@@ -148,7 +148,8 @@ void metrics_render(metrics *m, gmb_buf *out)
     for (size_t i = 0; i <= N_BUCKETS; i++) {
         cum += m->exec_counts[i];
         if (i < N_BUCKETS)
-            line(out, "gomabarn_exec_duration_seconds_bucket{le=\"%g\"} %llu\n", exec_buckets[i], (unsigned long long)cum);
+            line(out, "gomabarn_exec_duration_seconds_bucket{le=\"%g\"} %llu\n", exec_buckets[i],
+                 (unsigned long long)cum);
         else
             line(out, "gomabarn_exec_duration_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
     }

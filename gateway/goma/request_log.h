@@ -11,12 +11,12 @@
 typedef struct {
     uint64_t id;
     time_t started;
-    char state[16];          /* running, missing, done, failed, bad */
+    char state[16]; /* running, missing, done, failed, bad */
     double duration_ms;
     char user[64];
-    char requester[128];     /* goma's compiler_proxy_id */
+    char requester[128]; /* goma's compiler_proxy_id */
     char instance[128];
-    char action[96];         /* <hash>/<size>, once built */
+    char action[96]; /* <hash>/<size>, once built */
     size_t n_inputs, n_missing, n_outputs;
     bool cache_hit;
     int exit_code;

@@ -17,7 +17,7 @@ struct status_page {
     metrics *metrics;
     request_log *log;
     time_t started;
-    char *summary;  /* the configuration, rendered once (no secrets) */
+    char *summary; /* the configuration, rendered once (no secrets) */
 };
 
 static void put(gmb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -47,10 +47,9 @@ static char *esc(const char *s)
     return (char *)gmb_buf_take(&b, &n);
 }
 
-static const char style[] =
-    "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-    "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;font-size:90%}"
-    ".failed,.bad{color:#b00}.missing{color:#a60}.done{color:#060}</style>";
+static const char style[] = "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+                            "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;font-size:90%}"
+                            ".failed,.bad{color:#b00}.missing{color:#a60}.done{color:#060}</style>";
 
 /* Refreshes gauges from the parts that keep their own counters. */
 static void refresh_gauges(status_page *s)
@@ -108,11 +107,17 @@ static void render_index(void *user, rev2_error *err, Rev2ServerCapabilities *ca
     free(e);
     put(&b, "<h2>Configuration</h2>%s", s->summary);
     put(&b, "<h2>Figures</h2><table><tr><th>series</th><th>value</th></tr>");
-    static const char *const shown[] = {
-        "gomabarn_exec_in_flight", "gomabarn_exec_cache_hits_total", "gomabarn_exec_missing_input_rounds_total",
-        "gomabarn_cache_blobs", "gomabarn_cache_bytes", "gomabarn_cache_fetches_total",
-        "gomabarn_buildbarn_bytes_up_total", "gomabarn_buildbarn_bytes_down_total", "gomabarn_buildbarn_retries_total",
-        "gomabarn_files_stored_total", "gomabarn_http_in_flight"};
+    static const char *const shown[] = {"gomabarn_exec_in_flight",
+                                        "gomabarn_exec_cache_hits_total",
+                                        "gomabarn_exec_missing_input_rounds_total",
+                                        "gomabarn_cache_blobs",
+                                        "gomabarn_cache_bytes",
+                                        "gomabarn_cache_fetches_total",
+                                        "gomabarn_buildbarn_bytes_up_total",
+                                        "gomabarn_buildbarn_bytes_down_total",
+                                        "gomabarn_buildbarn_retries_total",
+                                        "gomabarn_files_stored_total",
+                                        "gomabarn_http_in_flight"};
     for (size_t i = 0; i < sizeof shown / sizeof *shown; i++)
         put(&b, "<tr><td>%s</td><td>%lld</td></tr>", shown[i], (long long)metrics_get(s->metrics, shown[i]));
     put(&b, "</table><p><a href=\"/metrics\">/metrics</a></p>");
@@ -127,8 +132,9 @@ static void render_index(void *user, rev2_error *err, Rev2ServerCapabilities *ca
         gmtime_r(&q->started, &tm);
         strftime(when, sizeof when, "%H:%M:%S", &tm);
         char *inst = esc(q->instance), *usr = esc(q->user), *er = esc(q->error);
-        put(&b, "<tr><td><a href=\"/request/%llu\">%llu</a></td><td>%s</td><td class=\"%s\">%s</td><td>%.0f</td>"
-                "<td>%s</td><td>%s</td><td>%d</td><td>%s</td><td>%.120s</td></tr>",
+        put(&b,
+            "<tr><td><a href=\"/request/%llu\">%llu</a></td><td>%s</td><td class=\"%s\">%s</td><td>%.0f</td>"
+            "<td>%s</td><td>%s</td><td>%d</td><td>%s</td><td>%.120s</td></tr>",
             (unsigned long long)q->id, (unsigned long long)q->id, when, q->state, q->state, q->duration_ms, inst,
             q->cache_hit ? "hit" : "", q->exit_code, usr, er);
         free(inst);
@@ -165,8 +171,9 @@ static void on_request_page(http_request *r, void *user)
     gmb_buf b;
     gmb_buf_init(&b, GMB_BUF_UNLIMITED);
     char *inst = esc(q.instance), *usr = esc(q.user), *er = esc(q.error), *wk = esc(q.worker), *rq = esc(q.requester);
-    put(&b, "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>gomabarn request %llu</title>%s</head><body>"
-            "<h1>Exec request %llu</h1><table>",
+    put(&b,
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>gomabarn request %llu</title>%s</head><body>"
+        "<h1>Exec request %llu</h1><table>",
         (unsigned long long)q.id, style, (unsigned long long)q.id);
     put(&b, "<tr><th>state</th><td class=\"%s\">%s</td></tr>", q.state, q.state);
     put(&b, "<tr><th>requester</th><td>%s (%s)</td></tr>", rq, usr);
@@ -177,9 +184,10 @@ static void on_request_page(http_request *r, void *user)
     put(&b, "<tr><th>cache</th><td>%s</td></tr><tr><th>exit status</th><td>%d</td></tr>", q.cache_hit ? "hit" : "miss",
         q.exit_code);
     put(&b, "<tr><th>worker</th><td>%s</td></tr>", wk);
-    put(&b, "<tr><th>queued</th><td>%.1f ms</td></tr><tr><th>input fetch</th><td>%.1f ms</td></tr>"
-            "<tr><th>execution</th><td>%.1f ms</td></tr><tr><th>output upload</th><td>%.1f ms</td></tr>"
-            "<tr><th>total in gomabarn</th><td>%.1f ms</td></tr>",
+    put(&b,
+        "<tr><th>queued</th><td>%.1f ms</td></tr><tr><th>input fetch</th><td>%.1f ms</td></tr>"
+        "<tr><th>execution</th><td>%.1f ms</td></tr><tr><th>output upload</th><td>%.1f ms</td></tr>"
+        "<tr><th>total in gomabarn</th><td>%.1f ms</td></tr>",
         q.queued_ms, q.fetch_ms, q.execute_ms, q.upload_ms, q.duration_ms);
     put(&b, "<tr><th>error</th><td>%s</td></tr></table><p><a href=\"/\">back</a></p></body></html>\n", er);
     free(inst);
@@ -204,7 +212,8 @@ status_page *status_page_new(const gmb_config *cfg, rev2_client *client, cas_sto
         "<tr><th>goma endpoints</th><td>%s/ (auth %s)</td></tr><tr><th>outputs read</th><td>%s</td></tr></table>",
         target, cfg->bb_tls ? "TLS" : "plain text", *cfg->bb_token_file ? ", bearer token" : "", inst,
         cfg->platform_os_family, *img ? ", container-image=" : "", img, dir, (long long)cfg->cache_max_bytes, prefix,
-        cfg->auth_mode, cfg->mount_enabled ? "through the FUSE view at mount.path (in-process if it could not mount)" : "in-process");
+        cfg->auth_mode,
+        cfg->mount_enabled ? "through the FUSE view at mount.path (in-process if it could not mount)" : "in-process");
     free(target);
     free(inst);
     free(img);

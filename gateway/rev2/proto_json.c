@@ -107,17 +107,31 @@ static void scalar(writer *w, const ProtobufCFieldDescriptor *f, const void *p, 
     switch (f->type) {
     case PROTOBUF_C_TYPE_INT32:
     case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32: printf_(w, "%" PRId32, *(const int32_t *)p); break;
+    case PROTOBUF_C_TYPE_SFIXED32:
+        printf_(w, "%" PRId32, *(const int32_t *)p);
+        break;
     case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32: printf_(w, "%" PRIu32, *(const uint32_t *)p); break;
+    case PROTOBUF_C_TYPE_FIXED32:
+        printf_(w, "%" PRIu32, *(const uint32_t *)p);
+        break;
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64: printf_(w, "%" PRId64, *(const int64_t *)p); break;
+    case PROTOBUF_C_TYPE_SFIXED64:
+        printf_(w, "%" PRId64, *(const int64_t *)p);
+        break;
     case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64: printf_(w, "%" PRIu64, *(const uint64_t *)p); break;
-    case PROTOBUF_C_TYPE_FLOAT: printf_(w, "%g", (double)*(const float *)p); break;
-    case PROTOBUF_C_TYPE_DOUBLE: printf_(w, "%g", *(const double *)p); break;
-    case PROTOBUF_C_TYPE_BOOL: puts_(w, *(const protobuf_c_boolean *)p ? "true" : "false"); break;
+    case PROTOBUF_C_TYPE_FIXED64:
+        printf_(w, "%" PRIu64, *(const uint64_t *)p);
+        break;
+    case PROTOBUF_C_TYPE_FLOAT:
+        printf_(w, "%g", (double)*(const float *)p);
+        break;
+    case PROTOBUF_C_TYPE_DOUBLE:
+        printf_(w, "%g", *(const double *)p);
+        break;
+    case PROTOBUF_C_TYPE_BOOL:
+        puts_(w, *(const protobuf_c_boolean *)p ? "true" : "false");
+        break;
     case PROTOBUF_C_TYPE_ENUM: {
         const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(f->descriptor, *(const int *)p);
         if (ev)
@@ -149,28 +163,49 @@ static void scalar(writer *w, const ProtobufCFieldDescriptor *f, const void *p, 
 static bool is_default(const ProtobufCFieldDescriptor *f, const void *p)
 {
     switch (f->type) {
-    case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64: return *(const uint64_t *)p == 0;
-    case PROTOBUF_C_TYPE_DOUBLE: return *(const double *)p == 0;
-    case PROTOBUF_C_TYPE_FLOAT: return *(const float *)p == 0;
-    case PROTOBUF_C_TYPE_BOOL: return !*(const protobuf_c_boolean *)p;
-    case PROTOBUF_C_TYPE_STRING: return !*(char *const *)p || !**(char *const *)p;
-    case PROTOBUF_C_TYPE_BYTES: return ((const ProtobufCBinaryData *)p)->len == 0;
-    case PROTOBUF_C_TYPE_MESSAGE: return *(void *const *)p == NULL;
-    default: return *(const uint32_t *)p == 0;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        return *(const uint64_t *)p == 0;
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return *(const double *)p == 0;
+    case PROTOBUF_C_TYPE_FLOAT:
+        return *(const float *)p == 0;
+    case PROTOBUF_C_TYPE_BOOL:
+        return !*(const protobuf_c_boolean *)p;
+    case PROTOBUF_C_TYPE_STRING:
+        return !*(char *const *)p || !**(char *const *)p;
+    case PROTOBUF_C_TYPE_BYTES:
+        return ((const ProtobufCBinaryData *)p)->len == 0;
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return *(void *const *)p == NULL;
+    default:
+        return *(const uint32_t *)p == 0;
     }
 }
 
 static size_t element_size(const ProtobufCFieldDescriptor *f)
 {
     switch (f->type) {
-    case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64: return 8;
-    case PROTOBUF_C_TYPE_DOUBLE: return sizeof(double);
-    case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_STRING: case PROTOBUF_C_TYPE_MESSAGE: return sizeof(void *);
-    case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
-    default: return 4;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        return 8;
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return sizeof(double);
+    case PROTOBUF_C_TYPE_BOOL:
+        return sizeof(protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_STRING:
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return sizeof(void *);
+    case PROTOBUF_C_TYPE_BYTES:
+        return sizeof(ProtobufCBinaryData);
+    default:
+        return 4;
     }
 }
 

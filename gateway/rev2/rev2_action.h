@@ -23,17 +23,17 @@ typedef struct {
 } rev2_property;
 
 typedef struct {
-    const char *const *arguments;   /* argv; arguments[0] is the program */
+    const char *const *arguments; /* argv; arguments[0] is the program */
     size_t n_arguments;
     const rev2_property *environment;
     size_t n_environment;
-    const char *const *output_paths;  /* relative to the working directory */
+    const char *const *output_paths; /* relative to the working directory */
     size_t n_output_paths;
-    const char *working_directory;    /* relative to the input root; NULL or "" for the root */
+    const char *working_directory; /* relative to the input root; NULL or "" for the root */
     const rev2_property *platform;
     size_t n_platform;
     rev2_digest input_root;
-    int64_t timeout_ms;               /* 0: none (the server's default) */
+    int64_t timeout_ms; /* 0: none (the server's default) */
     bool do_not_cache;
     const uint8_t *salt;
     size_t salt_len;
@@ -42,9 +42,9 @@ typedef struct {
 typedef struct {
     rev2_digest action_digest;
     rev2_digest command_digest;
-    uint8_t *action_bytes;    /* serialized Action (malloc'd) */
+    uint8_t *action_bytes; /* serialized Action (malloc'd) */
     size_t action_len;
-    uint8_t *command_bytes;   /* serialized Command (malloc'd) */
+    uint8_t *command_bytes; /* serialized Command (malloc'd) */
     size_t command_len;
 } rev2_built_action;
 

@@ -12,9 +12,9 @@ typedef struct {
     rev2_error *err;
     void *result;
     size_t n;
-    gmb_buf *out;         /* bytestream reads append here */
+    gmb_buf *out; /* bytestream reads append here */
     bool overflow;
-    rev2_progress_cb progress;  /* Execute stage changes, passed through */
+    rev2_progress_cb progress; /* Execute stage changes, passed through */
     void *progress_user;
 } waiter;
 
@@ -72,8 +72,8 @@ static void fmb_cb(void *user, rev2_error *err, rev2_digest *missing, size_t n)
     waiter_signal(user, err, missing, n);
 }
 
-rev2_error *rev2_find_missing_sync(rev2_client *c, const char *instance, const rev2_digest *digests,
-                                   size_t n, rev2_digest **missing, size_t *n_missing)
+rev2_error *rev2_find_missing_sync(rev2_client *c, const char *instance, const rev2_digest *digests, size_t n,
+                                   rev2_digest **missing, size_t *n_missing)
 {
     waiter w;
     waiter_init(&w);
@@ -92,8 +92,8 @@ rev2_error *rev2_upload_sync(rev2_client *c, const char *instance, const rev2_bl
     return waiter_wait(&w);
 }
 
-rev2_error *rev2_upload_missing_sync(rev2_client *c, const char *instance, const rev2_blob *blobs,
-                                     size_t n, size_t *uploaded)
+rev2_error *rev2_upload_missing_sync(rev2_client *c, const char *instance, const rev2_blob *blobs, size_t n,
+                                     size_t *uploaded)
 {
     waiter w;
     waiter_init(&w);
@@ -106,8 +106,8 @@ static void brb_cb(void *user, rev2_error *err, rev2_read_result *results, size_
     waiter_signal(user, err, results, n);
 }
 
-rev2_error *rev2_batch_read_sync(rev2_client *c, const char *instance, const rev2_digest *digests,
-                                 size_t n, rev2_read_result **results)
+rev2_error *rev2_batch_read_sync(rev2_client *c, const char *instance, const rev2_digest *digests, size_t n,
+                                 rev2_read_result **results)
 {
     waiter w;
     waiter_init(&w);
@@ -127,8 +127,8 @@ static bool append_cb(void *user, const uint8_t *data, size_t len)
     return true;
 }
 
-rev2_error *rev2_bytestream_read_sync(rev2_client *c, const char *instance, const rev2_digest *d,
-                                      int64_t offset, int64_t limit, gmb_buf *out)
+rev2_error *rev2_bytestream_read_sync(rev2_client *c, const char *instance, const rev2_digest *d, int64_t offset,
+                                      int64_t limit, gmb_buf *out)
 {
     waiter w;
     waiter_init(&w);
@@ -205,8 +205,8 @@ static void progress_cb(void *user, int stage, const char *operation)
 }
 
 rev2_error *rev2_execute_sync(rev2_client *c, const char *instance, const rev2_digest *action,
-                              const rev2_execute_options *opts, rev2_progress_cb progress,
-                              void *progress_user, Rev2ExecuteResponse **response)
+                              const rev2_execute_options *opts, rev2_progress_cb progress, void *progress_user,
+                              Rev2ExecuteResponse **response)
 {
     waiter w;
     waiter_init(&w);

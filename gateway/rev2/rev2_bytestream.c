@@ -20,10 +20,10 @@ typedef struct {
     rev2_client *client;
     char *instance;
     rev2_digest digest;
-    int64_t next_offset;  /* first byte not yet delivered */
-    int64_t end;          /* one past the last byte wanted */
+    int64_t next_offset; /* first byte not yet delivered */
+    int64_t end;         /* one past the last byte wanted */
     int attempt;
-    bool stopped;         /* the reader said stop, or we reached `end` */
+    bool stopped; /* the reader said stop, or we reached `end` */
     rev2_data_cb on_data;
     rev2_done_cb on_done;
     void *user;
@@ -116,8 +116,8 @@ static void read_on_done(void *user, rev2_error *err)
     char what[160], next_step[64];
     snprintf(what, sizeof what, "ByteStream read of %s", rev2_digest_str(&r->digest, ds));
     snprintf(next_step, sizeof next_step, "resuming at byte %lld", (long long)r->next_offset);
-    if (rev2_retry_later(r->client, err, err && rev2_code_is_retryable(err->code) && !r->stopped, false,
-                         &r->attempt, what, next_step, read_retry_timer, r))
+    if (rev2_retry_later(r->client, err, err && rev2_code_is_retryable(err->code) && !r->stopped, false, &r->attempt,
+                         what, next_step, read_retry_timer, r))
         return;
     if (err)
         rev2_error_prefix(err, "ByteStream read of %s", rev2_digest_str(&r->digest, ds));
@@ -137,9 +137,8 @@ static void read_attempt(bs_read *r)
                    rev2_client_options_of(r->client)->call_timeout_ms, &read_handlers, r);
 }
 
-void rev2_bytestream_read(rev2_client *c, const char *instance, const rev2_digest *d,
-                          int64_t offset, int64_t limit, rev2_data_cb on_data,
-                          rev2_done_cb on_done, void *user)
+void rev2_bytestream_read(rev2_client *c, const char *instance, const rev2_digest *d, int64_t offset, int64_t limit,
+                          rev2_data_cb on_data, rev2_done_cb on_done, void *user)
 {
     if (offset < 0 || offset > d->size || limit < 0) {
         on_done(user, rev2_error_new(REV2_OUT_OF_RANGE, "ByteStream read range %lld+%lld outside a %lld-byte blob",
@@ -170,10 +169,10 @@ typedef struct {
     rev2_client *client;
     char *instance;
     rev2_blob blob;
-    char *path;       /* our copy of blob.path */
-    int fd;           /* open while writing from a file */
-    int64_t offset;   /* next byte to send */
-    rev2_hasher *hasher;  /* checks a file's bytes against its digest as they go */
+    char *path;          /* our copy of blob.path */
+    int fd;              /* open while writing from a file */
+    int64_t offset;      /* next byte to send */
+    rev2_hasher *hasher; /* checks a file's bytes against its digest as they go */
     int attempt;
     int64_t committed;
     rev2_done_cb cb;
@@ -292,12 +291,12 @@ static void write_on_done(void *user, rev2_error *err)
     /* A server that already holds the blob may end early with the full
      * size committed: that is success too. */
     if (!err && w->committed != w->blob.digest.size)
-        err = rev2_error_new(REV2_DATA_LOSS, "server committed %lld of %lld bytes",
-                             (long long)w->committed, (long long)w->blob.digest.size);
+        err = rev2_error_new(REV2_DATA_LOSS, "server committed %lld of %lld bytes", (long long)w->committed,
+                             (long long)w->blob.digest.size);
     char what[160];
     snprintf(what, sizeof what, "ByteStream write of %s", ds);
-    if (rev2_retry_later(w->client, err, err && rev2_code_is_retryable(err->code), false, &w->attempt,
-                         what, "restarting from byte 0", write_retry_timer, w))
+    if (rev2_retry_later(w->client, err, err && rev2_code_is_retryable(err->code), false, &w->attempt, what,
+                         "restarting from byte 0", write_retry_timer, w))
         return;
     if (err)
         rev2_error_prefix(err, "ByteStream write of %s", ds);
@@ -329,8 +328,7 @@ static void write_attempt(bs_write *w)
                    rev2_client_options_of(w->client)->call_timeout_ms, &write_handlers, w);
 }
 
-void rev2_bytestream_write(rev2_client *c, const char *instance, const rev2_blob *blob,
-                           rev2_done_cb cb, void *user)
+void rev2_bytestream_write(rev2_client *c, const char *instance, const rev2_blob *blob, rev2_done_cb cb, void *user)
 {
     bs_write *w = gmb_calloc(1, sizeof *w);
     w->client = c;

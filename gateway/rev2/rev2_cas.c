@@ -100,8 +100,8 @@ static void bub_done(void *user, rev2_error *err, const uint8_t *resp, size_t le
     free(b);
 }
 
-void rev2_batch_update(rev2_client *c, const char *instance, const rev2_digest *digests,
-                       const uint8_t *const *datas, size_t n, rev2_done_cb cb, void *user)
+void rev2_batch_update(rev2_client *c, const char *instance, const rev2_digest *digests, const uint8_t *const *datas,
+                       size_t n, rev2_done_cb cb, void *user)
 {
     Rev2BatchUpdateBlobsRequest req = BUILD__BAZEL__REMOTE__EXECUTION__V2__BATCH_UPDATE_BLOBS_REQUEST__INIT;
     req.instance_name = (char *)rev2_client_instance(c, instance);
@@ -151,7 +151,8 @@ void rev2_read_results_free(rev2_read_result *r, size_t n)
     free(r);
 }
 
-static void fill_result(rev2_read_result *slot, const Build__Bazel__Remote__Execution__V2__BatchReadBlobsResponse__Response *e)
+static void fill_result(rev2_read_result *slot,
+                        const Build__Bazel__Remote__Execution__V2__BatchReadBlobsResponse__Response *e)
 {
     rev2_error *st = rev2_error_from_status_msg(e->status);
     if (st) {
@@ -213,8 +214,8 @@ static void brb_done(void *user, rev2_error *err, const uint8_t *resp, size_t le
     free(b);
 }
 
-void rev2_batch_read(rev2_client *c, const char *instance, const rev2_digest *digests, size_t n,
-                     rev2_batch_read_cb cb, void *user)
+void rev2_batch_read(rev2_client *c, const char *instance, const rev2_digest *digests, size_t n, rev2_batch_read_cb cb,
+                     void *user)
 {
     Rev2BatchReadBlobsRequest req = BUILD__BAZEL__REMOTE__EXECUTION__V2__BATCH_READ_BLOBS_REQUEST__INIT;
     req.instance_name = (char *)rev2_client_instance(c, instance);

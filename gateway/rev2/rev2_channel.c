@@ -23,8 +23,8 @@ struct rev2_channel {
     rev2_engine *engine;
     grpc_channel *channel;
     char *target;
-    char *auth_value;  /* "Bearer <token>" */
-    uint8_t *request_metadata;  /* serialized RequestMetadata */
+    char *auth_value;          /* "Bearer <token>" */
+    uint8_t *request_metadata; /* serialized RequestMetadata */
     size_t request_metadata_len;
     grpc_metadata md[2];
     size_t n_md;
@@ -54,8 +54,7 @@ char *rev2_read_small_file(const char *path, const char *what, char **err)
         }
     }
     fclose(f);
-    while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r' || s[len - 1] == ' ' ||
-                       s[len - 1] == '\t'))
+    while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r' || s[len - 1] == ' ' || s[len - 1] == '\t'))
         len--;
     s[len] = '\0';
     return s;
@@ -84,8 +83,8 @@ static char *read_pem(const char *path, const char *what, int is_key, char **err
         char why[256];
         ERR_error_string_n(ERR_get_error(), why, sizeof why);
         ERR_clear_error();
-        *err = gmb_format("%s %s is not a PEM %s (OpenSSL: %s)", what, path,
-                         is_key ? "private key" : "certificate", why);
+        *err =
+            gmb_format("%s %s is not a PEM %s (OpenSSL: %s)", what, path, is_key ? "private key" : "certificate", why);
         free(text);
         return NULL;
     }
@@ -103,7 +102,7 @@ static grpc_channel_credentials *make_credentials(const rev2_channel_options *o,
     bool has_key = o->tls_key_file && *o->tls_key_file;
     if (has_cert != has_key) {
         *err = gmb_format("TLS client authentication needs both a certificate and a key (got only the %s)",
-                         has_cert ? "certificate" : "key");
+                          has_cert ? "certificate" : "key");
         free(roots);
         return NULL;
     }
@@ -114,8 +113,7 @@ static grpc_channel_credentials *make_credentials(const rev2_channel_options *o,
         return NULL;
     }
     grpc_ssl_pem_key_cert_pair pair = {.private_key = key, .cert_chain = cert};
-    grpc_channel_credentials *creds =
-        grpc_ssl_credentials_create(roots, has_cert ? &pair : NULL, NULL, NULL);
+    grpc_channel_credentials *creds = grpc_ssl_credentials_create(roots, has_cert ? &pair : NULL, NULL, NULL);
     free(roots);
     free(cert);
     free(key);
@@ -126,8 +124,7 @@ static grpc_channel_credentials *make_credentials(const rev2_channel_options *o,
 
 static void build_request_metadata(rev2_channel *ch)
 {
-    Build__Bazel__Remote__Execution__V2__ToolDetails tool =
-        BUILD__BAZEL__REMOTE__EXECUTION__V2__TOOL_DETAILS__INIT;
+    Build__Bazel__Remote__Execution__V2__ToolDetails tool = BUILD__BAZEL__REMOTE__EXECUTION__V2__TOOL_DETAILS__INIT;
     tool.tool_name = "gomabarn";
     tool.tool_version = GOMABARN_VERSION;
     Build__Bazel__Remote__Execution__V2__RequestMetadata rm =

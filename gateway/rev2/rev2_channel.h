@@ -15,14 +15,14 @@
 #include "rev2_engine.h"
 
 typedef struct {
-    const char *target;           /* "host:port", "dns:///host:port", "unix:/path" */
-    int use_tls;                  /* 0: plain text */
-    const char *tls_ca_file;      /* PEM roots; NULL: system roots */
-    const char *tls_cert_file;    /* PEM client chain, for mTLS; NULL: none */
-    const char *tls_key_file;     /* PEM client key, for mTLS */
-    const char *tls_server_name;  /* override the name checked in the server cert */
-    const char *bearer_token;     /* NULL or "": none */
-    size_t max_message_bytes;     /* largest response we accept (0: 64 MiB) */
+    const char *target;          /* "host:port", "dns:///host:port", "unix:/path" */
+    int use_tls;                 /* 0: plain text */
+    const char *tls_ca_file;     /* PEM roots; NULL: system roots */
+    const char *tls_cert_file;   /* PEM client chain, for mTLS; NULL: none */
+    const char *tls_key_file;    /* PEM client key, for mTLS */
+    const char *tls_server_name; /* override the name checked in the server cert */
+    const char *bearer_token;    /* NULL or "": none */
+    size_t max_message_bytes;    /* largest response we accept (0: 64 MiB) */
 } rev2_channel_options;
 
 typedef struct rev2_channel rev2_channel;

@@ -7,11 +7,11 @@
 #include "mem.h"
 
 struct rev2_client {
-    rev2_client_options opts;  /* strings below are our own copies */
+    rev2_client_options opts; /* strings below are our own copies */
     rev2_engine *engine;
     rev2_channel *channel;
     char *instance;
-    rev2_client_stats stats;   /* updated with atomic adds */
+    rev2_client_stats stats; /* updated with atomic adds */
 };
 
 void rev2_client_options_init(rev2_client_options *o)

@@ -47,12 +47,12 @@ typedef struct rev2_client rev2_client;
 
 /* Counters since start (read with rev2_client_stats). */
 typedef struct {
-    uint64_t calls;         /* gRPC calls started */
-    uint64_t retries;       /* of which retries after a retryable error */
-    uint64_t bytes_up;      /* blob bytes uploaded */
-    uint64_t bytes_down;    /* blob bytes downloaded */
-    uint64_t executes;      /* Execute operations started */
-    uint64_t reattaches;    /* WaitExecution after a broken stream */
+    uint64_t calls;      /* gRPC calls started */
+    uint64_t retries;    /* of which retries after a retryable error */
+    uint64_t bytes_up;   /* blob bytes uploaded */
+    uint64_t bytes_down; /* blob bytes downloaded */
+    uint64_t executes;   /* Execute operations started */
+    uint64_t reattaches; /* WaitExecution after a broken stream */
 } rev2_client_stats;
 
 /* NULL on failure with a malloc'd explanation in *err. Connecting is lazy:
@@ -64,7 +64,6 @@ void rev2_client_stats_get(rev2_client *c, rev2_client_stats *out);
 /* Cancels what is in flight (callbacks run with CANCELLED), waits for it,
  * and frees everything. */
 void rev2_client_free(rev2_client *c);
-
 
 /* ---- Capabilities ----------------------------------------------------- */
 typedef void (*rev2_capabilities_cb)(void *user, rev2_error *err, Rev2ServerCapabilities *caps);
@@ -80,7 +79,7 @@ void rev2_find_missing(rev2_client *c, const char *instance, const rev2_digest *
  * or path must stay valid until the callback has run. */
 typedef struct {
     rev2_digest digest;
-    const uint8_t *data;  /* NULL: read from path */
+    const uint8_t *data; /* NULL: read from path */
     const char *path;
 } rev2_blob;
 
@@ -88,41 +87,38 @@ typedef void (*rev2_done_cb)(void *user, rev2_error *err);
 /* Uploads all blobs: small ones in BatchUpdateBlobs calls under
  * max_batch_bytes, large ones through ByteStream Write. A file whose bytes
  * do not match its digest fails with DATA_LOSS. No FindMissingBlobs. */
-void rev2_upload(rev2_client *c, const char *instance, const rev2_blob *blobs, size_t n,
-                 rev2_done_cb cb, void *user);
+void rev2_upload(rev2_client *c, const char *instance, const rev2_blob *blobs, size_t n, rev2_done_cb cb, void *user);
 /* FindMissingBlobs, then rev2_upload of just the missing ones.
  * *uploaded (if not NULL) receives how many were sent before cb runs. */
-void rev2_upload_missing(rev2_client *c, const char *instance, const rev2_blob *blobs, size_t n,
-                         size_t *uploaded, rev2_done_cb cb, void *user);
+void rev2_upload_missing(rev2_client *c, const char *instance, const rev2_blob *blobs, size_t n, size_t *uploaded,
+                         rev2_done_cb cb, void *user);
 
 typedef struct {
     rev2_digest digest;
-    uint8_t *data;     /* malloc'd, digest.size bytes; NULL when err is set */
-    rev2_error *err;   /* this blob's own failure (NOT_FOUND, DATA_LOSS...) */
+    uint8_t *data;   /* malloc'd, digest.size bytes; NULL when err is set */
+    rev2_error *err; /* this blob's own failure (NOT_FOUND, DATA_LOSS...) */
 } rev2_read_result;
 void rev2_read_results_free(rev2_read_result *r, size_t n);
 /* Reads blobs whose total size is under max_batch_bytes in one
  * BatchReadBlobs (checking each digest). `results` is in request order. */
 typedef void (*rev2_batch_read_cb)(void *user, rev2_error *err, rev2_read_result *results, size_t n);
-void rev2_batch_read(rev2_client *c, const char *instance, const rev2_digest *digests, size_t n,
-                     rev2_batch_read_cb cb, void *user);
+void rev2_batch_read(rev2_client *c, const char *instance, const rev2_digest *digests, size_t n, rev2_batch_read_cb cb,
+                     void *user);
 
 /* ByteStream Read of [offset, offset+limit) (limit 0: to the end). Data
  * arrives in order through on_data (return false to stop early: the call
  * ends OK). Resumes at the next offset after a retryable failure. */
 typedef bool (*rev2_data_cb)(void *user, const uint8_t *data, size_t len);
-void rev2_bytestream_read(rev2_client *c, const char *instance, const rev2_digest *d,
-                          int64_t offset, int64_t limit, rev2_data_cb on_data,
-                          rev2_done_cb on_done, void *user);
+void rev2_bytestream_read(rev2_client *c, const char *instance, const rev2_digest *d, int64_t offset, int64_t limit,
+                          rev2_data_cb on_data, rev2_done_cb on_done, void *user);
 /* ByteStream Write of one blob, in chunks of bytestream_chunk_bytes. */
-void rev2_bytestream_write(rev2_client *c, const char *instance, const rev2_blob *blob,
-                           rev2_done_cb cb, void *user);
+void rev2_bytestream_write(rev2_client *c, const char *instance, const rev2_blob *blob, rev2_done_cb cb, void *user);
 
 /* ---- Action cache and execution --------------------------------------- */
 /* NOT_FOUND in err means a cache miss. */
 typedef void (*rev2_action_result_cb)(void *user, rev2_error *err, Rev2ActionResult *result);
-void rev2_get_action_result(rev2_client *c, const char *instance, const rev2_digest *action,
-                            bool inline_outputs, rev2_action_result_cb cb, void *user);
+void rev2_get_action_result(rev2_client *c, const char *instance, const rev2_digest *action, bool inline_outputs,
+                            rev2_action_result_cb cb, void *user);
 
 /* Stage changes while an Execute runs (QUEUED, EXECUTING...); optional. */
 typedef void (*rev2_progress_cb)(void *user, int stage, const char *operation_name);
@@ -135,10 +131,9 @@ typedef void (*rev2_execute_cb)(void *user, rev2_error *err, Rev2ExecuteResponse
  * Execute semantics, which Buildbarn's own Execute leaves to the client. */
 typedef struct {
     bool skip_cache_lookup;
-    int priority;                /* ExecutionPolicy.priority; 0 default */
+    int priority; /* ExecutionPolicy.priority; 0 default */
 } rev2_execute_options;
-void rev2_execute(rev2_client *c, const char *instance, const rev2_digest *action,
-                  const rev2_execute_options *opts, rev2_progress_cb progress,
-                  rev2_execute_cb cb, void *user);
+void rev2_execute(rev2_client *c, const char *instance, const rev2_digest *action, const rev2_execute_options *opts,
+                  rev2_progress_cb progress, rev2_execute_cb cb, void *user);
 
 #endif

@@ -12,7 +12,7 @@ typedef struct timer_entry {
     int64_t due_ms;
     void (*fn)(void *arg, bool cancelled);
     void *arg;
-    struct timer_entry *next;  /* list kept sorted by due_ms */
+    struct timer_entry *next; /* list kept sorted by due_ms */
 } timer_entry;
 
 struct rev2_engine {
@@ -21,14 +21,14 @@ struct rev2_engine {
     int n_threads;
 
     pthread_t timer_thread;
-    pthread_mutex_t lock;  /* guards timers, stopping, calls_in_flight */
+    pthread_mutex_t lock; /* guards timers, stopping, calls_in_flight */
     pthread_cond_t cond;
     timer_entry *timers;
-    bool stopping;      /* no new calls; timers fire at once, cancelled */
-    bool timer_done;    /* timer thread has exited: run new timers inline */
+    bool stopping;   /* no new calls; timers fire at once, cancelled */
+    bool timer_done; /* timer thread has exited: run new timers inline */
     bool shut_down;
     int calls_in_flight;
-    rev2_live_call live;  /* sentinel of the list of calls in flight */
+    rev2_live_call live; /* sentinel of the list of calls in flight */
 };
 
 int64_t rev2_now_ms(void)

@@ -18,7 +18,7 @@ struct grpc_completion_queue;
 typedef struct rev2_engine rev2_engine;
 
 typedef struct rev2_tag {
-    void (*fn)(void *arg, bool ok);  /* run on a completion thread */
+    void (*fn)(void *arg, bool ok); /* run on a completion thread */
     void *arg;
 } rev2_tag;
 
@@ -30,13 +30,12 @@ struct grpc_completion_queue *rev2_engine_cq(rev2_engine *e);
 /* Runs fn(arg) on the timer thread after `delay_ms`. The callback must be
  * quick (typically: start a call). Pending timers run at shutdown with
  * `cancelled` true so their owners can clean up. */
-void rev2_engine_after(rev2_engine *e, int64_t delay_ms,
-                       void (*fn)(void *arg, bool cancelled), void *arg);
+void rev2_engine_after(rev2_engine *e, int64_t delay_ms, void (*fn)(void *arg, bool cancelled), void *arg);
 
 /* Calls in flight register here so shutdown can cancel them and wait for
  * them to end. The node is embedded in the call's own struct. */
 typedef struct rev2_live_call {
-    void (*cancel)(void *arg);  /* asks the call to end soon (grpc_call_cancel) */
+    void (*cancel)(void *arg); /* asks the call to end soon (grpc_call_cancel) */
     void *arg;
     struct rev2_live_call *prev, *next;
 } rev2_live_call;

@@ -42,8 +42,8 @@ rev2_error *rev2_error_from_status_msg(const void *msg)
         const GpbAny *any = st->details[i];
         if (!rev2_any_is(any, "google.rpc.PreconditionFailure"))
             continue;
-        Google__Rpc__PreconditionFailure *pf = google__rpc__precondition_failure__unpack(
-            NULL, any->value.len, any->value.data);
+        Google__Rpc__PreconditionFailure *pf =
+            google__rpc__precondition_failure__unpack(NULL, any->value.len, any->value.data);
         if (!pf)
             continue;
         for (size_t v = 0; v < pf->n_violations; v++) {
@@ -103,10 +103,10 @@ void rev2_error_free(rev2_error *e)
 const char *rev2_code_name(int code)
 {
     static const char *const names[] = {
-        "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
-        "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-        "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL",
-        "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+        "OK",        "CANCELLED",       "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+        "NOT_FOUND", "ALREADY_EXISTS",  "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+        "ABORTED",   "OUT_OF_RANGE",    "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+        "DATA_LOSS", "UNAUTHENTICATED",
     };
     if (code < 0 || code >= (int)(sizeof names / sizeof names[0]))
         return "UNKNOWN_CODE";

@@ -36,9 +36,9 @@ enum {
 };
 
 typedef struct {
-    int code;              /* a REV2_* status code, never REV2_OK */
-    char *message;         /* the server's (or our) words; never NULL */
-    rev2_digest *missing;  /* blobs named by MISSING precondition violations */
+    int code;             /* a REV2_* status code, never REV2_OK */
+    char *message;        /* the server's (or our) words; never NULL */
+    rev2_digest *missing; /* blobs named by MISSING precondition violations */
     size_t n_missing;
 } rev2_error;
 

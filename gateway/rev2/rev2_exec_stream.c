@@ -32,8 +32,8 @@ static void take_final(rev2_exec_stream *s, const LroOperation *op)
         s->op_error = rev2_error_new(REV2_INTERNAL, "finished operation carries no ExecuteResponse");
         return;
     }
-    s->response = build__bazel__remote__execution__v2__execute_response__unpack(
-        NULL, op->response->value.len, op->response->value.data);
+    s->response = build__bazel__remote__execution__v2__execute_response__unpack(NULL, op->response->value.len,
+                                                                                op->response->value.data);
     if (!s->response)
         s->op_error = rev2_error_new(REV2_INTERNAL, "undecodable ExecuteResponse");
 }

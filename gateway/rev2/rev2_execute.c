@@ -32,8 +32,8 @@ static void gar_done(void *user, rev2_error *err, const uint8_t *resp, size_t le
     free(g);
 }
 
-void rev2_get_action_result(rev2_client *c, const char *instance, const rev2_digest *action,
-                            bool inline_outputs, rev2_action_result_cb cb, void *user)
+void rev2_get_action_result(rev2_client *c, const char *instance, const rev2_digest *action, bool inline_outputs,
+                            rev2_action_result_cb cb, void *user)
 {
     Rev2GetActionResultRequest req = BUILD__BAZEL__REMOTE__EXECUTION__V2__GET_ACTION_RESULT_REQUEST__INIT;
     Rev2Digest d;
@@ -63,8 +63,8 @@ typedef struct {
     void *user;
 
     int attempt;
-    bool waiting;            /* this attempt is a WaitExecution */
-    rev2_exec_stream st;     /* what the stream has said */
+    bool waiting;        /* this attempt is a WaitExecution */
+    rev2_exec_stream st; /* what the stream has said */
 } exec_op;
 
 static void exec_attempt(exec_op *x);
@@ -157,9 +157,8 @@ static void exec_on_done(void *user, rev2_error *err)
     }
     if (reattach)
         REV2_STAT_ADD(x->client, reattaches, 1);
-    if (rev2_retry_later(x->client, err, rev2_code_is_retryable(err->code) || lost, lost, &x->attempt,
-                         "Execute stream", reattach ? "reattaching with WaitExecution" : "submitting again",
-                         exec_retry_timer, x))
+    if (rev2_retry_later(x->client, err, rev2_code_is_retryable(err->code) || lost, lost, &x->attempt, "Execute stream",
+                         reattach ? "reattaching with WaitExecution" : "submitting again", exec_retry_timer, x))
         return;
     exec_finish(x, err);
 }
@@ -187,7 +186,7 @@ static void cache_checked(void *user, rev2_error *err, Rev2ActionResult *result)
     if (!err && result) {
         Rev2ExecuteResponse *resp = gmb_malloc(sizeof *resp);
         build__bazel__remote__execution__v2__execute_response__init(resp);
-        resp->result = result;  /* freed with resp */
+        resp->result = result; /* freed with resp */
         resp->cached_result = true;
         x->cb(x->user, NULL, resp);
         rev2_exec_stream_clear(&x->st);
@@ -202,9 +201,8 @@ static void cache_checked(void *user, rev2_error *err, Rev2ActionResult *result)
     exec_attempt(x);
 }
 
-void rev2_execute(rev2_client *c, const char *instance, const rev2_digest *action,
-                  const rev2_execute_options *opts, rev2_progress_cb progress,
-                  rev2_execute_cb cb, void *user)
+void rev2_execute(rev2_client *c, const char *instance, const rev2_digest *action, const rev2_execute_options *opts,
+                  rev2_progress_cb progress, rev2_execute_cb cb, void *user)
 {
     exec_op *x = gmb_calloc(1, sizeof *x);
     x->client = c;

@@ -71,15 +71,15 @@ int rev2_directory_check(const Rev2Directory *d, char **err)
 /* ---- The walk over one Tree ---- */
 
 typedef struct {
-    uint64_t outputs;  /* entries below (files, symlinks, directories), saturating */
-    uint64_t bytes;    /* file bytes below, saturating */
-    int state;         /* 0 unvisited, 1 being counted, 2 counted */
+    uint64_t outputs; /* entries below (files, symlinks, directories), saturating */
+    uint64_t bytes;   /* file bytes below, saturating */
+    int state;        /* 0 unvisited, 1 being counted, 2 counted */
 } dir_count;
 
 typedef struct {
     const rev2_tree_index *ix;
-    dir_count *counts;  /* one per tree->children[i] */
-    const char *top;    /* the output directory's path, for messages */
+    dir_count *counts; /* one per tree->children[i] */
+    const char *top;   /* the output directory's path, for messages */
 } tree_walk;
 
 static uint64_t add_sat(uint64_t a, uint64_t b)
@@ -176,8 +176,7 @@ static bool is_declared(const char *path, const char *const *declared, size_t n_
 }
 
 /* A top-level output path: valid and declared. */
-static int check_top(const char *what, const char *path, const char *const *declared, size_t n_declared,
-                     char **err)
+static int check_top(const char *what, const char *path, const char *const *declared, size_t n_declared, char **err)
 {
     /* A path exactly as the action declared it is what its client asked
      * for (it may climb with ".." from the working directory); every other
@@ -186,8 +185,8 @@ static int check_top(const char *what, const char *path, const char *const *decl
         if (strcmp(path, declared[i]) == 0)
             return 0;
     if (!rev2_output_path_is_valid(path))
-        return gmb_fail(err, "%s \"%s\" is not a relative path of plain names (empty, \".\", \"..\" or absolute)",
-                        what, path ? path : "");
+        return gmb_fail(err, "%s \"%s\" is not a relative path of plain names (empty, \".\", \"..\" or absolute)", what,
+                        path ? path : "");
     if (!is_declared(path, declared, n_declared))
         return gmb_fail(err, "%s \"%s\" is not among the outputs the action declared", what, path);
     return 0;
@@ -316,7 +315,8 @@ int rev2_output_list_build(const Rev2ActionResult *r, const char *const *declare
         rc = check_top("output file", f->path, declared, n_declared, err);
         if (rc == 0 && !rev2_digest_from_proto(f->digest, &d))
             rc = gmb_fail(err, "output file %s has no valid digest", f->path);
-        if (rc == 0 && (rc = over_limits(limits, add_sat(out->n, 1), add_sat(out->file_bytes, (uint64_t)d.size), err)) == 0) {
+        if (rc == 0 &&
+            (rc = over_limits(limits, add_sat(out->n, 1), add_sat(out->file_bytes, (uint64_t)d.size), err)) == 0) {
             rev2_output *o = push(out, &cap);
             o->kind = REV2_OUTPUT_FILE;
             o->path = gmb_strdup(f->path);

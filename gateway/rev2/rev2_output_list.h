@@ -29,23 +29,23 @@
 typedef enum { REV2_OUTPUT_FILE, REV2_OUTPUT_SYMLINK, REV2_OUTPUT_DIRECTORY } rev2_output_kind;
 
 typedef struct {
-    char *path;              /* relative to the working directory, checked */
+    char *path; /* relative to the working directory, checked */
     rev2_output_kind kind;
-    rev2_digest digest;      /* FILE */
-    bool executable;         /* FILE */
+    rev2_digest digest;                  /* FILE */
+    bool executable;                     /* FILE */
     const ProtobufCBinaryData *contents; /* FILE: inline bytes, or NULL; points into the ActionResult */
-    char *target;            /* SYMLINK */
+    char *target;                        /* SYMLINK */
 } rev2_output;
 
 typedef struct {
     rev2_output *items;
     size_t n;
-    uint64_t file_bytes;     /* sum of the files' sizes */
+    uint64_t file_bytes; /* sum of the files' sizes */
 } rev2_output_list;
 
 typedef struct {
-    size_t max_outputs;      /* files, symlinks and directories, after expansion */
-    uint64_t max_bytes;      /* sum of file sizes */
+    size_t max_outputs; /* files, symlinks and directories, after expansion */
+    uint64_t max_bytes; /* sum of file sizes */
 } rev2_output_limits;
 
 /* Defaults for callers without a configuration (tests, tools). */

@@ -122,8 +122,8 @@ static int write_output(rev2_client *c, const char *instance, const rev2_output 
     return rc;
 }
 
-int rev2_outputs_write(rev2_client *c, const char *instance, const Rev2ActionResult *r,
-                       const char *const *declared, size_t n_declared, const char *dir, char **err)
+int rev2_outputs_write(rev2_client *c, const char *instance, const Rev2ActionResult *r, const char *const *declared,
+                       size_t n_declared, const char *dir, char **err)
 {
     tree_source src = {c, instance};
     rev2_output_limits limits = {REV2_OUTPUT_DEFAULT_MAX_OUTPUTS, REV2_OUTPUT_DEFAULT_MAX_BYTES};

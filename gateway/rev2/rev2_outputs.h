@@ -13,8 +13,8 @@
 /* 0, or -1 with a malloc'd reason in *err. `dir` is where output paths
  * (relative to the working directory) are rooted; `declared` are the
  * action's output paths. */
-int rev2_outputs_write(rev2_client *c, const char *instance, const Rev2ActionResult *r,
-                       const char *const *declared, size_t n_declared, const char *dir, char **err);
+int rev2_outputs_write(rev2_client *c, const char *instance, const Rev2ActionResult *r, const char *const *declared,
+                       size_t n_declared, const char *dir, char **err);
 /* stdout or stderr of an action: inline bytes, or fetched by digest. */
 rev2_error *rev2_outputs_stream(rev2_client *c, const char *instance, const ProtobufCBinaryData *raw,
                                 const Rev2Digest *digest, gmb_buf *out);

@@ -59,8 +59,11 @@ uint8_t *rev2_pack(const ProtobufCMessage *msg, size_t *len);
 #define REV2_PACK(msgp, lenp) rev2_pack((const ProtobufCMessage *)(msgp), (lenp))
 
 /* Frees a message decoded by protobuf-c (NULL is fine). */
-#define rev2_msg_free(m) \
-    do { if (m) protobuf_c_message_free_unpacked((ProtobufCMessage *)(m), NULL); } while (0)
+#define rev2_msg_free(m)                                                     \
+    do {                                                                     \
+        if (m)                                                               \
+            protobuf_c_message_free_unpacked((ProtobufCMessage *)(m), NULL); \
+    } while (0)
 
 /* Points a Digest message at a rev2_digest (no copy: `d` must outlive it). */
 void rev2_digest_to_proto(const rev2_digest *d, Rev2Digest *out);
@@ -71,7 +74,7 @@ bool rev2_digest_from_proto(const Rev2Digest *in, rev2_digest *out);
  * into it: `digests` must outlive the list). */
 typedef struct {
     Rev2Digest *protos;
-    Rev2Digest **ptrs;  /* what a repeated field wants */
+    Rev2Digest **ptrs; /* what a repeated field wants */
     size_t n;
 } rev2_digest_list;
 void rev2_digest_list_init(rev2_digest_list *l, const rev2_digest *digests, size_t n);

@@ -20,8 +20,8 @@ int64_t rev2_backoff_ms(int attempt, int64_t initial_ms, int64_t max_ms)
     return half + (half > 0 ? (int64_t)(r % (uint64_t)(full - half + 1)) : 0);
 }
 
-bool rev2_retry_later(rev2_client *c, rev2_error *err, bool retryable, bool no_pause, int *attempt,
-                      const char *what, const char *next_step, void (*fn)(void *, bool), void *arg)
+bool rev2_retry_later(rev2_client *c, rev2_error *err, bool retryable, bool no_pause, int *attempt, const char *what,
+                      const char *next_step, void (*fn)(void *, bool), void *arg)
 {
     const rev2_client_options *o = rev2_client_options_of(c);
     if (!err || !retryable || *attempt >= o->max_attempts)

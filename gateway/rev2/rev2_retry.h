@@ -17,8 +17,7 @@ int64_t rev2_backoff_ms(int attempt, int64_t initial_ms, int64_t max_ms);
  * <next_step> in N ms", frees err, counts the retry, advances *attempt and
  * runs fn(arg, cancelled) after the back-off (at once when no_pause), then
  * returns true. Otherwise it returns false and leaves err to the caller. */
-bool rev2_retry_later(rev2_client *c, rev2_error *err, bool retryable, bool no_pause, int *attempt,
-                      const char *what, const char *next_step, void (*fn)(void *arg, bool cancelled),
-                      void *arg);
+bool rev2_retry_later(rev2_client *c, rev2_error *err, bool retryable, bool no_pause, int *attempt, const char *what,
+                      const char *next_step, void (*fn)(void *arg, bool cancelled), void *arg);
 
 #endif

@@ -20,18 +20,18 @@ typedef struct rpc {
     rev2_channel *channel;
     const rev2_rpc_handlers *h;
     void *user;
-    char method[128];       /* for log lines */
+    char method[128];        /* for log lines */
     grpc_slice method_slice; /* ref-counted: the transport's HPACK table may keep it */
     grpc_call *call;
     rev2_live_call live;
 
     rev2_tag send_tag, recv_tag, status_tag;
     pthread_mutex_t lock;
-    int pending;          /* batches started and not yet completed */
+    int pending; /* batches started and not yet completed */
     bool status_done;
-    bool stopped_by_us;   /* on_message asked to stop: cancelled on purpose */
+    bool stopped_by_us; /* on_message asked to stop: cancelled on purpose */
     bool sent_last;
-    rev2_error *local_err;  /* a failure of ours, reported instead of the status */
+    rev2_error *local_err; /* a failure of ours, reported instead of the status */
 
     grpc_byte_buffer *send_bb;
     grpc_byte_buffer *recv_bb;
@@ -60,8 +60,7 @@ static rev2_error *status_to_error(rpc *r)
     for (size_t i = 0; i < r->trailing_md.count; i++) {
         grpc_metadata *m = &r->trailing_md.metadata[i];
         if (grpc_slice_str_cmp(m->key, "grpc-status-details-bin") == 0) {
-            rev2_error *e = rev2_error_from_status_bytes(GRPC_SLICE_START_PTR(m->value),
-                                                         GRPC_SLICE_LENGTH(m->value));
+            rev2_error *e = rev2_error_from_status_bytes(GRPC_SLICE_START_PTR(m->value), GRPC_SLICE_LENGTH(m->value));
             if (e) {
                 e->code = (int)r->status;
                 return e;
@@ -144,8 +143,7 @@ static bool take_next_request(rpc *r)
     bool last = true;
     char *why = NULL;
     if (!r->h->next_request(r->user, &r->request, &last, &why)) {
-        rev2_error *e = rev2_error_new(REV2_INTERNAL, "%s: %s", r->method,
-                                       why ? why : "request could not be built");
+        rev2_error *e = rev2_error_new(REV2_INTERNAL, "%s: %s", r->method, why ? why : "request could not be built");
         free(why);
         fail_locally(r, e);
         return false;
@@ -256,8 +254,8 @@ static void fail_before_start(const rev2_rpc_handlers *h, void *user, rev2_error
     h->on_done(user, e);
 }
 
-void rev2_rpc_start(rev2_channel *ch, const char *method, int64_t timeout_ms,
-                    const rev2_rpc_handlers *handlers, void *user)
+void rev2_rpc_start(rev2_channel *ch, const char *method, int64_t timeout_ms, const rev2_rpc_handlers *handlers,
+                    void *user)
 {
     rpc *r = gmb_calloc(1, sizeof *r);
     r->channel = ch;
@@ -279,17 +277,15 @@ void rev2_rpc_start(rev2_channel *ch, const char *method, int64_t timeout_ms,
     rev2_engine *engine = rev2_channel_engine(ch);
     if (!rev2_engine_call_started(engine, &r->live)) {
         rpc_free(r);
-        fail_before_start(handlers, user,
-                          rev2_error_new(REV2_CANCELLED, "%s: gomabarn is shutting down", method));
+        fail_before_start(handlers, user, rev2_error_new(REV2_CANCELLED, "%s: gomabarn is shutting down", method));
         return;
     }
 
-    gpr_timespec deadline = timeout_ms > 0
-        ? gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(timeout_ms, GPR_TIMESPAN))
-        : gpr_inf_future(GPR_CLOCK_MONOTONIC);
-    r->call = grpc_channel_create_call(rev2_channel_grpc(ch), NULL, GRPC_PROPAGATE_DEFAULTS,
-                                       rev2_engine_cq(engine), r->method_slice,
-                                       NULL, deadline, NULL);
+    gpr_timespec deadline =
+        timeout_ms > 0 ? gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(timeout_ms, GPR_TIMESPAN))
+                       : gpr_inf_future(GPR_CLOCK_MONOTONIC);
+    r->call = grpc_channel_create_call(rev2_channel_grpc(ch), NULL, GRPC_PROPAGATE_DEFAULTS, rev2_engine_cq(engine),
+                                       r->method_slice, NULL, deadline, NULL);
 
     /* The status batch first: it holds the call open until everything ends. */
     grpc_op status_op;
@@ -308,8 +304,7 @@ void rev2_rpc_start(rev2_channel *ch, const char *method, int64_t timeout_ms,
     if (rc != GRPC_CALL_OK) {
         rev2_engine_call_finished(engine, &r->live);
         rpc_free(r);
-        fail_before_start(handlers, user,
-                          rev2_error_new(REV2_INTERNAL, "%s: gRPC refused the call (%d)", method, rc));
+        fail_before_start(handlers, user, rev2_error_new(REV2_INTERNAL, "%s: gRPC refused the call (%d)", method, rc));
         return;
     }
     if (take_next_request(r))

@@ -32,7 +32,7 @@ typedef struct {
 /* Starts a call to `method` (e.g. "/google.bytestream.ByteStream/Read").
  * timeout_ms <= 0 means no deadline. If the call cannot start (engine shut
  * down, first request refused), on_done runs before this returns. */
-void rev2_rpc_start(rev2_channel *ch, const char *method, int64_t timeout_ms,
-                    const rev2_rpc_handlers *handlers, void *user);
+void rev2_rpc_start(rev2_channel *ch, const char *method, int64_t timeout_ms, const rev2_rpc_handlers *handlers,
+                    void *user);
 
 #endif

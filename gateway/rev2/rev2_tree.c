@@ -16,9 +16,9 @@ typedef enum { NODE_DIR, NODE_FILE, NODE_SYMLINK, NODE_DIR_DIGEST } node_kind;
 typedef struct tnode {
     char *name;
     node_kind kind;
-    rev2_digest digest;     /* files: content; dirs: Directory message (after finish, or given) */
+    rev2_digest digest; /* files: content; dirs: Directory message (after finish, or given) */
     bool executable;
-    char *target;           /* symlinks */
+    char *target; /* symlinks */
     struct tnode **children;
     size_t n_children, cap_children;
 } tnode;
@@ -26,7 +26,7 @@ typedef struct tnode {
 struct rev2_tree {
     tnode root;
     bool finished;
-    rev2_blob *blobs;       /* distinct Directory messages */
+    rev2_blob *blobs; /* distinct Directory messages */
     uint8_t **blob_data;
     size_t n_blobs, cap_blobs;
     size_t files, symlinks, dirs;
@@ -110,8 +110,9 @@ static tnode *walk_parents(rev2_tree *t, const char *path, char **parts, size_t 
             c = add_child(dir, parts[i], NODE_DIR);
         } else if (c->kind != NODE_DIR) {
             gmb_fail(err, "\"%s\": \"%s\" is a %s", path, parts[i],
-                     c->kind == NODE_FILE ? "file, not a directory" : c->kind == NODE_SYMLINK ? "symlink, not a directory"
-                                                                       : "directory given by digest, closed to additions");
+                     c->kind == NODE_FILE      ? "file, not a directory"
+                     : c->kind == NODE_SYMLINK ? "symlink, not a directory"
+                                               : "directory given by digest, closed to additions");
             return NULL;
         }
         dir = c;
@@ -119,8 +120,8 @@ static tnode *walk_parents(rev2_tree *t, const char *path, char **parts, size_t 
     return dir;
 }
 
-static int add_entry(rev2_tree *t, const char *path, node_kind kind, const rev2_digest *d,
-                     bool executable, const char *target, char **err)
+static int add_entry(rev2_tree *t, const char *path, node_kind kind, const rev2_digest *d, bool executable,
+                     const char *target, char **err)
 {
     if (t->finished)
         return gmb_fail(err, "tree already finished");
@@ -183,8 +184,8 @@ int rev2_tree_add_dir_digest(rev2_tree *t, const char *path, const rev2_digest *
     return add_entry(t, path, NODE_DIR_DIGEST, d, false, NULL, err);
 }
 
-int rev2_tree_add_local(rev2_tree *t, const char *local, const char *rel,
-                        rev2_tree_file_cb on_file, void *user, char **err)
+int rev2_tree_add_local(rev2_tree *t, const char *local, const char *rel, rev2_tree_file_cb on_file, void *user,
+                        char **err)
 {
     struct stat st;
     if (lstat(local, &st) < 0)

@@ -32,8 +32,8 @@ int rev2_tree_add_dir_digest(rev2_tree *t, const char *path, const rev2_digest *
  * owner's x bit. on_file (optional) hears of every regular file added, so
  * the caller can upload it. */
 typedef void (*rev2_tree_file_cb)(void *user, const char *local_path, const rev2_digest *d);
-int rev2_tree_add_local(rev2_tree *t, const char *local_path, const char *tree_path,
-                        rev2_tree_file_cb on_file, void *user, char **err);
+int rev2_tree_add_local(rev2_tree *t, const char *local_path, const char *tree_path, rev2_tree_file_cb on_file,
+                        void *user, char **err);
 /* rev2_tree_add_local(t, local_dir, "", NULL, NULL, err). */
 int rev2_tree_add_local_dir(rev2_tree *t, const char *local_dir, char **err);
 

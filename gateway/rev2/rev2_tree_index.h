@@ -10,9 +10,9 @@
 #include "rev2_proto.h"
 
 typedef struct {
-    const Rev2Tree *tree;   /* not owned */
-    rev2_digest *digests;   /* digests[i] names tree->children[i] */
-    size_t *order;          /* child positions sorted by digest */
+    const Rev2Tree *tree; /* not owned */
+    rev2_digest *digests; /* digests[i] names tree->children[i] */
+    size_t *order;        /* child positions sorted by digest */
 } rev2_tree_index;
 
 void rev2_tree_index_init(rev2_tree_index *ix, const Rev2Tree *tree);

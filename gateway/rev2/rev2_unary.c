@@ -12,10 +12,10 @@
 
 typedef struct {
     rev2_client *client;
-    const char *method;  /* a string literal */
+    const char *method; /* a string literal */
     uint8_t *request;
     size_t request_len;
-    int attempt;         /* 1-based */
+    int attempt; /* 1-based */
     rev2_unary_cb cb;
     void *user;
     gmb_buf response;
@@ -68,8 +68,8 @@ static void unary_on_done(void *user, rev2_error *err)
 {
     unary_call *u = user;
     u->got_response = u->got_response && !err;
-    if (rev2_retry_later(u->client, err, err && rev2_code_is_retryable(err->code), false, &u->attempt,
-                         u->method, "retrying", retry_timer, u))
+    if (rev2_retry_later(u->client, err, err && rev2_code_is_retryable(err->code), false, &u->attempt, u->method,
+                         "retrying", retry_timer, u))
         return;
     if (err && u->attempt > 1)
         rev2_error_prefix(err, "after %d attempts", u->attempt);
@@ -85,12 +85,11 @@ static const rev2_rpc_handlers unary_handlers = {
 static void start_attempt(unary_call *u)
 {
     REV2_STAT_ADD(u->client, calls, 1);
-    rev2_rpc_start(rev2_client_channel(u->client), u->method,
-                   rev2_client_options_of(u->client)->call_timeout_ms, &unary_handlers, u);
+    rev2_rpc_start(rev2_client_channel(u->client), u->method, rev2_client_options_of(u->client)->call_timeout_ms,
+                   &unary_handlers, u);
 }
 
-void rev2_unary(rev2_client *c, const char *method, uint8_t *request, size_t request_len,
-                rev2_unary_cb cb, void *user)
+void rev2_unary(rev2_client *c, const char *method, uint8_t *request, size_t request_len, rev2_unary_cb cb, void *user)
 {
     unary_call *u = gmb_calloc(1, sizeof *u);
     u->client = c;

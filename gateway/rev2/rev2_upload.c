@@ -19,7 +19,7 @@
 #define BATCH_ENTRY_OVERHEAD 100
 
 typedef struct {
-    size_t first, count;  /* a run of `order` that forms one batch; count 0: ByteStream */
+    size_t first, count; /* a run of `order` that forms one batch; count 0: ByteStream */
 } upload_task;
 
 typedef struct upload_job {
@@ -27,14 +27,14 @@ typedef struct upload_job {
     char *instance;
     rev2_blob *blobs;
     size_t n;
-    size_t *order;        /* blob indices: batched ones grouped, then large ones */
+    size_t *order; /* blob indices: batched ones grouped, then large ones */
     upload_task *tasks;
     size_t n_tasks;
 
     pthread_mutex_t lock;
     size_t next_task;
-    size_t running;       /* tasks started and not yet done */
-    size_t pumps;         /* threads inside pump(): the job must outlive them */
+    size_t running; /* tasks started and not yet done */
+    size_t pumps;   /* threads inside pump(): the job must outlive them */
     bool finished;
     rev2_error *first_err;
     rev2_done_cb cb;
@@ -43,7 +43,7 @@ typedef struct upload_job {
 
 typedef struct {
     upload_job *job;
-    uint8_t **owned;  /* file contents read for this batch */
+    uint8_t **owned; /* file contents read for this batch */
     size_t n_owned;
 } task_ctx;
 
@@ -102,8 +102,8 @@ static uint8_t *load_small(const rev2_blob *b, rev2_error **err)
     rev2_digest_of_bytes(data, (size_t)got, &actual);
     if (!rev2_digest_equal(&actual, &b->digest)) {
         char ws[REV2_DIGEST_STR_LEN], gs[REV2_DIGEST_STR_LEN];
-        *err = rev2_error_new(REV2_DATA_LOSS, "%s should be %s but is %s", b->path,
-                              rev2_digest_str(&b->digest, ws), rev2_digest_str(&actual, gs));
+        *err = rev2_error_new(REV2_DATA_LOSS, "%s should be %s but is %s", b->path, rev2_digest_str(&b->digest, ws),
+                              rev2_digest_str(&actual, gs));
         free(data);
         return NULL;
     }
@@ -157,8 +157,7 @@ static void pump(upload_job *j)
         pthread_mutex_lock(&j->lock);
     }
     j->pumps--;
-    bool report = !j->finished && j->running == 0 && j->pumps == 0 &&
-                  (j->next_task == j->n_tasks || j->first_err);
+    bool report = !j->finished && j->running == 0 && j->pumps == 0 && (j->next_task == j->n_tasks || j->first_err);
     if (report)
         j->finished = true;
     pthread_mutex_unlock(&j->lock);
@@ -168,8 +167,7 @@ static void pump(upload_job *j)
     }
 }
 
-void rev2_upload(rev2_client *c, const char *instance, const rev2_blob *blobs, size_t n,
-                 rev2_done_cb cb, void *user)
+void rev2_upload(rev2_client *c, const char *instance, const rev2_blob *blobs, size_t n, rev2_done_cb cb, void *user)
 {
     if (n == 0) {
         cb(user, NULL);
@@ -263,8 +261,8 @@ static void missing_found(void *user, rev2_error *err, rev2_digest *missing, siz
     rev2_upload(m->client, m->instance, m->to_send, k, missing_uploaded, m);
 }
 
-void rev2_upload_missing(rev2_client *c, const char *instance, const rev2_blob *blobs, size_t n,
-                         size_t *uploaded, rev2_done_cb cb, void *user)
+void rev2_upload_missing(rev2_client *c, const char *instance, const rev2_blob *blobs, size_t n, size_t *uploaded,
+                         rev2_done_cb cb, void *user)
 {
     missing_job *m = gmb_calloc(1, sizeof *m);
     m->client = c;

@@ -8,8 +8,8 @@ enum { WIRE_VARINT = 0, WIRE_I64 = 1, WIRE_LEN = 2, WIRE_SGROUP = 3, WIRE_EGROUP
 /* Where the groups are: a field that is a group, or a message to descend into. */
 typedef struct rule {
     uint32_t field;
-    bool group;                   /* this field is a group on goma's wire */
-    const struct rule *inside;    /* rules within it (NULL: none) */
+    bool group;                /* this field is a group on goma's wire */
+    const struct rule *inside; /* rules within it (NULL: none) */
 } rule;
 
 static const rule exec_req_rules[] = {{10, true, NULL}, {0, false, NULL}};
@@ -19,9 +19,12 @@ static const rule exec_resp_rules[] = {{1, false, exec_result_rules}, {0, false,
 static const rule *rules_for(goma_msg_kind kind)
 {
     switch (kind) {
-    case GOMA_MSG_EXEC_REQ: return exec_req_rules;
-    case GOMA_MSG_EXEC_RESP: return exec_resp_rules;
-    default: return exec_result_rules;
+    case GOMA_MSG_EXEC_REQ:
+        return exec_req_rules;
+    case GOMA_MSG_EXEC_RESP:
+        return exec_resp_rules;
+    default:
+        return exec_result_rules;
     }
 }
 
@@ -123,12 +126,12 @@ static bool skip_value(reader *r, uint32_t field, unsigned wire, int depth)
     }
 }
 
-static bool transcode(const uint8_t *in, size_t len, const rule *rules, bool to_messages, gmb_buf *out,
-                      int depth, const char **why);
+static bool transcode(const uint8_t *in, size_t len, const rule *rules, bool to_messages, gmb_buf *out, int depth,
+                      const char **why);
 
 /* Converts one body and writes it framed for the target encoding. */
-static bool emit(uint32_t field, bool as_group, const uint8_t *body, size_t len, const rule *inside,
-                 bool to_messages, gmb_buf *out, int depth, const char **why)
+static bool emit(uint32_t field, bool as_group, const uint8_t *body, size_t len, const rule *inside, bool to_messages,
+                 gmb_buf *out, int depth, const char **why)
 {
     gmb_buf tmp;
     gmb_buf_init(&tmp, out->max);
@@ -148,8 +151,8 @@ static bool emit(uint32_t field, bool as_group, const uint8_t *body, size_t len,
     return ok;
 }
 
-static bool transcode(const uint8_t *in, size_t len, const rule *rules, bool to_messages, gmb_buf *out,
-                      int depth, const char **why)
+static bool transcode(const uint8_t *in, size_t len, const rule *rules, bool to_messages, gmb_buf *out, int depth,
+                      const char **why)
 {
     if (depth > MAX_DEPTH) {
         *why = "messages nested too deep";

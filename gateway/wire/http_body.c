@@ -5,8 +5,7 @@
 #include <string.h>
 #include <zlib.h>
 
-static http_body_result inflate_into(const uint8_t *in, size_t len, int window_bits, gmb_buf *out,
-                                     const char **why)
+static http_body_result inflate_into(const uint8_t *in, size_t len, int window_bits, gmb_buf *out, const char **why)
 {
     z_stream z;
     memset(&z, 0, sizeof z);

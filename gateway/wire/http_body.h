@@ -17,9 +17,9 @@
 
 typedef enum {
     HTTP_BODY_OK = 0,
-    HTTP_BODY_UNSUPPORTED = 1,  /* an encoding we do not speak */
-    HTTP_BODY_CORRUPT = 2,      /* not valid gzip/deflate */
-    HTTP_BODY_TOO_BIG = 3,      /* decoded body over the limit */
+    HTTP_BODY_UNSUPPORTED = 1, /* an encoding we do not speak */
+    HTTP_BODY_CORRUPT = 2,     /* not valid gzip/deflate */
+    HTTP_BODY_TOO_BIG = 3,     /* decoded body over the limit */
 } http_body_result;
 
 /* Decodes `in` per the Content-Encoding header value (NULL or "" for

@@ -121,7 +121,8 @@ int main(int argc, char **argv)
         rev2_msg_free(ar);
     }
     rev2_client_free(c);
-    double v50 = bench_pct(via, N, 0.5), v99 = bench_pct(via, N, 0.99), d50 = bench_pct(direct, N, 0.5), d99 = bench_pct(direct, N, 0.99);
+    double v50 = bench_pct(via, N, 0.5), v99 = bench_pct(via, N, 0.99), d50 = bench_pct(direct, N, 0.5),
+           d99 = bench_pct(direct, N, 0.99);
     printf("== action-cache hit, %d sequential requests\n", N);
     printf("  through gomabarn (goma/HTTP, new connection each)  p50 %.3f ms  p99 %.3f ms\n", v50, v99);
     printf("  direct REv2 GetActionResult                         p50 %.3f ms  p99 %.3f ms\n", d50, d99);

@@ -7,8 +7,8 @@
 #include "goma_wire.h"
 #include "rev2_digest.h"
 
-uint8_t *bench_exec_req(const char *input_name, const char *input_content, char **args, size_t n_args,
-                        char *output, size_t *len)
+uint8_t *bench_exec_req(const char *input_name, const char *input_content, char **args, size_t n_args, char *output,
+                        size_t *len)
 {
     DevtoolsGoma__FileBlob blob = DEVTOOLS_GOMA__FILE_BLOB__INIT;
     blob.blob_type = DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE;

@@ -49,8 +49,8 @@ static double ms(const GpbTimestamp *a, const GpbTimestamp *b)
 static bool make_action(rev2_client *c, const char *instance, int n, uint64_t nonce, rev2_digest *action)
 {
     char src[256];
-    snprintf(src, sizeof src, "/* run %d of %llu */\nint answer(void) { return %d; }\n", n,
-             (unsigned long long)nonce, n);
+    snprintf(src, sizeof src, "/* run %d of %llu */\nint answer(void) { return %d; }\n", n, (unsigned long long)nonce,
+             n);
     rev2_digest sd;
     rev2_digest_of_bytes(src, strlen(src), &sd);
     rev2_tree *t = rev2_tree_new();
@@ -62,9 +62,15 @@ static bool make_action(rev2_client *c, const char *instance, int n, uint64_t no
     const char *args[] = {"/usr/bin/cc", "-O2", "-c", "src/answer.c", "-o", "out/answer.o"};
     const char *outs[] = {"out/answer.o"};
     rev2_property env[] = {{"PATH", "/usr/bin:/bin"}};
-    rev2_action_spec spec = {.arguments = args, .n_arguments = 6, .environment = env, .n_environment = 1,
-                             .output_paths = outs, .n_output_paths = 1, .platform = platform,
-                             .n_platform = 2, .input_root = root};
+    rev2_action_spec spec = {.arguments = args,
+                             .n_arguments = 6,
+                             .environment = env,
+                             .n_environment = 1,
+                             .output_paths = outs,
+                             .n_output_paths = 1,
+                             .platform = platform,
+                             .n_platform = 2,
+                             .input_root = root};
     rev2_built_action b;
     if (rev2_action_build(&spec, &b, &err) < 0)
         return false;
@@ -106,8 +112,7 @@ static double bench_instance(rev2_client *c, const char *instance, int runs, uin
             fprintf(stderr, "%s run %d failed: %s\n", instance, i, e ? e->message : "non-zero exit");
         } else {
             const Rev2ExecMetadata *m = resp->result->execution_metadata;
-            s[ok++] = (sample){total,
-                               m ? ms(m->queued_timestamp, m->worker_start_timestamp) : 0,
+            s[ok++] = (sample){total, m ? ms(m->queued_timestamp, m->worker_start_timestamp) : 0,
                                m ? ms(m->input_fetch_start_timestamp, m->input_fetch_completed_timestamp) : 0,
                                m ? ms(m->execution_start_timestamp, m->execution_completed_timestamp) : 0,
                                m ? ms(m->output_upload_start_timestamp, m->output_upload_completed_timestamp) : 0};
@@ -118,14 +123,14 @@ static double bench_instance(rev2_client *c, const char *instance, int runs, uin
     }
     double median_total = 0;
     if (ok > 0) {
-#define STAT(field, label)                                                             \
-    do {                                                                               \
-        for (int i = 0; i < ok; i++)                                                   \
-            v[i] = s[i].field;                                                         \
-        double p50 = pct(v, ok, 0.5), p90 = pct(v, ok, 0.9);                           \
-        printf("  %-10s p50 %7.1f ms   p90 %7.1f ms\n", label, p50, p90);              \
-        if (strcmp(label, "end-to-end") == 0)                                          \
-            median_total = p50;                                                        \
+#define STAT(field, label)                                                \
+    do {                                                                  \
+        for (int i = 0; i < ok; i++)                                      \
+            v[i] = s[i].field;                                            \
+        double p50 = pct(v, ok, 0.5), p90 = pct(v, ok, 0.9);              \
+        printf("  %-10s p50 %7.1f ms   p90 %7.1f ms\n", label, p50, p90); \
+        if (strcmp(label, "end-to-end") == 0)                             \
+            median_total = p50;                                           \
     } while (0)
         printf("%s: %d of %d uncached compiles succeeded\n", instance, ok, runs);
         STAT(total, "end-to-end");

@@ -82,8 +82,12 @@ int main(int argc, char **argv)
     uint64_t nonce = (uint64_t)rev2_now_us();
     for (int i = 0; i < count; i++) {
         uint64_t salt[2] = {nonce, (uint64_t)i};
-        rev2_action_spec spec = {.arguments = args, .n_arguments = 1, .platform = platform, .n_platform = 2,
-                                 .input_root = rev2_empty_digest, .salt = (const uint8_t *)salt,
+        rev2_action_spec spec = {.arguments = args,
+                                 .n_arguments = 1,
+                                 .platform = platform,
+                                 .n_platform = 2,
+                                 .input_root = rev2_empty_digest,
+                                 .salt = (const uint8_t *)salt,
                                  .salt_len = sizeof salt};
         if (rev2_action_build(&spec, &built[i], &err) < 0) {
             fprintf(stderr, "%s\n", err);
@@ -121,9 +125,8 @@ int main(int argc, char **argv)
     pthread_mutex_unlock(&t.lock);
     int64_t total = rev2_now_ms() - t0;
 
-    printf("%d Executes on \"%s\": submitted in %lld ms, all done in %lld ms (%.0f actions/s), %d failed\n",
-           count, instance, (long long)submitted, (long long)total, count * 1000.0 / (double)(total ? total : 1),
-           t.failed);
+    printf("%d Executes on \"%s\": submitted in %lld ms, all done in %lld ms (%.0f actions/s), %d failed\n", count,
+           instance, (long long)submitted, (long long)total, count * 1000.0 / (double)(total ? total : 1), t.failed);
     printf("in flight when sampled: %d; threads: %ld before the client, %ld idle, %ld with them in flight\n",
            in_flight_at_sample, threads_before, threads_idle, threads_busy);
     printf("resident memory with them in flight: %.1f MiB; peak (VmHWM): %.1f MiB\n", rss_busy / 1024.0,

@@ -179,8 +179,8 @@ static void first_page_before_the_whole_blob(void)
     int64_t all = rev2_now_us() - t0;
     CHECK(!whole_already); /* the first page did not wait for the blob */
     CHECK(first < all);
-    fprintf(stderr, "  64 MiB blob: first 4 KiB after %.1f ms, whole and verified after %.1f ms\n",
-            first / 1000.0, all / 1000.0);
+    fprintf(stderr, "  64 MiB blob: first 4 KiB after %.1f ms, whole and verified after %.1f ms\n", first / 1000.0,
+            all / 1000.0);
     cas_blob_close(h);
     free(data);
     cas_store_close(s);

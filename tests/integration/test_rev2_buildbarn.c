@@ -20,7 +20,7 @@
 
 static const char *instance;
 static rev2_client *client;
-static uint8_t salt[16];  /* makes this run's actions new to the cache */
+static uint8_t salt[16]; /* makes this run's actions new to the cache */
 
 /* What both pools of tests/buildbarn advertise (Buildbarn matches the
  * whole set exactly). */
@@ -30,9 +30,8 @@ static const rev2_property platform[] = {
                         "dd7654ffb01d5b7b54b23b9ce928a1f7f2d08c7b3d7e320b6574b55d7ccde78b"},
 };
 
-static const char hello_c[] =
-    "#include <stdio.h>\n"
-    "int main(void) { puts(\"hello from gomabarn\"); return 0; }\n";
+static const char hello_c[] = "#include <stdio.h>\n"
+                              "int main(void) { puts(\"hello from gomabarn\"); return 0; }\n";
 
 static rev2_client *make_client(int attempts)
 {
@@ -68,7 +67,8 @@ static void capabilities(void)
     CHECK(caps->cache_capabilities != NULL);
     bool sha256 = false;
     for (size_t i = 0; caps->cache_capabilities && i < caps->cache_capabilities->n_digest_functions; i++)
-        sha256 |= caps->cache_capabilities->digest_functions[i] == BUILD__BAZEL__REMOTE__EXECUTION__V2__DIGEST_FUNCTION__VALUE__SHA256;
+        sha256 |= caps->cache_capabilities->digest_functions[i] ==
+                  BUILD__BAZEL__REMOTE__EXECUTION__V2__DIGEST_FUNCTION__VALUE__SHA256;
     CHECK(sha256);
     fprintf(stderr, "  capabilities: max_batch_total_size_bytes=%lld exec_enabled=%d api %d.%d\n",
             caps->cache_capabilities ? (long long)caps->cache_capabilities->max_batch_total_size_bytes : -1LL,
@@ -138,13 +138,18 @@ static bool prepare_action(const char *source, bool upload_source, rev2_built_ac
     const char *outs[] = {"hello.o"};
     rev2_property env[] = {{"PATH", "/usr/bin:/bin"}};
     rev2_action_spec spec = {
-        .arguments = args, .n_arguments = 5,
-        .environment = env, .n_environment = 1,
-        .output_paths = outs, .n_output_paths = 1,
-        .platform = platform, .n_platform = 2,
+        .arguments = args,
+        .n_arguments = 5,
+        .environment = env,
+        .n_environment = 1,
+        .output_paths = outs,
+        .n_output_paths = 1,
+        .platform = platform,
+        .n_platform = 2,
         .input_root = root,
         .timeout_ms = 60000,
-        .salt = salt, .salt_len = sizeof salt,
+        .salt = salt,
+        .salt_len = sizeof salt,
     };
     if (rev2_action_build(&spec, built, &err) < 0) {
         fprintf(stderr, "  %s\n", err);
@@ -205,7 +210,8 @@ static void compile_hello_and_hit_cache(void)
         CHECK_INT(r->exit_code, 0);
         CHECK(!resp->cached_result);
         CHECK_INT(r->n_output_files, 1);
-        fprintf(stderr, "  first Execute: %lld ms end to end, cached_result=%d\n", (long long)took, resp->cached_result);
+        fprintf(stderr, "  first Execute: %lld ms end to end, cached_result=%d\n", (long long)took,
+                resp->cached_result);
         print_metadata("first run", r);
         if (r->n_output_files == 1) {
             CHECK_STR(r->output_files[0]->path, "hello.o");
@@ -219,7 +225,8 @@ static void compile_hello_and_hit_cache(void)
             CHECK_INT(out.len, (long long)local_len);
             CHECK(out.len == local_len && memcmp(out.data, local, local_len) == 0);
             fprintf(stderr, "  hello.o: %zu bytes, %s local compile\n", out.len,
-                    out.len == local_len && memcmp(out.data, local, local_len) == 0 ? "identical to" : "DIFFERENT from");
+                    out.len == local_len && memcmp(out.data, local, local_len) == 0 ? "identical to"
+                                                                                    : "DIFFERENT from");
             rev2_error_free(re);
             gmb_buf_free(&out);
         }
@@ -413,9 +420,8 @@ int main(int argc, char **argv)
     RUN(empty_instance_name_stays_empty);
     rev2_client_stats s;
     rev2_client_stats_get(client, &s);
-    fprintf(stderr, "client: %llu calls, %llu retries, %llu bytes up, %llu bytes down\n",
-            (unsigned long long)s.calls, (unsigned long long)s.retries,
-            (unsigned long long)s.bytes_up, (unsigned long long)s.bytes_down);
+    fprintf(stderr, "client: %llu calls, %llu retries, %llu bytes up, %llu bytes down\n", (unsigned long long)s.calls,
+            (unsigned long long)s.retries, (unsigned long long)s.bytes_up, (unsigned long long)s.bytes_down);
     rev2_client_free(client);
     return CHECK_REPORT();
 }

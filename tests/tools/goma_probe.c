@@ -22,8 +22,8 @@ static void hex(const uint8_t *p, size_t n)
 
 static const char *blob_type(const DevtoolsGoma__FileBlob *b)
 {
-    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(&devtools_goma__file_blob__blob_type__descriptor,
-                                                                         b->blob_type);
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(&devtools_goma__file_blob__blob_type__descriptor, b->blob_type);
     return v ? v->name : "?";
 }
 

@@ -60,8 +60,8 @@ static int cmd_action(int argc, char **argv)
     const char **outs = calloc((size_t)argc + 1, sizeof *outs);
     rev2_property *env = calloc((size_t)argc + 1, sizeof *env);
     rev2_property *plat = calloc((size_t)argc + 1, sizeof *plat);
-    rev2_action_spec spec = {.arguments = args, .output_paths = outs, .environment = env, .platform = plat,
-                             .input_root = rev2_empty_digest};
+    rev2_action_spec spec = {
+        .arguments = args, .output_paths = outs, .environment = env, .platform = plat, .input_root = rev2_empty_digest};
     for (int i = 0; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v && strcmp(o, "--no-cache") != 0) {

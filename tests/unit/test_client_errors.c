@@ -164,8 +164,8 @@ static void silent_peer_hits_the_deadline(void)
     if (e)
         CHECK(e->code == REV2_DEADLINE_EXCEEDED || e->code == REV2_UNAVAILABLE);
     CHECK(took < 3000);
-    fprintf(stderr, "  silent peer: %s %s after %lld ms\n", e ? rev2_code_name(e->code) : "OK",
-            e ? e->message : "", (long long)took);
+    fprintf(stderr, "  silent peer: %s %s after %lld ms\n", e ? rev2_code_name(e->code) : "OK", e ? e->message : "",
+            (long long)took);
     rev2_error_free(e);
     rev2_client_free(c);
     close(s);

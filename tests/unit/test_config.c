@@ -41,7 +41,9 @@ static void reads_values(void)
     gmb_config c;
     char *err = NULL;
     CHECK_INT(load("buildbarn = {\n  target = \"unix:/run/bb.sock\";\n  instance_name = \"\";\n"
-                   "  retry = { max_attempts = 2; };\n};\nlog = { level = \"debug\"; };\n", &c, &err), 0);
+                   "  retry = { max_attempts = 2; };\n};\nlog = { level = \"debug\"; };\n",
+                   &c, &err),
+              0);
     CHECK_STR(c.bb_target, "unix:/run/bb.sock");
     CHECK_STR(c.bb_instance_name, ""); /* empty stays empty */
     CHECK_INT(c.bb_retry_max_attempts, 2);
@@ -136,7 +138,9 @@ static void lists_and_routing_rules(void)
     CHECK_INT(c.routing_rules.n, 0);
     gmb_config_free(&c);
     CHECK_INT(load("exec = { env_allow = [\"FOO\"]; };\nrouting = { rules = [\"compiler=clang* -> fuse\", "
-                   "\"dimension=os:linux target=x86_64-* -> \\\"\\\"\"]; };\n", &c, &err), 0);
+                   "\"dimension=os:linux target=x86_64-* -> \\\"\\\"\"]; };\n",
+                   &c, &err),
+              0);
     CHECK_INT(c.exec_env_allow.n, 1);
     CHECK_STR(c.exec_env_allow.items[0], "FOO");
     CHECK_INT(c.routing_rules.n, 2);

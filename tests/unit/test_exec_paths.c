@@ -6,11 +6,11 @@
 #include "exec_paths.h"
 #include "routing.h"
 
-#define CHECK_FREE_STR(expr, want)   \
-    do {                             \
-        char *check_s = (expr);      \
-        CHECK_STR(check_s, want);    \
-        free(check_s);               \
+#define CHECK_FREE_STR(expr, want) \
+    do {                           \
+        char *check_s = (expr);    \
+        CHECK_STR(check_s, want);  \
+        free(check_s);             \
     } while (0)
 
 static void normalize_and_place(void)
@@ -53,11 +53,9 @@ static void symlink_targets_stay_inside_the_root(void)
     CHECK_FREE_STR(exec_path_symlink_target("/w", "/usr/bin/gcc", "gcc-12"), "gcc-12");
     /* An absolute target becomes relative to the moved link. */
     CHECK_FREE_STR(exec_path_symlink_target("/w", "/usr/bin/cc", "/usr/bin/gcc"), "gcc");
-    CHECK_FREE_STR(exec_path_symlink_target("/w", "/usr/bin/cc", "/etc/alternatives/cc"),
-                   "../../etc/alternatives/cc");
+    CHECK_FREE_STR(exec_path_symlink_target("/w", "/usr/bin/cc", "/etc/alternatives/cc"), "../../etc/alternatives/cc");
     /* A link inside the root to a file outside it. */
-    CHECK_FREE_STR(exec_path_symlink_target("/w", "/w/tc/cc", "/usr/bin/gcc"),
-                   "../.gomabarn-toolchain/usr/bin/gcc");
+    CHECK_FREE_STR(exec_path_symlink_target("/w", "/w/tc/cc", "/usr/bin/gcc"), "../.gomabarn-toolchain/usr/bin/gcc");
     CHECK_FREE_STR(exec_path_symlink_target("/w", "/w/tc/cc", "../../usr/bin/gcc"),
                    "../.gomabarn-toolchain/usr/bin/gcc");
     CHECK(exec_path_symlink_target("/w", "/w/cc", "../../../..") == NULL);

@@ -65,7 +65,8 @@ static void children_sorted_and_nested(void)
     /* root, bin, src, out, out/obj (empty) */
     CHECK_INT(n, 5);
     CHECK(rev2_digest_equal(&blobs[0].digest, &root));
-    Rev2Directory *dir = build__bazel__remote__execution__v2__directory__unpack(NULL, (size_t)blobs[0].digest.size, blobs[0].data);
+    Rev2Directory *dir =
+        build__bazel__remote__execution__v2__directory__unpack(NULL, (size_t)blobs[0].digest.size, blobs[0].data);
     CHECK(dir != NULL);
     CHECK_INT(dir->n_directories, 3);
     CHECK_STR(dir->directories[0]->name, "bin");
@@ -78,7 +79,8 @@ static void children_sorted_and_nested(void)
     for (size_t i = 0; i < n; i++) {
         if (!rev2_digest_equal(&blobs[i].digest, &src))
             continue;
-        Rev2Directory *s = build__bazel__remote__execution__v2__directory__unpack(NULL, (size_t)blobs[i].digest.size, blobs[i].data);
+        Rev2Directory *s =
+            build__bazel__remote__execution__v2__directory__unpack(NULL, (size_t)blobs[i].digest.size, blobs[i].data);
         CHECK_INT(s->n_files, 2);
         CHECK_STR(s->files[0]->name, "Alpha.c");
         CHECK_STR(s->files[1]->name, "zeta.c");
@@ -116,11 +118,15 @@ static void action_follows_rev2_2_3(void)
     rev2_property platform[] = {{"container-image", "docker://x"}, {"OSFamily", "linux"}, {"ISA", "x86-64"}};
     rev2_property env[] = {{"PATH", "/usr/bin:/bin"}, {"LANG", "C"}};
     rev2_action_spec spec = {
-        .arguments = args, .n_arguments = 5,
-        .environment = env, .n_environment = 2,
-        .output_paths = outs, .n_output_paths = 3,
+        .arguments = args,
+        .n_arguments = 5,
+        .environment = env,
+        .n_environment = 2,
+        .output_paths = outs,
+        .n_output_paths = 3,
         .working_directory = "",
-        .platform = platform, .n_platform = 3,
+        .platform = platform,
+        .n_platform = 3,
         .input_root = rev2_empty_digest,
         .timeout_ms = 90500,
     };

@@ -1,2 +1,5 @@
 #include "greet.h"
-const char *greeting(void) { return "hello from a program compiled on Buildbarn"; }
+const char *greeting(void)
+{
+    return "hello from a program compiled on Buildbarn";
+}
