@@ -18,7 +18,7 @@ PACKAGES=(
 
     procps psmisc curl openssl binutils
     # clang: the sanitizer build (its UBSan catches more than gcc's) and the fuzz targets
-    clang llvm libclang-rt-14-dev
+    clang llvm libclang-rt-14-dev clang-format
 )
 
 missing=()

@@ -30,6 +30,12 @@ show_buildbarn_logs() {
     fi
 }
 
+step "format (clang-format --dry-run on every C file)"
+if ! clang-format --dry-run -Werror $(find gateway fusefs config tests -name '*.[ch]'); then
+    echo "test.sh: run clang-format -i on the files above (the style is .clang-format)" >&2
+    exit 1
+fi
+
 failed=0
 for kind in $BUILDS; do
     dir="$REPO/build-$kind"
