@@ -94,11 +94,15 @@ static void timestamp(writer *w, const ProtobufCMessage *m)
         printf_(w, "\"%.9fs\"", (double)secs + nanos / 1e9);
         return;
     }
+    /* A Timestamp from the CAS may be any 64-bit number; beyond what
+     * gmtime can represent it is shown as plain seconds. */
     time_t t = (time_t)secs;
     struct tm tm;
-    gmtime_r(&t, &tm);
-    char when[40];
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    char when[64];
+    if (!gmtime_r(&t, &tm) || strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+        printf_(w, "\"%llds %dns\"", (long long)secs, nanos);
+        return;
+    }
     printf_(w, "\"%s.%09dZ\"", when, nanos);
 }
 

@@ -71,9 +71,10 @@ int rev2_directory_check(const Rev2Directory *d, char **err)
 /* ---- The walk over one Tree ---- */
 
 typedef struct {
-    uint64_t outputs; /* entries below (files, symlinks, directories), saturating */
-    uint64_t bytes;   /* file bytes below, saturating */
-    int state;        /* 0 unvisited, 1 being counted, 2 counted */
+    uint64_t outputs;  /* entries below (files, symlinks, directories), saturating */
+    uint64_t bytes;    /* file bytes below, saturating */
+    uint64_t suffixes; /* sum of "/<relative path>" lengths of the entries below */
+    int state;         /* 0 unvisited, 1 being counted, 2 counted */
 } dir_count;
 
 typedef struct {
@@ -100,8 +101,13 @@ static int count_dir(tree_walk *w, const Rev2Directory *d, int depth, dir_count 
     }
     out->outputs = d->n_files + d->n_symlinks + d->n_directories;
     out->bytes = 0;
-    for (size_t i = 0; i < d->n_files; i++)
+    out->suffixes = 0;
+    for (size_t i = 0; i < d->n_files; i++) {
         out->bytes = add_sat(out->bytes, (uint64_t)d->files[i]->digest->size_bytes);
+        out->suffixes = add_sat(out->suffixes, strlen(d->files[i]->name) + 1);
+    }
+    for (size_t i = 0; i < d->n_symlinks; i++)
+        out->suffixes = add_sat(out->suffixes, strlen(d->symlinks[i]->name) + 1);
     for (size_t i = 0; i < d->n_directories; i++) {
         rev2_digest dg;
         rev2_digest_from_proto(d->directories[i]->digest, &dg); /* checked above */
@@ -120,6 +126,11 @@ static int count_dir(tree_walk *w, const Rev2Directory *d, int depth, dir_count 
         }
         out->outputs = add_sat(out->outputs, c->outputs);
         out->bytes = add_sat(out->bytes, c->bytes);
+        /* The directory's own entry, and its name in every path below it. */
+        uint64_t name = strlen(d->directories[i]->name) + 1;
+        out->suffixes = add_sat(out->suffixes, name);
+        out->suffixes = add_sat(out->suffixes, c->outputs > UINT64_MAX / name ? UINT64_MAX : c->outputs * name);
+        out->suffixes = add_sat(out->suffixes, c->suffixes);
     }
     return 0;
 }
@@ -226,6 +237,13 @@ static int add_directory(const Rev2OutputDirectory *od, const rev2_output_limits
     int rc = count_dir(&w, tree->root, 0, &root, err);
     if (rc == 0)
         rc = over_limits(lim, add_sat(add_sat(l->n, 1), root.outputs), add_sat(l->file_bytes, root.bytes), err);
+    uint64_t prefix = strlen(od->path);
+    uint64_t max_path_bytes = lim->max_path_bytes ? lim->max_path_bytes : REV2_OUTPUT_DEFAULT_MAX_PATH_BYTES;
+    uint64_t path_bytes =
+        add_sat(root.suffixes, root.outputs > UINT64_MAX / (prefix + 1) ? UINT64_MAX : root.outputs * prefix);
+    if (rc == 0 && path_bytes > max_path_bytes)
+        rc = gmb_fail(err, "output directory %s: its paths would take more than %llu bytes (the limit)", od->path,
+                      (unsigned long long)max_path_bytes);
     if (rc == 0) {
         rev2_output *o = push(l, cap);
         o->kind = REV2_OUTPUT_DIRECTORY;

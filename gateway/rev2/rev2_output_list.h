@@ -44,13 +44,17 @@ typedef struct {
 } rev2_output_list;
 
 typedef struct {
-    size_t max_outputs; /* files, symlinks and directories, after expansion */
-    uint64_t max_bytes; /* sum of file sizes */
+    size_t max_outputs;      /* files, symlinks and directories, after expansion */
+    uint64_t max_bytes;      /* sum of file sizes */
+    uint64_t max_path_bytes; /* sum of the expanded paths' lengths (0: the default) */
 } rev2_output_limits;
 
 /* Defaults for callers without a configuration (tests, tools). */
 #define REV2_OUTPUT_DEFAULT_MAX_OUTPUTS ((size_t)100000)
 #define REV2_OUTPUT_DEFAULT_MAX_BYTES ((uint64_t)16 << 30)
+/* Deep Trees with long names make long paths: 100,000 of them at 4 KiB
+ * would be 400 MB of names alone. */
+#define REV2_OUTPUT_DEFAULT_MAX_PATH_BYTES ((uint64_t)64 << 20)
 
 /* Fetches and decodes the Tree an output directory names: a heap Tree
  * (freed with rev2_msg_free), or NULL with a malloc'd reason. */

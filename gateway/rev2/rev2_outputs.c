@@ -126,7 +126,7 @@ int rev2_outputs_write(rev2_client *c, const char *instance, const Rev2ActionRes
                        size_t n_declared, const char *dir, char **err)
 {
     tree_source src = {c, instance};
-    rev2_output_limits limits = {REV2_OUTPUT_DEFAULT_MAX_OUTPUTS, REV2_OUTPUT_DEFAULT_MAX_BYTES};
+    rev2_output_limits limits = {REV2_OUTPUT_DEFAULT_MAX_OUTPUTS, REV2_OUTPUT_DEFAULT_MAX_BYTES, 0};
     rev2_output_list outs;
     if (rev2_output_list_build(r, declared, n_declared, &limits, fetch_tree, &src, &outs, err) < 0)
         return -1;

@@ -120,7 +120,7 @@ static int list_tree(const char *file, const rev2_output_limits *lim, rev2_outpu
     return rc;
 }
 
-static const rev2_output_limits defaults = {REV2_OUTPUT_DEFAULT_MAX_OUTPUTS, REV2_OUTPUT_DEFAULT_MAX_BYTES};
+static const rev2_output_limits defaults = {REV2_OUTPUT_DEFAULT_MAX_OUTPUTS, REV2_OUTPUT_DEFAULT_MAX_BYTES, 0};
 
 static void tree_names_cannot_escape(void)
 {
@@ -157,10 +157,26 @@ static void a_dag_is_walked_once_per_directory(void)
     CHECK_CONTAINS(err, "more than 100000 outputs");
     free(err);
     err = NULL;
-    rev2_output_limits few_bytes = {REV2_OUTPUT_DEFAULT_MAX_OUTPUTS, 1000};
+    rev2_output_limits few_bytes = {REV2_OUTPUT_DEFAULT_MAX_OUTPUTS, 1000, 0};
     CHECK_INT(list_tree("tree_dag12.bin", &few_bytes, &l, &err), -1);
     CHECK_CONTAINS(err, "more than 1000 bytes");
     free(err);
+    err = NULL;
+    /* Paths are counted too (found by fuzz_output_list: deep Trees of long
+     * names made gigabytes of path strings within the output limit). The
+     * 12-level Tree's 12,286 paths below out/ take 323,582 bytes. */
+    rev2_output_limits short_paths = {REV2_OUTPUT_DEFAULT_MAX_OUTPUTS, REV2_OUTPUT_DEFAULT_MAX_BYTES, 323581};
+    CHECK_INT(list_tree("tree_dag12.bin", &short_paths, &l, &err), -1);
+    CHECK_CONTAINS(err, "its paths would take more than 323581 bytes");
+    free(err);
+    err = NULL;
+    short_paths.max_path_bytes = 323582;
+    CHECK_INT(list_tree("tree_dag12.bin", &short_paths, &l, &err), 0);
+    size_t sum = 0;
+    for (size_t i = 1; i < l.n; i++)
+        sum += strlen(l.items[i].path);
+    CHECK_INT(sum, 323582);
+    rev2_output_list_free(&l);
 }
 
 static Rev2OutputFile *output_file(const char *path, const char *content)
