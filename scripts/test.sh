@@ -60,5 +60,10 @@ for kind in $BUILDS; do
     fi
 done
 
+step "fuzzing, short (scripts/fuzz.sh --ci: every target ~20 s, known crashes replayed)"
+if ! bash scripts/fuzz.sh --ci; then
+    failed=1
+fi
+
 step "done"
 exit $failed
