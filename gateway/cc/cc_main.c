@@ -39,7 +39,6 @@
 #include "rev2_digest.h"
 #include "mem.h"
 
-#define CHUNK (2u * 1024 * 1024)
 #define EMBED_BELOW 512 /* goma embeds small files on the first try */
 #define MAX_TRIES 5
 
@@ -101,23 +100,24 @@ static bool load_input(input_file *in)
     devtools_goma__file_blob__init(&in->blob);
     in->blob.has_file_size = true;
     in->blob.file_size = (int64_t)in->size;
-    if (in->size <= CHUNK) {
+    if (in->size <= GOMA_CHUNK_BYTES) {
         in->blob.blob_type = DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE;
         in->blob.has_content = true;
         in->blob.content.data = in->data;
         in->blob.content.len = in->size;
     } else {
         in->blob.blob_type = DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_META;
-        size_t nc = (in->size + CHUNK - 1) / CHUNK;
+        size_t nc = (in->size + GOMA_CHUNK_BYTES - 1) / GOMA_CHUNK_BYTES;
         in->chunk_keys = gmb_calloc(nc, sizeof *in->chunk_keys);
         for (size_t i = 0; i < nc; i++) {
             DevtoolsGoma__FileBlob c = DEVTOOLS_GOMA__FILE_BLOB__INIT;
             c.blob_type = DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_CHUNK;
             c.has_offset = true;
-            c.offset = (int64_t)(i * CHUNK);
+            c.offset = (int64_t)(i * GOMA_CHUNK_BYTES);
             c.has_content = true;
-            c.content.data = in->data + i * CHUNK;
-            c.content.len = in->size - i * CHUNK < CHUNK ? in->size - i * CHUNK : CHUNK;
+            c.content.data = in->data + i * GOMA_CHUNK_BYTES;
+            c.content.len =
+                in->size - i * GOMA_CHUNK_BYTES < GOMA_CHUNK_BYTES ? in->size - i * GOMA_CHUNK_BYTES : GOMA_CHUNK_BYTES;
             c.has_file_size = true;
             c.file_size = (int64_t)c.content.len;
             in->chunk_keys[i] = gmb_malloc(65);
@@ -142,10 +142,12 @@ static bool store_chunks(const cc_http_target *t, const char *prefix, const inpu
             devtools_goma__file_blob__init(&blobs[i]);
             blobs[i].blob_type = DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_CHUNK;
             blobs[i].has_offset = true;
-            blobs[i].offset = (int64_t)(idx * CHUNK);
+            blobs[i].offset = (int64_t)(idx * GOMA_CHUNK_BYTES);
             blobs[i].has_content = true;
-            blobs[i].content.data = in->data + idx * CHUNK;
-            blobs[i].content.len = in->size - idx * CHUNK < CHUNK ? in->size - idx * CHUNK : CHUNK;
+            blobs[i].content.data = in->data + idx * GOMA_CHUNK_BYTES;
+            blobs[i].content.len = in->size - idx * GOMA_CHUNK_BYTES < GOMA_CHUNK_BYTES
+                                       ? in->size - idx * GOMA_CHUNK_BYTES
+                                       : GOMA_CHUNK_BYTES;
             blobs[i].has_file_size = true;
             blobs[i].file_size = (int64_t)blobs[i].content.len;
             ptrs[i] = &blobs[i];

@@ -5,10 +5,9 @@
 #include <string.h>
 
 #include "errmsg.h"
+#include "goma_wire.h"
 #include "rev2_outputs.h"
 #include "mem.h"
-
-#define GOMA_CHUNK_BYTES (2u * 1024 * 1024)
 
 static ProtobufCBinaryData copy_bytes(const uint8_t *p, size_t n)
 {

@@ -8,11 +8,10 @@
 
 #include "buf.h"
 #include "goma/goma_data.pb-c.h"
+#include "goma_wire.h"
 #include "log.h"
 #include "pb_reader.h"
 #include "mem.h"
-
-#define GOMA_CHUNK_BYTES (2u * 1024 * 1024)
 
 typedef struct entry {
     char key[65];

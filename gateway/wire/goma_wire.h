@@ -18,6 +18,10 @@
 
 #include "buf.h"
 
+/* goma's file size limit for one FileBlob: larger files travel as a
+ * FILE_META listing FILE_CHUNKs of this size (goma's client and server). */
+#define GOMA_CHUNK_BYTES ((size_t)2 * 1024 * 1024)
+
 typedef enum {
     GOMA_MSG_EXEC_REQ,
     GOMA_MSG_EXEC_RESP,
