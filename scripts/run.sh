@@ -52,9 +52,12 @@ gomabarn is serving the goma protocol on 127.0.0.1:5050 (log: $RUN/serve.log).
   status page   http://127.0.0.1:5050/        metrics  http://127.0.0.1:5050/metrics
   your builds   CC="$CC_BIN gcc" make          (GOMABARN_INSTANCE=fuse for the other pool)
   goma clients  GOMA_SERVER_HOST=127.0.0.1 GOMA_SERVER_PORT=5050 GOMA_USE_SSL=false
-                GOMACTL_USE_PROXY=false GOMA_ARBITRARY_TOOLCHAIN_SUPPORT=false (the worker's gcc;
-                true also works: the client's own compiler is shipped and run)
-                (unset https_proxy/HTTPS_PROXY/all_proxy/ALL_PROXY; with auth.mode = "tokens",
-                 GOMA_HTTP_AUTHORIZATION_FILE=<a file holding "Bearer <token>">)
+                GOMACTL_USE_PROXY=false GOMACTL_SKIP_AUTH=true
+                GOMA_HTTP_AUTHORIZATION_FILE=<a file holding "Bearer <token>"> (skips Google's OAuth)
+                GOMA_TMP_DIR=<a directory of yours, mode 0700>
+                GOMA_ARBITRARY_TOOLCHAIN_SUPPORT=true (ship the client's compiler; false: the worker's)
+                then: goma_ctl.py ensure_start; make CC="gomacc gcc"; goma_ctl.py stat; goma_ctl.py ensure_stop
+                (unset https_proxy/HTTPS_PROXY/all_proxy/ALL_PROXY; as root upstream gomacc compiles
+                 locally: see docs/operations.md, "Google's goma client, step by step")
   stop          kill \$(cat $RUN/serve.pid); tests/buildbarn/stop.sh
 MSG
