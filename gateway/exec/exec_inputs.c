@@ -182,146 +182,185 @@ static const char *output_path(const DevtoolsGoma__ExecReq *req, size_t i)
                                             : req->expected_output_dirs[i - req->n_expected_output_files];
 }
 
+/* What the steps of exec_inputs_build share. */
+typedef struct {
+    goma_files *files;
+    cas_store *store;
+    const DevtoolsGoma__ExecReq *req;
+    bool toolchain;   /* a toolchain_included request */
+    bool fixed_root;  /* exec.root is configured */
+    char *cwd;        /* normalized */
+    char *root;       /* the input root so far; NULL: a bad exec.root */
+    staged_input *st; /* one per req->input */
+    char **spec_abs;  /* one per toolchain spec: its client path, absolute */
+    exec_inputs *out;
+} inputs_build;
+
+static int resolve_specs(inputs_build *b, char **err)
+{
+    const DevtoolsGoma__ExecReq *req = b->req;
+    for (size_t i = 0; b->toolchain && i < req->n_toolchain_specs; i++) {
+        const char *path = req->toolchain_specs[i]->path;
+        if (!path || !*path || !(b->spec_abs[i] = exec_path_absolute(b->cwd, path)))
+            return gmb_fail(err, "toolchain spec %zu has a bad path \"%s\"", i, path ? path : "");
+    }
+    return 0;
+}
+
+/* Input i: its digest (or missing), and whether it widens the root. */
+static int resolve_input(inputs_build *b, size_t i, char **err)
+{
+    const DevtoolsGoma__ExecReq__Input *in = b->req->input[i];
+    exec_inputs *out = b->out;
+    if (!in->filename || !*in->filename)
+        return gmb_fail(err, "input %zu has no filename", i);
+    char *abs = exec_path_absolute(b->cwd, in->filename);
+    if (!abs)
+        return gmb_fail(err, "input \"%s\" climbs above \"/\"", in->filename);
+    const DevtoolsGoma__ToolchainSpec *spec = b->toolchain ? spec_for(b->req, b->spec_abs, abs) : NULL;
+    if (spec && is_symlink_spec(spec)) {
+        free(abs); /* the link itself is staged from its spec */
+        return 0;
+    }
+    bool system = is_system(abs);
+    if (system && !b->toolchain) {
+        /* Plain requests run the worker's own compiler and headers. */
+        out->n_skipped++;
+        free(abs);
+        return 0;
+    }
+    staged_input *st = &b->st[i];
+    int found = resolve(b->files, in, &st->digest, err);
+    if (found <= 0) {
+        free(abs);
+        if (found == 0)
+            out->missing[out->n_missing++] = gmb_strdup(in->filename);
+        return found;
+    }
+    st->abs = abs;
+    st->toolchain = spec || system;
+    st->executable = spec && spec->has_is_executable && spec->is_executable;
+    if (!st->toolchain) {
+        if (b->fixed_root && !exec_path_is_below(abs, b->root))
+            return gmb_fail(err, "input \"%s\" is outside the configured exec.root \"%s\"", in->filename, b->root);
+        char *dir = exec_path_parent(abs);
+        common_dir(b->root, dir);
+        free(dir);
+    }
+    out->n_inputs++;
+    return 0;
+}
+
+/* The outputs' directories widen the root too. */
+static int place_outputs(inputs_build *b, char **err)
+{
+    const DevtoolsGoma__ExecReq *req = b->req;
+    for (size_t i = 0; i < n_outputs(req); i++) {
+        char *o = exec_path_absolute(b->cwd, output_path(req, i));
+        if (!o)
+            return gmb_fail(err, "output \"%s\" climbs above \"/\"", output_path(req, i));
+        if (b->fixed_root && !exec_path_is_below(o, b->root)) {
+            free(o);
+            return gmb_fail(err, "output \"%s\" is outside the configured exec.root \"%s\"", output_path(req, i),
+                            b->root);
+        }
+        char *dir = exec_path_parent(o);
+        common_dir(b->root, dir);
+        free(dir);
+        free(o);
+    }
+    return 0;
+}
+
+/* The input tree: files by digest, toolchain specs, output parents, the
+ * working directory. */
+static int build_tree(inputs_build *b, char **err)
+{
+    const DevtoolsGoma__ExecReq *req = b->req;
+    exec_inputs *out = b->out;
+    const char *root = b->root, *cwd = b->cwd;
+    out->tree = rev2_tree_new();
+    out->blobs = gmb_calloc(out->n_inputs + 1, sizeof *out->blobs);
+    size_t rl = strcmp(root, "/") == 0 ? 0 : strlen(root);
+    out->working_dir = gmb_strdup(cwd + rl + (cwd[rl] == '/' ? 1 : 0));
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < req->n_input; i++) {
+        staged_input *st = &b->st[i];
+        if (!st->abs)
+            continue;
+        char *placed = exec_path_place(root, st->abs);
+        out->n_relocated += strncmp(placed, EXEC_TOOLCHAIN_DIR "/", sizeof EXEC_TOOLCHAIN_DIR) == 0;
+        rc = rev2_tree_add_file(out->tree, placed, &st->digest, st->executable, err);
+        free(placed);
+        /* By reference: no byte is read here. A cache hit needs none;
+         * a miss uploads from the store's file (exec_pipeline.c). */
+        if (rc == 0 && !cas_store_contains(b->store, &st->digest))
+            rc = gmb_fail(err, "input \"%s\" vanished from the content store", req->input[i]->filename);
+        if (rc == 0)
+            out->blobs[out->n_blobs++] = (rev2_blob){.digest = st->digest};
+    }
+    if (rc == 0 && b->toolchain)
+        rc = stage_toolchain(req, b->spec_abs, b->st, root, out, err);
+    /* Output parents exist before the compiler runs, and so do output
+     * directories themselves (javac -d fails on a missing one). */
+    for (size_t i = 0; rc == 0 && i < n_outputs(req); i++) {
+        char *o = exec_path_absolute(cwd, output_path(req, i));
+        char *dir = i < req->n_expected_output_files ? exec_path_parent(o) : gmb_strdup(o);
+        if (strlen(dir) > rl)
+            rc = rev2_tree_add_dir(out->tree, dir + rl + 1, err);
+        free(dir);
+        free(o);
+    }
+    if (rc == 0 && *out->working_dir)
+        rc = rev2_tree_add_dir(out->tree, out->working_dir, err);
+    if (rc == 0)
+        rev2_tree_finish(out->tree, &out->root);
+    return rc;
+}
+
 int exec_inputs_build(goma_files *files, cas_store *store, const DevtoolsGoma__ExecReq *req, const char *exec_root,
                       exec_inputs *out, char **err)
 {
     memset(out, 0, sizeof *out);
     if (!req->cwd || req->cwd[0] != '/')
         return gmb_fail(err, "ExecReq.cwd must be an absolute path (got \"%s\")", req->cwd ? req->cwd : "");
-    bool toolchain = req->has_toolchain_included && req->toolchain_included;
-    if (toolchain && req->n_toolchain_specs == 0)
+    inputs_build b = {.files = files, .store = store, .req = req, .out = out};
+    b.toolchain = req->has_toolchain_included && req->toolchain_included;
+    if (b.toolchain && req->n_toolchain_specs == 0)
         return gmb_fail(err,
                         "toolchain_included is set but toolchain_specs is empty (the first spec names the compiler)");
-    char *cwd = exec_path_normalize(req->cwd);
-    staged_input *st = gmb_calloc(req->n_input + 1, sizeof *st);
-    char **spec_abs = gmb_calloc(req->n_toolchain_specs + 1, sizeof *spec_abs);
+    b.cwd = exec_path_normalize(req->cwd);
+    b.st = gmb_calloc(req->n_input + 1, sizeof *b.st);
+    b.spec_abs = gmb_calloc(req->n_toolchain_specs + 1, sizeof *b.spec_abs);
     out->missing = gmb_calloc(req->n_input + 1, sizeof *out->missing);
-    bool fixed_root = exec_root && *exec_root;
-    char *root = fixed_root ? exec_path_normalize(exec_root) : gmb_strdup(cwd);
+    b.fixed_root = exec_root && *exec_root;
+    b.root = b.fixed_root ? exec_path_normalize(exec_root) : gmb_strdup(b.cwd);
     int rc = 0;
-    if (!root)
+    if (!b.root)
         rc = gmb_fail(err, "exec.root \"%s\" is not an absolute directory", exec_root);
-    else if (fixed_root && !exec_path_is_below(cwd, root))
-        rc = gmb_fail(err, "the request's cwd \"%s\" is outside the configured exec.root \"%s\"", cwd, root);
-    for (size_t i = 0; rc == 0 && toolchain && i < req->n_toolchain_specs; i++) {
-        const char *path = req->toolchain_specs[i]->path;
-        if (!path || !*path || !(spec_abs[i] = exec_path_absolute(cwd, path)))
-            rc = gmb_fail(err, "toolchain spec %zu has a bad path \"%s\"", i, path ? path : "");
-    }
+    else if (b.fixed_root && !exec_path_is_below(b.cwd, b.root))
+        rc = gmb_fail(err, "the request's cwd \"%s\" is outside the configured exec.root \"%s\"", b.cwd, b.root);
+    if (rc == 0)
+        rc = resolve_specs(&b, err);
     /* Resolve every input; ordinary ones (not toolchain, not system) and
      * the outputs decide the root. */
-    size_t n_ordinary = 0;
-    for (size_t i = 0; rc == 0 && i < req->n_input; i++) {
-        const DevtoolsGoma__ExecReq__Input *in = req->input[i];
-        if (!in->filename || !*in->filename) {
-            rc = gmb_fail(err, "input %zu has no filename", i);
-            break;
-        }
-        char *abs = exec_path_absolute(cwd, in->filename);
-        if (!abs) {
-            rc = gmb_fail(err, "input \"%s\" climbs above \"/\"", in->filename);
-            break;
-        }
-        const DevtoolsGoma__ToolchainSpec *spec = toolchain ? spec_for(req, spec_abs, abs) : NULL;
-        if (spec && is_symlink_spec(spec)) {
-            free(abs); /* the link itself is staged from its spec */
-            continue;
-        }
-        bool system = is_system(abs);
-        if (system && !toolchain) {
-            /* Plain requests run the worker's own compiler and headers. */
-            out->n_skipped++;
-            free(abs);
-            continue;
-        }
-        int found = resolve(files, in, &st[i].digest, err);
-        if (found <= 0) {
-            free(abs);
-            if (found < 0) {
-                rc = -1;
-                break;
-            }
-            out->missing[out->n_missing++] = gmb_strdup(in->filename);
-            continue;
-        }
-        st[i].abs = abs;
-        st[i].toolchain = spec || system;
-        st[i].executable = spec && spec->has_is_executable && spec->is_executable;
-        if (!st[i].toolchain) {
-            if (fixed_root && !exec_path_is_below(abs, root)) {
-                rc = gmb_fail(err, "input \"%s\" is outside the configured exec.root \"%s\"", in->filename, root);
-                break;
-            }
-            char *dir = exec_path_parent(abs);
-            common_dir(root, dir);
-            free(dir);
-            n_ordinary++;
-        }
-        out->n_inputs++;
-    }
-    for (size_t i = 0; rc == 0 && i < n_outputs(req); i++) {
-        char *o = exec_path_absolute(cwd, output_path(req, i));
-        if (!o) {
-            rc = gmb_fail(err, "output \"%s\" climbs above \"/\"", output_path(req, i));
-            break;
-        }
-        if (fixed_root && !exec_path_is_below(o, root)) {
-            rc = gmb_fail(err, "output \"%s\" is outside the configured exec.root \"%s\"", output_path(req, i), root);
-            free(o);
-            break;
-        }
-        char *dir = exec_path_parent(o);
-        common_dir(root, dir);
-        free(dir);
-        free(o);
-    }
-    if (rc == 0 && out->n_missing == 0 && strcmp(root, "/") == 0 && out->n_inputs > 0)
+    for (size_t i = 0; rc == 0 && i < req->n_input; i++)
+        rc = resolve_input(&b, i, err);
+    if (rc == 0)
+        rc = place_outputs(&b, err);
+    if (rc == 0 && out->n_missing == 0 && strcmp(b.root, "/") == 0 && out->n_inputs > 0)
         rc = gmb_fail(err, "the inputs span the whole file system (their common directory is \"/\"); "
                            "an input root cannot cover the worker's system directories");
-    if (rc == 0 && out->n_missing == 0) {
-        out->tree = rev2_tree_new();
-        out->blobs = gmb_calloc(out->n_inputs + 1, sizeof *out->blobs);
-        size_t rl = strcmp(root, "/") == 0 ? 0 : strlen(root);
-        out->working_dir = gmb_strdup(cwd + rl + (cwd[rl] == '/' ? 1 : 0));
-        for (size_t i = 0; rc == 0 && i < req->n_input; i++) {
-            if (!st[i].abs)
-                continue;
-            char *placed = exec_path_place(root, st[i].abs);
-            out->n_relocated += strncmp(placed, EXEC_TOOLCHAIN_DIR "/", sizeof EXEC_TOOLCHAIN_DIR) == 0;
-            rc = rev2_tree_add_file(out->tree, placed, &st[i].digest, st[i].executable, err);
-            free(placed);
-            /* By reference: no byte is read here. A cache hit needs none;
-             * a miss uploads from the store's file (exec_pipeline.c). */
-            if (rc == 0 && !cas_store_contains(store, &st[i].digest))
-                rc = gmb_fail(err, "input \"%s\" vanished from the content store", req->input[i]->filename);
-            if (rc == 0)
-                out->blobs[out->n_blobs++] = (rev2_blob){.digest = st[i].digest};
-        }
-        if (rc == 0 && toolchain)
-            rc = stage_toolchain(req, spec_abs, st, root, out, err);
-        /* Output parents exist before the compiler runs, and so do output
-         * directories themselves (javac -d fails on a missing one). */
-        for (size_t i = 0; rc == 0 && i < n_outputs(req); i++) {
-            char *o = exec_path_absolute(cwd, output_path(req, i));
-            char *dir = i < req->n_expected_output_files ? exec_path_parent(o) : gmb_strdup(o);
-            if (strlen(dir) > rl)
-                rc = rev2_tree_add_dir(out->tree, dir + rl + 1, err);
-            free(dir);
-            free(o);
-        }
-        if (rc == 0 && *out->working_dir)
-            rc = rev2_tree_add_dir(out->tree, out->working_dir, err);
-        if (rc == 0)
-            rev2_tree_finish(out->tree, &out->root);
-    }
-    out->root_path = root ? root : gmb_strdup("/");
+    if (rc == 0 && out->n_missing == 0)
+        rc = build_tree(&b, err);
+    out->root_path = b.root ? b.root : gmb_strdup("/");
     for (size_t i = 0; i < req->n_input; i++)
-        free(st[i].abs);
-    free(st);
+        free(b.st[i].abs);
+    free(b.st);
     for (size_t i = 0; i < req->n_toolchain_specs; i++)
-        free(spec_abs[i]);
-    free(spec_abs);
-    free(cwd);
+        free(b.spec_abs[i]);
+    free(b.spec_abs);
+    free(b.cwd);
     return rc;
 }
 
