@@ -179,7 +179,6 @@ static void finish(void *arg)
         char action[REV2_DIGEST_STR_LEN];
         char *msg = gmb_format("Buildbarn's answer to action %s (instance \"%s\") cannot be used: %s",
                                rev2_digest_str(&j->action.action_digest, action), j->instance, err);
-        GMB_WARN("exec", "request %llu: %s", (unsigned long long)j->id, msg);
         respond_error(j, false, msg);
         free(msg);
         free(err);
