@@ -248,6 +248,8 @@ static int pin_input_files(exec_job *j, rev2_blob *blobs, cas_blob **handles, ch
             cas_blob_close(handles[k]);
         return -1;
     }
+    if (j->p->metrics)
+        metrics_add(j->p->metrics, "gomabarn_exec_input_files_opened_total", (int64_t)j->inputs.n_blobs);
     return 0;
 }
 

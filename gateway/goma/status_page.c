@@ -226,6 +226,8 @@ status_page *status_page_new(const gmb_config *cfg, rev2_client *client, cas_sto
         {"gomabarn_exec_in_flight", "gauge", "Exec requests not answered yet."},
         {"gomabarn_exec_cache_hits_total", "counter", "Exec requests answered from Buildbarn's action cache."},
         {"gomabarn_exec_missing_input_rounds_total", "counter", "Exec answers asking the client for missing inputs."},
+        {"gomabarn_exec_input_files_opened_total", "counter",
+         "Input files opened in the content store to upload them (only after an action-cache miss)."},
         {"gomabarn_exec_missing_blobs_healed_total", "counter",
          "Blobs Buildbarn lost before its worker fetched them, uploaded again (then executed once more)."},
         {"gomabarn_buildbarn_calls_total", "counter", "gRPC calls to Buildbarn."},

@@ -144,11 +144,15 @@ def test_missing_then_compile_then_cache_hit(gg, server, tmp_path, instance):
     assert resp.cache_hit == 0
 
     # Hash-only now resolves (the embedded content was stored), and the
-    # action cache answers.
+    # action cache answers without a byte of the inputs being read: no
+    # input file is opened on a hit (inputs by reference).
+    opened = metric(get(server, "/metrics")[1], "gomabarn_exec_input_files_opened_total")
+    assert opened is not None and opened >= 1  # the miss above uploaded hello.c
     again = call(gg, server, exec_req(gg, str(tmp_path), files, args, ["hello.o"], embed=False), instance)
     assert not again.missing_input
     assert again.cache_hit == 2  # STORAGE_CACHE
     assert again.result.output[0].blob.content == blob.content
+    assert metric(get(server, "/metrics")[1], "gomabarn_exec_input_files_opened_total") == opened
 
 
 @pytest.mark.parametrize("instance", INSTANCES)
