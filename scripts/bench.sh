@@ -15,3 +15,4 @@ build-normal/tests/bench/bench_rev2_inflight 1000 fuse
 tests/bench/bench_mount.sh build-normal hardlinking
 tests/bench/bench_goma.sh build-normal
 tests/bench/bench_readback.sh build-normal
+tests/bench/bench_toolchain_hits.sh build-normal
