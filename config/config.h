@@ -36,6 +36,8 @@ typedef struct {
     int64_t bb_retry_max_attempts;
     int64_t bb_retry_initial_backoff_ms;
     int64_t bb_retry_max_backoff_ms;
+    int64_t bb_known_blobs_max;
+    int64_t bb_known_blobs_ttl_s;
     /* platform: Action.platform of every action */
     char *platform_os_family;
     char *platform_container_image;
@@ -46,6 +48,7 @@ typedef struct {
     char *exec_path;
     int64_t exec_max_outputs;
     int64_t exec_max_output_bytes;
+    int64_t exec_max_blob_memory_bytes;
     /* routing: which instance name runs a request */
     gmb_strlist routing_rules;
     bool routing_allow_header;

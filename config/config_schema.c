@@ -41,6 +41,12 @@ const gmb_config_key gmb_config_schema[] = {
       "pause before the first retry; doubles each time, with jitter"),
     K("buildbarn.retry.max_backoff_ms", GMB_CFG_INT, bb_retry_max_backoff_ms, "5000", 1, 600000,
       "longest pause between retries"),
+    K("buildbarn.known_blobs_max", GMB_CFG_INT, bb_known_blobs_max, "100000", 0, 100000000,
+      "blobs remembered as present in Buildbarn's CAS per gateway (about 40 bytes each), so a hot toolchain is not "
+      "checked with FindMissingBlobs on every action-cache miss; 0: ask every time"),
+    K("buildbarn.known_blobs_ttl_s", GMB_CFG_INT, bb_known_blobs_ttl_s, "600", 0, 86400,
+      "for how long a blob is remembered as present; a blob Buildbarn evicted sooner costs one failed Execute and "
+      "an upload"),
     K("platform.os_family", GMB_CFG_STRING, platform_os_family, "linux", 0, 0,
       "OSFamily platform property; REv2 and Buildbarn's workers use lowercase \"linux\"; empty: not sent"),
     K("platform.container_image", GMB_CFG_STRING, platform_container_image, "", 0, 0,
@@ -60,6 +66,10 @@ const gmb_config_key gmb_config_schema[] = {
       "request fails with an error naming the action"),
     K("exec.max_output_bytes", GMB_CFG_INT, exec_max_output_bytes, "17179869184L", 1, INT64_MAX,
       "most bytes of output files one answer may carry; past it the request fails with an error naming the action"),
+    K("exec.max_blob_memory_bytes", GMB_CFG_INT, exec_max_blob_memory_bytes, "134217728", 4194304, INT64_MAX,
+      "blob bytes the gateway holds in memory at once across all requests (upload buffers read from files, outputs "
+      "read back for answers); past it requests wait their turn (up to 5 minutes, then fail) instead of growing "
+      "the heap; one request larger than this runs alone"),
     K("routing.rules", GMB_CFG_LIST, routing_rules, "", 0, 0,
       "rules \"KEY=PATTERN ... -> INSTANCE\" tried in order, the first whose every condition matches picks the "
       "instance name (\"\" allowed); KEY is compiler (command_spec.name), target (command_spec.target) or dimension "

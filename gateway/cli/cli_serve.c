@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "budget.h"
 #include "cli.h"
 #include "client_config.h"
 #include "cas_store.h"
@@ -125,6 +126,7 @@ int gmb_cli_serve(int argc, char **argv)
     metrics *met = metrics_new();
     request_log *rlog = request_log_new(200);
     status_page *status = NULL;
+    gmb_budget *budget = NULL;
     gmb_view *view = NULL;
     pthread_t view_thread;
     bool view_running = false;
@@ -137,7 +139,8 @@ int gmb_cli_serve(int argc, char **argv)
     if (!(auth = gmb_auth_new(cfg.auth_mode, cfg.auth_token_file, &err)))
         goto fail;
     /* Connecting is lazy: serve starts even while Buildbarn is down. */
-    if (!(client = gmb_client_from_config(&cfg, &err)))
+    budget = gmb_budget_new((uint64_t)cfg.exec_max_blob_memory_bytes);
+    if (!(client = gmb_client_from_config_budget(&cfg, budget, &err)))
         goto fail;
     cas_store_options so = gmb_store_options(&cfg);
     if (!(store = cas_store_open(&so, client, &err)))
@@ -157,9 +160,10 @@ int gmb_cli_serve(int argc, char **argv)
         goto fail;
     goma = goma_service_new(http, cfg.http_path_prefix);
     goma_files_routes(files, http, cfg.http_path_prefix);
-    pipeline = exec_pipeline_new(client, store, files, &cfg, 8, met, rlog, view_running ? view : NULL);
+    pipeline = exec_pipeline_new(client, store, files, &cfg, 8, met, rlog, view_running ? view : NULL, budget);
     exec_pipeline_routes(pipeline, http, cfg.http_path_prefix);
     status = status_page_new(&cfg, client, store, files, http, met, rlog);
+    status_page_watch_budget(status, budget);
     status_page_routes(status, http);
     if (http_server_start(http, &err) < 0)
         goto fail;
@@ -187,6 +191,7 @@ done:
     goma_files_free(files);
     cas_store_close(store);
     rev2_client_free(client);
+    gmb_budget_free(budget);
     gmb_auth_free(auth);
     metrics_free(met);
     request_log_free(rlog);

@@ -4,6 +4,11 @@
 
 rev2_client *gmb_client_from_config(const gmb_config *cfg, char **err)
 {
+    return gmb_client_from_config_budget(cfg, NULL, err);
+}
+
+rev2_client *gmb_client_from_config_budget(const gmb_config *cfg, struct gmb_budget *budget, char **err)
+{
     rev2_client_options o;
     rev2_client_options_init(&o);
     o.channel.target = cfg->bb_target;
@@ -21,6 +26,9 @@ rev2_client *gmb_client_from_config(const gmb_config *cfg, char **err)
     o.max_attempts = (int)cfg->bb_retry_max_attempts;
     o.initial_backoff_ms = cfg->bb_retry_initial_backoff_ms;
     o.max_backoff_ms = cfg->bb_retry_max_backoff_ms;
+    o.known_blobs_max = (size_t)cfg->bb_known_blobs_max;
+    o.known_blobs_ttl_ms = cfg->bb_known_blobs_ttl_s * 1000;
+    o.blob_budget = budget;
     char *token = NULL;
     if (*cfg->bb_token_file) {
         token = rev2_read_small_file(cfg->bb_token_file, "buildbarn.token_file", err);

@@ -5,6 +5,7 @@
 #include <time.h>
 #include <string.h>
 
+#include "budget.h"
 #include "errmsg.h"
 #include "exec_inputs.h"
 #include "exec_result.h"
@@ -33,9 +34,14 @@ struct exec_pipeline {
     int64_t timeout_ms;
     metrics *metrics;
     request_log *log;
-    gmb_view *view;   /* NULL: not mounted */
-    char *mount_path; /* the view's; NULL: outputs read in-process */
+    gmb_view *view;         /* NULL: not mounted */
+    char *mount_path;       /* the view's; NULL: outputs read in-process */
+    gmb_budget *budget;     /* blob bytes in memory across requests */
+    gmb_budget *own_budget; /* when the caller gave none */
 };
+
+/* How long an answer waits for blob memory before failing (retryable). */
+#define BUDGET_WAIT_MS (5 * 60 * 1000)
 
 typedef struct {
     exec_pipeline *p;
@@ -174,8 +180,18 @@ static void finish(void *arg)
     char *err = NULL;
     if (p->view) /* so by-instance/<instance>/<action>/ shows output/ at once */
         view_action_result(p->view, j->instance, &j->action.action_digest, j->resp->result);
+    /* The answer's bytes wait their turn under exec.max_blob_memory_bytes. */
+    uint64_t held = exec_result_memory(j->resp->result);
+    if (!gmb_budget_take(p->budget, held, BUDGET_WAIT_MS)) {
+        respond_error(j, false,
+                      "the gateway is short of blob memory (exec.max_blob_memory_bytes) and waited 5 minutes; try "
+                      "again");
+        job_free(j);
+        return;
+    }
     DevtoolsGoma__ExecResult *result = answer_of(j, &err);
     if (!result) {
+        gmb_budget_give(p->budget, held);
         char action[REV2_DIGEST_STR_LEN];
         char *msg = gmb_format("Buildbarn's answer to action %s (instance \"%s\") cannot be used: %s",
                                rev2_digest_str(&j->action.action_digest, action), j->instance, err);
@@ -211,6 +227,7 @@ static void finish(void *arg)
              result->exit_status, result->n_output, j->resp->cached_result ? "cache hit" : "executed",
              (long long)(rev2_now_ms() - j->t0));
     devtools_goma__exec_result__free_unpacked(result, NULL);
+    gmb_budget_give(p->budget, held);
     job_free(j);
 }
 
@@ -346,11 +363,28 @@ static void respond_missing(exec_job *j)
     free(reasons);
 }
 
+/* The action, its Command and its input Directories go into the local
+ * store next to the input files, so the view shows a running action
+ * (input/ included) without asking Buildbarn. */
+static void stage_in_store(exec_job *j)
+{
+    size_t n;
+    rev2_blob *blobs = action_blobs(j, &n);
+    /* Input files are in the store already (they came through goma_files). */
+    for (size_t i = j->inputs.n_blobs; i < n; i++)
+        if (cas_store_put(j->p->store, &blobs[i].digest, blobs[i].data, (size_t)blobs[i].digest.size) < 0)
+            GMB_WARN("exec", "#%llu cannot stage %s in the local store", (unsigned long long)j->id,
+                     blobs[i].digest.hash);
+    free(blobs);
+}
+
 /* A miss: upload what Buildbarn lacks, then Execute. On a pool thread. */
 static void upload_and_execute(void *arg)
 {
     exec_job *j = arg;
     exec_pipeline *p = j->p;
+    if (p->view)
+        stage_in_store(j);
     size_t n;
     rev2_blob *blobs = action_blobs(j, &n);
     cas_blob **pins = gmb_calloc(j->inputs.n_blobs + 1, sizeof *pins);
@@ -440,18 +474,6 @@ static void route(exec_job *j)
     j->instance = gmb_strdup(chosen);
     snprintf(j->entry.instance, sizeof j->entry.instance, "%s", j->instance);
     GMB_DEBUG("exec", "#%llu instance \"%s\" (%s)", (unsigned long long)j->id, j->instance, why);
-}
-
-static void stage_in_store(exec_job *j)
-{
-    size_t n;
-    rev2_blob *blobs = action_blobs(j, &n);
-    /* Input files are in the store already (they came through goma_files). */
-    for (size_t i = j->inputs.n_blobs; i < n; i++)
-        if (cas_store_put(j->p->store, &blobs[i].digest, blobs[i].data, (size_t)blobs[i].digest.size) < 0)
-            GMB_WARN("exec", "#%llu cannot stage %s in the local store", (unsigned long long)j->id,
-                     blobs[i].digest.hash);
-    free(blobs);
 }
 
 /* Decodes the body into j->exec; false (400 answered) if it is no ExecReq. */
@@ -558,14 +580,14 @@ static int build_action(exec_job *j, rev2_action_spec *spec, char **err)
     return rc;
 }
 
-/* Staged: the action, its Command and its input Directories go into the
- * local store next to the input files, so the view shows the action
- * (input/ included) now, without asking Buildbarn; requests/<goma
- * request id> leads there. */
+/* requests/<goma request id> leads to the action in the view. Its
+ * Action, Command and Directories are read lazily: on a cache hit
+ * Buildbarn has them (the view fetches what it shows), and a miss stages
+ * them in the local store first (upload_and_execute), so a hit writes
+ * nothing to disk. */
 static void show_in_view(exec_job *j)
 {
     exec_pipeline *p = j->p;
-    stage_in_store(j);
     char own_id[32];
     snprintf(own_id, sizeof own_id, "gomabarn-%llu", (unsigned long long)j->id);
     view_name_request(p->view, *j->entry.requester ? j->entry.requester : own_id, j->instance,
@@ -664,7 +686,7 @@ static void on_exec(http_request *r, void *user)
 }
 
 exec_pipeline *exec_pipeline_new(rev2_client *client, cas_store *store, goma_files *files, const gmb_config *cfg,
-                                 int threads, metrics *met, request_log *log, gmb_view *view)
+                                 int threads, metrics *met, request_log *log, gmb_view *view, gmb_budget *budget)
 {
     exec_pipeline *p = gmb_calloc(1, sizeof *p);
     p->client = client;
@@ -697,6 +719,8 @@ exec_pipeline *exec_pipeline_new(rev2_client *client, cas_store *store, goma_fil
     p->log = log;
     p->view = view;
     p->mount_path = view ? gmb_strdup(view_mountpoint(view)) : NULL;
+    /* Without one (tools, tests): an uncapped budget, figures only. */
+    p->budget = budget ? budget : (p->own_budget = gmb_budget_new(0));
     return p;
 }
 
@@ -724,5 +748,6 @@ void exec_pipeline_free(exec_pipeline *p)
     free(p->env_path);
     free(p->exec_root);
     free(p->mount_path);
+    gmb_budget_free(p->own_budget);
     free(p);
 }

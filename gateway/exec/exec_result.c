@@ -9,14 +9,6 @@
 #include "rev2_outputs.h"
 #include "mem.h"
 
-static ProtobufCBinaryData copy_bytes(const uint8_t *p, size_t n)
-{
-    ProtobufCBinaryData b = {n, gmb_malloc(n ? n : 1)};
-    if (n)
-        memcpy(b.data, p, n);
-    return b;
-}
-
 /* A FileBlob the way protobuf-c's free_unpacked can free it (all malloc). */
 static DevtoolsGoma__FileBlob *new_blob(int type)
 {
@@ -26,22 +18,34 @@ static DevtoolsGoma__FileBlob *new_blob(int type)
     return b;
 }
 
-/* A large output: its chunks into the file service, their keys in a META. */
-static DevtoolsGoma__FileBlob *chunked(goma_files *files, const uint8_t *data, size_t size, char **err)
+/* Reads exactly n bytes; false at a short read. */
+static bool read_exact(FILE *f, uint8_t *buf, size_t n)
+{
+    return fread(buf, 1, n, f) == n;
+}
+
+/* A large output, read one chunk at a time: its chunks into the file
+ * service, their keys in a META. */
+static DevtoolsGoma__FileBlob *chunked(goma_files *files, FILE *f, size_t size, const char *path, char **err)
 {
     DevtoolsGoma__FileBlob *meta = new_blob(DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_META);
     meta->has_file_size = true;
     meta->file_size = (int64_t)size;
     size_t n = (size + GOMA_CHUNK_BYTES - 1) / GOMA_CHUNK_BYTES;
     meta->hash_key = gmb_calloc(n, sizeof *meta->hash_key);
+    uint8_t *data = gmb_malloc(GOMA_CHUNK_BYTES);
     for (size_t i = 0; i < n; i++) {
         size_t off = i * GOMA_CHUNK_BYTES, len = size - off < GOMA_CHUNK_BYTES ? size - off : GOMA_CHUNK_BYTES;
+        if (!read_exact(f, data, len)) {
+            gmb_fail(err, "output %s is shorter than its digest says", path);
+            break;
+        }
         DevtoolsGoma__FileBlob chunk = DEVTOOLS_GOMA__FILE_BLOB__INIT;
         chunk.blob_type = DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_CHUNK;
         chunk.has_offset = true; /* offset 0 too: the client checks presence */
         chunk.offset = (int64_t)off;
         chunk.has_content = true;
-        chunk.content.data = (uint8_t *)data + off;
+        chunk.content.data = data;
         chunk.content.len = len;
         chunk.has_file_size = true;
         chunk.file_size = (int64_t)len; /* what goma's client writes here */
@@ -53,39 +57,17 @@ static DevtoolsGoma__FileBlob *chunked(goma_files *files, const uint8_t *data, s
         int rc = goma_files_store(files, bytes, bl, key, &why);
         free(bytes);
         if (rc < 0) {
-            gmb_fail(err, "cannot store an output chunk: %s", why);
-            devtools_goma__file_blob__free_unpacked(meta, NULL);
-            return NULL;
+            gmb_fail(err, "cannot store a chunk of output %s: %s", path, why);
+            break;
         }
         meta->hash_key[meta->n_hash_key++] = gmb_strdup(key);
     }
-    return meta;
-}
-
-/* An output's bytes as the view shows them. The view gives a blob one
- * inode per (instance, digest, executable bit), so this file under cas/ is
- * the very inode that by-instance/<instance>/<action>/output/<path> shows
- * (same page cache), reached without building the action's directory: that
- * costs some small local writes per action, which a user browsing the view
- * pays, not every Exec. */
-static int read_through_mount(const char *mount, const char *instance, const rev2_digest *d, bool executable,
-                              uint8_t **data)
-{
-    char *file = gmb_format("%s/cas/%s%sblobs/sha256/%s/%s-%lld", mount, instance, *instance ? "/" : "",
-                            executable ? "executable" : "file", d->hash, (long long)d->size);
-    FILE *f = fopen(file, "rb");
-    free(file);
-    if (!f)
-        return -1;
-    *data = gmb_malloc((size_t)d->size + 1);
-    size_t got = fread(*data, 1, (size_t)d->size, f);
-    fclose(f);
-    if (got != (size_t)d->size) {
-        free(*data);
-        *data = NULL;
-        return -1;
+    free(data);
+    if (meta->n_hash_key < n) {
+        devtools_goma__file_blob__free_unpacked(meta, NULL);
+        return NULL;
     }
-    return 0;
+    return meta;
 }
 
 typedef struct {
@@ -95,16 +77,61 @@ typedef struct {
     const char *mount_path;
 } reader;
 
-/* One output file as a goma Output: FILE up to 2 MiB, else FILE_META. */
+/* An output's bytes as the view shows them. The view gives a blob one
+ * inode per (instance, digest, executable bit), so this file under cas/ is
+ * the very inode that by-instance/<instance>/<action>/output/<path> shows
+ * (same page cache), reached without building the action's directory: that
+ * costs some small local writes per action, which a user browsing the view
+ * pays, not every Exec. In-process (no mount): the store's file, fetched
+ * from Buildbarn if needed; *pin holds it against eviction while read. */
+static FILE *open_output(const reader *rd, const rev2_digest *d, bool executable, cas_blob **pin)
+{
+    *pin = NULL;
+    if (rd->mount_path) {
+        char *file =
+            gmb_format("%s/cas/%s%sblobs/sha256/%s/%s-%lld", rd->mount_path, rd->instance, *rd->instance ? "/" : "",
+                       executable ? "executable" : "file", d->hash, (long long)d->size);
+        FILE *f = fopen(file, "rb");
+        free(file);
+        return f;
+    }
+    int error = 0;
+    *pin = cas_store_open_blob(rd->store, rd->instance, d, &error);
+    if (!*pin || cas_blob_wait(*pin) < 0)
+        return NULL;
+    return fopen(cas_blob_path(*pin), "rb");
+}
+
+/* One output file as a goma Output: FILE up to 2 MiB (read once, straight
+ * into the answer), else FILE_META (streamed in chunks). */
 static int add_output(reader *rd, DevtoolsGoma__ExecResult *res, size_t *cap, const char *path, const rev2_digest *d,
                       bool executable, char **err)
 {
-    uint8_t *data = NULL;
-    bool have = rd->mount_path ? read_through_mount(rd->mount_path, rd->instance, d, executable, &data) == 0
-                               : cas_store_read_all(rd->store, rd->instance, d, &data) == 0;
-    if (!have)
-        return gmb_fail(err, "cannot fetch output %s from Buildbarn%s", path,
-                        rd->mount_path ? " through the view" : "");
+    cas_blob *pin;
+    FILE *f = open_output(rd, d, executable, &pin);
+    DevtoolsGoma__FileBlob *blob = NULL;
+    if (f && (size_t)d->size <= GOMA_CHUNK_BYTES) {
+        uint8_t *data = gmb_malloc((size_t)d->size + 1);
+        if (read_exact(f, data, (size_t)d->size)) {
+            blob = new_blob(DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE);
+            blob->has_content = true; /* present even when empty */
+            blob->content = (ProtobufCBinaryData){(size_t)d->size, data};
+            blob->has_file_size = true;
+            blob->file_size = d->size;
+        } else {
+            free(data);
+        }
+    } else if (f) {
+        blob = chunked(rd->files, f, (size_t)d->size, path, err);
+    }
+    if (f)
+        fclose(f);
+    if (pin)
+        cas_blob_close(pin);
+    if (!blob)
+        return *err ? -1
+                    : gmb_fail(err, "cannot fetch output %s from Buildbarn%s", path,
+                               rd->mount_path ? " through the view" : "");
     if (res->n_output + 1 >= *cap) {
         *cap *= 2;
         res->output = gmb_realloc(res->output, *cap * sizeof *res->output);
@@ -114,18 +141,30 @@ static int add_output(reader *rd, DevtoolsGoma__ExecResult *res, size_t *cap, co
     o->filename = gmb_strdup(path);
     o->has_is_executable = executable;
     o->is_executable = executable;
-    if ((size_t)d->size <= GOMA_CHUNK_BYTES) {
-        o->blob = new_blob(DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE);
-        o->blob->has_content = true; /* present even when empty */
-        o->blob->content = copy_bytes(data, (size_t)d->size);
-        o->blob->has_file_size = true;
-        o->blob->file_size = d->size;
-    } else {
-        o->blob = chunked(rd->files, data, (size_t)d->size, err);
-    }
-    free(data);
+    o->blob = blob;
     res->output[res->n_output++] = o;
-    return o->blob ? 0 : -1;
+    return 0;
+}
+
+uint64_t exec_result_memory(const Rev2ActionResult *r)
+{
+    /* Inline bytes live three times until the answer is sent: in the
+     * ExecResult, packed, and in goma's wire form; a chunked output holds
+     * one chunk and its packed copy at a time. */
+    uint64_t inline_bytes = 0, chunked_peak = 0;
+    for (size_t i = 0; i < r->n_output_files; i++) {
+        const Rev2Digest *d = r->output_files[i]->digest;
+        uint64_t size = d && d->size_bytes > 0 ? (uint64_t)d->size_bytes : 0;
+        if (size <= GOMA_CHUNK_BYTES)
+            inline_bytes += size;
+        else
+            chunked_peak = 2 * GOMA_CHUNK_BYTES;
+    }
+    if (r->stdout_digest && r->stdout_digest->size_bytes > 0)
+        inline_bytes += (uint64_t)r->stdout_digest->size_bytes;
+    if (r->stderr_digest && r->stderr_digest->size_bytes > 0)
+        inline_bytes += (uint64_t)r->stderr_digest->size_bytes;
+    return 3 * inline_bytes + chunked_peak;
 }
 
 /* The Tree of an output directory, from the store (Buildbarn on a miss). */
@@ -167,13 +206,13 @@ DevtoolsGoma__ExecResult *exec_result_from_rev2(goma_files *files, cas_store *st
         devtools_goma__exec_result__free_unpacked(res, NULL);
         return NULL;
     }
-    if (so.len) {
+    if (so.len) { /* handed over, not copied */
         res->has_stdout_buffer = true;
-        res->stdout_buffer = copy_bytes(so.data, so.len);
+        res->stdout_buffer.data = gmb_buf_take(&so, &res->stdout_buffer.len);
     }
     if (se.len) {
         res->has_stderr_buffer = true;
-        res->stderr_buffer = copy_bytes(se.data, se.len);
+        res->stderr_buffer.data = gmb_buf_take(&se, &res->stderr_buffer.len);
     }
     gmb_buf_free(&so);
     gmb_buf_free(&se);

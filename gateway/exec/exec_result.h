@@ -25,4 +25,9 @@ DevtoolsGoma__ExecResult *exec_result_from_rev2(goma_files *files, cas_store *st
                                                 const char *const *declared, size_t n_declared,
                                                 const rev2_output_limits *limits, char **err);
 
+/* Bytes of memory building and sending the answer to r is expected to
+ * hold (for the blob budget). Output directories' files are not known
+ * before their Trees are read and are not counted. */
+uint64_t exec_result_memory(const Rev2ActionResult *r);
+
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "budget.h"
 #include "errmsg.h"
 #include "mem.h"
 
@@ -17,7 +18,8 @@ struct status_page {
     metrics *metrics;
     request_log *log;
     time_t started;
-    char *summary; /* the configuration, rendered once (no secrets) */
+    char *summary;      /* the configuration, rendered once (no secrets) */
+    gmb_budget *budget; /* NULL: not shown */
 };
 
 static void put(gmb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -60,6 +62,11 @@ static void refresh_gauges(status_page *s)
     metrics_set(s->metrics, "gomabarn_buildbarn_bytes_down_total", (int64_t)cs.bytes_down);
     metrics_set(s->metrics, "gomabarn_buildbarn_calls_total", (int64_t)cs.calls);
     metrics_set(s->metrics, "gomabarn_buildbarn_retries_total", (int64_t)cs.retries);
+    metrics_set(s->metrics, "gomabarn_buildbarn_find_missing_calls_total", (int64_t)cs.find_missing_calls);
+    metrics_set(s->metrics, "gomabarn_buildbarn_find_missing_avoided_total", (int64_t)cs.find_missing_avoided);
+    metrics_set(s->metrics, "gomabarn_buildbarn_blobs_known_present_total", (int64_t)cs.blobs_known_present);
+    metrics_set(s->metrics, "gomabarn_buildbarn_uploads_joined_total", (int64_t)cs.uploads_joined);
+    metrics_set(s->metrics, "gomabarn_exec_input_bytes_read_total", (int64_t)cs.file_bytes_read);
     cas_store_stats st;
     cas_store_stats_get(s->store, &st);
     metrics_set(s->metrics, "gomabarn_cache_blobs", (int64_t)st.blobs);
@@ -74,6 +81,20 @@ static void refresh_gauges(status_page *s)
     uint64_t served, in_flight;
     http_server_counts(s->http, &served, &in_flight);
     metrics_set(s->metrics, "gomabarn_http_in_flight", (int64_t)in_flight);
+    if (s->budget) {
+        gmb_budget_stats bs;
+        gmb_budget_stats_get(s->budget, &bs);
+        metrics_set(s->metrics, "gomabarn_blob_memory_bytes", (int64_t)bs.in_use);
+        metrics_set(s->metrics, "gomabarn_blob_memory_peak_bytes", (int64_t)bs.peak);
+        metrics_set(s->metrics, "gomabarn_blob_memory_limit_bytes", (int64_t)bs.max);
+        metrics_set(s->metrics, "gomabarn_blob_memory_waits_total", (int64_t)bs.waits);
+        metrics_set(s->metrics, "gomabarn_blob_memory_waiting", (int64_t)bs.waiting);
+    }
+}
+
+void status_page_watch_budget(status_page *s, struct gmb_budget *budget)
+{
+    s->budget = budget;
 }
 
 static void on_metrics(http_request *r, void *user)
@@ -114,10 +135,14 @@ static void render_index(void *user, rev2_error *err, Rev2ServerCapabilities *ca
                                         "gomabarn_cache_bytes",
                                         "gomabarn_cache_fetches_total",
                                         "gomabarn_buildbarn_bytes_up_total",
+                                        "gomabarn_exec_input_bytes_read_total",
+                                        "gomabarn_buildbarn_find_missing_avoided_total",
                                         "gomabarn_buildbarn_bytes_down_total",
                                         "gomabarn_buildbarn_retries_total",
                                         "gomabarn_files_stored_total",
-                                        "gomabarn_http_in_flight"};
+                                        "gomabarn_http_in_flight",
+                                        "gomabarn_blob_memory_bytes",
+                                        "gomabarn_blob_memory_peak_bytes"};
     for (size_t i = 0; i < sizeof shown / sizeof *shown; i++)
         put(&b, "<tr><td>%s</td><td>%lld</td></tr>", shown[i], (long long)metrics_get(s->metrics, shown[i]));
     put(&b, "</table><p><a href=\"/metrics\">/metrics</a></p>");
@@ -203,7 +228,7 @@ status_page *status_page_new(const gmb_config *cfg, rev2_client *client, cas_sto
                              http_server *http, metrics *m, request_log *log)
 {
     status_page *s = gmb_calloc(1, sizeof *s);
-    *s = (status_page){client, store, files, http, m, log, time(NULL), NULL};
+    *s = (status_page){client, store, files, http, m, log, time(NULL), NULL, NULL};
     char *target = esc(cfg->bb_target), *inst = esc(cfg->bb_instance_name), *img = esc(cfg->platform_container_image),
          *dir = esc(cfg->cache_dir), *prefix = esc(cfg->http_path_prefix);
     s->summary = gmb_format(
@@ -234,6 +259,16 @@ status_page *status_page_new(const gmb_config *cfg, rev2_client *client, cas_sto
         {"gomabarn_buildbarn_retries_total", "counter", "Calls retried after UNAVAILABLE or RESOURCE_EXHAUSTED."},
         {"gomabarn_buildbarn_bytes_up_total", "counter", "Blob bytes uploaded to Buildbarn."},
         {"gomabarn_buildbarn_bytes_down_total", "counter", "Blob bytes downloaded from Buildbarn."},
+        {"gomabarn_buildbarn_find_missing_calls_total", "counter",
+         "FindMissingBlobs calls made before uploading an action's blobs."},
+        {"gomabarn_buildbarn_find_missing_avoided_total", "counter",
+         "FindMissingBlobs calls not made: every blob was known present (buildbarn.known_blobs_*)."},
+        {"gomabarn_buildbarn_blobs_known_present_total", "counter",
+         "Blobs not asked about because they were known present in Buildbarn's CAS."},
+        {"gomabarn_buildbarn_uploads_joined_total", "counter",
+         "Blobs not uploaded because another request's upload in flight was sending them."},
+        {"gomabarn_exec_input_bytes_read_total", "counter",
+         "Bytes of input files read from the content store to upload them (only after an action-cache miss)."},
         {"gomabarn_cache_blobs", "gauge", "Blobs in the local content store."},
         {"gomabarn_cache_bytes", "gauge", "Bytes in the local content store."},
         {"gomabarn_cache_hits_total", "counter", "Content store reads served from disk."},
@@ -241,6 +276,12 @@ status_page *status_page_new(const gmb_config *cfg, rev2_client *client, cas_sto
         {"gomabarn_cache_evictions_total", "counter", "Blobs evicted from the content store."},
         {"gomabarn_files_stored_total", "counter", "goma FileBlobs stored (StoreFile and embedded inputs)."},
         {"gomabarn_files_refused_total", "counter", "goma FileBlobs refused for breaking goma's rules."},
+        {"gomabarn_blob_memory_bytes", "gauge",
+         "Blob bytes held in memory now (upload buffers, outputs being answered; exec.max_blob_memory_bytes)."},
+        {"gomabarn_blob_memory_peak_bytes", "gauge", "Most blob bytes held in memory at once since start."},
+        {"gomabarn_blob_memory_limit_bytes", "gauge", "exec.max_blob_memory_bytes."},
+        {"gomabarn_blob_memory_waits_total", "counter", "Times a request waited for blob memory (back-pressure)."},
+        {"gomabarn_blob_memory_waiting", "gauge", "Requests waiting for blob memory now."},
         {"gomabarn_exec_outputs_via_view_total", "counter", "Exec output files read back through the FUSE view."},
     };
     for (size_t i = 0; i < sizeof families / sizeof *families; i++)

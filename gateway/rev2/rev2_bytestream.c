@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "budget.h"
 #include "errmsg.h"
 #include "log.h"
 #include "pb_reader.h"
@@ -178,6 +179,7 @@ typedef struct {
     rev2_done_cb cb;
     void *user;
     uint8_t *chunk;
+    uint64_t held; /* bytes of the client's blob budget this write holds */
 } bs_write;
 
 static void write_attempt(bs_write *w);
@@ -209,6 +211,7 @@ static bool write_next_request(void *user, gmb_buf *out, bool *last, char **why)
             return false;
         }
         data = w->chunk;
+        REV2_STAT_ADD(w->client, file_bytes_read, n);
         rev2_hasher_update(w->hasher, data, n);
     }
     req.data.data = (uint8_t *)data;
@@ -269,6 +272,8 @@ static void write_finish(bs_write *w, rev2_error *err)
         REV2_STAT_ADD(w->client, bytes_up, (uint64_t)w->blob.digest.size);
     w->cb(w->user, err);
     free(w->chunk);
+    if (w->held)
+        gmb_budget_give(rev2_client_options_of(w->client)->blob_budget, w->held);
     free(w->path);
     free(w->instance);
     free(w);
@@ -328,6 +333,14 @@ static void write_attempt(bs_write *w)
                    rev2_client_options_of(w->client)->call_timeout_ms, &write_handlers, w);
 }
 
+/* The budget has room for this write's buffers. */
+static void write_granted(void *arg)
+{
+    bs_write *w = arg;
+    w->chunk = gmb_malloc(rev2_client_options_of(w->client)->bytestream_chunk_bytes);
+    write_attempt(w);
+}
+
 void rev2_bytestream_write(rev2_client *c, const char *instance, const rev2_blob *blob, rev2_done_cb cb, void *user)
 {
     bs_write *w = gmb_calloc(1, sizeof *w);
@@ -338,10 +351,20 @@ void rev2_bytestream_write(rev2_client *c, const char *instance, const rev2_blob
     if (!blob->data) {
         w->path = gmb_strdup(blob->path ? blob->path : "");
         w->blob.path = w->path;
-        w->chunk = gmb_malloc(rev2_client_options_of(c)->bytestream_chunk_bytes);
     }
     w->attempt = 1;
     w->cb = cb;
     w->user = user;
-    write_attempt(w);
+    gmb_budget *budget = rev2_client_options_of(c)->blob_budget;
+    if (blob->data) {
+        write_attempt(w);
+        return;
+    }
+    /* A file goes up through the chunk buffer, its packed request and the
+     * call's send buffer: about three chunks in memory. */
+    uint64_t chunk = rev2_client_options_of(c)->bytestream_chunk_bytes;
+    uint64_t size = (uint64_t)blob->digest.size;
+    w->held = budget ? 3 * (size < chunk ? size : chunk) : 0;
+    if (!budget || gmb_budget_take_or_queue(budget, w->held, write_granted, w))
+        write_granted(w);
 }

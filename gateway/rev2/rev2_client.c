@@ -3,8 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rev2_client_internal.h"
 #include "mem.h"
+#include "rev2_client_internal.h"
+#include "rev2_known_blobs.h"
 
 struct rev2_client {
     rev2_client_options opts; /* strings below are our own copies */
@@ -12,6 +13,7 @@ struct rev2_client {
     rev2_channel *channel;
     char *instance;
     rev2_client_stats stats; /* updated with atomic adds */
+    rev2_known_blobs *known;
 };
 
 void rev2_client_options_init(rev2_client_options *o)
@@ -26,6 +28,8 @@ void rev2_client_options_init(rev2_client_options *o)
     o->max_attempts = 5;
     o->initial_backoff_ms = 100;
     o->max_backoff_ms = 5000;
+    o->known_blobs_max = 100000;
+    o->known_blobs_ttl_ms = 10 * 60 * 1000;
 }
 
 rev2_client *rev2_client_new(const rev2_client_options *o, char **err)
@@ -47,6 +51,7 @@ rev2_client *rev2_client_new(const rev2_client_options *o, char **err)
         free(c);
         return NULL;
     }
+    c->known = rev2_known_blobs_new(o->known_blobs_max, o->known_blobs_ttl_ms);
     /* Channel options point into the caller's strings; we keep only what
      * the channel copied. */
     memset(&c->opts.channel, 0, sizeof c->opts.channel);
@@ -83,8 +88,14 @@ void rev2_client_free(rev2_client *c)
     rev2_engine_shutdown(c->engine);
     rev2_channel_free(c->channel);
     rev2_engine_free(c->engine);
+    rev2_known_blobs_free(c->known);
     free(c->instance);
     free(c);
+}
+
+rev2_known_blobs *rev2_client_known(rev2_client *c)
+{
+    return c->known;
 }
 
 rev2_channel *rev2_client_channel(rev2_client *c)

@@ -28,16 +28,19 @@
 #include "rev2_proto.h"
 
 typedef struct {
-    rev2_channel_options channel;  /* target, TLS, bearer token */
-    const char *instance_name;     /* default for operations given NULL; "" is valid */
-    int threads;                   /* completion threads (default 2) */
-    int64_t call_timeout_ms;       /* deadline of every call but Execute (default 60 s) */
-    int64_t execute_timeout_ms;    /* deadline of an Execute or WaitExecution stream (default 15 min) */
-    size_t max_batch_bytes;        /* batch size limit; larger blobs use ByteStream (default 2 MiB - 64 KiB) */
-    size_t bytestream_chunk_bytes; /* ByteStream Write chunk (default 1 MiB) */
-    int max_attempts;              /* tries per retryable call (default 5) */
-    int64_t initial_backoff_ms;    /* first pause before a retry (default 100) */
-    int64_t max_backoff_ms;        /* longest pause (default 5000) */
+    rev2_channel_options channel;   /* target, TLS, bearer token */
+    const char *instance_name;      /* default for operations given NULL; "" is valid */
+    int threads;                    /* completion threads (default 2) */
+    int64_t call_timeout_ms;        /* deadline of every call but Execute (default 60 s) */
+    int64_t execute_timeout_ms;     /* deadline of an Execute or WaitExecution stream (default 15 min) */
+    size_t max_batch_bytes;         /* batch size limit; larger blobs use ByteStream (default 2 MiB - 64 KiB) */
+    size_t bytestream_chunk_bytes;  /* ByteStream Write chunk (default 1 MiB) */
+    int max_attempts;               /* tries per retryable call (default 5) */
+    int64_t initial_backoff_ms;     /* first pause before a retry (default 100) */
+    int64_t max_backoff_ms;         /* longest pause (default 5000) */
+    size_t known_blobs_max;         /* blobs remembered as present in the CAS (default 100,000; 0: none) */
+    int64_t known_blobs_ttl_ms;     /* for how long (default 10 min) */
+    struct gmb_budget *blob_budget; /* bounds upload buffers read from files (budget.h); NULL: none */
 } rev2_client_options;
 
 /* Fills in the defaults above. */
@@ -47,12 +50,17 @@ typedef struct rev2_client rev2_client;
 
 /* Counters since start (read with rev2_client_stats). */
 typedef struct {
-    uint64_t calls;      /* gRPC calls started */
-    uint64_t retries;    /* of which retries after a retryable error */
-    uint64_t bytes_up;   /* blob bytes uploaded */
-    uint64_t bytes_down; /* blob bytes downloaded */
-    uint64_t executes;   /* Execute operations started */
-    uint64_t reattaches; /* WaitExecution after a broken stream */
+    uint64_t calls;                /* gRPC calls started */
+    uint64_t retries;              /* of which retries after a retryable error */
+    uint64_t bytes_up;             /* blob bytes uploaded */
+    uint64_t bytes_down;           /* blob bytes downloaded */
+    uint64_t executes;             /* Execute operations started */
+    uint64_t reattaches;           /* WaitExecution after a broken stream */
+    uint64_t find_missing_calls;   /* FindMissingBlobs calls made by rev2_upload_missing */
+    uint64_t find_missing_avoided; /* of its calls, those every blob of which was known present */
+    uint64_t blobs_known_present;  /* blobs not asked about because known present */
+    uint64_t uploads_joined;       /* blobs another upload in flight was sending already */
+    uint64_t file_bytes_read;      /* bytes read from files to upload them */
 } rev2_client_stats;
 
 /* NULL on failure with a malloc'd explanation in *err. Connecting is lazy:
@@ -88,8 +96,11 @@ typedef void (*rev2_done_cb)(void *user, rev2_error *err);
  * max_batch_bytes, large ones through ByteStream Write. A file whose bytes
  * do not match its digest fails with DATA_LOSS. No FindMissingBlobs. */
 void rev2_upload(rev2_client *c, const char *instance, const rev2_blob *blobs, size_t n, rev2_done_cb cb, void *user);
-/* FindMissingBlobs, then rev2_upload of just the missing ones.
- * *uploaded (if not NULL) receives how many were sent before cb runs. */
+/* FindMissingBlobs, then rev2_upload of just the missing ones. Blobs
+ * known present (rev2_known_blobs.h) are not asked about (no call at all
+ * when every one is known); a blob another upload is sending already is
+ * waited for, not sent twice. *uploaded (if not NULL) receives how many
+ * this call sent before cb runs. */
 void rev2_upload_missing(rev2_client *c, const char *instance, const rev2_blob *blobs, size_t n, size_t *uploaded,
                          rev2_done_cb cb, void *user);
 

@@ -15,6 +15,8 @@
 
 rev2_channel *rev2_client_channel(rev2_client *c);
 rev2_engine *rev2_client_engine(rev2_client *c);
+/* What the CAS holds as far as this client knows (rev2_known_blobs.h). */
+struct rev2_known_blobs *rev2_client_known(rev2_client *c);
 /* The instance name an operation uses: `instance`, or the default. */
 const char *rev2_client_instance(const rev2_client *c, const char *instance);
 

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "rev2_client_internal.h"
 #include "rev2_exec_stream.h"
+#include "rev2_known_blobs.h"
 #include "rev2_retry.h"
 #include "rev2_rpc.h"
 #include "rev2_unary.h"
@@ -112,6 +113,10 @@ static bool exec_on_message(void *user, const uint8_t *data, size_t len)
 
 static void exec_finish(exec_op *x, rev2_error *err)
 {
+    /* Blobs Buildbarn says it lacks are no longer known present, so the
+     * caller's next upload_missing sends them. */
+    for (size_t i = 0; err && i < err->n_missing; i++)
+        rev2_known_blobs_forget(rev2_client_known(x->client), x->instance, &err->missing[i]);
     char ds[REV2_DIGEST_STR_LEN];
     if (err)
         rev2_error_prefix(err, "executing action %s on instance \"%s\"", rev2_digest_str(&x->action, ds), x->instance);

@@ -11,7 +11,9 @@
 #include "log.h"
 #include "rev2_cas_internal.h"
 #include "rev2_client_internal.h"
+#include "budget.h"
 #include "mem.h"
+#include "rev2_known_blobs.h"
 
 /* Calls one upload keeps in flight; enough to fill a loopback link. */
 #define UPLOAD_PARALLEL_CALLS 8
@@ -43,8 +45,10 @@ typedef struct upload_job {
 
 typedef struct {
     upload_job *job;
+    const upload_task *task;
     uint8_t **owned; /* file contents read for this batch */
     size_t n_owned;
+    uint64_t held; /* bytes of the blob budget this batch holds */
 } task_ctx;
 
 static void pump(upload_job *j);
@@ -66,6 +70,8 @@ static void task_done(void *user, rev2_error *err)
     for (size_t i = 0; i < t->n_owned; i++)
         free(t->owned[i]);
     free(t->owned);
+    if (t->held)
+        gmb_budget_give(rev2_client_options_of(j->client)->blob_budget, t->held);
     free(t);
 
     pthread_mutex_lock(&j->lock);
@@ -80,7 +86,7 @@ static void task_done(void *user, rev2_error *err)
 }
 
 /* Reads a small file-backed blob into memory and checks its digest. */
-static uint8_t *load_small(const rev2_blob *b, rev2_error **err)
+static uint8_t *load_small(rev2_client *c, const rev2_blob *b, rev2_error **err)
 {
     int fd = open(b->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -98,6 +104,7 @@ static uint8_t *load_small(const rev2_blob *b, rev2_error **err)
         got += n;
     }
     close(fd);
+    REV2_STAT_ADD(c, file_bytes_read, (uint64_t)got);
     rev2_digest actual;
     rev2_digest_of_bytes(data, (size_t)got, &actual);
     if (!rev2_digest_equal(&actual, &b->digest)) {
@@ -110,14 +117,12 @@ static uint8_t *load_small(const rev2_blob *b, rev2_error **err)
     return data;
 }
 
-static void start_task(upload_job *j, const upload_task *task)
+/* Reads the batch's file-backed blobs and sends the batch. */
+static void send_batch(void *arg)
 {
-    task_ctx *t = gmb_calloc(1, sizeof *t);
-    t->job = j;
-    if (task->count == 0) {
-        rev2_bytestream_write(j->client, j->instance, &j->blobs[j->order[task->first]], task_done, t);
-        return;
-    }
+    task_ctx *t = arg;
+    upload_job *j = t->job;
+    const upload_task *task = t->task;
     rev2_digest *digests = gmb_calloc(task->count, sizeof *digests);
     const uint8_t **datas = gmb_calloc(task->count, sizeof *datas);
     t->owned = gmb_calloc(task->count, sizeof *t->owned);
@@ -127,7 +132,7 @@ static void start_task(upload_job *j, const upload_task *task)
         datas[k] = b->data;
         if (!b->data) {
             rev2_error *err = NULL;
-            uint8_t *loaded = load_small(b, &err);
+            uint8_t *loaded = load_small(j->client, b, &err);
             if (!loaded) {
                 free(digests);
                 free(datas);
@@ -141,6 +146,27 @@ static void start_task(upload_job *j, const upload_task *task)
     rev2_batch_update(j->client, j->instance, digests, datas, task->count, task_done, t);
     free(digests);
     free(datas);
+}
+
+static void start_task(upload_job *j, const upload_task *task)
+{
+    task_ctx *t = gmb_calloc(1, sizeof *t);
+    t->job = j;
+    t->task = task;
+    if (task->count == 0) {
+        rev2_bytestream_write(j->client, j->instance, &j->blobs[j->order[task->first]], task_done, t);
+        return;
+    }
+    /* Bytes read from files live three times while the call runs: as
+     * read, packed into the request, and in the call's send buffer. */
+    gmb_budget *budget = rev2_client_options_of(j->client)->blob_budget;
+    for (size_t k = 0; budget && k < task->count; k++) {
+        const rev2_blob *b = &j->blobs[j->order[task->first + k]];
+        if (!b->data)
+            t->held += 3 * (uint64_t)b->digest.size;
+    }
+    if (!t->held || gmb_budget_take_or_queue(budget, t->held, send_batch, t))
+        send_batch(t);
 }
 
 /* Starts tasks until UPLOAD_PARALLEL_CALLS run or none are left, and
@@ -162,6 +188,9 @@ static void pump(upload_job *j)
         j->finished = true;
     pthread_mutex_unlock(&j->lock);
     if (report) {
+        if (!j->first_err)
+            for (size_t i = 0; i < j->n; i++)
+                rev2_known_blobs_add(rev2_client_known(j->client), j->instance, &j->blobs[i].digest);
         j->cb(j->user, j->first_err);
         job_free(j);
     }
@@ -213,27 +242,78 @@ void rev2_upload(rev2_client *c, const char *instance, const rev2_blob *blobs, s
     pump(j);
 }
 
-/* ---- FindMissingBlobs, then upload what is missing ---- */
+/* ---- FindMissingBlobs, then upload what is missing ----
+ * A missing_job ends when its own upload is done and every blob it waits
+ * for (sent by another job) has arrived. */
 
 typedef struct {
     rev2_client *client;
     char *instance;
-    rev2_blob *blobs;
+    rev2_blob *blobs; /* deduplicated request */
     size_t n;
     size_t *uploaded;
     rev2_done_cb cb;
     void *user;
-    rev2_blob *to_send;
+    rev2_blob *to_send; /* the ones this job claimed */
+    size_t n_send;
+
+    pthread_mutex_t lock;
+    size_t pending; /* our upload (1) + blobs awaited from other jobs */
+    rev2_error *err;
 } missing_job;
+
+static int digest_order(const void *a, const void *b)
+{
+    const rev2_digest *x = a, *y = b;
+    int c = strcmp(x->hash, y->hash);
+    return c ? c : (x->size > y->size) - (x->size < y->size);
+}
+
+static int blob_order(const void *a, const void *b)
+{
+    return digest_order(&((const rev2_blob *)a)->digest, &((const rev2_blob *)b)->digest);
+}
+
+static void missing_job_free(missing_job *m)
+{
+    free(m->to_send);
+    free(m->blobs);
+    free(m->instance);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}
+
+/* One part of the job ended (err is taken); the last one reports. */
+static void missing_part_done(missing_job *m, rev2_error *err)
+{
+    pthread_mutex_lock(&m->lock);
+    if (err && !m->err)
+        m->err = err;
+    else
+        rev2_error_free(err);
+    bool last = --m->pending == 0;
+    pthread_mutex_unlock(&m->lock);
+    if (!last)
+        return;
+    m->cb(m->user, m->err);
+    missing_job_free(m);
+}
+
+static void awaited_blob_done(void *user, bool ok)
+{
+    missing_job *m = user;
+    missing_part_done(
+        m,
+        ok ? NULL : rev2_error_new(REV2_UNAVAILABLE, "another request's upload of a shared input failed; try again"));
+}
 
 static void missing_uploaded(void *user, rev2_error *err)
 {
     missing_job *m = user;
-    m->cb(m->user, err);
-    free(m->to_send);
-    free(m->blobs);
-    free(m->instance);
-    free(m);
+    rev2_known_blobs *known = rev2_client_known(m->client);
+    for (size_t i = 0; i < m->n_send; i++)
+        rev2_known_blobs_release(known, m->instance, &m->to_send[i].digest, err == NULL);
+    missing_part_done(m, err);
 }
 
 static void missing_found(void *user, rev2_error *err, rev2_digest *missing, size_t n_missing)
@@ -241,24 +321,34 @@ static void missing_found(void *user, rev2_error *err, rev2_digest *missing, siz
     missing_job *m = user;
     if (err) {
         free(missing);
-        missing_uploaded(m, err);
+        missing_part_done(m, err);
         return;
     }
+    rev2_known_blobs *known = rev2_client_known(m->client);
+    qsort(missing, n_missing, sizeof *missing, digest_order);
+    /* Present: remember. Missing: send it, or wait for whoever sends it. */
     m->to_send = gmb_calloc(n_missing + 1, sizeof *m->to_send);
-    size_t k = 0;
     for (size_t i = 0; i < m->n; i++) {
-        for (size_t x = 0; x < n_missing; x++) {
-            if (rev2_digest_equal(&m->blobs[i].digest, &missing[x])) {
-                m->to_send[k++] = m->blobs[i];
-                missing[x].size = -1; /* send each digest once */
-                break;
-            }
+        if (!bsearch(&m->blobs[i].digest, missing, n_missing, sizeof *missing, digest_order)) {
+            rev2_known_blobs_add(known, m->instance, &m->blobs[i].digest);
+            continue;
+        }
+        pthread_mutex_lock(&m->lock);
+        m->pending++; /* before the claim: its waiter may run at once */
+        pthread_mutex_unlock(&m->lock);
+        if (rev2_known_blobs_claim(known, m->instance, &m->blobs[i].digest, awaited_blob_done, m)) {
+            m->to_send[m->n_send++] = m->blobs[i];
+            pthread_mutex_lock(&m->lock);
+            m->pending--; /* ours: covered by the upload's own part */
+            pthread_mutex_unlock(&m->lock);
+        } else {
+            REV2_STAT_ADD(m->client, uploads_joined, 1);
         }
     }
     free(missing);
     if (m->uploaded)
-        *m->uploaded = k;
-    rev2_upload(m->client, m->instance, m->to_send, k, missing_uploaded, m);
+        *m->uploaded = m->n_send;
+    rev2_upload(m->client, m->instance, m->to_send, m->n_send, missing_uploaded, m);
 }
 
 void rev2_upload_missing(rev2_client *c, const char *instance, const rev2_blob *blobs, size_t n, size_t *uploaded,
@@ -268,14 +358,40 @@ void rev2_upload_missing(rev2_client *c, const char *instance, const rev2_blob *
     m->client = c;
     m->instance = gmb_strdup(rev2_client_instance(c, instance));
     m->blobs = gmb_malloc((n + 1) * sizeof *blobs);
-    memcpy(m->blobs, blobs, n * sizeof *blobs);
-    m->n = n;
     m->uploaded = uploaded;
     m->cb = cb;
     m->user = user;
-    rev2_digest *digests = gmb_malloc((n + 1) * sizeof *digests);
-    for (size_t i = 0; i < n; i++)
-        digests[i] = blobs[i].digest;
-    rev2_find_missing(c, m->instance, digests, n, missing_found, m);
+    m->pending = 1;
+    pthread_mutex_init(&m->lock, NULL);
+    if (uploaded)
+        *uploaded = 0;
+    /* Ask only about blobs not known present, each once (sorted, so
+     * repeats sit side by side). */
+    memcpy(m->blobs, blobs, n * sizeof *blobs);
+    qsort(m->blobs, n, sizeof *m->blobs, blob_order);
+    rev2_known_blobs *known = rev2_client_known(c);
+    size_t n_known = 0;
+    rev2_digest prev = {.size = -1};
+    for (size_t i = 0; i < n; i++) {
+        if (rev2_digest_equal(&prev, &m->blobs[i].digest))
+            continue;
+        prev = m->blobs[i].digest;
+        if (rev2_known_blobs_has(known, m->instance, &m->blobs[i].digest)) {
+            n_known++;
+            continue;
+        }
+        m->blobs[m->n++] = m->blobs[i];
+    }
+    REV2_STAT_ADD(c, blobs_known_present, n_known);
+    if (m->n == 0) {
+        REV2_STAT_ADD(c, find_missing_avoided, 1);
+        missing_part_done(m, NULL);
+        return;
+    }
+    REV2_STAT_ADD(c, find_missing_calls, 1);
+    rev2_digest *digests = gmb_malloc((m->n + 1) * sizeof *digests);
+    for (size_t i = 0; i < m->n; i++)
+        digests[i] = m->blobs[i].digest;
+    rev2_find_missing(c, m->instance, digests, m->n, missing_found, m);
     free(digests);
 }

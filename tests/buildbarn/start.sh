@@ -13,6 +13,11 @@ export BB=${GOMABARN_BB_DIR:-/tmp/gomabarn-bb}
 WAIT_SECONDS=${GOMABARN_BB_WAIT:-90}
 ADMIN_URL=http://127.0.0.1:7982/
 
+# Tests and benchmarks may call this at the same time: one at a time
+# builds and starts, the others then find the cluster running.
+exec 9>"${TMPDIR:-/tmp}/gomabarn-bb-start.lock"
+flock -w 1200 9 || { echo "buildbarn: another start.sh holds the lock for 20 min" >&2; exit 1; }
+
 pools_registered() {
     local page
     page=$(curl -fsS --max-time 2 "$ADMIN_URL" 2>/dev/null) || return 1
@@ -50,8 +55,9 @@ rm -f "$BB"/hardlinking/runner.sock "$BB"/fuse/runner.sock
 
 start() {
     local name=$1 program=$2 config=$3
-    # setsid: a process group of its own, so stop.sh can end it whole.
-    setsid "$BIN/$program" "$HERE/config/$config" >"$BB/logs/$name.log" 2>&1 </dev/null &
+    # setsid: a process group of its own, so stop.sh can end it whole;
+    # 9>&-: the daemon must not keep the start lock.
+    setsid "$BIN/$program" "$HERE/config/$config" >"$BB/logs/$name.log" 2>&1 </dev/null 9>&- &
     echo $! >"$BB/pids/$name.pid"
 }
 
