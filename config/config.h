@@ -38,6 +38,7 @@ typedef struct {
     int64_t bb_retry_max_backoff_ms;
     int64_t bb_known_blobs_max;
     int64_t bb_known_blobs_ttl_s;
+    char *bb_scheduler_target;
     /* platform: Action.platform of every action */
     char *platform_os_family;
     char *platform_container_image;
@@ -49,6 +50,8 @@ typedef struct {
     int64_t exec_max_outputs;
     int64_t exec_max_output_bytes;
     int64_t exec_max_blob_memory_bytes;
+    int64_t exec_max_queued_s;
+    int64_t exec_pool_probe_interval_s;
     /* routing: which instance name runs a request */
     gmb_strlist routing_rules;
     bool routing_allow_header;

@@ -47,6 +47,10 @@ const gmb_config_key gmb_config_schema[] = {
     K("buildbarn.known_blobs_ttl_s", GMB_CFG_INT, bb_known_blobs_ttl_s, "600", 0, 86400,
       "for how long a blob is remembered as present; a blob Buildbarn evicted sooner costs one failed Execute and "
       "an upload"),
+    K("buildbarn.scheduler_target", GMB_CFG_STRING, bb_scheduler_target, "", 0, 0,
+      "gRPC target of bb_scheduler's BuildQueueState service (buildQueueStateGrpcServers, e.g. 127.0.0.1:8984); "
+      "polled every 5 s for the workers of each pool, so a pool whose workers are all gone is known at once; "
+      "empty: pool health comes from Exec answers only"),
     K("platform.os_family", GMB_CFG_STRING, platform_os_family, "linux", 0, 0,
       "OSFamily platform property; REv2 and Buildbarn's workers use lowercase \"linux\"; empty: not sent"),
     K("platform.container_image", GMB_CFG_STRING, platform_container_image, "", 0, 0,
@@ -66,6 +70,14 @@ const gmb_config_key gmb_config_schema[] = {
       "request fails with an error naming the action"),
     K("exec.max_output_bytes", GMB_CFG_INT, exec_max_output_bytes, "17179869184L", 1, INT64_MAX,
       "most bytes of output files one answer may carry; past it the request fails with an error naming the action"),
+    K("exec.max_queued_s", GMB_CFG_INT, exec_max_queued_s, "60", 0, 86400,
+      "longest an action may wait QUEUED for a worker (counted again when Buildbarn requeues it after its worker "
+      "disappeared); past it the request fails at once with a retryable error naming the pool, and the pool is "
+      "marked down; 0: wait as long as Buildbarn does (its platformQueueWithNoWorkersTimeout, 900 s in its "
+      "reference deployment)"),
+    K("exec.pool_probe_interval_s", GMB_CFG_INT, exec_pool_probe_interval_s, "10", 1, 3600,
+      "while a pool is down, requests to it that miss the action cache are answered at once, except one per this "
+      "interval, which tries the pool again"),
     K("exec.max_blob_memory_bytes", GMB_CFG_INT, exec_max_blob_memory_bytes, "134217728", 4194304, INT64_MAX,
       "blob bytes the gateway holds in memory at once across all requests (upload buffers read from files, outputs "
       "read back for answers); past it requests wait their turn (up to 5 minutes, then fail) instead of growing "

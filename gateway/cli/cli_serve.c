@@ -17,6 +17,7 @@
 #include "http_server.h"
 #include "metrics.h"
 #include "request_log.h"
+#include "rev2_pool_health.h"
 #include "status_page.h"
 #include "view.h"
 #include "log.h"
@@ -127,6 +128,8 @@ int gmb_cli_serve(int argc, char **argv)
     request_log *rlog = request_log_new(200);
     status_page *status = NULL;
     gmb_budget *budget = NULL;
+    rev2_pool_health *pools = NULL;
+    rev2_client *scheduler = NULL;
     gmb_view *view = NULL;
     pthread_t view_thread;
     bool view_running = false;
@@ -142,6 +145,15 @@ int gmb_cli_serve(int argc, char **argv)
     budget = gmb_budget_new((uint64_t)cfg.exec_max_blob_memory_bytes);
     if (!(client = gmb_client_from_config_budget(&cfg, budget, &err)))
         goto fail;
+    pools = rev2_pool_health_new(cfg.exec_pool_probe_interval_s * 1000);
+    if (*cfg.bb_scheduler_target) {
+        /* The same TLS and token settings, another endpoint. */
+        gmb_config sc = cfg;
+        sc.bb_target = cfg.bb_scheduler_target;
+        if (!(scheduler = gmb_client_from_config(&sc, &err)))
+            goto fail;
+        rev2_pool_health_watch(pools, scheduler, 5000);
+    }
     cas_store_options so = gmb_store_options(&cfg);
     if (!(store = cas_store_open(&so, client, &err)))
         goto fail;
@@ -160,10 +172,21 @@ int gmb_cli_serve(int argc, char **argv)
         goto fail;
     goma = goma_service_new(http, cfg.http_path_prefix);
     goma_files_routes(files, http, cfg.http_path_prefix);
-    pipeline = exec_pipeline_new(client, store, files, &cfg, 8, met, rlog, view_running ? view : NULL, budget);
+    exec_pipeline_parts parts = {.client = client,
+                                 .store = store,
+                                 .files = files,
+                                 .cfg = &cfg,
+                                 .threads = 8,
+                                 .metrics = met,
+                                 .log = rlog,
+                                 .view = view_running ? view : NULL,
+                                 .budget = budget,
+                                 .pools = pools};
+    pipeline = exec_pipeline_new(&parts);
     exec_pipeline_routes(pipeline, http, cfg.http_path_prefix);
     status = status_page_new(&cfg, client, store, files, http, met, rlog);
     status_page_watch_budget(status, budget);
+    status_page_watch_pools(status, pools);
     status_page_routes(status, http);
     if (http_server_start(http, &err) < 0)
         goto fail;
@@ -191,6 +214,8 @@ done:
     goma_files_free(files);
     cas_store_close(store);
     rev2_client_free(client);
+    rev2_client_free(scheduler); /* ends the pool watch's polling */
+    rev2_pool_health_free(pools);
     gmb_budget_free(budget);
     gmb_auth_free(auth);
     metrics_free(met);

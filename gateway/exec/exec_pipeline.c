@@ -14,6 +14,7 @@
 #include "routing.h"
 #include "rev2_action.h"
 #include "rev2_blocking.h"
+#include "rev2_pool_health.h"
 #include "work_pool.h"
 #include "mem.h"
 
@@ -34,10 +35,12 @@ struct exec_pipeline {
     int64_t timeout_ms;
     metrics *metrics;
     request_log *log;
-    gmb_view *view;         /* NULL: not mounted */
-    char *mount_path;       /* the view's; NULL: outputs read in-process */
-    gmb_budget *budget;     /* blob bytes in memory across requests */
-    gmb_budget *own_budget; /* when the caller gave none */
+    gmb_view *view;          /* NULL: not mounted */
+    char *mount_path;        /* the view's; NULL: outputs read in-process */
+    gmb_budget *budget;      /* blob bytes in memory across requests */
+    gmb_budget *own_budget;  /* when the caller gave none */
+    rev2_pool_health *pools; /* NULL: not tracked */
+    int64_t max_queued_ms;   /* exec.max_queued_s */
 };
 
 /* How long an answer waits for blob memory before failing (retryable). */
@@ -167,6 +170,10 @@ static void finish(void *arg)
         return; /* executing again */
     if (j->err) {
         rev2_error *e = j->err;
+        if (p->pools && (rev2_error_is_no_workers(e) || rev2_error_is_queue_timeout(e)))
+            rev2_pool_health_down(p->pools, j->instance,
+                                  rev2_error_is_no_workers(e) ? "Buildbarn says no worker serves it"
+                                                              : "an action waited in its queue past exec.max_queued_s");
         char *msg = gmb_format("Buildbarn (instance \"%s\"): %s%s", j->instance, e->message,
                                rev2_error_is_no_workers(e)
                                    ? " (no worker pool serves this instance name with this platform: check the "
@@ -177,6 +184,8 @@ static void finish(void *arg)
         job_free(j);
         return;
     }
+    if (p->pools && !j->resp->cached_result) /* it ran: the pool has a working worker */
+        rev2_pool_health_up(p->pools, j->instance);
     char *err = NULL;
     if (p->view) /* so by-instance/<instance>/<action>/ shows output/ at once */
         view_action_result(p->view, j->instance, &j->action.action_digest, j->resp->result);
@@ -331,7 +340,7 @@ static bool heal_missing(exec_job *j)
     j->err = NULL;
     rev2_msg_free(j->resp);
     j->resp = NULL;
-    rev2_execute_options eo = {.skip_cache_lookup = true};
+    rev2_execute_options eo = {.skip_cache_lookup = true, .max_queued_ms = j->p->max_queued_ms};
     rev2_execute(j->p->client, j->instance, &j->action.action_digest, &eo, NULL, executed, j);
     return true;
 }
@@ -383,6 +392,18 @@ static void upload_and_execute(void *arg)
 {
     exec_job *j = arg;
     exec_pipeline *p = j->p;
+    /* A pool known down: the client compiles locally now, not after a
+     * queue timeout (cache hits were answered already; they need no worker). */
+    char down[512];
+    if (p->pools && rev2_pool_health_refuse(p->pools, j->instance, down, sizeof down)) {
+        if (p->metrics)
+            metrics_add(p->metrics, "gomabarn_exec_pool_down_answers_total", 1);
+        char *msg = gmb_format("%s; answered at once (it is tried again every exec.pool_probe_interval_s)", down);
+        respond_error(j, false, msg);
+        free(msg);
+        job_free(j);
+        return;
+    }
     if (p->view)
         stage_in_store(j);
     size_t n;
@@ -413,7 +434,7 @@ static void upload_and_execute(void *arg)
              (unsigned long long)j->id, j->entry.action, j->instance, j->inputs.n_inputs, j->inputs.n_skipped,
              uploaded);
     /* The cache was asked already (or must not be). */
-    rev2_execute_options eo = {.skip_cache_lookup = true};
+    rev2_execute_options eo = {.skip_cache_lookup = true, .max_queued_ms = j->p->max_queued_ms};
     rev2_execute(p->client, j->instance, &j->action.action_digest, &eo, NULL, executed, j);
 }
 
@@ -685,14 +706,17 @@ static void on_exec(http_request *r, void *user)
     work_pool_run(p->pool, prepare, j);
 }
 
-exec_pipeline *exec_pipeline_new(rev2_client *client, cas_store *store, goma_files *files, const gmb_config *cfg,
-                                 int threads, metrics *met, request_log *log, gmb_view *view, gmb_budget *budget)
+exec_pipeline *exec_pipeline_new(const exec_pipeline_parts *parts)
 {
+    const gmb_config *cfg = parts->cfg;
+    gmb_view *view = parts->view;
     exec_pipeline *p = gmb_calloc(1, sizeof *p);
-    p->client = client;
-    p->store = store;
-    p->files = files;
-    p->pool = work_pool_new(threads);
+    p->client = parts->client;
+    p->store = parts->store;
+    p->files = parts->files;
+    p->pool = work_pool_new(parts->threads);
+    p->pools = parts->pools;
+    p->max_queued_ms = cfg->exec_max_queued_s * 1000;
     p->default_instance = gmb_strdup(cfg->bb_instance_name);
     if (*cfg->platform_os_family)
         p->platform[p->n_platform++] = (rev2_property){gmb_strdup("OSFamily"), gmb_strdup(cfg->platform_os_family)};
@@ -715,12 +739,12 @@ exec_pipeline *exec_pipeline_new(rev2_client *client, cas_store *store, goma_fil
     p->exec_root = gmb_strdup(cfg->exec_root);
     p->output_limits.max_outputs = (size_t)cfg->exec_max_outputs;
     p->output_limits.max_bytes = (uint64_t)cfg->exec_max_output_bytes;
-    p->metrics = met;
-    p->log = log;
+    p->metrics = parts->metrics;
+    p->log = parts->log;
     p->view = view;
     p->mount_path = view ? gmb_strdup(view_mountpoint(view)) : NULL;
     /* Without one (tools, tests): an uncapped budget, figures only. */
-    p->budget = budget ? budget : (p->own_budget = gmb_budget_new(0));
+    p->budget = parts->budget ? parts->budget : (p->own_budget = gmb_budget_new(0));
     return p;
 }
 

@@ -36,13 +36,27 @@
 typedef struct exec_pipeline exec_pipeline;
 struct gmb_budget;
 
-/* budget: the blob memory cap (exec.max_blob_memory_bytes) shared with
- * the REv2 client; NULL: none. metrics and log may be NULL. view: the mounted FUSE view, to name each
- * action under requests/ and read outputs back through the mount; NULL:
- * outputs are read from the store in-process. */
-exec_pipeline *exec_pipeline_new(rev2_client *client, cas_store *store, goma_files *files, const gmb_config *cfg,
-                                 int threads, metrics *met, request_log *log, gmb_view *view,
-                                 struct gmb_budget *budget);
+/* What a pipeline works with (not owned). metrics, log, view, budget
+ * and pools may be NULL. view: the mounted FUSE view, to name each action
+ * under requests/ and read outputs back through the mount; NULL: outputs
+ * are read from the store in-process. budget: the blob memory cap
+ * (exec.max_blob_memory_bytes) shared with the REv2 client. pools: what is
+ * known of each worker pool (requests to a pool known down are answered
+ * at once). */
+typedef struct {
+    rev2_client *client;
+    cas_store *store;
+    goma_files *files;
+    const gmb_config *cfg;
+    int threads;
+    metrics *metrics;
+    request_log *log;
+    gmb_view *view;
+    struct gmb_budget *budget;
+    struct rev2_pool_health *pools;
+} exec_pipeline_parts;
+
+exec_pipeline *exec_pipeline_new(const exec_pipeline_parts *parts);
 void exec_pipeline_routes(exec_pipeline *p, http_server *http, const char *prefix);
 /* Waits for the work queued, then frees. Stop the HTTP server first. */
 void exec_pipeline_free(exec_pipeline *p);

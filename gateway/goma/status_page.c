@@ -8,6 +8,7 @@
 
 #include "budget.h"
 #include "errmsg.h"
+#include "rev2_pool_health.h"
 #include "mem.h"
 
 struct status_page {
@@ -18,8 +19,9 @@ struct status_page {
     metrics *metrics;
     request_log *log;
     time_t started;
-    char *summary;      /* the configuration, rendered once (no secrets) */
-    gmb_budget *budget; /* NULL: not shown */
+    char *summary;           /* the configuration, rendered once (no secrets) */
+    gmb_budget *budget;      /* NULL: not shown */
+    rev2_pool_health *pools; /* NULL: not shown */
 };
 
 static void put(gmb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -53,6 +55,8 @@ static const char style[] = "<style>body{font-family:sans-serif;margin:2em}table
                             "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;font-size:90%}"
                             ".failed,.bad{color:#b00}.missing{color:#a60}.done{color:#060}</style>";
 
+static void refresh_pool_gauges(status_page *s);
+
 /* Refreshes gauges from the parts that keep their own counters. */
 static void refresh_gauges(status_page *s)
 {
@@ -67,6 +71,10 @@ static void refresh_gauges(status_page *s)
     metrics_set(s->metrics, "gomabarn_buildbarn_blobs_known_present_total", (int64_t)cs.blobs_known_present);
     metrics_set(s->metrics, "gomabarn_buildbarn_uploads_joined_total", (int64_t)cs.uploads_joined);
     metrics_set(s->metrics, "gomabarn_exec_input_bytes_read_total", (int64_t)cs.file_bytes_read);
+    metrics_set(s->metrics, "gomabarn_buildbarn_requeued_total", (int64_t)cs.requeued);
+    metrics_set(s->metrics, "gomabarn_buildbarn_queue_timeouts_total", (int64_t)cs.queue_timeouts);
+    if (s->pools)
+        refresh_pool_gauges(s);
     cas_store_stats st;
     cas_store_stats_get(s->store, &st);
     metrics_set(s->metrics, "gomabarn_cache_blobs", (int64_t)st.blobs);
@@ -97,6 +105,50 @@ void status_page_watch_budget(status_page *s, struct gmb_budget *budget)
     s->budget = budget;
 }
 
+void status_page_watch_pools(status_page *s, struct rev2_pool_health *pools)
+{
+    s->pools = pools;
+}
+
+/* An instance name as a Prometheus label value (it may come from a
+ * request header): backslash, quote and newline escaped. */
+static void label_value(char *out, size_t n, const char *v)
+{
+    size_t k = 0;
+    for (; *v && k + 3 < n; v++) {
+        if (*v == '\\' || *v == '"' || *v == '\n') {
+            out[k++] = '\\';
+            out[k++] = *v == '\n' ? 'n' : *v;
+        } else {
+            out[k++] = *v;
+        }
+    }
+    out[k] = '\0';
+}
+
+#define MAX_SHOWN_POOLS 64
+
+static void refresh_pool_gauges(status_page *s)
+{
+    rev2_pool_state *st = gmb_calloc(MAX_SHOWN_POOLS, sizeof *st);
+    size_t n = rev2_pool_health_list(s->pools, st, MAX_SHOWN_POOLS);
+    for (size_t i = 0; i < n; i++) {
+        char label[300], series[400];
+        label_value(label, sizeof label, st[i].instance);
+        if (st[i].known) {
+            snprintf(series, sizeof series, "gomabarn_pool_up{instance=\"%s\"}", label);
+            metrics_set(s->metrics, series, st[i].up);
+        }
+        if (st[i].workers >= 0) {
+            snprintf(series, sizeof series, "gomabarn_pool_workers{instance=\"%s\"}", label);
+            metrics_set(s->metrics, series, st[i].workers);
+        }
+        snprintf(series, sizeof series, "gomabarn_pool_refused_total{instance=\"%s\"}", label);
+        metrics_set(s->metrics, series, (int64_t)st[i].refused);
+    }
+    free(st);
+}
+
 static void on_metrics(http_request *r, void *user)
 {
     status_page *s = user;
@@ -113,6 +165,36 @@ typedef struct {
     http_request *r;
 } page_job;
 
+/* The worker pools: up or down, since when, why, workers per the scheduler. */
+static void put_pools(gmb_buf *b, rev2_pool_health *pools)
+{
+    rev2_pool_state *st = gmb_calloc(64, sizeof *st);
+    size_t n = rev2_pool_health_list(pools, st, 64);
+    put(b, "<h2>Worker pools</h2><p>scheduler (BuildQueueState): %s</p>",
+        rev2_pool_health_scheduler_reachable(pools) ? "answering" : "not watched or not answering");
+    put(b, "<table><tr><th>instance name</th><th>state</th><th>for</th><th>workers</th><th>answered at once</th>"
+           "<th>why</th></tr>");
+    for (size_t i = 0; i < n; i++) {
+        char *name = esc(st[i].instance), *why = esc(st[i].reason);
+        char workers[16] = "?";
+        if (st[i].workers >= 0)
+            snprintf(workers, sizeof workers, "%d", st[i].workers);
+        put(b, "<tr><td>\"%s\"</td><td class=\"%s\">%s</td><td>%lld s</td><td>%s</td><td>%llu</td><td>%s</td></tr>",
+            name,
+            !st[i].known ? ""
+            : st[i].up   ? "done"
+                         : "failed",
+            !st[i].known ? "unknown"
+            : st[i].up   ? "up"
+                         : "DOWN",
+            (long long)st[i].since_s, workers, (unsigned long long)st[i].refused, why);
+        free(name);
+        free(why);
+    }
+    put(b, "</table>");
+    free(st);
+}
+
 static void render_index(void *user, rev2_error *err, Rev2ServerCapabilities *caps)
 {
     page_job *j = user;
@@ -126,6 +208,8 @@ static void render_index(void *user, rev2_error *err, Rev2ServerCapabilities *ca
     put(&b, "<h2>Buildbarn</h2><p class=\"%s\">%s%s</p>", err ? "failed" : "done",
         err ? "UNREACHABLE or refusing: " : "reachable (GetCapabilities answered)", e ? e : "");
     free(e);
+    if (s->pools)
+        put_pools(&b, s->pools);
     put(&b, "<h2>Configuration</h2>%s", s->summary);
     put(&b, "<h2>Figures</h2><table><tr><th>series</th><th>value</th></tr>");
     static const char *const shown[] = {"gomabarn_exec_in_flight",
@@ -228,7 +312,7 @@ status_page *status_page_new(const gmb_config *cfg, rev2_client *client, cas_sto
                              http_server *http, metrics *m, request_log *log)
 {
     status_page *s = gmb_calloc(1, sizeof *s);
-    *s = (status_page){client, store, files, http, m, log, time(NULL), NULL, NULL};
+    *s = (status_page){client, store, files, http, m, log, time(NULL), NULL, NULL, NULL};
     char *target = esc(cfg->bb_target), *inst = esc(cfg->bb_instance_name), *img = esc(cfg->platform_container_image),
          *dir = esc(cfg->cache_dir), *prefix = esc(cfg->http_path_prefix);
     s->summary = gmb_format(
@@ -282,6 +366,15 @@ status_page *status_page_new(const gmb_config *cfg, rev2_client *client, cas_sto
         {"gomabarn_blob_memory_limit_bytes", "gauge", "exec.max_blob_memory_bytes."},
         {"gomabarn_blob_memory_waits_total", "counter", "Times a request waited for blob memory (back-pressure)."},
         {"gomabarn_blob_memory_waiting", "gauge", "Requests waiting for blob memory now."},
+        {"gomabarn_buildbarn_requeued_total", "counter",
+         "Actions Buildbarn queued again because their worker disappeared."},
+        {"gomabarn_buildbarn_queue_timeouts_total", "counter",
+         "Actions given up after waiting QUEUED past exec.max_queued_s."},
+        {"gomabarn_pool_up", "gauge", "1 if the worker pool (instance name) is up, 0 if known down."},
+        {"gomabarn_pool_workers", "gauge", "Workers the scheduler lists for the pool (buildbarn.scheduler_target)."},
+        {"gomabarn_pool_refused_total", "counter", "Requests answered at once because their pool was down."},
+        {"gomabarn_exec_pool_down_answers_total", "counter",
+         "Exec requests answered at once because their pool was down (all pools)."},
         {"gomabarn_exec_outputs_via_view_total", "counter", "Exec output files read back through the FUSE view."},
     };
     for (size_t i = 0; i < sizeof families / sizeof *families; i++)

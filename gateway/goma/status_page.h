@@ -21,6 +21,9 @@ typedef struct status_page status_page;
 struct gmb_budget;
 /* /metrics and the page then show the blob memory budget's figures. */
 void status_page_watch_budget(status_page *s, struct gmb_budget *budget);
+struct rev2_pool_health;
+/* ... and each worker pool's health (rev2_pool_health.h). */
+void status_page_watch_pools(status_page *s, struct rev2_pool_health *pools);
 status_page *status_page_new(const gmb_config *cfg, rev2_client *client, cas_store *store, goma_files *files,
                              http_server *http, metrics *m, request_log *log);
 void status_page_routes(status_page *s, http_server *http);

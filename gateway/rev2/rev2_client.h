@@ -61,6 +61,8 @@ typedef struct {
     uint64_t blobs_known_present;  /* blobs not asked about because known present */
     uint64_t uploads_joined;       /* blobs another upload in flight was sending already */
     uint64_t file_bytes_read;      /* bytes read from files to upload them */
+    uint64_t requeued;             /* actions Buildbarn queued again after their worker disappeared */
+    uint64_t queue_timeouts;       /* actions given up after max_queued_ms in QUEUED */
 } rev2_client_stats;
 
 /* NULL on failure with a malloc'd explanation in *err. Connecting is lazy:
@@ -143,6 +145,11 @@ typedef void (*rev2_execute_cb)(void *user, rev2_error *err, Rev2ExecuteResponse
 typedef struct {
     bool skip_cache_lookup;
     int priority; /* ExecutionPolicy.priority; 0 default */
+    /* Longest time the action may wait QUEUED (counted again when
+     * Buildbarn queues it anew after its worker disappeared); past it the
+     * call ends with UNAVAILABLE and rev2_error_is_queue_timeout. 0: no
+     * limit (Buildbarn's own platformQueueWithNoWorkersTimeout applies). */
+    int64_t max_queued_ms;
 } rev2_execute_options;
 void rev2_execute(rev2_client *c, const char *instance, const rev2_digest *action, const rev2_execute_options *opts,
                   rev2_progress_cb progress, rev2_execute_cb cb, void *user);

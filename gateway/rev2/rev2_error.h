@@ -60,5 +60,7 @@ const char *rev2_code_name(int code);
 bool rev2_code_is_retryable(int code);
 /* Scheduler text for "no worker matches this instance name and platform". */
 bool rev2_error_is_no_workers(const rev2_error *e);
+/* The action waited QUEUED longer than rev2_execute_options.max_queued_ms. */
+bool rev2_error_is_queue_timeout(const rev2_error *e);
 
 #endif

@@ -66,7 +66,16 @@ typedef struct {
     int attempt;
     bool waiting;        /* this attempt is a WaitExecution */
     rev2_exec_stream st; /* what the stream has said */
+    /* The queue watch (opts.max_queued_ms): since when the action waits
+     * QUEUED (0: it does not); whether this attempt's deadline is the
+     * queue's; whether the call was ended to restart the watch. */
+    int64_t queued_since_ms;
+    bool deadline_is_queue;
+    bool rewatch;
 } exec_op;
+
+#define STAGE_QUEUED BUILD__BAZEL__REMOTE__EXECUTION__V2__EXECUTION_STAGE__VALUE__QUEUED
+#define STAGE_EXECUTING BUILD__BAZEL__REMOTE__EXECUTION__V2__EXECUTION_STAGE__VALUE__EXECUTING
 
 static void exec_attempt(exec_op *x);
 
@@ -106,8 +115,26 @@ static bool exec_next_request(void *user, gmb_buf *out, bool *last, char **why)
 static bool exec_on_message(void *user, const uint8_t *data, size_t len)
 {
     exec_op *x = user;
-    if (rev2_exec_stream_feed(&x->st, data, len) && x->progress)
+    int before = x->st.stage;
+    if (!rev2_exec_stream_feed(&x->st, data, len))
+        return true;
+    if (x->progress)
         x->progress(x->user, x->st.stage, x->st.operation_name);
+    if (x->st.stage == STAGE_EXECUTING)
+        x->queued_since_ms = 0;
+    if (before == STAGE_EXECUTING && x->st.stage == STAGE_QUEUED) {
+        /* The scheduler stopped hearing from the worker and queued the
+         * action again (Buildbarn's own retry): the queue watch restarts. */
+        char ds[REV2_DIGEST_STR_LEN];
+        GMB_WARN("rev2", "action %s on instance \"%s\": its worker disappeared; Buildbarn queued it again",
+                 rev2_digest_str(&x->action, ds), x->instance);
+        REV2_STAT_ADD(x->client, requeued, 1);
+        x->queued_since_ms = rev2_now_ms();
+        if (x->opts.max_queued_ms > 0) {
+            x->rewatch = true; /* end this call; the next one has the new queue deadline */
+            return false;
+        }
+    }
     return true;
 }
 
@@ -137,6 +164,35 @@ static void exec_retry_timer(void *arg, bool cancelled)
         exec_attempt(x);
 }
 
+/* Whether the queue watch ended this call, and what follows: true when
+ * handled (reattached, or finished with the queue timeout). */
+static bool queue_watch_ended(exec_op *x, rev2_error **err)
+{
+    if (x->rewatch && x->st.operation_name) {
+        x->rewatch = false;
+        rev2_error_free(*err);
+        x->waiting = true;
+        exec_attempt(x);
+        return true;
+    }
+    if (!x->deadline_is_queue || !*err || (*err)->code != REV2_DEADLINE_EXCEEDED)
+        return false;
+    if (x->queued_since_ms == 0 && x->st.operation_name) { /* a worker took it meanwhile */
+        rev2_error_free(*err);
+        x->waiting = true;
+        exec_attempt(x);
+        return true;
+    }
+    rev2_error_free(*err);
+    REV2_STAT_ADD(x->client, queue_timeouts, 1);
+    /* No waiter left: the scheduler drops the operation within a minute. */
+    exec_finish(x, rev2_error_new(REV2_UNAVAILABLE,
+                                  "queued for %lld s and no worker of the pool took it (the pool has no free worker, "
+                                  "or its workers disappeared; exec.max_queued_s)",
+                                  (long long)((rev2_now_ms() - x->queued_since_ms) / 1000)));
+    return true;
+}
+
 static void exec_on_done(void *user, rev2_error *err)
 {
     exec_op *x = user;
@@ -146,6 +202,8 @@ static void exec_on_done(void *user, rev2_error *err)
         exec_finish(x, rev2_exec_stream_outcome(&x->st));
         return;
     }
+    if (queue_watch_ended(x, &err))
+        return;
     /* The stream ended early: reattach to the operation if we know it,
      * otherwise submit again (the scheduler deduplicates). */
     if (!err)
@@ -177,9 +235,24 @@ static const rev2_rpc_handlers exec_handlers = {
 static void exec_attempt(exec_op *x)
 {
     REV2_STAT_ADD(x->client, calls, 1);
+    /* While the action may be waiting in the queue, the call's deadline is
+     * the queue's: when it passes, queue_watch_ended decides. */
+    int64_t timeout = rev2_client_options_of(x->client)->execute_timeout_ms;
+    x->deadline_is_queue = false;
+    if (x->opts.max_queued_ms > 0 && x->st.stage != STAGE_EXECUTING) {
+        if (x->queued_since_ms == 0)
+            x->queued_since_ms = rev2_now_ms();
+        int64_t left = x->opts.max_queued_ms - (rev2_now_ms() - x->queued_since_ms);
+        if (left < 1)
+            left = 1;
+        if (left < timeout) {
+            timeout = left;
+            x->deadline_is_queue = true;
+        }
+    }
     rev2_rpc_start(rev2_client_channel(x->client),
-                   x->waiting ? REV2_METHOD_EXEC "WaitExecution" : REV2_METHOD_EXEC "Execute",
-                   rev2_client_options_of(x->client)->execute_timeout_ms, &exec_handlers, x);
+                   x->waiting ? REV2_METHOD_EXEC "WaitExecution" : REV2_METHOD_EXEC "Execute", timeout, &exec_handlers,
+                   x);
 }
 
 /* Buildbarn's Execute never consults the action cache (it only merges

@@ -31,7 +31,11 @@ local common = import 'common.libsonnet';
       },
     },
   },
-  // After start-up, "no workers" answers UNAVAILABLE this long (workers
-  // may still be registering), then FAILED_PRECONDITION.
-  platformQueueWithNoWorkersTimeout: '15s',
+  // Buildbarn's reference deployment (bb-deployments) value, so tests see
+  // what users see: after start-up, "no workers" answers UNAVAILABLE this
+  // long (workers may still be registering), then FAILED_PRECONDITION;
+  // and a pool whose workers all disappeared keeps its queued actions
+  // this long before failing them. gomabarn's exec.max_queued_s and pool
+  // health are what keep compiles from waiting that long.
+  platformQueueWithNoWorkersTimeout: '900s',
 }

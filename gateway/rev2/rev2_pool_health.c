@@ -1,0 +1,332 @@
+#include "rev2_pool_health.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buildbarn/buildqueuestate/buildqueuestate.pb-c.h"
+#include "buf.h"
+#include "log.h"
+#include "mem.h"
+#include "rev2_client_internal.h"
+#include "rev2_engine.h"
+#include "rev2_unary.h"
+
+#define MAX_POOLS 64
+
+typedef struct {
+    char instance[128];
+    bool known, up;
+    bool down_by_scheduler; /* cleared when the scheduler lists workers again */
+    int workers;
+    int64_t since_ms, last_probe_ms;
+    char reason[256];
+    uint64_t refused;
+} pool;
+
+struct rev2_pool_health {
+    pthread_mutex_t lock;
+    pthread_cond_t idle;
+    int64_t probe_interval_ms;
+    pool pools[MAX_POOLS];
+    size_t n;
+    /* the scheduler watch */
+    rev2_client *scheduler;
+    int64_t poll_interval_ms;
+    bool stopping, polling, reachable;
+};
+
+rev2_pool_health *rev2_pool_health_new(int64_t probe_interval_ms)
+{
+    rev2_pool_health *h = gmb_calloc(1, sizeof *h);
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->idle, NULL);
+    h->probe_interval_ms = probe_interval_ms;
+    return h;
+}
+
+void rev2_pool_health_free(rev2_pool_health *h)
+{
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->lock);
+    h->stopping = true;
+    while (h->polling) /* a poll or its timer is pending: it ends soon (shutdown cancels) */
+        pthread_cond_wait(&h->idle, &h->lock);
+    pthread_mutex_unlock(&h->lock);
+    pthread_cond_destroy(&h->idle);
+    pthread_mutex_destroy(&h->lock);
+    free(h);
+}
+
+/* The pool of `instance`, added if new (NULL when the table is full). */
+static pool *pool_of(rev2_pool_health *h, const char *instance)
+{
+    for (size_t i = 0; i < h->n; i++)
+        if (strcmp(h->pools[i].instance, instance) == 0)
+            return &h->pools[i];
+    if (h->n == MAX_POOLS)
+        return NULL;
+    pool *p = &h->pools[h->n++];
+    memset(p, 0, sizeof *p);
+    snprintf(p->instance, sizeof p->instance, "%s", instance);
+    p->workers = -1;
+    p->since_ms = rev2_now_ms();
+    return p;
+}
+
+static void set_state(pool *p, bool up, const char *reason)
+{
+    if (!p->known || p->up != up)
+        p->since_ms = rev2_now_ms();
+    p->known = true;
+    p->up = up;
+    snprintf(p->reason, sizeof p->reason, "%s", reason ? reason : "");
+}
+
+bool rev2_pool_health_refuse(rev2_pool_health *h, const char *instance, char *why, size_t why_size)
+{
+    pthread_mutex_lock(&h->lock);
+    pool *p = pool_of(h, instance);
+    bool refuse = false;
+    if (p && p->known && !p->up) {
+        int64_t now = rev2_now_ms();
+        if (now - p->last_probe_ms < h->probe_interval_ms) {
+            refuse = true;
+            p->refused++;
+            snprintf(why, why_size, "pool \"%s\" is down (for %lld s): %s", instance,
+                     (long long)((now - p->since_ms) / 1000), p->reason);
+        } else {
+            p->last_probe_ms = now; /* this one goes through: it may have recovered */
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+    return refuse;
+}
+
+void rev2_pool_health_up(rev2_pool_health *h, const char *instance)
+{
+    pthread_mutex_lock(&h->lock);
+    pool *p = pool_of(h, instance);
+    if (p) {
+        if (p->known && !p->up)
+            GMB_INFO("pools", "pool \"%s\" is up again", instance);
+        set_state(p, true, NULL);
+        p->down_by_scheduler = false;
+    }
+    pthread_mutex_unlock(&h->lock);
+}
+
+void rev2_pool_health_down(rev2_pool_health *h, const char *instance, const char *reason)
+{
+    pthread_mutex_lock(&h->lock);
+    pool *p = pool_of(h, instance);
+    if (p) {
+        if (!p->known || p->up)
+            GMB_WARN("pools", "pool \"%s\" is down: %s; requests to it are answered at once, one every %lld s tries it",
+                     instance, reason, (long long)(h->probe_interval_ms / 1000));
+        set_state(p, false, reason);
+        p->last_probe_ms = rev2_now_ms();
+    }
+    pthread_mutex_unlock(&h->lock);
+}
+
+size_t rev2_pool_health_list(rev2_pool_health *h, rev2_pool_state *out, size_t max)
+{
+    pthread_mutex_lock(&h->lock);
+    int64_t now = rev2_now_ms();
+    size_t n = h->n < max ? h->n : max;
+    for (size_t i = 0; i < n; i++) {
+        const pool *p = &h->pools[i];
+        rev2_pool_state *s = &out[i];
+        memset(s, 0, sizeof *s);
+        snprintf(s->instance, sizeof s->instance, "%s", p->instance);
+        s->known = p->known;
+        s->up = p->up;
+        s->workers = p->workers;
+        s->since_s = (now - p->since_ms) / 1000;
+        snprintf(s->reason, sizeof s->reason, "%s", p->reason);
+        s->refused = p->refused;
+    }
+    pthread_mutex_unlock(&h->lock);
+    return n;
+}
+
+bool rev2_pool_health_scheduler_reachable(rev2_pool_health *h)
+{
+    pthread_mutex_lock(&h->lock);
+    bool r = h->scheduler && h->reachable;
+    pthread_mutex_unlock(&h->lock);
+    return r;
+}
+
+/* ---- BuildQueueState ---- */
+
+typedef struct {
+    rev2_platform_queues_cb cb;
+    void *user;
+} list_call;
+
+static char *platform_text(const Rev2Platform *p)
+{
+    gmb_buf b;
+    gmb_buf_init(&b, GMB_BUF_UNLIMITED);
+    for (size_t i = 0; p && i < p->n_properties; i++) {
+        const Rev2PlatformProperty *pp = p->properties[i];
+        if (i)
+            gmb_buf_put(&b, ",", 1);
+        gmb_buf_put(&b, pp->name, strlen(pp->name));
+        gmb_buf_put(&b, "=", 1);
+        gmb_buf_put(&b, pp->value, strlen(pp->value));
+    }
+    gmb_buf_put(&b, "", 1);
+    size_t n;
+    return (char *)gmb_buf_take(&b, &n);
+}
+
+static void list_done(void *user, rev2_error *err, const uint8_t *resp, size_t len)
+{
+    list_call *l = user;
+    rev2_platform_queue *queues = NULL;
+    size_t n = 0;
+    if (!err) {
+        Buildbarn__Buildqueuestate__ListPlatformQueuesResponse *r =
+            buildbarn__buildqueuestate__list_platform_queues_response__unpack(NULL, len, resp);
+        if (!r) {
+            err = rev2_error_new(REV2_INTERNAL, "undecodable ListPlatformQueuesResponse (%zu bytes)", len);
+        } else {
+            queues = gmb_calloc(r->n_platform_queues + 1, sizeof *queues);
+            for (size_t i = 0; i < r->n_platform_queues; i++) {
+                const Buildbarn__Buildqueuestate__PlatformQueueState *q = r->platform_queues[i];
+                rev2_platform_queue *out = &queues[n++];
+                out->instance_name_prefix = gmb_strdup(q->name ? q->name->instance_name_prefix : "");
+                out->platform = platform_text(q->name ? q->name->platform : NULL);
+                out->queue_expiring = q->n_size_class_queues > 0;
+                for (size_t k = 0; k < q->n_size_class_queues; k++) {
+                    out->workers += q->size_class_queues[k]->workers_count;
+                    out->queue_expiring &= q->size_class_queues[k]->timeout != NULL;
+                }
+            }
+            buildbarn__buildqueuestate__list_platform_queues_response__free_unpacked(r, NULL);
+        }
+    }
+    l->cb(l->user, err, queues, n);
+    free(l);
+}
+
+void rev2_list_platform_queues(rev2_client *scheduler, rev2_platform_queues_cb cb, void *user)
+{
+    list_call *l = gmb_malloc(sizeof *l);
+    l->cb = cb;
+    l->user = user;
+    /* The request is a google.protobuf.Empty: no bytes. */
+    rev2_unary(scheduler, "/buildbarn.buildqueuestate.BuildQueueState/ListPlatformQueues", gmb_malloc(1), 0, list_done,
+               l);
+}
+
+void rev2_platform_queues_free(rev2_platform_queue *q, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(q[i].instance_name_prefix);
+        free(q[i].platform);
+    }
+    free(q);
+}
+
+/* Whether queue prefix `prefix` serves instance name `instance`: equal,
+ * or a leading run of its /-separated components ("" serves all). */
+static size_t prefix_match(const char *prefix, const char *instance)
+{
+    size_t n = strlen(prefix);
+    if (n == 0)
+        return 1;
+    if (strncmp(prefix, instance, n) != 0 || (instance[n] != '\0' && instance[n] != '/'))
+        return 0;
+    return n + 1;
+}
+
+static void poll_later(rev2_pool_health *h);
+
+static void queues_listed(void *user, rev2_error *err, rev2_platform_queue *q, size_t n)
+{
+    rev2_pool_health *h = user;
+    pthread_mutex_lock(&h->lock);
+    bool was = h->reachable;
+    h->reachable = err == NULL;
+    if (err && was)
+        GMB_WARN("pools",
+                 "the scheduler's BuildQueueState stopped answering (%s); pool health now comes from Exec "
+                 "answers only",
+                 err->message);
+    for (size_t i = 0; !err && i < n; i++)
+        pool_of(h, q[i].instance_name_prefix); /* every pool the scheduler knows is listed */
+    for (size_t p = 0; !err && p < h->n; p++) {
+        pool *pl = &h->pools[p];
+        size_t best = 0;
+        int workers = 0;
+        for (size_t i = 0; i < n; i++) {
+            size_t m = prefix_match(q[i].instance_name_prefix, pl->instance);
+            if (m > best) {
+                best = m;
+                workers = 0;
+            }
+            if (m && m == best)
+                workers += (int)q[i].workers;
+        }
+        pl->workers = workers;
+        if (workers == 0 && (!pl->known || pl->up)) {
+            GMB_WARN("pools", "pool \"%s\" is down: the scheduler lists no worker for it", pl->instance);
+            set_state(pl, false,
+                      best ? "the scheduler lists no worker for it (all disappeared)"
+                           : "the scheduler has no queue for this instance name (no worker ever came)");
+            pl->down_by_scheduler = true;
+            pl->last_probe_ms = rev2_now_ms();
+        } else if (workers > 0 && pl->down_by_scheduler) {
+            GMB_INFO("pools", "pool \"%s\": the scheduler lists %d worker(s) again", pl->instance, workers);
+            set_state(pl, true, NULL);
+            pl->down_by_scheduler = false;
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+    rev2_error_free(err);
+    rev2_platform_queues_free(q, n);
+    poll_later(h);
+}
+
+static void poll_now(void *arg, bool cancelled)
+{
+    rev2_pool_health *h = arg;
+    pthread_mutex_lock(&h->lock);
+    bool stop = cancelled || h->stopping;
+    if (stop) {
+        h->polling = false;
+        pthread_cond_broadcast(&h->idle);
+    }
+    pthread_mutex_unlock(&h->lock);
+    if (!stop)
+        rev2_list_platform_queues(h->scheduler, queues_listed, h);
+}
+
+static void poll_later(rev2_pool_health *h)
+{
+    pthread_mutex_lock(&h->lock);
+    bool stop = h->stopping;
+    if (stop) {
+        h->polling = false;
+        pthread_cond_broadcast(&h->idle);
+    }
+    pthread_mutex_unlock(&h->lock);
+    if (!stop)
+        rev2_engine_after(rev2_client_engine(h->scheduler), h->poll_interval_ms, poll_now, h);
+}
+
+void rev2_pool_health_watch(rev2_pool_health *h, rev2_client *scheduler, int64_t interval_ms)
+{
+    pthread_mutex_lock(&h->lock);
+    h->scheduler = scheduler;
+    h->poll_interval_ms = interval_ms;
+    h->polling = true;
+    pthread_mutex_unlock(&h->lock);
+    poll_now(h, false);
+}

@@ -1,0 +1,154 @@
+"""No compile waits on a pool that cannot run it (integration: needs the
+local Buildbarn, whose scheduler keeps actions queued for 900 s when no
+worker takes them, as Buildbarn's reference deployment does).
+
+- The scheduler's BuildQueueState is watched: /metrics shows the workers
+  of each pool.
+- An instance name no worker serves is answered with Buildbarn's "no
+  workers" once, then at once (the pool is known down).
+- With every worker slot of `hardlinking` busy (four `sleep` actions), an
+  action waits QUEUED past exec.max_queued_s: it is answered with a
+  retryable error naming the cause, the pool is marked down, the next miss
+  is answered at once, a cache hit is still served, and once the probe
+  interval has passed a request tries a down pool again.
+"""
+import concurrent.futures
+import gzip
+import hashlib
+import http.client
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+import goma_rules
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PREFIX = "/cxx-compiler-service"
+PROBE_S = 4
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    gomabarn = os.environ.get("GMB_GOMABARN")
+    if not gomabarn:
+        pytest.fail("GMB_GOMABARN must name the built gomabarn (ctest sets it)")
+    tmp = tmp_path_factory.mktemp("pools")
+    image = re.search(r'container_image = "(.*)";', open(os.path.join(REPO, "config/gomabarn.conf.example")).read()).group(1)
+    (tmp / "gomabarn.conf").write_text(
+        'http = { port = 0; };\ncache = { dir = "%s"; };\nplatform = { container_image = "%s"; };\n'
+        'buildbarn = { instance_name = "hardlinking"; scheduler_target = "127.0.0.1:8984"; };\n'
+        'exec = { max_queued_s = 2; pool_probe_interval_s = %d; };\n' % (tmp / "cache", image, PROBE_S))
+    log = open(tmp / "serve.log", "w+")
+    proc = subprocess.Popen([gomabarn, "serve", "--config", str(tmp / "gomabarn.conf")], stderr=log)
+    port = None
+    deadline = time.time() + 10
+    while time.time() < deadline and port is None:
+        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", (tmp / "serve.log").read_text())
+        port = int(m.group(1)) if m else time.sleep(0.05)
+    assert port, "gomabarn serve did not start: " + (tmp / "serve.log").read_text()
+    yield port, tmp / "serve.log"
+    proc.terminate()
+    assert proc.wait(timeout=20) == 0
+    log.close()
+
+
+def metrics(port):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("GET", "/metrics")
+    text = c.getresponse().read().decode()
+    c.close()
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines() if line and not line.startswith("#")}
+
+
+def shell_req(gg, script, tag):
+    """An action running `sh -c script` that writes out.txt."""
+    req = gg.ExecReq(cwd="/w", arg=["/bin/sh", "-c", script], expected_output_files=["out.txt"])
+    req.command_spec.name = "sh"
+    data = b"%s %d\n" % (tag.encode(), time.time_ns())
+    b = gg.FileBlob(blob_type=1, content=data, file_size=len(data))
+    req.input.add(filename="tag.txt", hash_key=hashlib.sha256(b.SerializeToString()).hexdigest()).content.CopyFrom(b)
+    return req
+
+
+def call(gg, port, req, instance="hardlinking"):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    t0 = time.time()
+    c.request("POST", PREFIX + "/e", body=gzip.compress(req.SerializeToString()),
+              headers={"Content-Encoding": "gzip", "X-Gomabarn-Instance": instance})
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    assert r.status == 200, body
+    resp = gg.ExecResp.FromString(body)
+    assert goma_rules.exec_resp_problems(resp, req) == []
+    return resp, time.time() - t0
+
+
+def test_scheduler_is_watched(server):
+    port, _ = server
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        m = metrics(port)
+        if m.get('gomabarn_pool_workers{instance="hardlinking"}', 0) >= 1 and \
+                m.get('gomabarn_pool_workers{instance="fuse"}', 0) >= 1:
+            return
+        time.sleep(0.5)
+    pytest.fail("the scheduler's workers never showed in /metrics: %s" % m)
+
+
+def test_unserved_instance_is_answered_at_once_once_known_down(gg, server):
+    port, _ = server
+    first, _ = call(gg, port, shell_req(gg, "echo > out.txt", "nopool"), "no-such-pool")
+    assert any("No workers exist" in m or "no worker" in m for m in first.error_message), first.error_message
+    assert first.error != -1  # not BAD_REQUEST: the client's request was fine
+    again, took = call(gg, port, shell_req(gg, "echo > out.txt", "nopool2"), "no-such-pool")
+    assert any("is down" in m for m in again.error_message), again.error_message
+    assert took < 1.0
+    assert metrics(port)['gomabarn_pool_up{instance="no-such-pool"}'] == 0
+
+
+def test_queue_timeout_marks_the_pool_down_and_a_probe_brings_it_back(gg, server):
+    port, log = server
+    # Fill every worker slot of the pool (concurrency 4) for 8 s.
+    sleepers = [shell_req(gg, "sleep 8; echo slept > out.txt", "sleep%d" % i) for i in range(4)]
+    with concurrent.futures.ThreadPoolExecutor(5) as pool:
+        busy = [pool.submit(call, gg, port, r) for r in sleepers]
+        time.sleep(1.5)  # the sleepers have reached the workers
+        waited, took = call(gg, port, shell_req(gg, "echo late > out.txt", "late"))
+        assert any("no worker of the pool took it" in m for m in waited.error_message), waited.error_message
+        assert waited.error != -1
+        assert 1.5 <= took < 6, took  # the 2 s budget, not Buildbarn's 900 s
+        m = metrics(port)
+        assert m["gomabarn_buildbarn_queue_timeouts_total"] >= 1
+        assert m['gomabarn_pool_up{instance="hardlinking"}'] == 0
+
+        # Down: the next miss is answered at once...
+        refused, took = call(gg, port, shell_req(gg, "echo next > out.txt", "next"))
+        assert any("is down" in m for m in refused.error_message), refused.error_message
+        assert took < 1.0
+        assert metrics(port)['gomabarn_pool_refused_total{instance="hardlinking"}'] >= 1
+        for f in busy:
+            resp, _ = f.result()
+            assert resp.result.exit_status == 0, resp  # the sleepers themselves finished
+    # The sleepers ran to the end: evidence of a working worker, the pool is up.
+    assert metrics(port)['gomabarn_pool_up{instance="hardlinking"}'] == 1
+    # A cache hit needs no worker at all.
+    hit, _ = call(gg, port, sleepers[0])
+    assert hit.cache_hit == 2 and hit.result.exit_status == 0, hit
+    assert "pool \"hardlinking\" is down" in log.read_text()
+
+
+def test_a_down_pool_is_tried_again_after_the_probe_interval(gg, server):
+    port, _ = server
+    call(gg, port, shell_req(gg, "echo > out.txt", "probe0"), "no-pool-probe")  # Buildbarn: no workers
+    refused, _ = call(gg, port, shell_req(gg, "echo > out.txt", "probe1"), "no-pool-probe")
+    assert any("is down" in m for m in refused.error_message), refused.error_message
+    time.sleep(PROBE_S + 0.5)
+    tried, _ = call(gg, port, shell_req(gg, "echo > out.txt", "probe2"), "no-pool-probe")
+    # This one went to Buildbarn again (its own answer, not "is down").
+    assert not any("is down" in m for m in tried.error_message), tried.error_message
+    assert any("No workers exist" in m or "no worker" in m for m in tried.error_message), tried.error_message
