@@ -44,13 +44,15 @@ bool cc_args_parse(int argc, char **argv, compile_args *c)
         if (strcmp(a, "-E") == 0 || strcmp(a, "-M") == 0 || strcmp(a, "-MM") == 0 || strcmp(a, "-") == 0)
             return false;
         if (strcmp(a, "-MD") == 0 || strcmp(a, "-MMD") == 0) {
-            md = true;
+            md = c->dep_wanted = true;
             c->dep_user_only = strcmp(a, "-MMD") == 0;
             continue;
         }
         if ((strcmp(a, "-MF") == 0 || strcmp(a, "-MT") == 0 || strcmp(a, "-MQ") == 0) && i + 1 < argc) {
             if (strcmp(a, "-MF") == 0)
                 c->dep_file = argv[i + 1];
+            else
+                c->dep_target_given = true;
             i++;
             continue;
         }
@@ -171,4 +173,78 @@ char **cc_rule_files(const char *rule, size_t *n)
         }
     }
     return files;
+}
+
+/* Options that make the compiler write files besides -o and the dependency
+ * file, or name them from -o: a racer's files could not all be kept apart. */
+static const char *const writes_more[] = {
+    "-save-temps",
+    "-gsplit-dwarf",
+    "-ftest-coverage",
+    "--coverage",
+    "-fstack-usage",
+    "-fcallgraph-info",
+    "-fdump-",
+    "-aux-info",
+    "-MJ",
+    "-Wa,",
+    "-Wp,",
+    "-Xassembler",
+    "-Xpreprocessor",
+    "-fopt-info",
+    "-fsave-optimization-record",
+    "-ftime-trace",
+    "-fmodule",
+    "-dumpdir",
+    "-dumpbase",
+    "-fdiagnostics-format=sarif",
+};
+
+const char *cc_args_race_refusal(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] == '@')
+            return "a response file (@file) may name outputs gomabarn-cc cannot see";
+        if ((strncmp(a, "-o", 2) == 0 && a[2]) || (strncmp(a, "-MF", 3) == 0 && a[3]))
+            return "a joined -oFILE or -MFFILE is not redirected";
+        for (size_t k = 0; k < sizeof writes_more / sizeof *writes_more; k++)
+            if (strncmp(a, writes_more[k], strlen(writes_more[k])) == 0)
+                return "an option on the command line writes files besides the object and the dependency file";
+    }
+    return NULL;
+}
+
+char **cc_args_racer_argv(int argc, char **argv, const compile_args *c, const char *tmp_out, const char *tmp_dep)
+{
+    char **r = gmb_calloc((size_t)argc + 8, sizeof *r);
+    size_t n = 0;
+    bool dep_named = false;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
+            r[n++] = "-o";
+            r[n++] = (char *)tmp_out;
+            i++;
+        } else if (strcmp(argv[i], "-MF") == 0 && i + 1 < argc && c->dep_wanted) {
+            r[n++] = "-MF";
+            r[n++] = (char *)tmp_dep;
+            dep_named = true;
+            i++;
+        } else {
+            r[n++] = argv[i];
+        }
+    }
+    if (c->owned[0]) { /* no -o: the default name */
+        r[n++] = "-o";
+        r[n++] = (char *)tmp_out;
+    }
+    if (c->dep_wanted && !dep_named) {
+        r[n++] = "-MF";
+        r[n++] = (char *)tmp_dep;
+    }
+    if (c->dep_wanted && !c->dep_target_given) { /* the rule's target is -o's name: the real one */
+        r[n++] = "-MQ";
+        r[n++] = (char *)c->output;
+    }
+    return r;
 }
