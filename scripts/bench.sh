@@ -16,3 +16,4 @@ tests/bench/bench_mount.sh build-normal hardlinking
 tests/bench/bench_goma.sh build-normal
 tests/bench/bench_readback.sh build-normal
 tests/bench/bench_toolchain_hits.sh build-normal
+tests/bench/bench_exec_kinds.sh build-normal
