@@ -81,7 +81,16 @@ int http_body_gzip(const uint8_t *in, size_t len, gmb_buf *out)
 {
     z_stream z;
     memset(&z, 0, sizeof z);
-    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    /* Sized to the body: zlib's state (window, hash chains, pending
+     * output) would otherwise be ~256 KiB allocated and partly cleared for
+     * every small answer, which cost more CPU than the compression. Level
+     * 1: answers are mostly object files, which compress little more at
+     * higher levels. */
+    int wbits = 9;
+    while (wbits < MAX_WBITS && ((size_t)1 << wbits) < len)
+        wbits++;
+    int mem_level = wbits - 7 < 1 ? 1 : wbits - 7 > 8 ? 8 : wbits - 7;
+    if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 16 + wbits, mem_level, Z_DEFAULT_STRATEGY) != Z_OK)
         return -1;
     size_t bound = deflateBound(&z, (uLong)len);
     gmb_buf_result br;
