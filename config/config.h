@@ -51,6 +51,7 @@ typedef struct {
     int64_t exec_max_output_bytes;
     int64_t exec_max_blob_memory_bytes;
     int64_t exec_max_queued_s;
+    char *exec_action_log;
     int64_t exec_pool_probe_interval_s;
     /* routing: which instance name runs a request */
     gmb_strlist routing_rules;
@@ -59,6 +60,8 @@ typedef struct {
     char *cache_dir;
     int64_t cache_max_bytes;
     int64_t cache_fetch_timeout_ms;
+    int64_t cache_min_free_bytes;
+    int64_t cache_pin_timeout_s;
     /* mount: the FUSE view */
     bool mount_enabled;
     char *mount_path;

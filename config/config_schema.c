@@ -70,6 +70,9 @@ const gmb_config_key gmb_config_schema[] = {
       "request fails with an error naming the action"),
     K("exec.max_output_bytes", GMB_CFG_INT, exec_max_output_bytes, "17179869184L", 1, INT64_MAX,
       "most bytes of output files one answer may carry; past it the request fails with an error naming the action"),
+    K("exec.action_log", GMB_CFG_STRING, exec_action_log, "", 0, 0,
+      "file to which every Exec that reached Buildbarn appends \"<unix time> <instance> <action digest> <outcome>\" "
+      "(for gomabarn replay --actions; rotated to FILE.1 past 64 MiB); empty: none"),
     K("exec.max_queued_s", GMB_CFG_INT, exec_max_queued_s, "60", 0, 86400,
       "longest an action may wait QUEUED for a worker (counted again when Buildbarn requeues it after its worker "
       "disappeared); past it the request fails at once with a retryable error naming the pool, and the pool is "
@@ -91,9 +94,16 @@ const gmb_config_key gmb_config_schema[] = {
     K("cache.dir", GMB_CFG_STRING, cache_dir, "/var/cache/gomabarn/cas", 0, 0,
       "directory of the local content store (blobs by digest; survives restarts)"),
     K("cache.max_bytes", GMB_CFG_INT, cache_max_bytes, "10737418240L", 1048576, INT64_MAX,
-      "bytes the content store may hold; least recently used blobs are evicted beyond it"),
+      "disk space (file system blocks, not content bytes) the content store may take; least recently used blobs "
+      "are evicted beyond it; under 1 GiB a compiler toolchain does not fit, and a blob larger than it is refused"),
     K("cache.fetch_timeout_ms", GMB_CFG_INT, cache_fetch_timeout_ms, "60000", 100, 86400000,
       "a read waiting longer than this for bytes from Buildbarn fails with EIO (never hangs)"),
+    K("cache.min_free_bytes", GMB_CFG_INT, cache_min_free_bytes, "-1", -1, INT64_MAX,
+      "free space the content store keeps on cache.dir's file system, evicting blobs for it (a write that finds "
+      "the disk full evicts and tries again anyway); -1: the smaller of 1 GiB and 5% of the file system; 0: none"),
+    K("cache.pin_timeout_s", GMB_CFG_INT, cache_pin_timeout_s, "600", 1, 86400,
+      "longest a pin holds blobs against eviction: goma chunks stored before the FILE_META that names them, the "
+      "inputs of an Exec being built; a client that never comes back cannot pin them forever"),
     K("mount.enabled", GMB_CFG_BOOL, mount_enabled, "false", 0, 0,
       "gomabarn serve mounts the view and reads Exec outputs back through it (in-process when FUSE is unavailable)"),
     K("mount.path", GMB_CFG_STRING, mount_path, "/tmp/gomabarn-mnt", 0, 0,

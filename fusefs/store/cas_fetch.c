@@ -20,6 +20,11 @@
 
 /* Blobs up to this size (plus framing) go through BatchReadBlobs. */
 #define BATCH_ENTRY_OVERHEAD 100
+/* The verifier is woken once this much is waiting to be hashed (or the
+ * stream has ended), not for every ByteStream message: it hashes at
+ * several times the network's rate, so per-message wakeups would only
+ * add context switches on the cores the stream and its readers need. */
+#define VERIFY_BATCH ((uint64_t)1 << 20)
 
 void cas_flight_unref_locked(cas_flight *f)
 {
@@ -127,9 +132,12 @@ static bool stream_data(void *user, const uint8_t *data, size_t len)
         pthread_cond_broadcast(&f->progress);
     }
     pthread_mutex_unlock(&f->lock);
-    pthread_mutex_lock(&s->verify_lock);
-    pthread_cond_signal(&s->verify_cond);
-    pthread_mutex_unlock(&s->verify_lock);
+    /* `hashed` only grows, so a stale value can only wake it early. */
+    if (f->available - __atomic_load_n(&f->hashed, __ATOMIC_RELAXED) >= VERIFY_BATCH) {
+        pthread_mutex_lock(&s->verify_lock);
+        pthread_cond_signal(&s->verify_cond);
+        pthread_mutex_unlock(&s->verify_lock);
+    }
     return true;
 }
 
@@ -174,12 +182,13 @@ void *cas_verifier_main(void *arg)
     uint8_t *buf = gmb_malloc(CHUNK);
     pthread_mutex_lock(&s->verify_lock);
     for (;;) {
-        /* A flight with bytes to hash, or one whose stream is over. */
+        /* A flight with a batch of bytes to hash, or one whose stream is
+         * over (stream_data wakes us on the same condition). */
         cas_flight **pp = &s->verify_list, *f = NULL;
         for (; *pp; pp = &(*pp)->verify_next) {
             cas_flight *c = *pp;
             uint64_t avail = __atomic_load_n(&c->available, __ATOMIC_ACQUIRE);
-            if (c->hashed < avail || c->stream_ended) {
+            if (avail - c->hashed >= VERIFY_BATCH || c->stream_ended) {
                 f = c;
                 break;
             }
@@ -203,11 +212,11 @@ void *cas_verifier_main(void *arg)
         ssize_t n;
         if (f->map) { /* in place: the bytes are already in the page cache */
             rev2_hasher_update(f->hasher, f->map + f->hashed, want);
-            f->hashed += want;
+            __atomic_store_n(&f->hashed, f->hashed + want, __ATOMIC_RELAXED);
             n = (ssize_t)want;
         } else if ((n = pread(f->fd, buf, want, (off_t)f->hashed)) > 0) {
             rev2_hasher_update(f->hasher, buf, (size_t)n);
-            f->hashed += (uint64_t)n;
+            __atomic_store_n(&f->hashed, f->hashed + (uint64_t)n, __ATOMIC_RELAXED);
         }
         pthread_mutex_lock(&s->verify_lock);
         if (n <= 0 && !f->stream_error)

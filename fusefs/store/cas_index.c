@@ -15,6 +15,15 @@ void cas_index_init(cas_index *ix)
     memset(ix, 0, sizeof *ix);
     ix->n_buckets = 1024;
     ix->buckets = gmb_calloc(ix->n_buckets, sizeof *ix->buckets);
+    ix->block = 4096;
+    ix->max_disk = UINT64_MAX;
+}
+
+uint64_t cas_index_disk_of(const cas_index *ix, int64_t size)
+{
+    uint64_t n = size > 0 ? (uint64_t)size : 0;
+    uint64_t blocks = n / ix->block + (n % ix->block != 0);
+    return (blocks ? blocks : 1) * ix->block;
 }
 
 void cas_index_free(cas_index *ix)
@@ -71,6 +80,17 @@ static void lru_unlink(cas_index *ix, cas_entry *e)
     e->newer = e->older = NULL;
 }
 
+static void lru_push_oldest(cas_index *ix, cas_entry *e)
+{
+    e->newer = ix->oldest;
+    e->older = NULL;
+    if (ix->oldest)
+        ix->oldest->older = e;
+    ix->oldest = e;
+    if (!ix->newest)
+        ix->newest = e;
+}
+
 static void lru_push_newest(cas_index *ix, cas_entry *e)
 {
     e->older = ix->newest;
@@ -90,6 +110,8 @@ cas_entry *cas_index_add(cas_index *ix, const rev2_digest *d, cas_entry_state st
     e->digest = *d;
     e->hash = digest_hash(d);
     e->state = CAS_FETCHING;
+    e->id = ++ix->next_id;
+    e->disk = cas_index_disk_of(ix, d->size);
     uint64_t slot = e->hash & (ix->n_buckets - 1);
     e->chain = ix->buckets[slot];
     ix->buckets[slot] = e;
@@ -104,6 +126,7 @@ void cas_index_remove(cas_index *ix, cas_entry *e)
     if (e->state == CAS_PRESENT) {
         lru_unlink(ix, e);
         ix->bytes -= (uint64_t)e->digest.size;
+        ix->disk_bytes -= e->disk;
     }
     cas_entry **p = &ix->buckets[e->hash & (ix->n_buckets - 1)];
     while (*p && *p != e)
@@ -121,21 +144,30 @@ void cas_index_mark_present(cas_index *ix, cas_entry *e)
     e->state = CAS_PRESENT;
     e->flight = NULL;
     ix->bytes += (uint64_t)e->digest.size;
-    lru_push_newest(ix, e);
+    ix->disk_bytes += e->disk;
+    if (e->disk > ix->max_disk)
+        lru_push_oldest(ix, e);
+    else
+        lru_push_newest(ix, e);
 }
 
 void cas_index_touch(cas_index *ix, cas_entry *e)
 {
-    if (e->state != CAS_PRESENT || ix->newest == e)
+    if (e->state != CAS_PRESENT || ix->newest == e || e->disk > ix->max_disk)
         return;
     lru_unlink(ix, e);
     lru_push_newest(ix, e);
 }
 
-cas_entry *cas_index_eviction_candidate(cas_index *ix)
+bool cas_index_is_pinned(const cas_entry *e, int64_t now_ms, bool break_timed)
+{
+    return e->pins > 0 || (!break_timed && e->timed_pins > 0 && now_ms < e->pinned_until_ms);
+}
+
+cas_entry *cas_index_eviction_candidate(cas_index *ix, int64_t now_ms, bool break_timed)
 {
     for (cas_entry *e = ix->oldest; e; e = e->newer)
-        if (e->pins == 0)
+        if (!cas_index_is_pinned(e, now_ms, break_timed))
             return e;
     return NULL;
 }

@@ -1,4 +1,6 @@
-/* cas_internal: what cas_store.c, cas_fetch.c and cas_blob.c share. */
+/* cas_internal: what the store's files share: cas_store.c (open, scan,
+ * stats), cas_write.c (puts, writers, install), cas_space.c (eviction,
+ * free disk space), cas_pin.c, cas_fetch.c and cas_blob.c. */
 #ifndef CAS_INTERNAL_H
 #define CAS_INTERNAL_H
 
@@ -42,6 +44,8 @@ struct cas_store {
     int flights_running;
     cas_store_stats stats;
     uint64_t tmp_counter;
+    uint64_t min_free;       /* the low-water mark in force (bytes; 0: none) */
+    int64_t space_warned_ms; /* when the low-water warning was last logged */
 
     /* The verifier thread hashes streamed blobs as they land, so the gRPC
      * thread only writes them and goes back for more. */
@@ -56,8 +60,23 @@ struct cas_store {
 char *cas_blob_file(const cas_store *s, const rev2_digest *d);
 /* A fresh path in tmp/ (malloc'd). */
 char *cas_tmp_file(cas_store *s);
-/* With the lock held: evicts until the bytes fit under max_bytes. */
+/* With the lock held: evicts (unpinned, oldest first) until the blobs'
+ * disk space fits under max_bytes and the file system has min_free_bytes
+ * free. */
 void cas_evict_locked(cas_store *s);
+/* With the lock held: makes room for `want` more bytes on disk: evicts
+ * until the file system has min_free_bytes + want free. With disk_full
+ * (a write just failed with ENOSPC/EDQUOT, which statvfs may not show:
+ * quotas), evicts at least `want` whatever statvfs says, and timed pins
+ * give way if nothing else is left. Returns the bytes evicted. */
+uint64_t cas_make_room_locked(cas_store *s, uint64_t want, bool disk_full);
+/* Sets the index's block size and the low-water mark from the file
+ * system of s->dir (at open). */
+void cas_space_init(cas_store *s);
+/* For a write that failed with rc: true if it is worth trying again
+ * (ENOSPC/EDQUOT, tries left, and eviction freed something). Takes the
+ * lock; counts retries and failures. */
+bool cas_retry_after_full(cas_store *s, int rc, uint64_t want, int *tries);
 /* Writes all of [p, p+n) at `off`, retrying short writes. 0 or -errno. */
 int cas_pwrite_all(int fd, const void *p, size_t n, off_t off);
 /* Hashes a file and compares; true if it matches. */

@@ -1,5 +1,6 @@
-/* cas_store: opening (scan), local writes, eviction. Fetching is in
- * cas_fetch.c, reading handles in cas_blob.c. */
+/* cas_store: opening (scan), stats, closing. Local writes are in
+ * cas_write.c, eviction and free space in cas_space.c, pins in cas_pin.c,
+ * fetching in cas_fetch.c, reading handles in cas_blob.c. */
 #include "cas_store.h"
 
 #include <dirent.h>
@@ -136,8 +137,9 @@ static void scan(cas_store *s)
         cas_index_add(&s->index, &found[i].digest, CAS_PRESENT); /* unverified until read */
     free(found);
     s->stats.blobs = s->index.count;
-    GMB_INFO("cas", "%s: %zu blobs, %llu bytes%s", s->dir, n, (unsigned long long)s->index.bytes,
-             junk ? " (removed damaged files)" : "");
+    GMB_INFO("cas", "%s: %zu blobs, %llu bytes of content taking %llu bytes of disk (cache.max_bytes %llu)%s", s->dir,
+             n, (unsigned long long)s->index.bytes, (unsigned long long)s->index.disk_bytes,
+             (unsigned long long)s->opts.max_bytes, junk ? " (removed damaged files)" : "");
 }
 
 cas_store *cas_store_open(const cas_store_options *o, rev2_client *remote, char **err)
@@ -150,6 +152,8 @@ cas_store *cas_store_open(const cas_store_options *o, rev2_client *remote, char 
     s->opts = *o;
     s->dir = gmb_strdup(o->dir);
     s->opts.dir = s->dir;
+    if (s->opts.pin_timeout_ms <= 0)
+        s->opts.pin_timeout_ms = CAS_PIN_TIMEOUT_DEFAULT_MS;
     s->blobs_dir = gmb_format("%s/blobs", s->dir);
     s->tmp_dir = gmb_format("%s/tmp", s->dir);
     s->remote = remote;
@@ -166,6 +170,7 @@ cas_store *cas_store_open(const cas_store_options *o, rev2_client *remote, char 
     pthread_cond_init(&s->verify_cond, NULL);
     pthread_create(&s->verifier, NULL, cas_verifier_main, s);
     cas_index_init(&s->index);
+    cas_space_init(s); /* block size first: scan counts the blobs' disk space */
     clear_tmp(s);
     scan(s);
     pthread_mutex_lock(&s->lock);
@@ -180,6 +185,7 @@ void cas_store_stats_get(cas_store *s, cas_store_stats *out)
     *out = s->stats;
     out->blobs = s->index.count;
     out->bytes = s->index.bytes;
+    out->disk_bytes = s->index.disk_bytes;
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -213,46 +219,6 @@ void cas_store_close(cas_store *s)
     free(s);
 }
 
-void cas_evict_locked(cas_store *s)
-{
-    while (s->index.bytes > s->opts.max_bytes) {
-        cas_entry *e = cas_index_eviction_candidate(&s->index);
-        if (!e)
-            break; /* everything left is in use */
-        char *p = cas_blob_file(s, &e->digest);
-        unlink(p);
-        free(p);
-        cas_index_remove(&s->index, e);
-        s->stats.evictions++;
-    }
-}
-
-/* Moves a complete, verified temporary file into blobs/ and indexes it. */
-static int install(cas_store *s, const char *tmp, const rev2_digest *d)
-{
-    char *final = cas_blob_file(s, d);
-    char *sub = gmb_format("%s/%.2s", s->blobs_dir, d->hash);
-    mkdir(sub, 0755);
-    free(sub);
-    int rc = rename(tmp, final) < 0 ? -errno : 0;
-    free(final);
-    if (rc < 0) {
-        unlink(tmp);
-        return rc;
-    }
-    pthread_mutex_lock(&s->lock);
-    cas_entry *e = cas_index_find(&s->index, d);
-    if (!e)
-        e = cas_index_add(&s->index, d, CAS_PRESENT);
-    else if (e->state == CAS_PRESENT)
-        cas_index_touch(&s->index, e);
-    /* A fetch in flight for it finishes by itself and finds it present. */
-    e->verified = e->state == CAS_PRESENT ? true : e->verified;
-    cas_evict_locked(s);
-    pthread_mutex_unlock(&s->lock);
-    return 0;
-}
-
 bool cas_store_contains(cas_store *s, const rev2_digest *d)
 {
     pthread_mutex_lock(&s->lock);
@@ -260,81 +226,4 @@ bool cas_store_contains(cas_store *s, const rev2_digest *d)
     bool present = e && e->state == CAS_PRESENT;
     pthread_mutex_unlock(&s->lock);
     return present;
-}
-
-int cas_pwrite_all(int fd, const void *data, size_t n, off_t off)
-{
-    const uint8_t *p = data;
-    while (n > 0) {
-        ssize_t w = pwrite(fd, p, n, off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -errno;
-        p += w;
-        n -= (size_t)w;
-        off += w;
-    }
-    return 0;
-}
-
-int cas_store_put(cas_store *s, const rev2_digest *d, const void *data, size_t len)
-{
-    rev2_digest got;
-    rev2_digest_of_bytes(data, len, &got);
-    if (!rev2_digest_equal(&got, d))
-        return -EINVAL;
-    if (cas_store_contains(s, d))
-        return 0;
-    char *tmp = cas_tmp_file(s);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    int rc = fd < 0 ? -errno : cas_pwrite_all(fd, data, len, 0);
-    if (fd >= 0 && close(fd) < 0 && rc == 0)
-        rc = -errno;
-    if (rc == 0)
-        rc = install(s, tmp, d);
-    else
-        unlink(tmp);
-    free(tmp);
-    return rc;
-}
-
-int cas_store_put_file(cas_store *s, const char *path, rev2_digest *out)
-{
-    int in = open(path, O_RDONLY | O_CLOEXEC);
-    if (in < 0)
-        return -errno;
-    char *tmp = cas_tmp_file(s);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    int rc = fd < 0 ? -errno : 0;
-    rev2_hasher *h = rev2_hasher_new();
-    off_t written = 0;
-    enum { CHUNK = 1 << 20 };
-    uint8_t *buf = gmb_malloc(CHUNK);
-    while (rc == 0) {
-        ssize_t n = read(in, buf, CHUNK);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            rc = n < 0 ? -errno : 0;
-            break;
-        }
-        rev2_hasher_update(h, buf, (size_t)n);
-        rc = cas_pwrite_all(fd, buf, (size_t)n, written);
-        written += n;
-    }
-    rev2_hasher_finish(h, out);
-    free(buf);
-    close(in);
-    if (fd >= 0 && close(fd) < 0 && rc == 0)
-        rc = -errno;
-    if (rc == 0 && cas_store_contains(s, out)) {
-        unlink(tmp);
-    } else if (rc == 0) {
-        rc = install(s, tmp, out);
-    } else {
-        unlink(tmp);
-    }
-    free(tmp);
-    return rc;
 }

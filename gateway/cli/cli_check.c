@@ -60,6 +60,18 @@ static void bad(const char *fmt, ...)
     problems++;
 }
 
+/* Works, but not well: said, not counted as a problem. */
+static void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("  WARN  ");
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+}
+
 static void check_capabilities(rev2_client *c, const gmb_config *cfg)
 {
     Rev2ServerCapabilities *caps = NULL;
@@ -171,6 +183,15 @@ static void check_local(const gmb_config *cfg)
     }
     free(probe);
     free(mk);
+    cas_store_options so = gmb_store_options(cfg);
+    char *warnings = cas_store_options_warnings(&so);
+    for (char *line = warnings, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        warn("%s", line);
+    }
+    free(warnings);
     if (access("/dev/fuse", R_OK | W_OK) == 0 && geteuid() == 0)
         good("FUSE is available: the view can be mounted at %s", cfg->mount_path);
     else

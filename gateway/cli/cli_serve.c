@@ -80,6 +80,20 @@ static int parse_options(int argc, char **argv, const char **config_path)
     return -1;
 }
 
+/* A store too small for real work is said at start, not found out from
+ * compiles that all fall back to local builds. */
+static void warn_store_options(const cas_store_options *so)
+{
+    char *warnings = cas_store_options_warnings(so);
+    for (char *line = warnings, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        GMB_WARN("serve", "%s", line);
+    }
+    free(warnings);
+}
+
 /* Blocks the stop signals before any thread starts, so sigwait gets them. */
 static void block_stop_signals(sigset_t *stop)
 {
@@ -157,6 +171,7 @@ int gmb_cli_serve(int argc, char **argv)
     cas_store_options so = gmb_store_options(&cfg);
     if (!(store = cas_store_open(&so, client, &err)))
         goto fail;
+    warn_store_options(&so);
     files = goma_files_new(store);
     if (cfg.mount_enabled) {
         view = start_view(&cfg, store, &view_thread);

@@ -45,7 +45,9 @@ cas_store_options gmb_store_options(const gmb_config *cfg)
 {
     return (cas_store_options){.dir = cfg->cache_dir,
                                .max_bytes = (uint64_t)cfg->cache_max_bytes,
-                               .fetch_timeout_ms = cfg->cache_fetch_timeout_ms};
+                               .fetch_timeout_ms = cfg->cache_fetch_timeout_ms,
+                               .min_free_bytes = cfg->cache_min_free_bytes,
+                               .pin_timeout_ms = cfg->cache_pin_timeout_s * 1000};
 }
 
 view_options gmb_view_options(const gmb_config *cfg, const char *mountpoint)

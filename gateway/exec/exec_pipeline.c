@@ -5,6 +5,7 @@
 #include <time.h>
 #include <string.h>
 
+#include "action_log.h"
 #include "budget.h"
 #include "errmsg.h"
 #include "exec_inputs.h"
@@ -40,6 +41,7 @@ struct exec_pipeline {
     gmb_budget *budget;      /* blob bytes in memory across requests */
     gmb_budget *own_budget;  /* when the caller gave none */
     rev2_pool_health *pools; /* NULL: not tracked */
+    action_log *actions;     /* exec.action_log; NULL: none */
     int64_t max_queued_ms;   /* exec.max_queued_s */
 };
 
@@ -78,6 +80,9 @@ static void record(exec_job *j, const char *state, const char *error)
     e->duration_ms = (double)(rev2_now_ms() - j->t0);
     if (p->log)
         request_log_put(p->log, e);
+    bool ran = strcmp(state, "done") == 0 || strcmp(state, "failed") == 0;
+    if (ran && *e->action)
+        action_log_put(p->actions, j->instance, &j->action.action_digest, state);
     if (!p->metrics || strcmp(state, "running") == 0)
         return;
     char series[128];
@@ -717,6 +722,7 @@ exec_pipeline *exec_pipeline_new(const exec_pipeline_parts *parts)
     p->pool = work_pool_new(parts->threads);
     p->pools = parts->pools;
     p->max_queued_ms = cfg->exec_max_queued_s * 1000;
+    p->actions = action_log_open(cfg->exec_action_log);
     p->default_instance = gmb_strdup(cfg->bb_instance_name);
     if (*cfg->platform_os_family)
         p->platform[p->n_platform++] = (rev2_property){gmb_strdup("OSFamily"), gmb_strdup(cfg->platform_os_family)};
@@ -773,5 +779,6 @@ void exec_pipeline_free(exec_pipeline *p)
     free(p->exec_root);
     free(p->mount_path);
     gmb_budget_free(p->own_budget);
+    action_log_close(p->actions);
     free(p);
 }

@@ -1,5 +1,6 @@
 #include "goma_files.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@ typedef struct entry {
     int type;            /* DevtoolsGoma__FileBlob__BlobType */
     rev2_digest content; /* FILE, FILE_CHUNK, and FILE_META once assembled */
     bool has_content;
+    cas_pin *pin; /* FILE_CHUNK: holds it in the store until a FILE_META used it (or the pin expires) */
     struct entry *next;
 } entry;
 
@@ -52,6 +54,7 @@ void goma_files_free(goma_files *f)
     for (size_t i = 0; i < f->n_buckets; i++)
         for (entry *e = f->buckets[i], *next; e; e = next) {
             next = e->next;
+            cas_pin_release(e->pin);
             free(e);
         }
     free(f->buckets);
@@ -121,18 +124,62 @@ static const char *invalid(const DevtoolsGoma__FileBlob *b)
     }
 }
 
+/* A chunk is pinned from its StoreFile on: the client sends a file's
+ * chunks first and the FILE_META naming them later (with the Exec), and
+ * nothing says which chunks belong together until then. So every chunk
+ * holds for cache.pin_timeout_s unless a FILE_META uses it sooner. The
+ * pin is taken right after the put; if an eviction got in between, the
+ * bytes are put once more. NULL if the store lost it twice. */
+static cas_pin *pin_chunk(goma_files *f, const rev2_digest *d, const uint8_t *bytes, size_t len)
+{
+    for (int tries = 0; tries < 2; tries++) {
+        size_t missing = 0;
+        cas_pin *p = cas_store_pin(f->store, d, 1, 0, &missing);
+        if (!missing)
+            return p;
+        cas_pin_release(p);
+        if (cas_store_put(f->store, d, bytes, len) < 0)
+            break;
+    }
+    return NULL;
+}
+
+/* Takes the chunk pins of a FILE_META's keys out of the index (the caller
+ * releases them outside the lock), or refreshes them. */
+static void chunk_pins(goma_files *f, const DevtoolsGoma__FileBlob *meta, bool refresh)
+{
+    cas_pin **old = gmb_calloc(meta->n_hash_key + 1, sizeof *old);
+    pthread_mutex_lock(&f->lock);
+    for (size_t i = 0; i < meta->n_hash_key; i++) {
+        entry *e = find_locked(f, meta->hash_key[i]);
+        if (!e || e->type != DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_CHUNK)
+            continue;
+        old[i] = e->pin;
+        e->pin = NULL;
+        if (refresh) {
+            rev2_digest d;
+            rev2_digest_set(&d, e->key, e->blob_len);
+            e->pin = cas_store_pin(f->store, &d, 1, 0, NULL);
+        }
+    }
+    pthread_mutex_unlock(&f->lock);
+    for (size_t i = 0; i < meta->n_hash_key; i++)
+        cas_pin_release(old[i]);
+    free(old);
+}
+
 int goma_files_store(goma_files *f, const uint8_t *bytes, size_t len, char key[65], const char **why)
 {
     DevtoolsGoma__FileBlob *b = devtools_goma__file_blob__unpack(NULL, len, bytes);
     if (!b) {
         *why = "not a FileBlob";
         __atomic_add_fetch(&f->stats.refused, 1, __ATOMIC_RELAXED);
-        return -1;
+        return -EINVAL;
     }
     if ((*why = invalid(b)) != NULL) {
         devtools_goma__file_blob__free_unpacked(b, NULL);
         __atomic_add_fetch(&f->stats.refused, 1, __ATOMIC_RELAXED);
-        return -1;
+        return -EINVAL;
     }
     /* The key is the SHA-256 of these very bytes: the blob is its own
      * content-addressed object. */
@@ -149,18 +196,28 @@ int goma_files_store(goma_files *f, const uint8_t *bytes, size_t len, char key[6
     /* The content itself too, so Buildbarn uploads and the FUSE view find it. */
     if (rc == 0 && b->blob_type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE)
         rc = cas_store_put(f->store, &e.content, b->content.data, b->content.len);
+    bool chunk = b->blob_type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_CHUNK;
     devtools_goma__file_blob__free_unpacked(b, NULL);
+    cas_pin *pin = rc == 0 && chunk ? pin_chunk(f, &self, bytes, len) : NULL;
+    if (rc == 0 && chunk && !pin)
+        rc = -EIO; /* evicted twice right after its put: cannot be */
     if (rc < 0) {
-        *why = "the content store refused it (disk full?)";
+        *why = cas_error_words(rc);
         __atomic_add_fetch(&f->stats.refused, 1, __ATOMIC_RELAXED);
-        return -1;
+        return rc;
     }
     pthread_mutex_lock(&f->lock);
-    if (!find_locked(f, key)) {
+    entry *have = find_locked(f, key);
+    cas_pin *old = NULL;
+    if (have) {
+        old = have->pin; /* stored again: the pin starts over */
+        have->pin = pin;
+    } else {
         if (f->count >= f->n_buckets)
             grow_locked(f);
         entry *n = gmb_malloc(sizeof *n);
         *n = e;
+        n->pin = pin;
         size_t slot = key_hash(key) & (f->n_buckets - 1);
         n->next = f->buckets[slot];
         f->buckets[slot] = n;
@@ -168,19 +225,30 @@ int goma_files_store(goma_files *f, const uint8_t *bytes, size_t len, char key[6
     }
     f->stats.stored++;
     pthread_mutex_unlock(&f->lock);
+    cas_pin_release(old);
     return 0;
 }
 
-/* The stored bytes of a key's FileBlob, decoded (NULL if unknown). */
-static DevtoolsGoma__FileBlob *load_blob(goma_files *f, const char *key)
+/* The store digest of a key's FileBlob: from the index, or found in the
+ * store by hash (stored before a restart). false if unknown. */
+static bool blob_digest(goma_files *f, const char *key, rev2_digest *d, bool *indexed)
 {
     pthread_mutex_lock(&f->lock);
     entry *e = find_locked(f, key);
     int64_t len = e ? e->blob_len : -1;
     pthread_mutex_unlock(&f->lock);
+    *indexed = len >= 0;
+    return len < 0 ? cas_store_find_hash(f->store, key, d) : rev2_digest_set(d, key, len);
+}
+
+/* The stored bytes of a key's FileBlob, decoded (NULL if unknown). */
+static DevtoolsGoma__FileBlob *load_blob(goma_files *f, const char *key)
+{
     rev2_digest d;
-    if (len < 0 ? !cas_store_find_hash(f->store, key, &d) : !rev2_digest_set(&d, key, len))
+    bool indexed;
+    if (!blob_digest(f, key, &d, &indexed))
         return NULL;
+    int64_t len = indexed ? d.size : -1;
     uint8_t *bytes = NULL;
     if (cas_store_read_all(f->store, NULL, &d, &bytes) < 0)
         return NULL;
@@ -194,41 +262,117 @@ static DevtoolsGoma__FileBlob *load_blob(goma_files *f, const char *key)
     return b;
 }
 
-/* Joins a FILE_META's chunks into one stored file. */
-static bool assemble(goma_files *f, const DevtoolsGoma__FileBlob *meta, rev2_digest *out)
+/* Pins every chunk of a FILE_META for the time of its assembly. false
+ * (nothing pinned) if one is not in the store. */
+static bool pin_all_chunks(goma_files *f, const DevtoolsGoma__FileBlob *meta, cas_pin **pin)
 {
+    rev2_digest *d = gmb_calloc(meta->n_hash_key, sizeof *d);
+    bool indexed, known = true;
+    for (size_t i = 0; known && i < meta->n_hash_key; i++)
+        known = blob_digest(f, meta->hash_key[i], &d[i], &indexed);
+    size_t missing = 1;
+    *pin = known ? cas_store_pin(f->store, d, meta->n_hash_key, 0, &missing) : NULL;
+    free(d);
+    if (missing) {
+        cas_pin_release(*pin);
+        *pin = NULL;
+    }
+    return *pin != NULL;
+}
+
+/* Joins a FILE_META's chunks into one stored file, streamed into the
+ * store and hashed on the way: one chunk in memory at a time, whatever
+ * the file's size. 1 with *out, and *chunks pinning the chunks still (the
+ * caller pins the file before it lets them go: with the store over its
+ * limit, the new file would otherwise be the one unpinned blob to evict);
+ * 0 if a chunk is missing or they do not add up; -errno if the store
+ * failed (-EFBIG: the file cannot fit). */
+static int assemble(goma_files *f, const DevtoolsGoma__FileBlob *meta, rev2_digest *out, cas_pin **chunks)
+{
+    *chunks = NULL;
     if (!meta->has_file_size || meta->file_size < 0 ||
         (uint64_t)meta->file_size > (uint64_t)meta->n_hash_key * GOMA_CHUNK_BYTES)
-        return false;
-    size_t size = (size_t)meta->file_size;
-    uint8_t *data = gmb_malloc(size + 1);
-    size_t have = 0;
-    bool ok = true;
+        return 0;
+    cas_pin *pin;
+    if (!pin_all_chunks(f, meta, &pin))
+        return 0;
+    uint64_t size = (uint64_t)meta->file_size, have = 0;
+    int rc = 0;
+    cas_writer *w = cas_writer_new(f->store, meta->file_size, &rc);
+    bool ok = w != NULL;
     for (size_t i = 0; ok && i < meta->n_hash_key; i++) {
         DevtoolsGoma__FileBlob *c = load_blob(f, meta->hash_key[i]);
         ok = c && c->blob_type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_CHUNK && c->has_offset &&
-             (uint64_t)c->offset == (uint64_t)i * GOMA_CHUNK_BYTES && have == (size_t)c->offset &&
+             (uint64_t)c->offset == (uint64_t)i * GOMA_CHUNK_BYTES && have == (uint64_t)c->offset &&
              c->content.len <= size - have;
         if (ok) {
-            memcpy(data + have, c->content.data, c->content.len);
+            rc = cas_writer_write(w, c->content.data, c->content.len);
+            ok = rc == 0;
             have += c->content.len;
         }
         if (c)
             devtools_goma__file_blob__free_unpacked(c, NULL);
     }
     ok = ok && have == size;
-    if (ok) {
-        rev2_digest_of_bytes(data, size, out);
-        ok = cas_store_put(f->store, out, data, size) == 0;
+    if (ok)
+        rc = cas_writer_finish(w, out);
+    else
+        cas_writer_abort(w);
+    if (ok && rc == 0) {
+        *chunks = pin;
+        return 1;
     }
-    free(data);
-    return ok;
+    cas_pin_release(pin);
+    return rc;
 }
 
-bool goma_files_file_digest(goma_files *f, const char *key, rev2_digest *content)
+/* The content pinned; NULL if it is not in the store (evicted). */
+static cas_pin *pin_content(goma_files *f, const rev2_digest *content)
 {
+    size_t missing = 0;
+    cas_pin *p = cas_store_pin(f->store, content, 1, 0, &missing);
+    if (missing) {
+        cas_pin_release(p);
+        p = NULL;
+    }
+    return p;
+}
+
+/* A FILE_META's content: assembled, pinned (*pin), remembered, and its
+ * chunks let go. 1, 0 or -errno as goma_files_resolve. */
+static int resolve_meta(goma_files *f, const char *key, const DevtoolsGoma__FileBlob *meta, rev2_digest *content,
+                        cas_pin **pin)
+{
+    cas_pin *chunks = NULL;
+    int rc = assemble(f, meta, content, &chunks);
+    if (rc == 1 && !(*pin = pin_content(f, content)))
+        rc = 0; /* cannot be: the chunks held the store, not the new file */
+    if (rc == 1) {
+        pthread_mutex_lock(&f->lock);
+        entry *m = find_locked(f, key);
+        if (m) { /* assembled once; remembered */
+            m->content = *content;
+            m->has_content = true;
+        }
+        pthread_mutex_unlock(&f->lock);
+    }
+    /* Used, or never usable: the chunks need not hold any longer. Still
+     * waiting for some: those here hold on, for the client's next round. */
+    if (rc == 1 || rc == -EFBIG)
+        chunk_pins(f, meta, false);
+    else if (rc == 0)
+        chunk_pins(f, meta, true);
+    cas_pin_release(chunks);
+    return rc;
+}
+
+int goma_files_resolve(goma_files *f, const char *key, rev2_digest *content, cas_pin **pin)
+{
+    cas_pin *held = NULL;
+    if (pin)
+        *pin = NULL;
     if (!rev2_hash_is_valid(key))
-        return false;
+        return 0;
     pthread_mutex_lock(&f->lock);
     entry *e = find_locked(f, key);
     bool known = e && e->has_content &&
@@ -237,26 +381,29 @@ bool goma_files_file_digest(goma_files *f, const char *key, rev2_digest *content
     if (known)
         *content = e->content;
     pthread_mutex_unlock(&f->lock);
-    if (known)
-        return true;
-    DevtoolsGoma__FileBlob *b = load_blob(f, key);
-    bool ok = false;
+    /* Remembered, but the store may have evicted the content since: then
+     * it is made again from the FileBlob (or the chunks). */
+    int rc = known && (held = pin_content(f, content)) ? 1 : 0;
+    DevtoolsGoma__FileBlob *b = rc ? NULL : load_blob(f, key);
     if (b && b->blob_type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE && b->has_content) {
         rev2_digest_of_bytes(b->content.data, b->content.len, content);
-        ok = true;
-    } else if (b && b->blob_type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_META && assemble(f, b, content)) {
-        pthread_mutex_lock(&f->lock);
-        entry *m = find_locked(f, key);
-        if (m) { /* assembled once; remembered */
-            m->content = *content;
-            m->has_content = true;
-        }
-        pthread_mutex_unlock(&f->lock);
-        ok = true;
+        rc = cas_store_put(f->store, content, b->content.data, b->content.len);
+        rc = rc < 0 ? rc : (held = pin_content(f, content)) != NULL;
+    } else if (b && b->blob_type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_META) {
+        rc = resolve_meta(f, key, b, content, &held);
     }
     if (b)
         devtools_goma__file_blob__free_unpacked(b, NULL);
-    return ok;
+    if (pin)
+        *pin = held;
+    else
+        cas_pin_release(held);
+    return rc;
+}
+
+bool goma_files_file_digest(goma_files *f, const char *key, rev2_digest *content)
+{
+    return goma_files_resolve(f, key, content, NULL) == 1;
 }
 
 void goma_files_stats_get(goma_files *f, goma_files_stats *out)
@@ -334,6 +481,18 @@ static void on_store_file(http_request *r, void *user)
         devtools_goma__store_file_req__free_unpacked(req, NULL);
 }
 
+/* An output's chunk, fetched by the client: it need not hold any more. */
+static void release_served_chunk(goma_files *f, const char *key)
+{
+    pthread_mutex_lock(&f->lock);
+    entry *e = find_locked(f, key);
+    cas_pin *p = e ? e->pin : NULL;
+    if (e)
+        e->pin = NULL;
+    pthread_mutex_unlock(&f->lock);
+    cas_pin_release(p);
+}
+
 static void on_lookup_file(http_request *r, void *user)
 {
     goma_files *f = user;
@@ -382,6 +541,7 @@ static void on_lookup_file(http_request *r, void *user)
             }
             gmb_buf_put(&out, hdr, h);
             gmb_buf_put(&out, bytes, (size_t)blob_len);
+            release_served_chunk(f, key);
         } else {
             static const uint8_t unknown[] = {0x12, 0x02, 0x08, 0x00};
             gmb_buf_put(&out, unknown, sizeof unknown);

@@ -12,7 +12,17 @@
  *   FILE_META:  at least 2 chunk keys, no content
  *   FILE_CHUNK: offset and content present, no keys, offset a multiple of
  *               2 MiB, content at most 2 MiB
- *   FILE_REF:   exactly one key */
+ *   FILE_REF:   exactly one key
+ *
+ * Chunks arrive before the FILE_META that names them, each StoreFile on
+ * its own, and a small store would evict the first while the last
+ * arrive. So each FILE_CHUNK is pinned in the store from its StoreFile
+ * until a FILE_META assembled from it (or a LookupFile served it, for an
+ * output), or until cache.pin_timeout_s passes. A FILE_META is assembled
+ * by streaming its chunks into the store: one chunk in memory at a time.
+ *
+ * Errors from the store are -errno (cas_store.h, "Errors"): -EINVAL is
+ * the client's fault, anything else the server's. */
 #ifndef GOMA_FILES_H
 #define GOMA_FILES_H
 
@@ -26,17 +36,31 @@
 typedef struct goma_files goma_files;
 
 goma_files *goma_files_new(cas_store *store);
+/* Releases its pins in the store: call it before cas_store_close. */
 void goma_files_free(goma_files *f);
 /* Registers <prefix>/s and <prefix>/l. */
 void goma_files_routes(goma_files *f, http_server *http, const char *prefix);
 
 /* Stores one FileBlob given as its serialized bytes. 0 with the key
- * (65 bytes with NUL), or -1 with a static reason. */
+ * (65 bytes with NUL), or -errno with a static reason: -EINVAL for a blob
+ * that breaks goma's rules (the client's fault); a store failure
+ * otherwise (-ENOSPC, -EDQUOT, -EFBIG, -EIO: the server's). */
 int goma_files_store(goma_files *f, const uint8_t *blob, size_t len, char key[65], const char **why);
 /* What a key holds, for the exec pipeline: the REv2 digest of the whole
  * file's content, for a FILE, or for a FILE_META whose chunks are all
- * stored (assembled into the store once, then remembered). false if the
- * key, or one of its chunks, is unknown, or the chunks do not add up. */
+ * stored (assembled into the store once, then remembered; assembled again
+ * if the store evicted the result since). Checked present in the store;
+ * with `pin`, also pinned there (*pin, to cas_pin_release once the Exec
+ * no longer needs it; NULL unless 1 is returned), so nothing evicts it in
+ * between. Returns
+ *   1       *content is set (and *pin);
+ *   0       the key, or one of its chunks, is not stored, or the chunks do
+ *           not add up: report the input missing (the chunks present stay
+ *           pinned for the client's next round);
+ *   -errno  the store failed: -EFBIG (the file is larger than
+ *           cache.max_bytes), -ENOSPC/-EDQUOT, -EIO. The server's fault. */
+int goma_files_resolve(goma_files *f, const char *key, rev2_digest *content, cas_pin **pin);
+/* goma_files_resolve(f, key, content, NULL) == 1. */
 bool goma_files_file_digest(goma_files *f, const char *key, rev2_digest *content);
 
 typedef struct {

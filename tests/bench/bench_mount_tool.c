@@ -1,8 +1,10 @@
 /* bench_mount_tool: the measuring half of bench_mount.sh.
- *   read FILE              sequential read (1 MiB reads), prints MiB/s
+ *   read FILE              sequential read (1 MiB reads), prints MiB/s, the
+ *                          reader's CPU seconds, and MiB per CPU second
+ *                          (which other load on the machine hardly changes)
  *   walk DIR               lstat and readdir everything below DIR, prints rates
  *   bytestream HASH/SIZE   the same blob read directly with ByteStream (no
- *                          store, no FUSE), prints MiB/s
+ *                          store, no FUSE), prints MiB/s and CPU seconds
  * Output: one "key value" line per figure, for the script to read. */
 #include <dirent.h>
 #include <pthread.h>
@@ -10,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +24,15 @@ static double now_s(void)
     return (double)rev2_now_us() / 1e6;
 }
 
+/* User plus system CPU seconds this process has used. */
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 static int cmd_read(const char *path)
 {
     int fd = open(path, O_RDONLY);
@@ -30,19 +42,20 @@ static int cmd_read(const char *path)
     }
     enum { CHUNK = 1 << 20 };
     char *buf = malloc(CHUNK);
-    double t0 = now_s();
+    double t0 = now_s(), c0 = cpu_s();
     long long total = 0;
     ssize_t n;
     while ((n = read(fd, buf, CHUNK)) > 0)
         total += n;
-    double s = now_s() - t0;
+    double s = now_s() - t0, c = cpu_s() - c0;
     close(fd);
     free(buf);
     if (n < 0) {
         perror("read");
         return 1;
     }
-    printf("bytes %lld\nseconds %.4f\nmib_per_s %.1f\n", total, s, (double)total / (1 << 20) / s);
+    printf("bytes %lld\nseconds %.4f\nmib_per_s %.1f\ncpu_seconds %.3f\nmib_per_cpu_s %.1f\n", total, s,
+           (double)total / (1 << 20) / s, c, c > 0 ? (double)total / (1 << 20) / c : 0.0);
     return 0;
 }
 
@@ -123,20 +136,21 @@ static int cmd_bytestream(const char *digest_text)
     if (!c)
         return 1;
     waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, NULL, 0};
-    double t0 = now_s();
+    double t0 = now_s(), c0 = cpu_s();
     rev2_bytestream_read(c, NULL, &d, 0, 0, discard, done, &w);
     pthread_mutex_lock(&w.lock);
     while (!w.done)
         pthread_cond_wait(&w.cond, &w.lock);
     pthread_mutex_unlock(&w.lock);
-    double s = now_s() - t0;
+    double s = now_s() - t0, cpu = cpu_s() - c0;
     int rc = 0;
     if (w.err) {
         fprintf(stderr, "%s\n", w.err->message);
         rev2_error_free(w.err);
         rc = 1;
     }
-    printf("bytes %lld\nseconds %.4f\nmib_per_s %.1f\n", w.bytes, s, (double)w.bytes / (1 << 20) / s);
+    printf("bytes %lld\nseconds %.4f\nmib_per_s %.1f\ncpu_seconds %.3f\n", w.bytes, s, (double)w.bytes / (1 << 20) / s,
+           cpu);
     rev2_client_free(c);
     return rc;
 }

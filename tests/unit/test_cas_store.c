@@ -1,9 +1,13 @@
 /* The local content store without a remote: writes, digests checked,
  * LRU eviction (pins respected), restart keeps the cache and its order,
- * crash leftovers and corrupted files are cleaned up. */
+ * crash leftovers and corrupted files are cleaned up; timed pins hold and
+ * expire, max_bytes bounds disk blocks (many small blobs), a blob larger
+ * than the store is refused, writers stream, errors say whose fault. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "cas_store.h"
@@ -11,6 +15,7 @@
 #include "errmsg.h"
 
 static char dir[] = "/tmp/gmb-cas-XXXXXX";
+static uint64_t blk; /* the file system's block: what a small blob costs */
 
 static rev2_digest blob_of(char fill, size_t n, uint8_t **data)
 {
@@ -94,7 +99,7 @@ static void lru_eviction_respects_pins(void)
 {
     /* A directory of its own: no blobs from other tests. */
     char *sub = gmb_format("%s/lru", dir);
-    cas_store_options o = {.dir = sub, .max_bytes = 3000, .fetch_timeout_ms = 1000};
+    cas_store_options o = {.dir = sub, .max_bytes = 3 * blk, .fetch_timeout_ms = 1000};
     char *err = NULL;
     cas_store *s = cas_store_open(&o, NULL, &err);
     uint8_t *a, *b, *c, *e, *g;
@@ -125,13 +130,18 @@ static void lru_eviction_respects_pins(void)
     cas_store_stats_get(s, &st);
     CHECK_INT(st.evictions, 2);
     CHECK_INT(st.bytes, 3000);
-    /* Over the limit with everything pinned: the store keeps going. */
+    CHECK_INT(st.disk_bytes, 3 * blk);
+    /* Over the limit with everything pinned: the store keeps going, and
+     * the put that succeeded leaves its blob there. */
     cas_blob *ha[3] = {hc, cas_store_open_blob(s, NULL, &de, &error), cas_store_open_blob(s, NULL, &dg, &error)};
     CHECK_INT(cas_store_put(s, &db, b, 1000), 0);
+    CHECK(cas_store_contains(s, &db));
     cas_store_stats_get(s, &st);
-    CHECK_INT(st.bytes, 3000); /* b itself was the only unpinned blob */
+    CHECK_INT(st.disk_bytes, 4 * blk);
     for (int i = 0; i < 3; i++)
         cas_blob_close(ha[i]);
+    cas_store_stats_get(s, &st);
+    CHECK_INT(st.disk_bytes, 3 * blk); /* back under the limit once unpinned */
     free(a), free(b), free(c), free(e), free(g);
     cas_store_close(s);
     free(sub);
@@ -163,7 +173,7 @@ static void restart_keeps_blobs_and_order(void)
     f = fopen(stray_file, "w");
     fclose(f);
 
-    s = open_store(600); /* room for one: the oldest (y) goes */
+    s = open_store(blk + blk / 2); /* room for one: the oldest (y) goes */
     CHECK(cas_store_contains(s, &dx));
     CHECK(!cas_store_contains(s, &dy));
     CHECK(access(path, F_OK) != 0);
@@ -209,15 +219,209 @@ static void corrupted_file_is_detected(void)
     free(c);
 }
 
+static cas_store *open_sub(const char *name, uint64_t max_bytes, int64_t pin_timeout_ms)
+{
+    char *sub = gmb_format("%s/%s", dir, name);
+    cas_store_options o = {
+        .dir = sub, .max_bytes = max_bytes, .fetch_timeout_ms = 1000, .pin_timeout_ms = pin_timeout_ms};
+    char *err = NULL;
+    cas_store *s = cas_store_open(&o, NULL, &err);
+    if (!s)
+        fprintf(stderr, "open: %s\n", err);
+    free(sub);
+    return s;
+}
+
+static void timed_pins_hold_and_expire(void)
+{
+    cas_store *s = open_sub("pins", 3 * blk, 400); /* pins hold 400 ms at most */
+    uint8_t *a, *b, *c, *d, *e, *g;
+    rev2_digest da = blob_of('a', 100, &a), db = blob_of('b', 100, &b), dc = blob_of('c', 100, &c),
+                dd = blob_of('d', 100, &d), de = blob_of('e', 100, &e), dg = blob_of('g', 100, &g);
+    cas_store_put(s, &da, a, 100);
+    cas_store_put(s, &db, b, 100);
+    cas_store_put(s, &dc, c, 100);
+    /* a is the oldest but pinned (a goma chunk waiting for its FILE_META):
+     * d evicts b instead. A digest not in the store is counted missing. */
+    rev2_digest set[2] = {da, dg};
+    size_t missing = 0;
+    cas_pin *pa = cas_store_pin(s, set, 2, 0, &missing);
+    CHECK_INT(missing, 1);
+    CHECK_INT(cas_pin_count(pa), 1);
+    cas_store_put(s, &dd, d, 100);
+    CHECK(cas_store_contains(s, &da));
+    CHECK(!cas_store_contains(s, &db));
+    /* Two pins on c add up: releasing one leaves it pinned. */
+    cas_pin *pc1 = cas_store_pin(s, &dc, 1, 10000, NULL), *pc2 = cas_store_pin(s, &dc, 1, 10000, NULL);
+    cas_pin_release(pc1);
+    cas_store_put(s, &de, e, 100); /* a and c pinned: d goes */
+    CHECK(cas_store_contains(s, &da));
+    CHECK(cas_store_contains(s, &dc));
+    CHECK(!cas_store_contains(s, &dd));
+    cas_store_stats st;
+    cas_store_stats_get(s, &st);
+    CHECK_INT(st.timed_pins, 2);
+    /* A client that never comes back: a's pin expires and a, the oldest,
+     * goes next. Releasing the expired set afterwards is harmless. */
+    usleep(500000);
+    cas_store_put(s, &dg, g, 100);
+    CHECK(!cas_store_contains(s, &da));
+    CHECK(cas_store_contains(s, &dc)); /* its own pin said 10 s */
+    cas_pin_release(pa);
+    /* Released early: c is evictable at once, oldest first. */
+    cas_pin_release(pc2);
+    cas_store_put(s, &da, a, 100);
+    CHECK(!cas_store_contains(s, &dc));
+    CHECK(cas_store_contains(s, &de) && cas_store_contains(s, &dg) && cas_store_contains(s, &da));
+    cas_store_stats_get(s, &st);
+    CHECK_INT(st.timed_pins, 0);
+    CHECK_INT(st.pins_broken, 0);
+    free(a), free(b), free(c), free(d), free(e), free(g);
+    cas_store_close(s);
+}
+
+/* st_blocks of every file under path, in bytes. */
+static uint64_t disk_used(const char *path, uint64_t *files)
+{
+    uint64_t total = 0;
+    DIR *d = opendir(path);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *p = gmb_format("%s/%s", path, e->d_name);
+        struct stat st;
+        if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
+            total += disk_used(p, files);
+        else if (stat(p, &st) == 0) {
+            total += (uint64_t)st.st_blocks * 512;
+            (*files)++;
+        }
+        free(p);
+    }
+    if (d)
+        closedir(d);
+    return total;
+}
+
+static void many_small_blobs_stay_under_max_in_blocks(void)
+{
+    /* 1,000 blobs of 100 bytes: 100 KB of content, which counted as
+     * bytes would fit, but each takes a block (4 MB in all). Under a
+     * 256 KiB limit only 256 KiB / block of them stay. */
+    const uint64_t max = 256 << 10;
+    cas_store *s = open_sub("small", max, 0);
+    for (int i = 0; i < 1000; i++) {
+        char buf[100];
+        memset(buf, 'x', sizeof buf);
+        snprintf(buf, sizeof buf, "small blob %d", i);
+        rev2_digest d;
+        rev2_digest_of_bytes(buf, sizeof buf, &d);
+        CHECK_INT(cas_store_put(s, &d, buf, sizeof buf), 0);
+    }
+    cas_store_stats st;
+    cas_store_stats_get(s, &st);
+    CHECK(st.disk_bytes <= max);
+    CHECK_INT(st.disk_bytes, st.blobs * blk);
+    CHECK_INT(st.bytes, st.blobs * 100);
+    CHECK_INT(st.max_bytes, max);
+    CHECK_INT(st.blobs, max / blk);
+    char *blobs = gmb_format("%s/small/blobs", dir);
+    uint64_t files = 0, used = disk_used(blobs, &files);
+    CHECK_INT(files, st.blobs);
+    CHECK(used <= max); /* what the disk says, not what we count */
+    if (used > max)
+        fprintf(stderr, "st_blocks total %llu > %llu\n", (unsigned long long)used, (unsigned long long)max);
+    free(blobs);
+    cas_store_close(s);
+}
+
+static void blob_larger_than_store_is_refused(void)
+{
+    const uint64_t max = 64 << 10;
+    cas_store *s = open_sub("large", max, 0);
+    uint8_t *small, *big;
+    rev2_digest ds = blob_of('s', 1000, &small), dbig = blob_of('B', 100 << 10, &big);
+    CHECK_INT(cas_store_put(s, &ds, small, 1000), 0);
+    /* Refused at once, with nothing else evicted for it. */
+    CHECK_INT(cas_store_put(s, &dbig, big, 100 << 10), -EFBIG);
+    CHECK(!cas_store_contains(s, &dbig));
+    CHECK(cas_store_contains(s, &ds));
+    int error = 0;
+    CHECK(cas_writer_new(s, 100 << 10, &error) == NULL);
+    CHECK_INT(error, -EFBIG);
+    /* Size unknown up front: refused once the bytes pass the limit. */
+    cas_writer *w = cas_writer_new(s, -1, &error);
+    CHECK(w != NULL);
+    int rc = 0;
+    for (size_t off = 0; rc == 0 && off < (100 << 10); off += 16 << 10)
+        rc = cas_writer_write(w, big + off, 16 << 10);
+    CHECK_INT(rc, -EFBIG);
+    cas_writer_abort(w);
+    cas_store_stats st;
+    cas_store_stats_get(s, &st);
+    CHECK_INT(st.too_large, 3);
+    CHECK_INT(st.evictions, 0);
+    CHECK_INT(st.blobs, 1);
+    CHECK(!cas_error_is_client(-EFBIG) && !cas_error_is_client(-ENOSPC) && cas_error_is_client(-EINVAL));
+    CHECK(strstr(cas_error_words(-EFBIG), "cache.max_bytes") != NULL);
+    CHECK(strstr(cas_error_words(-ENOSPC), "no space") != NULL);
+    /* Warned about at start: a toolchain does not fit under 1 GiB. */
+    cas_store_options o = {.dir = dir, .max_bytes = 20 << 20};
+    char *warning = cas_store_options_warnings(&o);
+    CHECK(warning && strstr(warning, "under 1 GiB") && strstr(warning, "toolchain"));
+    free(warning);
+    free(small), free(big);
+    cas_store_close(s);
+}
+
+static void writer_streams_and_checks_its_size(void)
+{
+    cas_store *s = open_sub("writer", 1 << 20, 0);
+    uint8_t *data;
+    rev2_digest want = blob_of('w', 300000, &data);
+    int error = 0;
+    cas_writer *w = cas_writer_new(s, 300000, &error);
+    for (size_t off = 0; off < 300000; off += 100000)
+        CHECK_INT(cas_writer_write(w, data + off, 100000), 0);
+    rev2_digest got;
+    CHECK_INT(cas_writer_finish(w, &got), 0);
+    CHECK(rev2_digest_equal(&got, &want));
+    CHECK(cas_store_contains(s, &want));
+    /* Fewer or more bytes than announced: refused, nothing stored. */
+    w = cas_writer_new(s, 1000, &error);
+    CHECK_INT(cas_writer_write(w, data, 500), 0);
+    CHECK_INT(cas_writer_finish(w, &got), -EINVAL);
+    w = cas_writer_new(s, 10, &error);
+    CHECK_INT(cas_writer_write(w, data, 11), -EINVAL);
+    cas_writer_abort(w);
+    cas_store_stats st;
+    cas_store_stats_get(s, &st);
+    CHECK_INT(st.blobs, 1);
+    char *tmp = gmb_format("%s/writer/tmp", dir);
+    uint64_t files = 0;
+    disk_used(tmp, &files);
+    CHECK_INT(files, 0); /* nothing left behind */
+    free(tmp);
+    free(data);
+    cas_store_close(s);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
         return 2;
+    struct statvfs v;
+    blk = statvfs(dir, &v) == 0 && v.f_frsize ? v.f_frsize : 4096;
     RUN(put_and_read);
     RUN(put_file_copies_and_hashes);
     RUN(lru_eviction_respects_pins);
     RUN(restart_keeps_blobs_and_order);
     RUN(corrupted_file_is_detected);
+    RUN(timed_pins_hold_and_expire);
+    RUN(many_small_blobs_stay_under_max_in_blocks);
+    RUN(blob_larger_than_store_is_refused);
+    RUN(writer_streams_and_checks_its_size);
     char *rm = gmb_format("rm -rf %s", dir);
     if (system(rm) != 0)
         fprintf(stderr, "could not remove %s\n", dir);
