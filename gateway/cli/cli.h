@@ -7,5 +7,6 @@ int gmb_cli_remote_run(int argc, char **argv);
 int gmb_cli_mount(int argc, char **argv);
 int gmb_cli_serve(int argc, char **argv);
 int gmb_cli_check(int argc, char **argv);
+int gmb_cli_replay(int argc, char **argv);
 
 #endif

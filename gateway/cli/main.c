@@ -22,6 +22,7 @@ static const char usage_text[] = "usage: gomabarn <command> [options]\n"
                                  "  mount         mount the lazy CAS view (FUSE) and serve it\n"
                                  "  serve         serve the goma protocol over HTTP\n"
                                  "  check         check a configuration: Buildbarn, instance names, cache, FUSE, port\n"
+                                 "  replay        run seen actions again on instance names (cache bypassed); compare\n"
                                  "  help          print this text\n"
                                  "\n"
                                  "\n"
@@ -76,6 +77,8 @@ int main(int argc, char **argv)
         return gmb_cli_mount(argc - 1, argv + 1);
     if (strcmp(cmd, "remote-run") == 0)
         return gmb_cli_remote_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "replay") == 0)
+        return gmb_cli_replay(argc - 1, argv + 1);
     fprintf(stderr, "gomabarn: unknown command \"%s\"\n\n%s", cmd, usage_text);
     return 2;
 }
