@@ -110,22 +110,6 @@ void status_page_watch_pools(status_page *s, struct rev2_pool_health *pools)
     s->pools = pools;
 }
 
-/* An instance name as a Prometheus label value (it may come from a
- * request header): backslash, quote and newline escaped. */
-static void label_value(char *out, size_t n, const char *v)
-{
-    size_t k = 0;
-    for (; *v && k + 3 < n; v++) {
-        if (*v == '\\' || *v == '"' || *v == '\n') {
-            out[k++] = '\\';
-            out[k++] = *v == '\n' ? 'n' : *v;
-        } else {
-            out[k++] = *v;
-        }
-    }
-    out[k] = '\0';
-}
-
 #define MAX_SHOWN_POOLS 64
 
 static void refresh_pool_gauges(status_page *s)
@@ -134,7 +118,7 @@ static void refresh_pool_gauges(status_page *s)
     size_t n = rev2_pool_health_list(s->pools, st, MAX_SHOWN_POOLS);
     for (size_t i = 0; i < n; i++) {
         char label[300], series[400];
-        label_value(label, sizeof label, st[i].instance);
+        metrics_label_value(label, sizeof label, st[i].instance);
         if (st[i].known) {
             snprintf(series, sizeof series, "gomabarn_pool_up{instance=\"%s\"}", label);
             metrics_set(s->metrics, series, st[i].up);
