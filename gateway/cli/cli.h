@@ -8,5 +8,6 @@ int gmb_cli_mount(int argc, char **argv);
 int gmb_cli_serve(int argc, char **argv);
 int gmb_cli_check(int argc, char **argv);
 int gmb_cli_replay(int argc, char **argv);
+int gmb_cli_compare(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "request_log.h"
 #include "rev2_pool_health.h"
+#include "serve_shadow.h"
 #include "status_page.h"
 #include "view.h"
 #include "log.h"
@@ -145,6 +146,7 @@ int gmb_cli_serve(int argc, char **argv)
     rev2_pool_health *pools = NULL;
     rev2_client *scheduler = NULL;
     gmb_view *view = NULL;
+    serve_shadow *shadow = NULL;
     pthread_t view_thread;
     bool view_running = false;
     sigset_t stop;
@@ -197,6 +199,9 @@ int gmb_cli_serve(int argc, char **argv)
                                  .view = view_running ? view : NULL,
                                  .budget = budget,
                                  .pools = pools};
+    if (!(shadow = serve_shadow_start(&cfg, met, parts.view, http, &err)))
+        goto fail;
+    parts.shadow = serve_shadow_queue(shadow);
     pipeline = exec_pipeline_new(&parts);
     exec_pipeline_routes(pipeline, http, cfg.http_path_prefix);
     status = status_page_new(&cfg, client, store, files, http, met, rlog);
@@ -219,6 +224,7 @@ fail:
 done:
     http_server_free(http);
     exec_pipeline_free(pipeline);
+    serve_shadow_stop(shadow); /* the pipeline submitted to it */
     if (view_running) {
         view_stop(view);
         pthread_join(view_thread, NULL);

@@ -23,6 +23,7 @@ static const char usage_text[] = "usage: gomabarn <command> [options]\n"
                                  "  serve         serve the goma protocol over HTTP\n"
                                  "  check         check a configuration: Buildbarn, instance names, cache, FUSE, port\n"
                                  "  replay        run seen actions again on instance names (cache bypassed); compare\n"
+                                 "  compare       what shadow execution found on a running gateway, pool against pool\n"
                                  "  help          print this text\n"
                                  "\n"
                                  "\n"
@@ -79,6 +80,8 @@ int main(int argc, char **argv)
         return gmb_cli_remote_run(argc - 1, argv + 1);
     if (strcmp(cmd, "replay") == 0)
         return gmb_cli_replay(argc - 1, argv + 1);
+    if (strcmp(cmd, "compare") == 0)
+        return gmb_cli_compare(argc - 1, argv + 1);
     fprintf(stderr, "gomabarn: unknown command \"%s\"\n\n%s", cmd, usage_text);
     return 2;
 }

@@ -471,6 +471,8 @@ action_verdict action_report_add(action_report *r, const rev2_digest *action, co
         }
         ic->cached += runs[i].cached;
         ic->nonzero_exit += runs[i].exit_code != 0;
+        if (runs[i].cached) /* an old execution's timings, counted again on every hit */
+            continue;
         for (int p = 0; p < ACTION_PHASE_COUNT; p++)
             if (runs[i].phase_s[p] >= 0)
                 ring_add(&r->samples[i * ACTION_PHASE_COUNT + (size_t)p], runs[i].phase_s[p]);

@@ -147,7 +147,9 @@ action_report *action_report_new(const char *const *instances, size_t n, const a
 void action_report_free(action_report *r);
 
 /* Thread-safe. Compares runs[0..n-1] (runs[i] on instance i) and records
- * the verdict, the phase durations of runs that did not fail, and the
+ * the verdict, the phase durations of runs that did not fail and did
+ * not come from the cache (a cached result's timings are an old
+ * execution's), and the
  * comparison itself when it is not a match. Returns the verdict. */
 action_verdict action_report_add(action_report *r, const rev2_digest *action, const rev2_digest *executed,
                                  const action_run *runs);

@@ -9,6 +9,7 @@
 #include "mem.h"
 #include "exec_result.h"
 #include "goma_wire.h"
+#include "worker_phases.h"
 
 static double span_ms(const GpbTimestamp *a, const GpbTimestamp *b)
 {
@@ -53,6 +54,7 @@ void exec_job_free(exec_job *j)
     rev2_msg_free(j->resp);
     rev2_error_free(j->err);
     free(j->instance);
+    free(j->shadow);
     free(j);
 }
 
@@ -96,6 +98,24 @@ void exec_respond_error(exec_job *j, bool bad_request, const char *message)
 
 /* The goma answer to a finished action; outputs must lie among the ones
  * the request expected. */
+/* After the answer: the worker's phases into /metrics, and the shadow
+ * handed over (exec_shadow_submit never waits). A hit costs nothing here
+ * unless it is shadowed: its timings are an old execution's. */
+static void observe_and_shadow(exec_job *j)
+{
+    exec_pipeline *p = j->p;
+    if (!j->shadow && (j->resp->cached_result || !p->metrics))
+        return;
+    action_run run;
+    action_run_from_execute(&run, j->instance, NULL, j->resp);
+    worker_phases_observe(p->metrics, &run);
+    /* A hit was looked up as the cacheable form, the Action the CAS holds. */
+    const rev2_digest *ran = j->resp->cached_result ? &j->lookup_digest : &j->action.action_digest;
+    if (j->shadow)
+        exec_shadow_submit(p->shadow, ran, j->shadow, &run);
+    action_run_free(&run);
+}
+
 static DevtoolsGoma__ExecResult *answer_of(exec_job *j, char **err)
 {
     exec_pipeline *p = j->p;
@@ -186,6 +206,7 @@ void exec_finish(void *arg)
              (long long)(rev2_now_ms() - j->t0));
     devtools_goma__exec_result__free_unpacked(result, NULL);
     gmb_budget_give(p->budget, held);
+    observe_and_shadow(j);
     exec_job_free(j);
 }
 

@@ -16,6 +16,7 @@
 #include "action_log.h"
 #include "budget.h"
 #include "exec_inputs.h"
+#include "exec_shadow.h"
 #include "rev2_action.h"
 #include "rev2_output_list.h"
 #include "rev2_pool_health.h"
@@ -39,13 +40,15 @@ struct exec_pipeline {
     int64_t timeout_ms;
     metrics *metrics;
     request_log *log;
-    gmb_view *view;          /* NULL: not mounted */
-    char *mount_path;        /* the view's; NULL: outputs read in-process */
-    gmb_budget *budget;      /* blob bytes in memory across requests */
-    gmb_budget *own_budget;  /* when the caller gave none */
-    rev2_pool_health *pools; /* NULL: not tracked */
-    action_log *actions;     /* exec.action_log; NULL: none */
-    int64_t max_queued_ms;   /* exec.max_queued_s */
+    gmb_view *view;              /* NULL: not mounted */
+    char *mount_path;            /* the view's; NULL: outputs read in-process */
+    gmb_budget *budget;          /* blob bytes in memory across requests */
+    gmb_budget *own_budget;      /* when the caller gave none */
+    rev2_pool_health *pools;     /* NULL: not tracked */
+    action_log *actions;         /* exec.action_log; NULL: none */
+    int64_t max_queued_ms;       /* exec.max_queued_s */
+    exec_shadow *shadow;         /* NULL: no shadow execution */
+    _Atomic uint64_t shadow_seq; /* requests offered a shadow share (sampling) */
 };
 
 /* How long an answer waits for blob memory before failing (retryable). */
@@ -64,6 +67,7 @@ typedef struct {
     Rev2ExecuteResponse *resp;
     rev2_error *err;
     bool healed;         /* MISSING blobs were re-uploaded once already */
+    char *shadow;        /* the shadow instance name, or NULL */
     request_entry entry; /* what the status page shows */
 } exec_job;
 

@@ -4,27 +4,74 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <math.h>
+#include <stdatomic.h>
+#include <time.h>
+
 #include "errmsg.h"
 #include "log.h"
 #include "mem.h"
-#include <time.h>
+
+/* Whether this request is in a shadow's share: a golden-ratio sequence
+ * over the requests offered, so a share of 10% shadows one in ten,
+ * evenly spread, with no random state to lock. */
+static bool sampled(exec_pipeline *p, double share)
+{
+    if (share >= 1.0)
+        return true;
+    uint64_t n = atomic_fetch_add(&p->shadow_seq, 1);
+    double x = (double)n * 0.6180339887498949;
+    return x - floor(x) < share;
+}
+
+/* The shadow instance: the X-Gomabarn-Shadow header (when allowed), else
+ * the rule's, in its share. false (400 answered) for a header that does
+ * not parse. */
+static bool choose_shadow(exec_job *j, const gmb_route *rule)
+{
+    exec_pipeline *p = j->p;
+    const char *header = p->allow_header ? http_request_header(j->req, "X-Gomabarn-Shadow") : NULL;
+    char *name = NULL;
+    double share = 0;
+    if (header) {
+        char *why = NULL;
+        if (gmb_shadow_parse(header, &name, &share, &why) < 0) {
+            char *msg =
+                gmb_format("the X-Gomabarn-Shadow header \"%s\" %s (expected \"INSTANCE [PCT%%]\")", header, why);
+            exec_respond_error(j, true, msg);
+            free(msg);
+            free(why);
+            return false;
+        }
+    } else if (rule && rule->shadow) {
+        name = gmb_strdup(rule->shadow);
+        share = rule->shadow_share;
+    }
+    if (name && p->shadow && strcmp(name, j->instance) != 0 && sampled(p, share))
+        j->shadow = name;
+    else
+        free(name);
+    return true;
+}
 
 /* The instance name: the request header (when allowed), else the first
- * matching routing rule, else the default. */
-static void route(exec_job *j)
+ * matching routing rule, else the default; then the shadow, if any.
+ * false when answered already (a bad header). */
+static bool route(exec_job *j)
 {
     exec_pipeline *p = j->p;
     const DevtoolsGoma__ExecReq *x = j->exec;
     const char *header = p->allow_header ? http_request_header(j->req, "X-Gomabarn-Instance") : NULL;
     const char *chosen = p->default_instance, *why = "default";
+    const gmb_route *r = NULL;
     if (header) {
         chosen = header;
         why = "X-Gomabarn-Instance header";
     } else {
         const DevtoolsGoma__CommandSpec *cs = x->command_spec;
         const DevtoolsGoma__RequesterInfo *ri = x->requester_info;
-        const gmb_route *r = gmb_routes_match(&p->routes, cs ? cs->name : NULL, cs ? cs->target : NULL,
-                                              ri ? ri->dimensions : NULL, ri ? ri->n_dimensions : 0);
+        r = gmb_routes_match(&p->routes, cs ? cs->name : NULL, cs ? cs->target : NULL, ri ? ri->dimensions : NULL,
+                             ri ? ri->n_dimensions : 0);
         if (r) {
             chosen = r->instance;
             why = r->text;
@@ -33,7 +80,11 @@ static void route(exec_job *j)
     free(j->instance);
     j->instance = gmb_strdup(chosen);
     snprintf(j->entry.instance, sizeof j->entry.instance, "%s", j->instance);
-    GMB_DEBUG("exec", "#%llu instance \"%s\" (%s)", (unsigned long long)j->id, j->instance, why);
+    if (!choose_shadow(j, r))
+        return false;
+    GMB_DEBUG("exec", "#%llu instance \"%s\" (%s)%s%s%s", (unsigned long long)j->id, j->instance, why,
+              j->shadow ? ", shadowed on \"" : "", j->shadow ? j->shadow : "", j->shadow ? "\"" : "");
+    return true;
 }
 
 /* requests/<goma request id> leads to the action in the view. Its
@@ -61,7 +112,10 @@ static void prepare(void *arg)
     DevtoolsGoma__ExecReq *x = j->exec;
     if (x->requester_info && x->requester_info->compiler_proxy_id)
         snprintf(j->entry.requester, sizeof j->entry.requester, "%s", x->requester_info->compiler_proxy_id);
-    route(j);
+    if (!route(j)) {
+        exec_job_free(j);
+        return;
+    }
     char *err = NULL;
     if (exec_inputs_build(p->files, p->store, x, p->exec_root, &j->inputs, &err) < 0) {
         exec_respond_error(j, true, err);
@@ -151,6 +205,7 @@ exec_pipeline *exec_pipeline_new(const exec_pipeline_parts *parts)
     p->files = parts->files;
     p->pool = work_pool_new(parts->threads);
     p->pools = parts->pools;
+    p->shadow = parts->shadow;
     p->max_queued_ms = cfg->exec_max_queued_s * 1000;
     p->actions = action_log_open(cfg->exec_action_log);
     p->default_instance = gmb_strdup(cfg->bb_instance_name);

@@ -35,6 +35,7 @@
 
 typedef struct exec_pipeline exec_pipeline;
 struct gmb_budget;
+struct exec_shadow;
 
 /* What a pipeline works with (not owned). metrics, log, view, budget
  * and pools may be NULL. view: the mounted FUSE view, to name each action
@@ -42,7 +43,8 @@ struct gmb_budget;
  * are read from the store in-process. budget: the blob memory cap
  * (exec.max_blob_memory_bytes) shared with the REv2 client. pools: what is
  * known of each worker pool (requests to a pool known down are answered
- * at once). */
+ * at once). shadow: where shadowed requests go (exec_shadow.h); it must
+ * outlive the pipeline. */
 typedef struct {
     rev2_client *client;
     cas_store *store;
@@ -54,6 +56,7 @@ typedef struct {
     gmb_view *view;
     struct gmb_budget *budget;
     struct rev2_pool_health *pools;
+    struct exec_shadow *shadow; /* NULL: no shadow execution */
 } exec_pipeline_parts;
 
 exec_pipeline *exec_pipeline_new(const exec_pipeline_parts *parts);

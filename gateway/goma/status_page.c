@@ -185,7 +185,8 @@ static void render_index(void *user, rev2_error *err, Rev2ServerCapabilities *ca
                                         "gomabarn_blob_memory_peak_bytes"};
     for (size_t i = 0; i < sizeof shown / sizeof *shown; i++)
         html_put(&b, "<tr><td>%s</td><td>%lld</td></tr>", shown[i], (long long)metrics_get(s->metrics, shown[i]));
-    html_put(&b, "</table><p><a href=\"/metrics\">/metrics</a></p>");
+    html_put(&b,
+             "</table><p><a href=\"/metrics\">/metrics</a> &middot; <a href=\"/compare\">shadow comparisons</a></p>");
     html_put(&b, "<h2>Recent Exec requests</h2><table><tr><th>#</th><th>started</th><th>state</th><th>ms</th>"
                  "<th>instance</th><th>cache</th><th>exit</th><th>user</th><th>error</th></tr>");
     request_entry *recent = gmb_calloc(100, sizeof *recent);

@@ -5,6 +5,7 @@
  *   /request/<id>   one request: action digest, inputs, worker, queue,
  *                   fetch, execute and upload times, error
  *   /metrics        Prometheus text format
+ * (/compare, shadow execution's pages, is shadow_page.h's.)
  * Answers asynchronously: a slow Buildbarn never holds an HTTP thread. */
 #ifndef STATUS_PAGE_H
 #define STATUS_PAGE_H

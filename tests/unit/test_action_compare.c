@@ -320,6 +320,35 @@ static void report_percentiles(void)
     action_report_free(r);
 }
 
+/* A hit's timings are an old execution's: counted as cached, not as samples. */
+static void cached_runs_add_no_phase_samples(void)
+{
+    const char *names[] = {"hardlinking", "fuse"};
+    action_report *r = action_report_new(names, 2, NULL);
+    fake_response a, b;
+    fake_init(&a, 0, "same", NULL, 5, 5, 5, 5);
+    fake_init(&b, 0, "same", NULL, 9, 9, 9, 9);
+    a.resp.cached_result = true;
+    action_run runs[2];
+    action_run_from_execute(&runs[0], "hardlinking", NULL, &a.resp);
+    action_run_from_execute(&runs[1], "fuse", NULL, &b.resp);
+    CHECK(runs[0].cached && !runs[1].cached);
+    rev2_digest act;
+    digest_of("cached", &act);
+    CHECK_INT(action_report_add(r, &act, NULL, runs), ACTION_MATCH);
+    action_instance_counts ic;
+    action_report_instance_counts(r, 0, &ic);
+    CHECK_INT(ic.cached, 1);
+    action_phase_stats s;
+    action_report_phase(r, 0, ACTION_PHASE_TOTAL, &s);
+    CHECK_INT(s.n, 0);
+    action_report_phase(r, 1, ACTION_PHASE_TOTAL, &s);
+    CHECK_INT(s.n, 1);
+    action_run_free(&runs[0]);
+    action_run_free(&runs[1]);
+    action_report_free(r);
+}
+
 static void report_text(void)
 {
     action_report *r = report_of_100(NULL);
@@ -393,6 +422,7 @@ static void report_json(void)
 
 int main(void)
 {
+    RUN(cached_runs_add_no_phase_samples);
     RUN(run_from_response);
     RUN(verdict_match);
     RUN(verdict_mismatch);
