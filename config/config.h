@@ -56,6 +56,10 @@ typedef struct {
     /* routing: which instance name runs a request */
     gmb_strlist routing_rules;
     bool routing_allow_header;
+    /* shadow: the same actions run on a second instance name, compared */
+    int64_t shadow_max_queued;
+    int64_t shadow_max_in_flight;
+    int64_t shadow_keep;
     /* cache: the local content store */
     char *cache_dir;
     int64_t cache_max_bytes;

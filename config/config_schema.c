@@ -86,11 +86,21 @@ const gmb_config_key gmb_config_schema[] = {
       "read back for answers); past it requests wait their turn (up to 5 minutes, then fail) instead of growing "
       "the heap; one request larger than this runs alone"),
     K("routing.rules", GMB_CFG_LIST, routing_rules, "", 0, 0,
-      "rules \"KEY=PATTERN ... -> INSTANCE\" tried in order, the first whose every condition matches picks the "
-      "instance name (\"\" allowed); KEY is compiler (command_spec.name), target (command_spec.target) or dimension "
-      "(one of RequesterInfo.dimensions); PATTERN may end in *; no match: buildbarn.instance_name"),
+      "rules \"KEY=PATTERN ... -> INSTANCE [shadow INSTANCE2 [PCT%]]\" tried in order, the first whose every "
+      "condition matches picks the instance name (\"\" allowed); KEY is compiler (command_spec.name), target "
+      "(command_spec.target) or dimension (one of RequesterInfo.dimensions); PATTERN may end in *; no match: "
+      "buildbarn.instance_name. With shadow, PCT% of the requests (default 100%) also run on INSTANCE2, cache "
+      "bypassed, and are compared (the /compare page, gomabarn compare)"),
     K("routing.allow_header", GMB_CFG_BOOL, routing_allow_header, "true", 0, 0,
-      "an X-Gomabarn-Instance request header overrides the routing (for experiments)"),
+      "an X-Gomabarn-Instance request header overrides the routing, and X-Gomabarn-Shadow (\"INSTANCE [PCT%]\") "
+      "shadows the request (for experiments)"),
+    K("shadow.max_queued", GMB_CFG_INT, shadow_max_queued, "1000", 0, 1000000,
+      "shadow executions waiting to run; more are dropped (counted in gomabarn_shadow_dropped_total), so a slow "
+      "shadow pool never delays or grows the gateway"),
+    K("shadow.max_in_flight", GMB_CFG_INT, shadow_max_in_flight, "4", 1, 256,
+      "shadow executions running at once (each holds a thread of its own while it runs)"),
+    K("shadow.keep", GMB_CFG_INT, shadow_keep, "10000", 1, 10000000,
+      "finished shadow comparisons kept in memory for the /compare page and gomabarn compare (the newest)"),
     K("cache.dir", GMB_CFG_STRING, cache_dir, "/var/cache/gomabarn/cas", 0, 0,
       "directory of the local content store (blobs by digest; survives restarts)"),
     K("cache.max_bytes", GMB_CFG_INT, cache_max_bytes, "10737418240L", 1048576, INT64_MAX,

@@ -26,17 +26,81 @@ const char *gmb_instance_name_problem(const char *name)
     return NULL;
 }
 
+/* The instance name as written: "" stands for the empty one. */
+static void unquote_empty(char *name)
+{
+    if (strcmp(name, "\"\"") == 0)
+        name[0] = '\0';
+}
+
+int gmb_shadow_parse(const char *text, char **name, double *share, char **err)
+{
+    char *t = trimmed(text, strlen(text));
+    char *space = strpbrk(t, " \t");
+    *share = 1.0;
+    if (space) {
+        *space = '\0';
+        char *pct = space + 1;
+        while (isspace((unsigned char)*pct))
+            pct++;
+        char *end = NULL;
+        double v = strtod(pct, &end);
+        if (end == pct || *end != '%' || end[1] != '\0' || !(v > 0 && v <= 100)) {
+            int rc = gmb_fail(err, "shadow share \"%s\" is not a percentage in (0, 100], like 10%%", pct);
+            free(t);
+            return rc;
+        }
+        *share = v / 100.0;
+    }
+    if (!*t) {
+        free(t);
+        return gmb_fail(err, "has no shadow instance name");
+    }
+    unquote_empty(t);
+    const char *bad = gmb_instance_name_problem(t);
+    if (bad) {
+        int rc = gmb_fail(err, "shadow instance name \"%s\" %s", t, bad);
+        free(t);
+        return rc;
+    }
+    *name = t;
+    return 0;
+}
+
+/* "INSTANCE" or "INSTANCE shadow NAME [PCT%]", after the arrow. */
+static int parse_target(const char *text, gmb_route *r, char **err)
+{
+    const char *shadow = strstr(text, " shadow");
+    if (!shadow)
+        shadow = strstr(text, "\tshadow");
+    r->instance = trimmed(text, shadow ? (size_t)(shadow - text) : strlen(text));
+    if (!*r->instance)
+        return gmb_fail(err, "has no instance name after \"->\" (write \"\" for the empty instance name)");
+    unquote_empty(r->instance);
+    if (!shadow)
+        return 0;
+    const char *rest = shadow + strlen(" shadow");
+    if (*rest && !isspace((unsigned char)*rest))
+        return gmb_fail(err, "has \"shadow\" not followed by an instance name");
+    char *why = NULL;
+    if (gmb_shadow_parse(rest, &r->shadow, &r->shadow_share, &why) < 0) {
+        gmb_fail(err, "%s", why);
+        free(why);
+        return -1;
+    }
+    if (strcmp(r->shadow, r->instance) == 0)
+        return gmb_fail(err, "shadows instance name \"%s\" on itself", r->shadow);
+    return 0;
+}
+
 static int parse_one(const char *text, gmb_route *r, char **err)
 {
     r->text = gmb_strdup(text);
     const char *arrow = strstr(text, "->");
     if (!arrow)
         return gmb_fail(err, "has no \"-> INSTANCE\"");
-    r->instance = trimmed(arrow + 2, strlen(arrow + 2));
-    if (!*r->instance)
-        return gmb_fail(err, "has no instance name after \"->\" (write \"\" for the empty instance name)");
-    if (strcmp(r->instance, "\"\"") == 0)
-        r->instance[0] = '\0';
+    if (parse_target(arrow + 2, r, err) < 0)
+        return -1;
     const char *bad = gmb_instance_name_problem(r->instance);
     if (bad)
         return gmb_fail(err, "instance name \"%s\" %s", r->instance, bad);
@@ -123,6 +187,7 @@ void gmb_routes_free(gmb_routes *r)
         }
         free(r->routes[i].conds);
         free(r->routes[i].instance);
+        free(r->routes[i].shadow);
         free(r->routes[i].text);
     }
     free(r->routes);

@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include "cc_args.h"
-#include "cc_http.h"
+#include "http_client.h"
 #include "cc_local.h"
 #include "cc_local_times.h"
 #include "cc_log.h"
@@ -199,12 +199,12 @@ static int compile(int argc, char **cmd, const compile_args *c)
     cc_wait w = {.deadline = start + deadline_s, .deadline_s = deadline_s, .race_at = NEVER};
     cc_racer *racer = plan_race(argc, cmd, c, &w, start);
     char *auth = getenv("GOMABARN_TOKEN_FILE") ? read_token(getenv("GOMABARN_TOKEN_FILE")) : NULL;
-    cc_http_target t = {.host = host,
-                        .port = port,
-                        .instance = getenv("GOMABARN_INSTANCE"),
-                        .authorization = auth,
-                        .wait = cc_wait_fd,
-                        .wait_user = &w};
+    http_client_target t = {.host = host,
+                            .port = port,
+                            .instance = getenv("GOMABARN_INSTANCE"),
+                            .authorization = auth,
+                            .wait = cc_wait_fd,
+                            .wait_user = &w};
     const char *prefix = getenv("GOMABARN_PATH_PREFIX") ? getenv("GOMABARN_PATH_PREFIX") : "/cxx-compiler-service";
     char *why = NULL;
     cc_remote_answer *a = cc_remote_compile(&t, prefix, c, cmd[0], env_on("GOMABARN_TOOLCHAIN_INCLUDED", false), &why);

@@ -92,7 +92,7 @@ static bool load_input(input_file *in)
 }
 
 /* StoreFile of a large file's chunks, at most 5 per request as goma does. */
-static bool store_chunks(const cc_http_target *t, const char *prefix, const input_file *in, char **why)
+static bool store_chunks(const http_client_target *t, const char *prefix, const input_file *in, char **why)
 {
     size_t nc = in->blob.n_hash_key;
     for (size_t first = 0; first < nc; first += 5) {
@@ -123,7 +123,7 @@ static bool store_chunks(const cc_http_target *t, const char *prefix, const inpu
         gmb_buf_init(&out, 1 << 20);
         const char *hwhy = "";
         char *path = gmb_format("%s/s", prefix);
-        int status = cc_http_post(t, path, body, n, &out, &hwhy);
+        int status = http_client_post(t, path, body, n, &out, &hwhy);
         free(path);
         free(body);
         free(blobs);
@@ -140,7 +140,7 @@ static bool store_chunks(const cc_http_target *t, const char *prefix, const inpu
 
 /* ---- outputs ---- */
 
-static uint8_t *lookup_chunks(const cc_http_target *t, const char *prefix, const DevtoolsGoma__FileBlob *meta,
+static uint8_t *lookup_chunks(const http_client_target *t, const char *prefix, const DevtoolsGoma__FileBlob *meta,
                               char **why)
 {
     uint8_t *data = gmb_malloc((size_t)meta->file_size + 1);
@@ -157,7 +157,7 @@ static uint8_t *lookup_chunks(const cc_http_target *t, const char *prefix, const
         gmb_buf_init(&out, 64u << 20);
         const char *hwhy = "";
         char *path = gmb_format("%s/l", prefix);
-        int status = cc_http_post(t, path, body, n, &out, &hwhy);
+        int status = http_client_post(t, path, body, n, &out, &hwhy);
         free(path);
         free(body);
         DevtoolsGoma__LookupFileResp *resp =
@@ -267,8 +267,8 @@ static char *first_line(const gmb_buf *b)
 }
 
 /* POSTs one serialized ExecReq in goma's groups; the answer, or NULL with *why. */
-static DevtoolsGoma__ExecResp *post_exec_req(const cc_http_target *t, const char *prefix, const uint8_t *flat, size_t n,
-                                             char **why)
+static DevtoolsGoma__ExecResp *post_exec_req(const http_client_target *t, const char *prefix, const uint8_t *flat,
+                                             size_t n, char **why)
 {
     gmb_buf wire, out;
     gmb_buf_init(&wire, GMB_BUF_UNLIMITED);
@@ -276,7 +276,7 @@ static DevtoolsGoma__ExecResp *post_exec_req(const cc_http_target *t, const char
     const char *hwhy = "";
     goma_messages_to_groups(GOMA_MSG_EXEC_REQ, flat, n, &wire, &hwhy);
     char *path = gmb_format("%s/e", prefix);
-    int status = cc_http_post(t, path, wire.data, wire.len, &out, &hwhy);
+    int status = http_client_post(t, path, wire.data, wire.len, &out, &hwhy);
     free(path);
     gmb_buf_free(&wire);
     if (status != 200) {
@@ -304,7 +304,7 @@ static DevtoolsGoma__ExecResp *post_exec_req(const cc_http_target *t, const char
 
 /* Marks the inputs the gateway misses to be sent again with content, storing big ones' chunks first; false with *why
  * if a StoreFile failed. */
-static bool embed_missing(const cc_http_target *t, const char *prefix, const DevtoolsGoma__ExecResp *resp,
+static bool embed_missing(const http_client_target *t, const char *prefix, const DevtoolsGoma__ExecResp *resp,
                           input_file *inputs, size_t n_files, bool *embed, char **why)
 {
     for (size_t m = 0; m < resp->n_missing_input; m++)
@@ -319,7 +319,7 @@ static bool embed_missing(const cc_http_target *t, const char *prefix, const Dev
 }
 
 /* Fetches the outputs that came as FILE_META, so that the answer is complete in memory before anything is written. */
-static cc_remote_answer *answer_of(const cc_http_target *t, const char *prefix, DevtoolsGoma__ExecResp *resp,
+static cc_remote_answer *answer_of(const http_client_target *t, const char *prefix, DevtoolsGoma__ExecResp *resp,
                                    char **why)
 {
     cc_remote_answer *a = gmb_calloc(1, sizeof *a);
@@ -338,7 +338,7 @@ static cc_remote_answer *answer_of(const cc_http_target *t, const char *prefix, 
 }
 
 /* Exec requests until the gateway answers with a result (missing inputs are sent again, with content). */
-static cc_remote_answer *exec_with_retries(const cc_http_target *t, const char *prefix, const compile_args *c,
+static cc_remote_answer *exec_with_retries(const http_client_target *t, const char *prefix, const compile_args *c,
                                            const char *compiler, input_file *inputs, size_t n_files, bool *embed,
                                            char *cwd, DevtoolsGoma__ToolchainSpec **specs, size_t n_specs, char **why)
 {
@@ -436,7 +436,7 @@ static void toolchain_specs_free(DevtoolsGoma__ToolchainSpec **specs, size_t n)
     free(specs);
 }
 
-cc_remote_answer *cc_remote_compile(const cc_http_target *t, const char *prefix, const compile_args *c,
+cc_remote_answer *cc_remote_compile(const http_client_target *t, const char *prefix, const compile_args *c,
                                     const char *compiler, bool toolchain_included, char **why)
 {
     *why = NULL;

@@ -11,14 +11,14 @@
 #include <stdbool.h>
 
 #include "cc_args.h"
-#include "cc_http.h"
+#include "http_client.h"
 
 typedef struct cc_remote_answer cc_remote_answer;
 
 /* The gateway's answer with every output in memory, or NULL with *why (a
  * sentence, heap) when the gateway did not compile it: the caller compiles
  * locally. */
-cc_remote_answer *cc_remote_compile(const cc_http_target *t, const char *prefix, const compile_args *c,
+cc_remote_answer *cc_remote_compile(const http_client_target *t, const char *prefix, const compile_args *c,
                                     const char *compiler, bool toolchain_included, char **why);
 
 /* Copies the compiler's stdout and stderr to ours, writes the outputs and

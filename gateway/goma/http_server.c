@@ -77,6 +77,11 @@ const char *http_request_header(const http_request *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
+const char *http_request_query(const http_request *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
 static struct MHD_Response *make_response(http_request *r, int status, const char *type, const void *body, size_t len)
 {
     gmb_buf gz;

@@ -43,6 +43,8 @@ const char *http_request_method(const http_request *r);
 const uint8_t *http_request_body(const http_request *r, size_t *len); /* decoded */
 const char *http_request_user(const http_request *r);                 /* from auth */
 const char *http_request_header(const http_request *r, const char *name);
+/* A query-string argument, decoded (?since=3600 -> "3600"); NULL if absent. */
+const char *http_request_query(const http_request *r, const char *name);
 uint64_t http_request_id(const http_request *r); /* for logs */
 
 /* Exactly once per request, from any thread. The body is copied. */

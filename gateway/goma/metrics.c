@@ -18,22 +18,31 @@ typedef struct family {
     struct family *next;
 } family;
 
-static const double exec_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
-#define N_BUCKETS (sizeof exec_buckets / sizeof exec_buckets[0])
+static const double buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
+#define N_BUCKETS (sizeof buckets / sizeof buckets[0])
+
+typedef struct histogram {
+    char *name, *labels;
+    uint64_t counts[N_BUCKETS + 1]; /* per bucket, the last one +Inf; not cumulative */
+    double sum;
+    uint64_t count;
+    struct histogram *next;
+} histogram;
 
 struct metrics {
     pthread_mutex_t lock;
     series *series;
     family *families;
-    uint64_t exec_counts[N_BUCKETS + 1];
-    double exec_sum;
-    uint64_t exec_count;
+    histogram *histograms; /* in (name, labels) order */
 };
+
+#define EXEC_HISTOGRAM "gomabarn_exec_duration_seconds"
 
 metrics *metrics_new(void)
 {
     metrics *m = gmb_calloc(1, sizeof *m);
     pthread_mutex_init(&m->lock, NULL);
+    metrics_family(m, EXEC_HISTOGRAM, "histogram", "Exec requests from arrival to answer.");
     return m;
 }
 
@@ -45,6 +54,12 @@ void metrics_free(metrics *m)
         n = s->next;
         free(s->name);
         free(s);
+    }
+    for (histogram *h = m->histograms, *n; h; h = n) {
+        n = h->next;
+        free(h->name);
+        free(h->labels);
+        free(h);
     }
     for (family *f = m->families, *n; f; f = n) {
         n = f->next;
@@ -109,16 +124,57 @@ int64_t metrics_get(metrics *m, const char *name)
     return v;
 }
 
+static histogram *histogram_locked(metrics *m, const char *name, const char *labels)
+{
+    histogram **p = &m->histograms;
+    for (; *p; p = &(*p)->next) {
+        int c = strcmp((*p)->name, name);
+        if (c == 0)
+            c = strcmp((*p)->labels, labels);
+        if (c == 0)
+            return *p;
+        if (c > 0)
+            break;
+    }
+    histogram *h = gmb_calloc(1, sizeof *h);
+    h->name = gmb_strdup(name);
+    h->labels = gmb_strdup(labels);
+    h->next = *p;
+    *p = h;
+    return h;
+}
+
+void metrics_observe(metrics *m, const char *name, const char *labels, double seconds)
+{
+    size_t i = 0;
+    while (i < N_BUCKETS && seconds > buckets[i])
+        i++;
+    pthread_mutex_lock(&m->lock);
+    histogram *h = histogram_locked(m, name, labels ? labels : "");
+    h->counts[i]++;
+    h->sum += seconds;
+    h->count++;
+    pthread_mutex_unlock(&m->lock);
+}
+
 void metrics_observe_exec(metrics *m, double seconds)
 {
-    pthread_mutex_lock(&m->lock);
-    size_t i = 0;
-    while (i < N_BUCKETS && seconds > exec_buckets[i])
-        i++;
-    m->exec_counts[i]++;
-    m->exec_sum += seconds;
-    m->exec_count++;
-    pthread_mutex_unlock(&m->lock);
+    metrics_observe(m, EXEC_HISTOGRAM, "", seconds);
+}
+
+void metrics_label_value(char *out, size_t size, const char *v)
+{
+    size_t k = 0;
+    for (; *v && k + 3 < size; v++) {
+        if (*v == '\\' || *v == '"' || *v == '\n') {
+            out[k++] = '\\';
+            out[k++] = *v == '\n' ? 'n' : *v;
+        } else {
+            out[k++] = *v;
+        }
+    }
+    if (size)
+        out[k] = '\0';
 }
 
 static void line(gmb_buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -132,28 +188,37 @@ static void line(gmb_buf *out, const char *fmt, ...)
     gmb_buf_put(out, buf, n < (int)sizeof buf ? (size_t)n : sizeof buf - 1);
 }
 
+static void render_histogram(gmb_buf *out, const histogram *h)
+{
+    const char *sep = *h->labels ? "," : "";
+    uint64_t cum = 0;
+    for (size_t i = 0; i <= N_BUCKETS; i++) {
+        cum += h->counts[i];
+        if (i < N_BUCKETS)
+            line(out, "%s_bucket{%s%sle=\"%g\"} %llu\n", h->name, h->labels, sep, buckets[i], (unsigned long long)cum);
+        else
+            line(out, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", h->name, h->labels, sep, (unsigned long long)cum);
+    }
+    const char *open = *h->labels ? "{" : "", *close = *h->labels ? "}" : "";
+    line(out, "%s_sum%s%s%s %.6f\n%s_count%s%s%s %llu\n", h->name, open, h->labels, close, h->sum, h->name, open,
+         h->labels, close, (unsigned long long)h->count);
+}
+
 void metrics_render(metrics *m, gmb_buf *out)
 {
     pthread_mutex_lock(&m->lock);
     for (family *f = m->families; f; f = f->next) {
         line(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, f->type);
+        if (strcmp(f->type, "histogram") == 0) {
+            for (histogram *h = m->histograms; h; h = h->next)
+                if (strcmp(h->name, f->name) == 0)
+                    render_histogram(out, h);
+            continue;
+        }
         size_t n = strlen(f->name);
         for (series *s = m->series; s; s = s->next)
             if (strncmp(s->name, f->name, n) == 0 && (s->name[n] == '\0' || s->name[n] == '{'))
                 line(out, "%s %lld\n", s->name, (long long)s->value);
     }
-    line(out, "# HELP gomabarn_exec_duration_seconds Exec requests from arrival to answer.\n"
-              "# TYPE gomabarn_exec_duration_seconds histogram\n");
-    uint64_t cum = 0;
-    for (size_t i = 0; i <= N_BUCKETS; i++) {
-        cum += m->exec_counts[i];
-        if (i < N_BUCKETS)
-            line(out, "gomabarn_exec_duration_seconds_bucket{le=\"%g\"} %llu\n", exec_buckets[i],
-                 (unsigned long long)cum);
-        else
-            line(out, "gomabarn_exec_duration_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
-    }
-    line(out, "gomabarn_exec_duration_seconds_sum %.6f\ngomabarn_exec_duration_seconds_count %llu\n", m->exec_sum,
-         (unsigned long long)m->exec_count);
     pthread_mutex_unlock(&m->lock);
 }

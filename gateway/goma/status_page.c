@@ -8,6 +8,7 @@
 
 #include "budget.h"
 #include "errmsg.h"
+#include "html.h"
 #include "rev2_pool_health.h"
 #include "mem.h"
 
@@ -23,37 +24,6 @@ struct status_page {
     gmb_budget *budget;      /* NULL: not shown */
     rev2_pool_health *pools; /* NULL: not shown */
 };
-
-static void put(gmb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(gmb_buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = gmb_vformat(fmt, ap);
-    va_end(ap);
-    gmb_buf_put(b, s, strlen(s));
-    free(s);
-}
-
-static char *esc(const char *s)
-{
-    gmb_buf b;
-    gmb_buf_init(&b, GMB_BUF_UNLIMITED);
-    for (; *s; s++) {
-        const char *r = *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : *s == '&' ? "&amp;" : *s == '"' ? "&quot;" : NULL;
-        if (r)
-            gmb_buf_put(&b, r, strlen(r));
-        else
-            gmb_buf_put(&b, s, 1);
-    }
-    gmb_buf_put(&b, "", 1);
-    size_t n;
-    return (char *)gmb_buf_take(&b, &n);
-}
-
-static const char style[] = "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-                            "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;font-size:90%}"
-                            ".failed,.bad{color:#b00}.missing{color:#a60}.done{color:#060}</style>";
 
 static void refresh_pool_gauges(status_page *s);
 
@@ -110,22 +80,6 @@ void status_page_watch_pools(status_page *s, struct rev2_pool_health *pools)
     s->pools = pools;
 }
 
-/* An instance name as a Prometheus label value (it may come from a
- * request header): backslash, quote and newline escaped. */
-static void label_value(char *out, size_t n, const char *v)
-{
-    size_t k = 0;
-    for (; *v && k + 3 < n; v++) {
-        if (*v == '\\' || *v == '"' || *v == '\n') {
-            out[k++] = '\\';
-            out[k++] = *v == '\n' ? 'n' : *v;
-        } else {
-            out[k++] = *v;
-        }
-    }
-    out[k] = '\0';
-}
-
 #define MAX_SHOWN_POOLS 64
 
 static void refresh_pool_gauges(status_page *s)
@@ -134,7 +88,7 @@ static void refresh_pool_gauges(status_page *s)
     size_t n = rev2_pool_health_list(s->pools, st, MAX_SHOWN_POOLS);
     for (size_t i = 0; i < n; i++) {
         char label[300], series[400];
-        label_value(label, sizeof label, st[i].instance);
+        metrics_label_value(label, sizeof label, st[i].instance);
         if (st[i].known) {
             snprintf(series, sizeof series, "gomabarn_pool_up{instance=\"%s\"}", label);
             metrics_set(s->metrics, series, st[i].up);
@@ -170,28 +124,29 @@ static void put_pools(gmb_buf *b, rev2_pool_health *pools)
 {
     rev2_pool_state *st = gmb_calloc(64, sizeof *st);
     size_t n = rev2_pool_health_list(pools, st, 64);
-    put(b, "<h2>Worker pools</h2><p>scheduler (BuildQueueState): %s</p>",
-        rev2_pool_health_scheduler_reachable(pools) ? "answering" : "not watched or not answering");
-    put(b, "<table><tr><th>instance name</th><th>state</th><th>for</th><th>workers</th><th>answered at once</th>"
-           "<th>why</th></tr>");
+    html_put(b, "<h2>Worker pools</h2><p>scheduler (BuildQueueState): %s</p>",
+             rev2_pool_health_scheduler_reachable(pools) ? "answering" : "not watched or not answering");
+    html_put(b, "<table><tr><th>instance name</th><th>state</th><th>for</th><th>workers</th><th>answered at once</th>"
+                "<th>why</th></tr>");
     for (size_t i = 0; i < n; i++) {
-        char *name = esc(st[i].instance), *why = esc(st[i].reason);
+        char *name = html_escape(st[i].instance), *why = html_escape(st[i].reason);
         char workers[16] = "?";
         if (st[i].workers >= 0)
             snprintf(workers, sizeof workers, "%d", st[i].workers);
-        put(b, "<tr><td>\"%s\"</td><td class=\"%s\">%s</td><td>%lld s</td><td>%s</td><td>%llu</td><td>%s</td></tr>",
-            name,
-            !st[i].known ? ""
-            : st[i].up   ? "done"
-                         : "failed",
-            !st[i].known ? "unknown"
-            : st[i].up   ? "up"
-                         : "DOWN",
-            (long long)st[i].since_s, workers, (unsigned long long)st[i].refused, why);
+        html_put(b,
+                 "<tr><td>\"%s\"</td><td class=\"%s\">%s</td><td>%lld s</td><td>%s</td><td>%llu</td><td>%s</td></tr>",
+                 name,
+                 !st[i].known ? ""
+                 : st[i].up   ? "done"
+                              : "failed",
+                 !st[i].known ? "unknown"
+                 : st[i].up   ? "up"
+                              : "DOWN",
+                 (long long)st[i].since_s, workers, (unsigned long long)st[i].refused, why);
         free(name);
         free(why);
     }
-    put(b, "</table>");
+    html_put(b, "</table>");
     free(st);
 }
 
@@ -202,16 +157,17 @@ static void render_index(void *user, rev2_error *err, Rev2ServerCapabilities *ca
     refresh_gauges(s);
     gmb_buf b;
     gmb_buf_init(&b, GMB_BUF_UNLIMITED);
-    put(&b, "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>gomabarn</title>%s</head><body>", style);
-    put(&b, "<h1>gomabarn %s</h1><p>up %lld s</p>", GOMABARN_VERSION, (long long)(time(NULL) - s->started));
-    char *e = err ? esc(err->message) : NULL;
-    put(&b, "<h2>Buildbarn</h2><p class=\"%s\">%s%s</p>", err ? "failed" : "done",
-        err ? "UNREACHABLE or refusing: " : "reachable (GetCapabilities answered)", e ? e : "");
+    html_put(&b, "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>gomabarn</title>%s</head><body>",
+             html_style);
+    html_put(&b, "<h1>gomabarn %s</h1><p>up %lld s</p>", GOMABARN_VERSION, (long long)(time(NULL) - s->started));
+    char *e = err ? html_escape(err->message) : NULL;
+    html_put(&b, "<h2>Buildbarn</h2><p class=\"%s\">%s%s</p>", err ? "failed" : "done",
+             err ? "UNREACHABLE or refusing: " : "reachable (GetCapabilities answered)", e ? e : "");
     free(e);
     if (s->pools)
         put_pools(&b, s->pools);
-    put(&b, "<h2>Configuration</h2>%s", s->summary);
-    put(&b, "<h2>Figures</h2><table><tr><th>series</th><th>value</th></tr>");
+    html_put(&b, "<h2>Configuration</h2>%s", s->summary);
+    html_put(&b, "<h2>Figures</h2><table><tr><th>series</th><th>value</th></tr>");
     static const char *const shown[] = {"gomabarn_exec_in_flight",
                                         "gomabarn_exec_cache_hits_total",
                                         "gomabarn_exec_missing_input_rounds_total",
@@ -228,10 +184,10 @@ static void render_index(void *user, rev2_error *err, Rev2ServerCapabilities *ca
                                         "gomabarn_blob_memory_bytes",
                                         "gomabarn_blob_memory_peak_bytes"};
     for (size_t i = 0; i < sizeof shown / sizeof *shown; i++)
-        put(&b, "<tr><td>%s</td><td>%lld</td></tr>", shown[i], (long long)metrics_get(s->metrics, shown[i]));
-    put(&b, "</table><p><a href=\"/metrics\">/metrics</a></p>");
-    put(&b, "<h2>Recent Exec requests</h2><table><tr><th>#</th><th>started</th><th>state</th><th>ms</th>"
-            "<th>instance</th><th>cache</th><th>exit</th><th>user</th><th>error</th></tr>");
+        html_put(&b, "<tr><td>%s</td><td>%lld</td></tr>", shown[i], (long long)metrics_get(s->metrics, shown[i]));
+    html_put(&b, "</table><p><a href=\"/metrics\">/metrics</a></p>");
+    html_put(&b, "<h2>Recent Exec requests</h2><table><tr><th>#</th><th>started</th><th>state</th><th>ms</th>"
+                 "<th>instance</th><th>cache</th><th>exit</th><th>user</th><th>error</th></tr>");
     request_entry *recent = gmb_calloc(100, sizeof *recent);
     size_t n = request_log_recent(s->log, recent, 100);
     for (size_t i = 0; i < n; i++) {
@@ -240,18 +196,18 @@ static void render_index(void *user, rev2_error *err, Rev2ServerCapabilities *ca
         struct tm tm;
         gmtime_r(&q->started, &tm);
         strftime(when, sizeof when, "%H:%M:%S", &tm);
-        char *inst = esc(q->instance), *usr = esc(q->user), *er = esc(q->error);
-        put(&b,
-            "<tr><td><a href=\"/request/%llu\">%llu</a></td><td>%s</td><td class=\"%s\">%s</td><td>%.0f</td>"
-            "<td>%s</td><td>%s</td><td>%d</td><td>%s</td><td>%.120s</td></tr>",
-            (unsigned long long)q->id, (unsigned long long)q->id, when, q->state, q->state, q->duration_ms, inst,
-            q->cache_hit ? "hit" : "", q->exit_code, usr, er);
+        char *inst = html_escape(q->instance), *usr = html_escape(q->user), *er = html_escape(q->error);
+        html_put(&b,
+                 "<tr><td><a href=\"/request/%llu\">%llu</a></td><td>%s</td><td class=\"%s\">%s</td><td>%.0f</td>"
+                 "<td>%s</td><td>%s</td><td>%d</td><td>%s</td><td>%.120s</td></tr>",
+                 (unsigned long long)q->id, (unsigned long long)q->id, when, q->state, q->state, q->duration_ms, inst,
+                 q->cache_hit ? "hit" : "", q->exit_code, usr, er);
         free(inst);
         free(usr);
         free(er);
     }
     free(recent);
-    put(&b, "</table></body></html>\n");
+    html_put(&b, "</table></body></html>\n");
     http_respond(j->r, 200, "text/html; charset=utf-8", b.data, b.len);
     gmb_buf_free(&b);
     rev2_error_free(err);
@@ -279,26 +235,27 @@ static void on_request_page(http_request *r, void *user)
     }
     gmb_buf b;
     gmb_buf_init(&b, GMB_BUF_UNLIMITED);
-    char *inst = esc(q.instance), *usr = esc(q.user), *er = esc(q.error), *wk = esc(q.worker), *rq = esc(q.requester);
-    put(&b,
-        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>gomabarn request %llu</title>%s</head><body>"
-        "<h1>Exec request %llu</h1><table>",
-        (unsigned long long)q.id, style, (unsigned long long)q.id);
-    put(&b, "<tr><th>state</th><td class=\"%s\">%s</td></tr>", q.state, q.state);
-    put(&b, "<tr><th>requester</th><td>%s (%s)</td></tr>", rq, usr);
-    put(&b, "<tr><th>instance name</th><td>%s</td></tr>", inst);
-    put(&b, "<tr><th>action digest</th><td>%s</td></tr>", q.action);
-    put(&b, "<tr><th>inputs</th><td>%zu (%zu missing)</td></tr><tr><th>outputs</th><td>%zu</td></tr>", q.n_inputs,
-        q.n_missing, q.n_outputs);
-    put(&b, "<tr><th>cache</th><td>%s</td></tr><tr><th>exit status</th><td>%d</td></tr>", q.cache_hit ? "hit" : "miss",
-        q.exit_code);
-    put(&b, "<tr><th>worker</th><td>%s</td></tr>", wk);
-    put(&b,
-        "<tr><th>queued</th><td>%.1f ms</td></tr><tr><th>input fetch</th><td>%.1f ms</td></tr>"
-        "<tr><th>execution</th><td>%.1f ms</td></tr><tr><th>output upload</th><td>%.1f ms</td></tr>"
-        "<tr><th>total in gomabarn</th><td>%.1f ms</td></tr>",
-        q.queued_ms, q.fetch_ms, q.execute_ms, q.upload_ms, q.duration_ms);
-    put(&b, "<tr><th>error</th><td>%s</td></tr></table><p><a href=\"/\">back</a></p></body></html>\n", er);
+    char *inst = html_escape(q.instance), *usr = html_escape(q.user), *er = html_escape(q.error),
+         *wk = html_escape(q.worker), *rq = html_escape(q.requester);
+    html_put(&b,
+             "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>gomabarn request %llu</title>%s</head><body>"
+             "<h1>Exec request %llu</h1><table>",
+             (unsigned long long)q.id, html_style, (unsigned long long)q.id);
+    html_put(&b, "<tr><th>state</th><td class=\"%s\">%s</td></tr>", q.state, q.state);
+    html_put(&b, "<tr><th>requester</th><td>%s (%s)</td></tr>", rq, usr);
+    html_put(&b, "<tr><th>instance name</th><td>%s</td></tr>", inst);
+    html_put(&b, "<tr><th>action digest</th><td>%s</td></tr>", q.action);
+    html_put(&b, "<tr><th>inputs</th><td>%zu (%zu missing)</td></tr><tr><th>outputs</th><td>%zu</td></tr>", q.n_inputs,
+             q.n_missing, q.n_outputs);
+    html_put(&b, "<tr><th>cache</th><td>%s</td></tr><tr><th>exit status</th><td>%d</td></tr>",
+             q.cache_hit ? "hit" : "miss", q.exit_code);
+    html_put(&b, "<tr><th>worker</th><td>%s</td></tr>", wk);
+    html_put(&b,
+             "<tr><th>queued</th><td>%.1f ms</td></tr><tr><th>input fetch</th><td>%.1f ms</td></tr>"
+             "<tr><th>execution</th><td>%.1f ms</td></tr><tr><th>output upload</th><td>%.1f ms</td></tr>"
+             "<tr><th>total in gomabarn</th><td>%.1f ms</td></tr>",
+             q.queued_ms, q.fetch_ms, q.execute_ms, q.upload_ms, q.duration_ms);
+    html_put(&b, "<tr><th>error</th><td>%s</td></tr></table><p><a href=\"/\">back</a></p></body></html>\n", er);
     free(inst);
     free(usr);
     free(er);
@@ -313,8 +270,9 @@ status_page *status_page_new(const gmb_config *cfg, rev2_client *client, cas_sto
 {
     status_page *s = gmb_calloc(1, sizeof *s);
     *s = (status_page){client, store, files, http, m, log, time(NULL), NULL, NULL, NULL};
-    char *target = esc(cfg->bb_target), *inst = esc(cfg->bb_instance_name), *img = esc(cfg->platform_container_image),
-         *dir = esc(cfg->cache_dir), *prefix = esc(cfg->http_path_prefix);
+    char *target = html_escape(cfg->bb_target), *inst = html_escape(cfg->bb_instance_name),
+         *img = html_escape(cfg->platform_container_image), *dir = html_escape(cfg->cache_dir),
+         *prefix = html_escape(cfg->http_path_prefix);
     s->summary = gmb_format(
         "<table><tr><th>Buildbarn</th><td>%s (%s%s)</td></tr><tr><th>default instance name</th><td>\"%s\"</td></tr>"
         "<tr><th>platform</th><td>OSFamily=%s%s%s</td></tr><tr><th>cache</th><td>%s (max %lld bytes)</td></tr>"

@@ -71,8 +71,11 @@ rev2_client *rev2_client_new(const rev2_client_options *o, char **err);
 const char *rev2_client_default_instance(const rev2_client *c);
 const rev2_client_options *rev2_client_options_of(const rev2_client *c);
 void rev2_client_stats_get(rev2_client *c, rev2_client_stats *out);
-/* Cancels what is in flight (callbacks run with CANCELLED), waits for it,
- * and frees everything. */
+/* Cancels what is in flight (callbacks run with CANCELLED) and waits for
+ * it; calls started afterwards fail at once. The client stays valid, so
+ * threads still using it can see their calls end before it is freed. */
+void rev2_client_stop(rev2_client *c);
+/* Stops (if not yet) and frees everything. */
 void rev2_client_free(rev2_client *c);
 
 /* ---- Capabilities ----------------------------------------------------- */

@@ -94,9 +94,58 @@ static void routing_picks_the_first_matching_rule(void)
     free(err);
 }
 
+static void routing_rules_can_shadow_a_share(void)
+{
+    char *items[] = {"compiler=gcc* -> hardlinking shadow fuse 12.5%", "compiler=clang -> fuse shadow hardlinking",
+                     "compiler=tcc -> \"\" shadow fuse", NULL};
+    gmb_strlist rules = {items, 3};
+    gmb_routes r;
+    char *err = NULL;
+    CHECK_INT(gmb_routes_parse(&rules, &r, &err), 0);
+    const gmb_route *m = gmb_routes_match(&r, "gcc-12", NULL, NULL, 0);
+    CHECK_STR(m ? m->instance : NULL, "hardlinking");
+    CHECK_STR(m ? m->shadow : NULL, "fuse");
+    CHECK(m && m->shadow_share > 0.1249 && m->shadow_share < 0.1251);
+    m = gmb_routes_match(&r, "clang", NULL, NULL, 0);
+    CHECK_STR(m ? m->shadow : NULL, "hardlinking");
+    CHECK(m && m->shadow_share == 1.0);
+    m = gmb_routes_match(&r, "tcc", NULL, NULL, 0);
+    CHECK_STR(m ? m->instance : NULL, "");
+    CHECK_STR(m ? m->shadow : NULL, "fuse");
+    gmb_routes_free(&r);
+
+    static const struct {
+        const char *rule, *why;
+    } bad[] = {
+        {"compiler=gcc -> fuse shadow", "has no shadow instance name"},
+        {"compiler=gcc -> fuse shadow hardlinking 0%", "is not a percentage in (0, 100]"},
+        {"compiler=gcc -> fuse shadow hardlinking 150%", "is not a percentage"},
+        {"compiler=gcc -> fuse shadow hardlinking ten", "is not a percentage"},
+        {"compiler=gcc -> fuse shadow fuse", "shadows instance name \"fuse\" on itself"},
+        {"compiler=gcc -> fuse shadow /x", "has a leading, trailing or double '/'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char *one[] = {(char *)bad[i].rule, NULL};
+        gmb_strlist l = {one, 1};
+        CHECK_INT(gmb_routes_parse(&l, &r, &err), -1);
+        CHECK_CONTAINS(err, bad[i].why);
+        free(err);
+    }
+
+    char *name = NULL;
+    double share = 0;
+    CHECK_INT(gmb_shadow_parse(" fuse 5% ", &name, &share, &err), 0);
+    CHECK_STR(name, "fuse");
+    CHECK(share > 0.0499 && share < 0.0501);
+    free(name);
+    CHECK_INT(gmb_shadow_parse("fuse 5", &name, &share, &err), -1);
+    free(err);
+}
+
 int main(void)
 {
     RUN(normalize_and_place);
+    RUN(routing_rules_can_shadow_a_share);
     RUN(relative_paths);
     RUN(gcc_compiler_paths);
     RUN(symlink_targets_stay_inside_the_root);

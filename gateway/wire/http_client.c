@@ -1,4 +1,4 @@
-#include "cc_http.h"
+#include "http_client.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +29,7 @@ static int set_nonblocking(int fd)
 }
 
 /* A connected non-blocking socket, or -1 with *why. */
-static int dial(const cc_http_target *t, const char **why)
+static int dial(const http_client_target *t, const char **why)
 {
     char port[16];
     snprintf(port, sizeof port, "%d", t->port);
@@ -79,7 +79,7 @@ static int dial(const cc_http_target *t, const char **why)
 }
 
 /* 0, -1 with *why from the waiter, or -2: the peer closed or reset. */
-static int send_all(const cc_http_target *t, int fd, const void *p, size_t n, const char **why)
+static int send_all(const http_client_target *t, int fd, const void *p, size_t n, const char **why)
 {
     const char *c = p;
     while (n) {
@@ -101,7 +101,7 @@ static int send_all(const cc_http_target *t, int fd, const void *p, size_t n, co
 
 /* Reads until the gateway closes (we sent Connection: close). 0 at a clean
  * end, -1 with *why. */
-static int recv_all(const cc_http_target *t, int fd, gmb_buf *resp, const char **why)
+static int recv_all(const http_client_target *t, int fd, gmb_buf *resp, const char **why)
 {
     for (;;) {
         gmb_buf_result br;
@@ -199,47 +199,47 @@ static int wait_plain(void *user, int fd, short events, const char **why)
     }
 }
 
-int cc_http_post(const cc_http_target *t, const char *path, const uint8_t *body, size_t len, gmb_buf *out,
-                 const char **why)
+/* Without the target's own waiter: one plain deadline for the exchange. */
+static const http_client_target *with_plain_deadline(const http_client_target *t, http_client_target *copy,
+                                                     plain_wait *pw)
 {
-    plain_wait pw;
-    cc_http_target with_deadline;
-    if (!t->wait) {
-        pw.seconds = t->timeout_s > 0 ? t->timeout_s : 300;
-        clock_gettime(CLOCK_MONOTONIC, &pw.deadline);
-        pw.deadline.tv_sec += pw.seconds;
-        with_deadline = *t;
-        with_deadline.wait = wait_plain;
-        with_deadline.wait_user = &pw;
-        t = &with_deadline;
-    }
-    gmb_buf gz;
-    gmb_buf_init(&gz, GMB_BUF_UNLIMITED);
-    if (http_body_gzip(body, len, &gz) < 0) {
-        *why = "cannot compress the request";
-        gmb_buf_free(&gz);
-        return -1;
-    }
+    if (t->wait)
+        return t;
+    pw->seconds = t->timeout_s > 0 ? t->timeout_s : 300;
+    clock_gettime(CLOCK_MONOTONIC, &pw->deadline);
+    pw->deadline.tv_sec += pw->seconds;
+    *copy = *t;
+    copy->wait = wait_plain;
+    copy->wait_user = pw;
+    return copy;
+}
+
+/* The request line and headers (method, path, the target's headers and
+ * `extra`), then `body`; the status with the decoded answer in `out`. */
+static int exchange(const http_client_target *t, const char *method, const char *path, const char *extra,
+                    const uint8_t *body, size_t len, gmb_buf *out, const char **why)
+{
     int fd = dial(t, why);
-    if (fd < 0) {
-        gmb_buf_free(&gz);
+    if (fd < 0)
         return -1;
-    }
     char head[2048];
     int n =
         snprintf(head, sizeof head,
-                 "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: binary/x-protocol-buffer\r\n"
-                 "Content-Encoding: gzip\r\nAccept-Encoding: gzip\r\nContent-Length: %zu\r\nConnection: close\r\n"
+                 "%s %s HTTP/1.1\r\nHost: %s:%d\r\nAccept-Encoding: gzip\r\nConnection: close\r\n%s"
                  "%s%s%s%s%s%s\r\n",
-                 path, t->host, t->port, gz.len, t->authorization ? "Authorization: " : "",
+                 method, path, t->host, t->port, extra, t->authorization ? "Authorization: " : "",
                  t->authorization ? t->authorization : "", t->authorization ? "\r\n" : "",
                  t->instance ? "X-Gomabarn-Instance: " : "", t->instance ? t->instance : "", t->instance ? "\r\n" : "");
     int rc = -1;
     gmb_buf resp;
     gmb_buf_init(&resp, 1u << 30);
+    if (n < 0 || (size_t)n >= sizeof head) {
+        *why = "the request's path or headers are too long";
+        goto out;
+    }
     int sent = send_all(t, fd, head, (size_t)n, why);
-    if (sent == 0)
-        sent = send_all(t, fd, gz.data, gz.len, why);
+    if (sent == 0 && len)
+        sent = send_all(t, fd, body, len, why);
     if (sent == -1)
         goto out;
     /* After a failed send the gateway may still have answered (a 413, say):
@@ -261,7 +261,35 @@ int cc_http_post(const cc_http_target *t, const char *path, const uint8_t *body,
     rc = status;
 out:
     close(fd);
-    gmb_buf_free(&gz);
     gmb_buf_free(&resp);
     return rc;
+}
+
+int http_client_post(const http_client_target *t, const char *path, const uint8_t *body, size_t len, gmb_buf *out,
+                     const char **why)
+{
+    plain_wait pw;
+    http_client_target copy;
+    t = with_plain_deadline(t, &copy, &pw);
+    gmb_buf gz;
+    gmb_buf_init(&gz, GMB_BUF_UNLIMITED);
+    if (http_body_gzip(body, len, &gz) < 0) {
+        *why = "cannot compress the request";
+        gmb_buf_free(&gz);
+        return -1;
+    }
+    char extra[160];
+    snprintf(extra, sizeof extra,
+             "Content-Type: binary/x-protocol-buffer\r\nContent-Encoding: gzip\r\nContent-Length: %zu\r\n", gz.len);
+    int rc = exchange(t, "POST", path, extra, gz.data, gz.len, out, why);
+    gmb_buf_free(&gz);
+    return rc;
+}
+
+int http_client_get(const http_client_target *t, const char *path, gmb_buf *out, const char **why)
+{
+    plain_wait pw;
+    http_client_target copy;
+    t = with_plain_deadline(t, &copy, &pw);
+    return exchange(t, "GET", path, "", NULL, 0, out, why);
 }

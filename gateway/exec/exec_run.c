@@ -1,0 +1,207 @@
+#include "exec_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errmsg.h"
+#include "log.h"
+#include "mem.h"
+#include "rev2_blocking.h"
+
+/* Every blob the action needs (data owned by the job). n in *n, malloc'd. */
+static rev2_blob *action_blobs(exec_job *j, size_t *n)
+{
+    const rev2_blob *dirs;
+    size_t n_dirs = rev2_tree_directory_blobs(j->inputs.tree, &dirs);
+    *n = j->inputs.n_blobs + n_dirs + 2;
+    rev2_blob *blobs = gmb_calloc(*n, sizeof *blobs);
+    memcpy(blobs, j->inputs.blobs, j->inputs.n_blobs * sizeof *blobs);
+    memcpy(blobs + j->inputs.n_blobs, dirs, n_dirs * sizeof *blobs);
+    rev2_action_blobs(&j->action, blobs + j->inputs.n_blobs + n_dirs);
+    return blobs;
+}
+
+/* Input files go up from the content store's files, by path: a cache hit
+ * reads none of their bytes and a miss streams only what Buildbarn lacks
+ * (rev2_upload reads a file in chunks). The handles pin the files against
+ * eviction until the upload is done. 0, or -1 with *err. */
+static int pin_input_files(exec_job *j, rev2_blob *blobs, cas_blob **handles, char **err)
+{
+    for (size_t i = 0; i < j->inputs.n_blobs; i++) {
+        int error = 0;
+        handles[i] = cas_store_open_blob(j->p->store, NULL, &blobs[i].digest, &error);
+        if (handles[i] && cas_blob_wait(handles[i]) == 0) {
+            blobs[i].path = cas_blob_path(handles[i]);
+            continue;
+        }
+        char ds[REV2_DIGEST_STR_LEN];
+        gmb_fail(err, "input %s vanished from the content store", rev2_digest_str(&blobs[i].digest, ds));
+        for (size_t k = 0; k <= i; k++)
+            cas_blob_close(handles[k]);
+        return -1;
+    }
+    if (j->p->metrics)
+        metrics_add(j->p->metrics, "gomabarn_exec_input_files_opened_total", (int64_t)j->inputs.n_blobs);
+    return 0;
+}
+
+static void unpin_input_files(cas_blob **handles, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        cas_blob_close(handles[i]);
+    free(handles);
+}
+
+/* Buildbarn lost blobs it had said it held (evicted between the upload
+ * and the worker's input fetch): upload them again from what the job
+ * holds and execute once more. false if this cannot help (already tried,
+ * or a MISSING digest is none of ours). On a pool thread. */
+bool exec_heal_missing(exec_job *j)
+{
+    rev2_error *e = j->err;
+    if (j->healed || !e || e->n_missing == 0)
+        return false;
+    size_t n_all;
+    rev2_blob *all = action_blobs(j, &n_all);
+    cas_blob **pins = gmb_calloc(j->inputs.n_blobs + 1, sizeof *pins);
+    char *why = NULL;
+    if (pin_input_files(j, all, pins, &why) < 0) {
+        GMB_WARN("exec", "#%llu cannot upload lost blobs again: %s", (unsigned long long)j->id, why);
+        free(why);
+        free(pins);
+        free(all);
+        return false;
+    }
+    rev2_blob *again = gmb_calloc(e->n_missing, sizeof *again);
+    size_t n_again = 0;
+    for (size_t m = 0; m < e->n_missing; m++) {
+        size_t k = 0;
+        while (k < n_all && !rev2_digest_equal(&all[k].digest, &e->missing[m]))
+            k++;
+        if (k == n_all) {
+            char ds[REV2_DIGEST_STR_LEN];
+            GMB_WARN("exec", "#%llu Buildbarn misses %s, which is not one of this action's blobs",
+                     (unsigned long long)j->id, rev2_digest_str(&e->missing[m], ds));
+            unpin_input_files(pins, j->inputs.n_blobs);
+            free(all);
+            free(again);
+            return false;
+        }
+        again[n_again++] = all[k];
+    }
+    j->healed = true;
+    GMB_WARN("exec", "#%llu Buildbarn lost %zu of the action's blobs (first %.16s...); uploading them again",
+             (unsigned long long)j->id, n_again, again[0].digest.hash);
+    rev2_error *up = rev2_upload_sync(j->p->client, j->instance, again, n_again);
+    unpin_input_files(pins, j->inputs.n_blobs);
+    free(all);
+    free(again);
+    if (up) {
+        rev2_error_free(up);
+        return false;
+    }
+    if (j->p->metrics)
+        metrics_add(j->p->metrics, "gomabarn_exec_missing_blobs_healed_total", (int64_t)n_again);
+    rev2_error_free(j->err);
+    j->err = NULL;
+    rev2_msg_free(j->resp);
+    j->resp = NULL;
+    rev2_execute_options eo = {.skip_cache_lookup = true, .max_queued_ms = j->p->max_queued_ms};
+    rev2_execute(j->p->client, j->instance, &j->action.action_digest, &eo, NULL, exec_executed, j);
+    return true;
+}
+
+void exec_executed(void *user, rev2_error *err, Rev2ExecuteResponse *resp)
+{
+    exec_job *j = user;
+    j->err = err;
+    j->resp = resp;
+    /* Fetching outputs blocks: not on an engine thread. */
+    work_pool_run(j->p->pool, exec_finish, j);
+}
+
+/* The action, its Command and its input Directories go into the local
+ * store next to the input files, so the view shows a running action
+ * (input/ included) without asking Buildbarn. */
+static void stage_in_store(exec_job *j)
+{
+    size_t n;
+    rev2_blob *blobs = action_blobs(j, &n);
+    /* Input files are in the store already (they came through goma_files). */
+    for (size_t i = j->inputs.n_blobs; i < n; i++)
+        if (cas_store_put(j->p->store, &blobs[i].digest, blobs[i].data, (size_t)blobs[i].digest.size) < 0)
+            GMB_WARN("exec", "#%llu cannot stage %s in the local store", (unsigned long long)j->id,
+                     blobs[i].digest.hash);
+    free(blobs);
+}
+
+/* A miss: upload what Buildbarn lacks, then Execute. On a pool thread. */
+void exec_upload_and_execute(void *arg)
+{
+    exec_job *j = arg;
+    exec_pipeline *p = j->p;
+    /* A pool known down: the client compiles locally now, not after a
+     * queue timeout (cache hits were answered already; they need no worker). */
+    char down[512];
+    if (p->pools && rev2_pool_health_refuse(p->pools, j->instance, down, sizeof down)) {
+        if (p->metrics)
+            metrics_add(p->metrics, "gomabarn_exec_pool_down_answers_total", 1);
+        char *msg = gmb_format("%s; answered at once (it is tried again every exec.pool_probe_interval_s)", down);
+        exec_respond_error(j, false, msg);
+        free(msg);
+        exec_job_free(j);
+        return;
+    }
+    if (p->view)
+        stage_in_store(j);
+    size_t n;
+    rev2_blob *blobs = action_blobs(j, &n);
+    cas_blob **pins = gmb_calloc(j->inputs.n_blobs + 1, sizeof *pins);
+    char *why = NULL;
+    if (pin_input_files(j, blobs, pins, &why) < 0) {
+        free(pins);
+        free(blobs);
+        exec_respond_error(j, false, why);
+        free(why);
+        exec_job_free(j);
+        return;
+    }
+    size_t uploaded = 0;
+    rev2_error *e = rev2_upload_missing_sync(p->client, j->instance, blobs, n, &uploaded);
+    unpin_input_files(pins, j->inputs.n_blobs);
+    free(blobs);
+    if (e) {
+        char *msg = gmb_format("Buildbarn (instance \"%s\"): uploading inputs: %s", j->instance, e->message);
+        rev2_error_free(e);
+        exec_respond_error(j, false, msg);
+        free(msg);
+        exec_job_free(j);
+        return;
+    }
+    GMB_INFO("exec", "#%llu action %s on \"%s\": %zu inputs (%zu system files left to the worker), %zu blobs uploaded",
+             (unsigned long long)j->id, j->entry.action, j->instance, j->inputs.n_inputs, j->inputs.n_skipped,
+             uploaded);
+    /* The cache was asked already (or must not be). */
+    rev2_execute_options eo = {.skip_cache_lookup = true, .max_queued_ms = j->p->max_queued_ms};
+    rev2_execute(p->client, j->instance, &j->action.action_digest, &eo, NULL, exec_executed, j);
+}
+
+/* The answer of the action cache (on an engine thread). */
+void exec_cache_checked(void *user, rev2_error *err, Rev2ActionResult *result)
+{
+    exec_job *j = user;
+    if (!err && result) {
+        Rev2ExecuteResponse *resp = gmb_malloc(sizeof *resp);
+        build__bazel__remote__execution__v2__execute_response__init(resp);
+        resp->result = result;
+        resp->cached_result = true;
+        exec_executed(j, NULL, resp);
+        return;
+    }
+    if (err && err->code != REV2_NOT_FOUND)
+        GMB_DEBUG("exec", "#%llu cache lookup failed (%s); executing", (unsigned long long)j->id, err->message);
+    rev2_error_free(err);
+    rev2_msg_free(result);
+    work_pool_run(j->p->pool, exec_upload_and_execute, j);
+}
