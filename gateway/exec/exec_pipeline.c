@@ -63,8 +63,11 @@ static void prepare(void *arg)
         snprintf(j->entry.requester, sizeof j->entry.requester, "%s", x->requester_info->compiler_proxy_id);
     route(j);
     char *err = NULL;
-    if (exec_inputs_build(p->files, p->store, x, p->exec_root, &j->inputs, &err) < 0) {
-        exec_respond_error(j, true, err);
+    int built = exec_inputs_build(p->files, p->store, x, p->exec_root, &j->inputs, &err);
+    if (built < 0) {
+        /* Only the client's own fault is BAD_REQUEST (goma clients stop
+         * on it); a store failure is the server's, and retryable. */
+        exec_respond_error(j, cas_error_is_client(built), err);
         free(err);
         exec_job_free(j);
         return;
