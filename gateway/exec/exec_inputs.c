@@ -341,17 +341,34 @@ static int build_tree(inputs_build *b, char **err)
     return rc;
 }
 
+/* Keys sent hash-only that another gateway stored: looked up in
+ * Buildbarn all at once, not one round trip per input (goma_files.h). */
+static void prefetch_shared(goma_files *files, const DevtoolsGoma__ExecReq *req)
+{
+    const char **keys = gmb_calloc(req->n_input + 1, sizeof *keys);
+    size_t n = 0;
+    for (size_t i = 0; i < req->n_input; i++)
+        if (!req->input[i]->content && req->input[i]->hash_key)
+            keys[n++] = req->input[i]->hash_key;
+    goma_files_prefetch(files, keys, n, true);
+    free(keys);
+}
+
 int exec_inputs_build(goma_files *files, cas_store *store, const DevtoolsGoma__ExecReq *req, const char *exec_root,
                       exec_inputs *out, char **err)
 {
     memset(out, 0, sizeof *out);
-    if (!req->cwd || req->cwd[0] != '/')
-        return gmb_fail(err, "ExecReq.cwd must be an absolute path (got \"%s\")", req->cwd ? req->cwd : "");
+    if (!req->cwd || req->cwd[0] != '/') {
+        gmb_fail(err, "ExecReq.cwd must be an absolute path (got \"%s\")", req->cwd ? req->cwd : "");
+        return -EINVAL;
+    }
     inputs_build b = {.files = files, .store = store, .req = req, .out = out};
     b.toolchain = req->has_toolchain_included && req->toolchain_included;
-    if (b.toolchain && req->n_toolchain_specs == 0)
-        return gmb_fail(err,
-                        "toolchain_included is set but toolchain_specs is empty (the first spec names the compiler)");
+    if (b.toolchain && req->n_toolchain_specs == 0) {
+        gmb_fail(err, "toolchain_included is set but toolchain_specs is empty (the first spec names the compiler)");
+        return -EINVAL;
+    }
+    prefetch_shared(files, req);
     b.cwd = exec_path_normalize(req->cwd);
     b.st = gmb_calloc(req->n_input + 1, sizeof *b.st);
     b.spec_abs = gmb_calloc(req->n_toolchain_specs + 1, sizeof *b.spec_abs);

@@ -152,6 +152,17 @@ exec_pipeline *exec_pipeline_new(const exec_pipeline_parts *parts)
     p->client = parts->client;
     p->store = parts->store;
     p->files = parts->files;
+    /* Here because serve builds the pipeline from the whole config; the
+     * files outlive it (goma_files_free stops the sharing). */
+    if (cfg->goma_share_through_buildbarn && parts->files && parts->client) {
+        goma_share_options so = {.client = parts->client,
+                                 .store = parts->store,
+                                 .queue_max = (size_t)cfg->goma_share_queue_max,
+                                 .wait_ms = cfg->goma_share_wait_ms,
+                                 .lookup_timeout_ms = cfg->goma_share_lookup_timeout_ms,
+                                 .metrics = parts->metrics};
+        goma_files_share_start(parts->files, &so);
+    }
     p->pool = work_pool_new(parts->threads);
     p->pools = parts->pools;
     p->max_queued_ms = cfg->exec_max_queued_s * 1000;
