@@ -38,6 +38,9 @@ def start(tmp, pin_timeout_s):
     conf = tmp / "gomabarn.conf"
     conf.write_text('http = { port = 0; max_body_bytes = 33554432; };\n'
                     'cache = { dir = "%s"; max_bytes = %d; pin_timeout_s = %d; };\n'
+                    # Local pins alone: shared files would come back from
+                    # Buildbarn and hide the evictions (test_share_gateways.py).
+                    'goma = { share_through_buildbarn = false; };\n'
                     'buildbarn = { instance_name = "hardlinking"; };\nplatform = { container_image = "%s"; };\n'
                     % (tmp / "cache", MAX_BYTES, pin_timeout_s, image))
     log_path = tmp / "serve.log"
