@@ -78,6 +78,11 @@ typedef struct {
     char *http_path_prefix;
     int64_t http_max_body_bytes;
     int64_t http_threads;
+    /* goma: the goma file service */
+    bool goma_share_through_buildbarn;
+    int64_t goma_share_queue_max;
+    int64_t goma_share_wait_ms;
+    int64_t goma_share_lookup_timeout_ms;
     /* auth: who may use the gateway */
     char *auth_mode;
     char *auth_token_file;

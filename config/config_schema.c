@@ -134,6 +134,18 @@ const gmb_config_key gmb_config_schema[] = {
       "largest request body, before and after decompression; larger gets HTTP 413"),
     K("http.threads", GMB_CFG_INT, http_threads, "4", 1, 64,
       "HTTP polling threads (requests waiting on Buildbarn hold none)"),
+    K("goma.share_through_buildbarn", GMB_CFG_BOOL, goma_share_through_buildbarn, "true", 0, 0,
+      "gateways behind one load balancer share goma files through Buildbarn alone: each stored FileBlob (and a "
+      "FILE's content) goes to the CAS with its key in the action cache, and a key not stored here is looked up "
+      "there before it is reported missing (needs action-cache writes allowed for buildbarn.instance_name)"),
+    K("goma.share_queue_max", GMB_CFG_INT, goma_share_queue_max, "10000", 1, 10000000,
+      "goma files waiting to go to Buildbarn at most (about 200 bytes each); past it more are not shared (counted)"),
+    K("goma.share_wait_ms", GMB_CFG_INT, goma_share_wait_ms, "5000", 0, 60000,
+      "longest a StoreFile answer waits for its files to reach Buildbarn (so the Exec that follows finds them "
+      "through any gateway); past it the answer goes and the upload goes on; 0: answer at once"),
+    K("goma.share_lookup_timeout_ms", GMB_CFG_INT, goma_share_lookup_timeout_ms, "5000", 100, 600000,
+      "longest wait for Buildbarn to say whether it holds keys this gateway lacks (one round of GetActionResult "
+      "calls per request, then the files' fetch); past it they are reported missing"),
     K("auth.mode", GMB_CFG_STRING, auth_mode, "none", 0, 0,
       "\"none\", or \"tokens\": clients must send a bearer token listed in auth.token_file"),
     K("auth.token_file", GMB_CFG_STRING, auth_token_file, "", 0, 0,

@@ -1,5 +1,6 @@
 #include "exec_inputs.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -35,11 +36,14 @@ static void common_dir(char *root, const char *dir)
     root[last ? last : 1] = '\0';
 }
 
-/* Content of one input as a stored file: embedded, or known by key.
- * 1 when found, 0 when missing (the client is to upload it), -1 with *err
- * for an embedded blob that is not what its hash_key says or breaks goma's
- * blob rules: a corrupt request, refused before anything is stored. */
-static int resolve(goma_files *files, const DevtoolsGoma__ExecReq__Input *in, rev2_digest *d, char **err)
+/* Content of one input as a stored file: embedded, or known by key,
+ * pinned in the store (*pin) until the Exec no longer needs it.
+ * 1 when found, 0 when missing (the client is to upload it); -EINVAL with
+ * *err for an embedded blob that is not what its hash_key says or breaks
+ * goma's blob rules (a corrupt request, refused before anything is
+ * stored); another -errno with *err when the store failed (the server's
+ * fault: disk full, a file larger than cache.max_bytes, I/O). */
+static int resolve(goma_files *files, const DevtoolsGoma__ExecReq__Input *in, rev2_digest *d, cas_pin **pin, char **err)
 {
     if (in->content) {
         /* protobuf-c packs fields in number order, as goma's client does,
@@ -51,19 +55,30 @@ static int resolve(goma_files *files, const DevtoolsGoma__ExecReq__Input *in, re
         rev2_digest_of_bytes(bytes, n, &self);
         if (!in->hash_key || strcasecmp(self.hash, in->hash_key) != 0) {
             free(bytes);
-            return gmb_fail(err,
-                            "input \"%s\": the embedded content does not match its hash key "
-                            "(the FileBlob hashes to %.16s..., hash_key says %.16s...)",
-                            in->filename, self.hash, in->hash_key ? in->hash_key : "(none)");
+            gmb_fail(err,
+                     "input \"%s\": the embedded content does not match its hash key "
+                     "(the FileBlob hashes to %.16s..., hash_key says %.16s...)",
+                     in->filename, self.hash, in->hash_key ? in->hash_key : "(none)");
+            return -EINVAL;
         }
         char key[65];
         const char *why = NULL;
         int rc = goma_files_store(files, bytes, n, key, &why);
         free(bytes);
-        if (rc < 0)
-            return gmb_fail(err, "input \"%s\": the embedded FileBlob is refused: %s", in->filename, why);
+        if (rc < 0) {
+            gmb_fail(err,
+                     cas_error_is_client(rc) ? "input \"%s\": the embedded FileBlob is refused: %s"
+                                             : "input \"%s\": the gateway cannot store the embedded FileBlob: %s",
+                     in->filename, why);
+            return rc;
+        }
     }
-    return goma_files_file_digest(files, in->hash_key, d) ? 1 : 0;
+    int rc = goma_files_resolve(files, in->hash_key, d, pin);
+    if (rc < 0)
+        gmb_fail(err, "input \"%s\" (key %.16s...): the gateway's content store failed: %s", in->filename, in->hash_key,
+                 cas_error_words(rc));
+    /* A store error on a key is never the client's, whatever its code. */
+    return rc == -EINVAL ? -EIO : rc;
 }
 
 /* One input on its way into the tree. */
@@ -192,6 +207,7 @@ typedef struct {
     char *cwd;        /* normalized */
     char *root;       /* the input root so far; NULL: a bad exec.root */
     staged_input *st; /* one per req->input */
+    int server_error; /* the store's -errno, when it failed (0: none) */
     char **spec_abs;  /* one per toolchain spec: its client path, absolute */
     exec_inputs *out;
 } inputs_build;
@@ -230,13 +246,17 @@ static int resolve_input(inputs_build *b, size_t i, char **err)
         return 0;
     }
     staged_input *st = &b->st[i];
-    int found = resolve(b->files, in, &st->digest, err);
+    cas_pin *pin = NULL;
+    int found = resolve(b->files, in, &st->digest, &pin, err);
     if (found <= 0) {
         free(abs);
         if (found == 0)
             out->missing[out->n_missing++] = gmb_strdup(in->filename);
-        return found;
+        if (found < 0 && !cas_error_is_client(found))
+            b->server_error = found;
+        return found < 0 ? -1 : 0;
     }
+    out->pins[out->n_pins++] = pin;
     st->abs = abs;
     st->toolchain = spec || system;
     st->executable = spec && spec->has_is_executable && spec->is_executable;
@@ -294,8 +314,11 @@ static int build_tree(inputs_build *b, char **err)
         free(placed);
         /* By reference: no byte is read here. A cache hit needs none;
          * a miss uploads from the store's file (exec_pipeline.c). */
-        if (rc == 0 && !cas_store_contains(b->store, &st->digest))
-            rc = gmb_fail(err, "input \"%s\" vanished from the content store", req->input[i]->filename);
+        if (rc == 0 && !cas_store_contains(b->store, &st->digest)) { /* pinned: only a full disk breaks a pin */
+            rc = gmb_fail(err, "input \"%s\" vanished from the gateway's content store (the cache.dir disk is full?)",
+                          req->input[i]->filename);
+            b->server_error = -EIO;
+        }
         if (rc == 0)
             out->blobs[out->n_blobs++] = (rev2_blob){.digest = st->digest};
     }
@@ -318,21 +341,39 @@ static int build_tree(inputs_build *b, char **err)
     return rc;
 }
 
+/* Keys sent hash-only that another gateway stored: looked up in
+ * Buildbarn all at once, not one round trip per input (goma_files.h). */
+static void prefetch_shared(goma_files *files, const DevtoolsGoma__ExecReq *req)
+{
+    const char **keys = gmb_calloc(req->n_input + 1, sizeof *keys);
+    size_t n = 0;
+    for (size_t i = 0; i < req->n_input; i++)
+        if (!req->input[i]->content && req->input[i]->hash_key)
+            keys[n++] = req->input[i]->hash_key;
+    goma_files_prefetch(files, keys, n, true);
+    free(keys);
+}
+
 int exec_inputs_build(goma_files *files, cas_store *store, const DevtoolsGoma__ExecReq *req, const char *exec_root,
                       exec_inputs *out, char **err)
 {
     memset(out, 0, sizeof *out);
-    if (!req->cwd || req->cwd[0] != '/')
-        return gmb_fail(err, "ExecReq.cwd must be an absolute path (got \"%s\")", req->cwd ? req->cwd : "");
+    if (!req->cwd || req->cwd[0] != '/') {
+        gmb_fail(err, "ExecReq.cwd must be an absolute path (got \"%s\")", req->cwd ? req->cwd : "");
+        return -EINVAL;
+    }
     inputs_build b = {.files = files, .store = store, .req = req, .out = out};
     b.toolchain = req->has_toolchain_included && req->toolchain_included;
-    if (b.toolchain && req->n_toolchain_specs == 0)
-        return gmb_fail(err,
-                        "toolchain_included is set but toolchain_specs is empty (the first spec names the compiler)");
+    if (b.toolchain && req->n_toolchain_specs == 0) {
+        gmb_fail(err, "toolchain_included is set but toolchain_specs is empty (the first spec names the compiler)");
+        return -EINVAL;
+    }
+    prefetch_shared(files, req);
     b.cwd = exec_path_normalize(req->cwd);
     b.st = gmb_calloc(req->n_input + 1, sizeof *b.st);
     b.spec_abs = gmb_calloc(req->n_toolchain_specs + 1, sizeof *b.spec_abs);
     out->missing = gmb_calloc(req->n_input + 1, sizeof *out->missing);
+    out->pins = gmb_calloc(req->n_input + 1, sizeof *out->pins);
     b.fixed_root = exec_root && *exec_root;
     b.root = b.fixed_root ? exec_path_normalize(exec_root) : gmb_strdup(b.cwd);
     int rc = 0;
@@ -361,11 +402,22 @@ int exec_inputs_build(goma_files *files, cas_store *store, const DevtoolsGoma__E
         free(b.spec_abs[i]);
     free(b.spec_abs);
     free(b.cwd);
-    return rc;
+    if (rc < 0)
+        exec_inputs_release_pins(out); /* nothing will use them */
+    return rc == 0 ? 0 : b.server_error ? b.server_error : -EINVAL;
+}
+
+void exec_inputs_release_pins(exec_inputs *in)
+{
+    for (size_t i = 0; i < in->n_pins; i++)
+        cas_pin_release(in->pins[i]);
+    in->n_pins = 0;
 }
 
 void exec_inputs_free(exec_inputs *in)
 {
+    exec_inputs_release_pins(in);
+    free(in->pins);
     rev2_tree_free(in->tree);
     for (size_t i = 0; i < in->n_blobs; i++)
         free((void *)in->blobs[i].data);

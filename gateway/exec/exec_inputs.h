@@ -12,6 +12,7 @@
  * system-directory inputs are staged, those outside the root under
  * .gomabarn-toolchain/ (exec_paths.h), and argv0 names the first spec;
  * a relocated GCC driver gets COMPILER_PATH (see compiler_path).
+ * Resolved inputs stay pinned in the store (see pins).
  * The input root is exec.root when configured, else the longest common
  * directory of cwd, the other inputs and outputs; `..` escapes and a root of "/" are refused. The client's cwd is
  * only an anchor for relative names (it may be goma's fake
@@ -42,16 +43,27 @@ typedef struct {
      * worker's directories for this driver (exec_path_gcc_compiler_path);
      * shipped ones still win. NULL otherwise. */
     char *compiler_path;
+    /* The resolved inputs, pinned in the store from resolution on, so no
+     * eviction takes them between the action-cache lookup and the upload:
+     * exec_inputs_release_pins once a hit is answered or the files are
+     * open for upload (exec_inputs_free releases them too). */
+    cas_pin **pins;
+    size_t n_pins;
     size_t n_toolchain; /* toolchain specs staged (files and links) */
     size_t n_relocated; /* inputs moved under .gomabarn-toolchain/ */
 } exec_inputs;
 
 /* `exec_root`: a fixed client directory for the root (NULL or "": the
- * common directory). 0, or -1 with a malloc'd reason for the client (bad
- * path, bad root, a corrupt embedded blob, a toolchain spec that does not
- * match its input). */
+ * common directory). 0; or -errno with a malloc'd reason in *err, whose
+ * fault cas_error_is_client says: -EINVAL the client's (bad path, bad
+ * root, a corrupt embedded blob, a toolchain spec that does not match its
+ * input: answer BAD_REQUEST); any other the server's (the content store
+ * failed: disk full, a file larger than cache.max_bytes, I/O: answer a
+ * retryable error, never BAD_REQUEST). */
 int exec_inputs_build(goma_files *files, cas_store *store, const DevtoolsGoma__ExecReq *req, const char *exec_root,
                       exec_inputs *out, char **err);
+/* Lets the inputs' pins go (the blobs stay until evicted). Idempotent. */
+void exec_inputs_release_pins(exec_inputs *in);
 void exec_inputs_free(exec_inputs *in);
 
 #endif

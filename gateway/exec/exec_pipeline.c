@@ -117,8 +117,11 @@ static void prepare(void *arg)
         return;
     }
     char *err = NULL;
-    if (exec_inputs_build(p->files, p->store, x, p->exec_root, &j->inputs, &err) < 0) {
-        exec_respond_error(j, true, err);
+    int built = exec_inputs_build(p->files, p->store, x, p->exec_root, &j->inputs, &err);
+    if (built < 0) {
+        /* Only the client's own fault is BAD_REQUEST (goma clients stop
+         * on it); a store failure is the server's, and retryable. */
+        exec_respond_error(j, cas_error_is_client(built), err);
         free(err);
         exec_job_free(j);
         return;
@@ -203,6 +206,17 @@ exec_pipeline *exec_pipeline_new(const exec_pipeline_parts *parts)
     p->client = parts->client;
     p->store = parts->store;
     p->files = parts->files;
+    /* Here because serve builds the pipeline from the whole config; the
+     * files outlive it (goma_files_free stops the sharing). */
+    if (cfg->goma_share_through_buildbarn && parts->files && parts->client) {
+        goma_share_options so = {.client = parts->client,
+                                 .store = parts->store,
+                                 .queue_max = (size_t)cfg->goma_share_queue_max,
+                                 .wait_ms = cfg->goma_share_wait_ms,
+                                 .lookup_timeout_ms = cfg->goma_share_lookup_timeout_ms,
+                                 .metrics = parts->metrics};
+        goma_files_share_start(parts->files, &so);
+    }
     p->pool = work_pool_new(parts->threads);
     p->pools = parts->pools;
     p->shadow = parts->shadow;

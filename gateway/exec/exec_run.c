@@ -167,6 +167,7 @@ void exec_upload_and_execute(void *arg)
         exec_job_free(j);
         return;
     }
+    exec_inputs_release_pins(&j->inputs); /* the open handles hold them now */
     size_t uploaded = 0;
     rev2_error *e = rev2_upload_missing_sync(p->client, j->instance, blobs, n, &uploaded);
     unpin_input_files(pins, j->inputs.n_blobs);
@@ -192,6 +193,7 @@ void exec_cache_checked(void *user, rev2_error *err, Rev2ActionResult *result)
 {
     exec_job *j = user;
     if (!err && result) {
+        exec_inputs_release_pins(&j->inputs); /* a hit needs no input */
         Rev2ExecuteResponse *resp = gmb_malloc(sizeof *resp);
         build__bazel__remote__execution__v2__execute_response__init(resp);
         resp->result = result;

@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "goma/goma_data.pb-c.h"
+#include "goma_files_share.h"
 #include "goma_wire.h"
 #include "log.h"
 #include "pb_reader.h"
@@ -21,6 +22,7 @@ typedef struct entry {
     rev2_digest content; /* FILE, FILE_CHUNK, and FILE_META once assembled */
     bool has_content;
     cas_pin *pin; /* FILE_CHUNK: holds it in the store until a FILE_META used it (or the pin expires) */
+    bool shared;  /* on its way to Buildbarn, or known from there (goma_files_share.h) */
     struct entry *next;
 } entry;
 
@@ -30,6 +32,7 @@ struct goma_files {
     entry **buckets;
     size_t n_buckets, count;
     goma_files_stats stats;
+    goma_share *share; /* NULL: not shared */
 };
 
 static uint64_t key_hash(const char *key)
@@ -51,6 +54,7 @@ void goma_files_free(goma_files *f)
 {
     if (!f)
         return;
+    goma_share_free(f->share);
     for (size_t i = 0; i < f->n_buckets; i++)
         for (entry *e = f->buckets[i], *next; e; e = next) {
             next = e->next;
@@ -168,7 +172,32 @@ static void chunk_pins(goma_files *f, const DevtoolsGoma__FileBlob *meta, bool r
     free(old);
 }
 
-int goma_files_store(goma_files *f, const uint8_t *bytes, size_t len, char key[65], const char **why)
+void goma_files_share_start(goma_files *f, const goma_share_options *o)
+{
+    if (!f->share)
+        f->share = goma_share_new(o);
+}
+
+/* Queues a newly stored blob for the other gateways (once per key). */
+static void share_stored(goma_files *f, const entry *e, goma_share_answer *answer)
+{
+    pthread_mutex_lock(&f->lock);
+    entry *have = find_locked(f, e->key);
+    bool first = have && !have->shared;
+    if (first)
+        have->shared = true;
+    pthread_mutex_unlock(&f->lock);
+    bool file = e->type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE;
+    if (first && !goma_share_put(f->share, e->key, e->blob_len, e->type, file ? &e->content : NULL, answer)) {
+        pthread_mutex_lock(&f->lock);
+        if ((have = find_locked(f, e->key)) != NULL)
+            have->shared = false; /* not queued: the next StoreFile tries again */
+        pthread_mutex_unlock(&f->lock);
+    }
+}
+
+static int store_blob(goma_files *f, const uint8_t *bytes, size_t len, char key[65], const char **why,
+                      goma_share_answer *answer)
 {
     DevtoolsGoma__FileBlob *b = devtools_goma__file_blob__unpack(NULL, len, bytes);
     if (!b) {
@@ -226,7 +255,117 @@ int goma_files_store(goma_files *f, const uint8_t *bytes, size_t len, char key[6
     f->stats.stored++;
     pthread_mutex_unlock(&f->lock);
     cas_pin_release(old);
+    if (f->share)
+        share_stored(f, &e, answer);
     return 0;
+}
+
+int goma_files_store(goma_files *f, const uint8_t *bytes, size_t len, char key[65], const char **why)
+{
+    return store_blob(f, bytes, len, key, why, NULL);
+}
+
+/* A key known from Buildbarn's action cache, indexed as if stored here;
+ * its bytes come from the CAS when read. */
+static void index_remote(goma_files *f, const goma_share_hit *h)
+{
+    pthread_mutex_lock(&f->lock);
+    if (!find_locked(f, h->key)) {
+        if (f->count >= f->n_buckets)
+            grow_locked(f);
+        entry *n = gmb_calloc(1, sizeof *n);
+        memcpy(n->key, h->key, 64);
+        n->blob_len = h->blob_len;
+        n->type = h->type;
+        n->content = h->content;
+        n->has_content = h->has_content;
+        n->shared = true;
+        size_t slot = key_hash(n->key) & (f->n_buckets - 1);
+        n->next = f->buckets[slot];
+        f->buckets[slot] = n;
+        f->count++;
+    }
+    pthread_mutex_unlock(&f->lock);
+}
+
+/* Fetches (in parallel, one wave of at most 64 at a time) the blobs
+ * found remotely that the request will read: a FILE's content for an
+ * Exec, else the FileBlob; a FILE_META's FileBlob, then its chunks. */
+static void prefetch(goma_files *f, const char *const *keys, size_t n, bool contents, int depth);
+
+static void fetch_found(goma_files *f, const goma_share_hit *hits, size_t n, bool contents, int depth)
+{
+    enum { WAVE = 64 };
+    cas_blob *h[WAVE];
+    const goma_share_hit *metas[WAVE];
+    for (size_t start = 0; start < n; start += WAVE) {
+        size_t nh = 0, nm = 0;
+        for (size_t i = start; i < n && i < start + WAVE; i++) {
+            if (!hits[i].found)
+                continue;
+            rev2_digest d;
+            if (contents && hits[i].has_content)
+                d = hits[i].content;
+            else
+                rev2_digest_set(&d, hits[i].key, hits[i].blob_len);
+            int error = 0;
+            if ((h[nh] = cas_store_open_blob(f->store, NULL, &d, &error)) != NULL)
+                nh++;
+            if (hits[i].type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_META)
+                metas[nm++] = &hits[i];
+        }
+        for (size_t i = 0; i < nh; i++) { /* each wait bounded by cache.fetch_timeout_ms */
+            cas_blob_wait(h[i]);
+            cas_blob_close(h[i]);
+        }
+        for (size_t i = 0; i < nm && depth == 0; i++) {
+            rev2_digest d;
+            uint8_t *bytes = NULL;
+            rev2_digest_set(&d, metas[i]->key, metas[i]->blob_len);
+            DevtoolsGoma__FileBlob *b = cas_store_read_all(f->store, NULL, &d, &bytes) == 0
+                                            ? devtools_goma__file_blob__unpack(NULL, (size_t)d.size, bytes)
+                                            : NULL;
+            free(bytes);
+            if (b && b->n_hash_key)
+                prefetch(f, (const char *const *)b->hash_key, b->n_hash_key, false, depth + 1);
+            if (b)
+                devtools_goma__file_blob__free_unpacked(b, NULL);
+        }
+    }
+}
+
+static void prefetch(goma_files *f, const char *const *keys, size_t n, bool contents, int depth)
+{
+    if (!f->share || n == 0)
+        return;
+    goma_share_hit *hits = gmb_calloc(n, sizeof *hits);
+    size_t asked = 0;
+    rev2_digest local;
+    for (size_t i = 0; i < n; i++) {
+        const char *k = keys[i];
+        if (!k || !rev2_hash_is_valid(k))
+            continue;
+        pthread_mutex_lock(&f->lock);
+        bool known = find_locked(f, k) != NULL;
+        pthread_mutex_unlock(&f->lock);
+        bool dup = false;
+        for (size_t j = 0; j < asked && !dup; j++)
+            dup = strcmp(hits[j].key, k) == 0;
+        if (!known && !dup && !cas_store_find_hash(f->store, k, &local))
+            hits[asked++].key = k;
+    }
+    if (asked && goma_share_find(f->share, hits, asked) > 0) {
+        for (size_t i = 0; i < asked; i++)
+            if (hits[i].found)
+                index_remote(f, &hits[i]);
+        fetch_found(f, hits, asked, contents, depth);
+    }
+    free(hits);
+}
+
+void goma_files_prefetch(goma_files *f, const char *const *keys, size_t n, bool contents)
+{
+    prefetch(f, keys, n, contents, 0);
 }
 
 /* The store digest of a key's FileBlob: from the index, or found in the
@@ -237,8 +376,21 @@ static bool blob_digest(goma_files *f, const char *key, rev2_digest *d, bool *in
     entry *e = find_locked(f, key);
     int64_t len = e ? e->blob_len : -1;
     pthread_mutex_unlock(&f->lock);
+    if (len < 0 && cas_store_find_hash(f->store, key, d)) {
+        *indexed = false;
+        return true;
+    }
+    if (len < 0 && f->share) {
+        /* Stored through another gateway? (chunks of a FILE_META found
+         * remotely are fetched ahead, with it: this is the fallback) */
+        goma_files_prefetch(f, &key, 1, false);
+        pthread_mutex_lock(&f->lock);
+        e = find_locked(f, key);
+        len = e ? e->blob_len : -1;
+        pthread_mutex_unlock(&f->lock);
+    }
     *indexed = len >= 0;
-    return len < 0 ? cas_store_find_hash(f->store, key, d) : rev2_digest_set(d, key, len);
+    return len >= 0 && rev2_digest_set(d, key, len);
 }
 
 /* The stored bytes of a key's FileBlob, decoded (NULL if unknown). */
@@ -434,6 +586,7 @@ typedef struct {
     http_request *req;
     char **keys;
     size_t n;
+    goma_share_answer *answer; /* NULL: not shared, or no wait */
 } store_ctx;
 
 static void store_one(void *arg, const uint8_t *blob, size_t len)
@@ -442,7 +595,7 @@ static void store_one(void *arg, const uint8_t *blob, size_t len)
     char key[65];
     const char *why = NULL;
     c->keys = gmb_realloc(c->keys, (c->n + 1) * sizeof *c->keys);
-    if (goma_files_store(c->files, blob, len, key, &why) == 0) {
+    if (store_blob(c->files, blob, len, key, &why, c->answer) == 0) {
         c->keys[c->n++] = gmb_strdup(key);
     } else {
         /* goma's answer for a refused blob: an empty key in its slot. */
@@ -450,6 +603,15 @@ static void store_one(void *arg, const uint8_t *blob, size_t len)
                  why);
         c->keys[c->n++] = gmb_strdup("");
     }
+}
+
+/* Through the share when its files are to reach Buildbarn first. */
+static void answer(store_ctx *c, int status, const char *type, const void *body, size_t len)
+{
+    if (c->answer)
+        goma_share_answer_send(c->files->share, c->answer, status, type, body, len);
+    else
+        http_respond(c->req, status, type, body, len);
 }
 
 static void on_store_file(http_request *r, void *user)
@@ -460,10 +622,10 @@ static void on_store_file(http_request *r, void *user)
     /* Decode once to refuse garbage with 400; the blobs are then taken
      * from the raw bytes so each keeps the exact encoding it was hashed in. */
     DevtoolsGoma__StoreFileReq *req = devtools_goma__store_file_req__unpack(NULL, len, body);
-    store_ctx c = {f, r, NULL, 0};
+    store_ctx c = {f, r, NULL, 0, f->share ? goma_share_answer_new(f->share, r) : NULL};
     if (!req || each_field1(body, len, store_one, &c) < 0) {
         const char *msg = "gomabarn: StoreFile body is not a StoreFileReq\n";
-        http_respond(r, 400, "text/plain; charset=utf-8", msg, strlen(msg));
+        answer(&c, 400, "text/plain; charset=utf-8", msg, strlen(msg));
     } else {
         DevtoolsGoma__StoreFileResp resp = DEVTOOLS_GOMA__STORE_FILE_RESP__INIT;
         resp.n_hash_key = c.n;
@@ -471,7 +633,7 @@ static void on_store_file(http_request *r, void *user)
         size_t n = devtools_goma__store_file_resp__get_packed_size(&resp);
         uint8_t *out = gmb_malloc(n + 1);
         devtools_goma__store_file_resp__pack(&resp, out);
-        http_respond(r, 200, "binary/x-protocol-buffer", out, n);
+        answer(&c, 200, "binary/x-protocol-buffer", out, n);
         free(out);
     }
     for (size_t i = 0; i < c.n; i++)
@@ -508,6 +670,8 @@ static void on_lookup_file(http_request *r, void *user)
      * every stored blob goes back in its original bytes. An unknown key
      * gets a FILE_UNSPECIFIED placeholder (blob_type present, as goma's
      * client requires): tag 0x12, length 2, then 08 00. */
+    /* Keys stored through another gateway: found in one parallel round. */
+    goma_files_prefetch(f, (const char *const *)req->hash_key, req->n_hash_key, false);
     gmb_buf out;
     gmb_buf_init(&out, GMB_BUF_UNLIMITED);
     for (size_t i = 0; i < req->n_hash_key; i++) {

@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "cas_store.h"
+#include "goma_files_share.h"
 #include "http_server.h"
 
 typedef struct goma_files goma_files;
@@ -62,6 +63,15 @@ int goma_files_store(goma_files *f, const uint8_t *blob, size_t len, char key[65
 int goma_files_resolve(goma_files *f, const char *key, rev2_digest *content, cas_pin **pin);
 /* goma_files_resolve(f, key, content, NULL) == 1. */
 bool goma_files_file_digest(goma_files *f, const char *key, rev2_digest *content);
+
+/* Shares stored files with the other gateways on the same Buildbarn and
+ * finds theirs (goma_files_share.h); once, before serving. */
+void goma_files_share_start(goma_files *f, const goma_share_options *o);
+/* Looks keys this gateway does not hold up in Buildbarn, all in one
+ * round, and fetches what a request will read: for `contents` (an Exec)
+ * a FILE's content, else the FileBlobs; a FILE_META's chunks too. Keys
+ * found are then served as if stored here. No-op unless shared. */
+void goma_files_prefetch(goma_files *f, const char *const *keys, size_t n, bool contents);
 
 typedef struct {
     uint64_t stored, refused, lookups, lookup_misses;

@@ -52,6 +52,7 @@ static void refresh_gauges(status_page *s)
     metrics_set(s->metrics, "gomabarn_cache_hits_total", (int64_t)st.hits);
     metrics_set(s->metrics, "gomabarn_cache_fetches_total", (int64_t)st.fetches);
     metrics_set(s->metrics, "gomabarn_cache_evictions_total", (int64_t)st.evictions);
+    metrics_set(s->metrics, "gomabarn_cache_pins", (int64_t)st.timed_pins);
     goma_files_stats fs;
     goma_files_stats_get(s->files, &fs);
     metrics_set(s->metrics, "gomabarn_files_stored_total", (int64_t)fs.stored);
@@ -317,6 +318,8 @@ status_page *status_page_new(const gmb_config *cfg, rev2_client *client, cas_sto
         {"gomabarn_cache_hits_total", "counter", "Content store reads served from disk."},
         {"gomabarn_cache_fetches_total", "counter", "Content store fetches from Buildbarn (one per missing blob)."},
         {"gomabarn_cache_evictions_total", "counter", "Blobs evicted from the content store."},
+        {"gomabarn_cache_pins", "gauge",
+         "Pin sets holding blobs in the content store (goma chunks awaiting their FILE_META, inputs of Execs)."},
         {"gomabarn_files_stored_total", "counter", "goma FileBlobs stored (StoreFile and embedded inputs)."},
         {"gomabarn_files_refused_total", "counter", "goma FileBlobs refused for breaking goma's rules."},
         {"gomabarn_blob_memory_bytes", "gauge",

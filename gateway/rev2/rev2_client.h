@@ -135,6 +135,11 @@ void rev2_bytestream_write(rev2_client *c, const char *instance, const rev2_blob
 typedef void (*rev2_action_result_cb)(void *user, rev2_error *err, Rev2ActionResult *result);
 void rev2_get_action_result(rev2_client *c, const char *instance, const rev2_digest *action, bool inline_outputs,
                             rev2_action_result_cb cb, void *user);
+/* Writes an entry (the caller's own: a key kept for other gateways, not
+ * an action run). Buildbarn may refuse client writes (PERMISSION_DENIED,
+ * the action cache's putAuthorizer). */
+void rev2_update_action_result(rev2_client *c, const char *instance, const rev2_digest *action,
+                               const Rev2ActionResult *result, rev2_done_cb cb, void *user);
 
 /* Stage changes while an Execute runs (QUEUED, EXECUTING...); optional. */
 typedef void (*rev2_progress_cb)(void *user, int stage, const char *operation_name);

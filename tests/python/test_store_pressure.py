@@ -38,6 +38,9 @@ def start(tmp, pin_timeout_s):
     conf = tmp / "gomabarn.conf"
     conf.write_text('http = { port = 0; max_body_bytes = 33554432; };\n'
                     'cache = { dir = "%s"; max_bytes = %d; pin_timeout_s = %d; };\n'
+                    # Local pins alone: shared files would come back from
+                    # Buildbarn and hide the evictions (test_share_gateways.py).
+                    'goma = { share_through_buildbarn = false; };\n'
                     'buildbarn = { instance_name = "hardlinking"; };\nplatform = { container_image = "%s"; };\n'
                     % (tmp / "cache", MAX_BYTES, pin_timeout_s, image))
     log_path = tmp / "serve.log"
@@ -190,6 +193,11 @@ def test_a_file_larger_than_the_store_is_refused_and_its_chunks_let_go(gg, serve
     assert cache_bytes(port) > MAX_BYTES  # the pinned chunks hold the store over its limit, for now
     resp = exec_big(gg, port, tmp_path, meta)
     assert not resp.result.output  # no compile with a file the store cannot hold
+    # The server's fault, not the client's: never BAD_REQUEST (goma clients
+    # stop on it), and the store's reason in the answer.
+    assert resp.error != -1, resp  # ExecError BAD_REQUEST
+    assert not resp.missing_input
+    assert any("larger than the whole content store (cache.max_bytes)" in m for m in resp.error_message), resp
     assert re.search(r"refusing a blob of \d+ bytes: larger than the whole content store \(cache.max_bytes = %d\)"
                      % MAX_BYTES, log_path.read_text())
     fill(gg, port, 1)

@@ -1,0 +1,178 @@
+"""Two gateways on one Buildbarn, each with its own cache directory, as
+behind a load balancer (integration, real Buildbarn).
+
+Files are stored through gateway A only (StoreFile: a FILE, and a large
+header as FILE_CHUNKs plus its FILE_META); gateway B is then asked to
+compile with those keys alone. B finds them through Buildbarn (the keys'
+action-cache entries and the CAS) and compiles with zero missing-input
+rounds; LookupFile on B returns A's bytes exactly. The control: a gateway
+with goma.share_through_buildbarn = false asks for the same keys. After
+100 more Execs (cache hits) B holds no pin. Prints the measured rounds."""
+import gzip
+import hashlib
+import http.client
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+import goma_rules
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+PREFIX = "/cxx-compiler-service"
+CHUNK = 2 << 20
+
+
+def start(tmp, share):
+    gomabarn = os.environ.get("GMB_GOMABARN")
+    if not gomabarn:
+        pytest.fail("GMB_GOMABARN must name the built gomabarn (ctest sets it)")
+    image = re.search(r'container_image = "(.*)";', open(os.path.join(REPO, "config/gomabarn.conf.example")).read()).group(1)
+    conf = tmp / "gomabarn.conf"
+    conf.write_text('http = { port = 0; max_body_bytes = 33554432; };\n'
+                    'cache = { dir = "%s"; };\n'
+                    'goma = { share_through_buildbarn = %s; };\n'
+                    'buildbarn = { instance_name = "hardlinking"; };\nplatform = { container_image = "%s"; };\n'
+                    % (tmp / "cache", "true" if share else "false", image))
+    log_path = tmp / "serve.log"
+    log = open(log_path, "w+")
+    proc = subprocess.Popen([gomabarn, "serve", "--config", str(conf)], stderr=log)
+    port = None
+    deadline = time.time() + 10
+    while time.time() < deadline and port is None:
+        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", log_path.read_text())
+        port = int(m.group(1)) if m else time.sleep(0.05)
+    assert port, "gomabarn serve did not start: " + log_path.read_text()
+    return proc, log, port
+
+
+@pytest.fixture(scope="module")
+def gateways(tmp_path_factory):
+    started = [start(tmp_path_factory.mktemp(name), share) for name, share in
+               (("gateway_a", True), ("gateway_b", True), ("gateway_c", False))]
+    yield [port for _, _, port in started]
+    for proc, log, _ in started:
+        proc.terminate()
+        assert proc.wait(timeout=20) == 0
+        log.close()
+
+
+def key(blob):
+    return hashlib.sha256(blob.SerializeToString()).hexdigest()
+
+
+def post(port, path, body):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    c.request("POST", PREFIX + path, body=gzip.compress(body), headers={"Content-Encoding": "gzip"})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    assert r.status == 200, data
+    return data
+
+
+def metric(port, name):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("GET", "/metrics")
+    text = c.getresponse().read().decode()
+    c.close()
+    m = re.search(r"^%s (\S+)$" % re.escape(name), text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def store(gg, port, blobs):
+    req = gg.StoreFileReq(blob=blobs)
+    resp = gg.StoreFileResp.FromString(post(port, "/s", req.SerializeToString()))
+    assert goma_rules.store_problems(resp, req) == []
+    return list(resp.hash_key)
+
+
+def exec_on(gg, port, tmp_path, keys):
+    req = gg.ExecReq(cwd=str(tmp_path), arg=["gcc", "-c", "a.c", "-o", "a.o"], expected_output_files=["a.o"])
+    req.command_spec.name = "gcc"
+    for name, k in keys.items():
+        req.input.add(filename=name, hash_key=k)  # hash only: the client believes the server has them
+    resp = gg.ExecResp.FromString(post(port, "/e", req.SerializeToString()))
+    assert goma_rules.exec_resp_problems(resp, req) == []
+    return resp
+
+
+@pytest.fixture(scope="module")
+def stored(gg, gateways):
+    """A source and a 5 MiB header (3 chunks) stored through A only."""
+    port_a = gateways[0]
+    salt = b"%d" % time.time_ns()
+    header = b"/* " + b"shared " * (5 * (1 << 20) // 7) + b" */\nint big_value(void);\n"
+    source = b'#include "big.h"\nint a(void) { return %s; }\n' % salt[-6:]
+    src_blob = gg.FileBlob(blob_type=1, content=source, file_size=len(source))
+    chunks = [gg.FileBlob(blob_type=3, offset=o, content=header[o:o + CHUNK], file_size=len(header[o:o + CHUNK]))
+              for o in range(0, len(header), CHUNK)]
+    meta = gg.FileBlob(blob_type=2, file_size=len(header), hash_key=[key(c) for c in chunks])
+    extra = b"looked up on B only " + salt
+    extra_blob = gg.FileBlob(blob_type=1, content=extra, file_size=len(extra))
+    for c in chunks:
+        assert store(gg, port_a, [c]) == [key(c)]
+    assert store(gg, port_a, [src_blob, meta, extra_blob]) == [key(src_blob), key(meta), key(extra_blob)]
+    return dict(source=source, header=header, keys={"a.c": key(src_blob), "big.h": key(meta)},
+                extra=extra_blob, n_files=len(chunks) + 3)
+
+
+def test_a_uploads_what_it_stores(gateways, stored):
+    port_a = gateways[0]
+    # The StoreFile answers waited for the uploads (goma.share_wait_ms).
+    assert metric(port_a, "gomabarn_files_shared_total") >= stored["n_files"]
+    assert metric(port_a, 'gomabarn_files_share_dropped_total{reason="queue_full"}') == 0
+
+
+def test_b_compiles_with_keys_stored_through_a(gg, gateways, stored, tmp_path):
+    port_b = gateways[1]
+    rounds_before = metric(port_b, "gomabarn_exec_missing_input_rounds_total")
+    resp = exec_on(gg, port_b, tmp_path, stored["keys"])
+    rounds = metric(port_b, "gomabarn_exec_missing_input_rounds_total") - rounds_before
+    print("\nmissing-input rounds on B: %d (remote key hits %d, misses %d)" % (
+        rounds, metric(port_b, "gomabarn_files_remote_hits_total"), metric(port_b, "gomabarn_files_remote_misses_total")))
+    assert list(resp.missing_input) == []
+    assert rounds == 0
+    assert not resp.error_message, list(resp.error_message)
+    assert resp.result.exit_status == 0, resp.result.stderr_buffer
+    (tmp_path / "a.c").write_bytes(stored["source"])
+    (tmp_path / "big.h").write_bytes(stored["header"])
+    subprocess.run(["gcc", "-c", "a.c", "-o", "local.o"], cwd=tmp_path, check=True)
+    assert resp.result.output[0].blob.content == (tmp_path / "local.o").read_bytes()
+    # The source, the FILE_META and its 3 chunks, each found once.
+    assert metric(port_b, "gomabarn_files_remote_hits_total") >= 5
+
+
+def test_lookup_file_on_b_returns_the_bytes_stored_through_a(gg, gateways, stored):
+    port_b = gateways[1]
+    k = key(stored["extra"])
+    resp = gg.LookupFileResp.FromString(post(port_b, "/l", gg.LookupFileReq(hash_key=[k]).SerializeToString()))
+    assert goma_rules.lookup_problems(resp, [k]) == []
+    assert resp.blob[0].SerializeToString() == stored["extra"].SerializeToString()
+
+
+def test_without_sharing_the_keys_are_missing(gg, gateways, stored, tmp_path):
+    """The control: a gateway that does not share knows none of them."""
+    resp = exec_on(gg, gateways[2], tmp_path, stored["keys"])
+    assert sorted(resp.missing_input) == ["a.c", "big.h"]
+
+
+def test_unknown_keys_cost_one_lookup_each_then_are_remembered(gg, gateways, tmp_path):
+    port_b = gateways[1]
+    unknown = {"a.c": hashlib.sha256(b"nobody stored %d" % time.time_ns()).hexdigest()}
+    misses = metric(port_b, "gomabarn_files_remote_misses_total")
+    assert list(exec_on(gg, port_b, tmp_path, unknown).missing_input) == ["a.c"]
+    assert metric(port_b, "gomabarn_files_remote_misses_total") == misses + 1
+    assert list(exec_on(gg, port_b, tmp_path, unknown).missing_input) == ["a.c"]
+    assert metric(port_b, "gomabarn_files_remote_misses_total") == misses + 1  # answered from memory
+
+
+def test_hits_leave_no_pin_behind(gg, gateways, stored, tmp_path):
+    port_b = gateways[1]
+    for _ in range(100):
+        resp = exec_on(gg, port_b, tmp_path, stored["keys"])
+        assert resp.cache_hit == 2, resp  # STORAGE_CACHE
+    assert metric(port_b, "gomabarn_cache_pins") == 0

@@ -1,0 +1,206 @@
+/* An ExecReq's inputs resolved against the goma file index and the local
+ * store (no Buildbarn): every resolved input is pinned until the Exec lets
+ * it go (100 builds leave no pin behind), and a store failure (a FILE_META
+ * larger than cache.max_bytes) is the server's error (not -EINVAL, so
+ * never BAD_REQUEST) with the store's reason in words, while a corrupt
+ * embedded blob stays the client's. */
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "errmsg.h"
+#include "exec_inputs.h"
+#include "goma_wire.h"
+
+static char dir[] = "/tmp/gmb-inputs-XXXXXX";
+
+static cas_store *open_store(uint64_t max_bytes)
+{
+    cas_store_options o = {.dir = dir, .max_bytes = max_bytes, .fetch_timeout_ms = 1000};
+    char *err = NULL;
+    cas_store *s = cas_store_open(&o, NULL, &err);
+    if (!s)
+        fprintf(stderr, "open: %s\n", err);
+    return s;
+}
+
+/* Packs a FileBlob and stores it; its key in key. 0 or -errno. */
+static int store_blob(goma_files *f, DevtoolsGoma__FileBlob *b, char key[65])
+{
+    size_t n = devtools_goma__file_blob__get_packed_size(b);
+    uint8_t *bytes = malloc(n + 1);
+    devtools_goma__file_blob__pack(b, bytes);
+    const char *why = NULL;
+    int rc = goma_files_store(f, bytes, n, key, &why);
+    free(bytes);
+    return rc;
+}
+
+static int store_file(goma_files *f, const char *text, char key[65])
+{
+    DevtoolsGoma__FileBlob b = DEVTOOLS_GOMA__FILE_BLOB__INIT;
+    b.blob_type = DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE;
+    b.has_content = b.has_file_size = true;
+    b.content.data = (uint8_t *)text;
+    b.content.len = strlen(text);
+    b.file_size = (int64_t)b.content.len;
+    return store_blob(f, &b, key);
+}
+
+/* An ExecReq compiling one input named by key (hash only). */
+typedef struct {
+    DevtoolsGoma__ExecReq req;
+    DevtoolsGoma__ExecReq__Input in, *inputs[1];
+    char *outputs[1];
+} one_input_req;
+
+static void one_input(one_input_req *r, char *key)
+{
+    devtools_goma__exec_req__init(&r->req);
+    devtools_goma__exec_req__input__init(&r->in);
+    r->in.filename = "a.c";
+    r->in.hash_key = key;
+    r->inputs[0] = &r->in;
+    r->req.cwd = "/src";
+    r->req.n_input = 1;
+    r->req.input = r->inputs;
+    r->outputs[0] = "a.o";
+    r->req.n_expected_output_files = 1;
+    r->req.expected_output_files = r->outputs;
+}
+
+static uint64_t timed_pins(cas_store *s)
+{
+    cas_store_stats st;
+    cas_store_stats_get(s, &st);
+    return st.timed_pins;
+}
+
+static void inputs_pinned_then_released(void)
+{
+    cas_store *s = open_store(64 << 20);
+    goma_files *f = goma_files_new(s);
+    char key[65];
+    CHECK_INT(store_file(f, "int a(void) { return 1; }\n", key), 0);
+    one_input_req r;
+    one_input(&r, key);
+    for (int i = 0; i < 100; i++) {
+        exec_inputs in;
+        char *err = NULL;
+        CHECK_INT(exec_inputs_build(f, s, &r.req, NULL, &in, &err), 0);
+        CHECK_INT(in.n_missing, 0);
+        CHECK_INT(in.n_pins, 1);
+        CHECK_INT(timed_pins(s), 1); /* held while the Exec needs it */
+        if (i % 2)
+            exec_inputs_release_pins(&in); /* a hit answered, or the upload's handles took over */
+        exec_inputs_free(&in);
+        free(err);
+    }
+    CHECK_INT(timed_pins(s), 0);
+    /* A missing key pins nothing and is reported missing. */
+    char unknown[65];
+    memset(unknown, 'a', 64);
+    unknown[64] = '\0';
+    one_input(&r, unknown);
+    exec_inputs in;
+    char *err = NULL;
+    CHECK_INT(exec_inputs_build(f, s, &r.req, NULL, &in, &err), 0);
+    CHECK_INT(in.n_missing, 1);
+    exec_inputs_free(&in);
+    CHECK_INT(timed_pins(s), 0);
+    goma_files_free(f);
+    cas_store_close(s);
+}
+
+static void store_failure_is_the_servers(void)
+{
+    /* Three 2 MiB chunks (pinned from their StoreFile) make a 6 MiB file
+     * that can never fit in a 4 MiB store: -EFBIG from its assembly. */
+    cas_store *s = open_store(4 << 20);
+    goma_files *f = goma_files_new(s);
+    size_t n = 3;
+    char keys[3][65], *key_ptrs[3];
+    uint8_t *body = malloc(GOMA_CHUNK_BYTES);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        memset(body, 'a' + (int)i, GOMA_CHUNK_BYTES);
+        DevtoolsGoma__FileBlob c = DEVTOOLS_GOMA__FILE_BLOB__INIT;
+        c.blob_type = DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_CHUNK;
+        c.has_offset = c.has_content = c.has_file_size = true;
+        c.offset = (int64_t)(i * GOMA_CHUNK_BYTES);
+        c.content.data = body;
+        c.content.len = GOMA_CHUNK_BYTES;
+        c.file_size = GOMA_CHUNK_BYTES;
+        rc |= store_blob(f, &c, keys[i]);
+        key_ptrs[i] = keys[i];
+    }
+    free(body);
+    CHECK_INT(rc, 0);
+    DevtoolsGoma__FileBlob meta = DEVTOOLS_GOMA__FILE_BLOB__INIT;
+    meta.blob_type = DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_META;
+    meta.has_file_size = true;
+    meta.file_size = (int64_t)(n * GOMA_CHUNK_BYTES);
+    meta.n_hash_key = n;
+    meta.hash_key = key_ptrs;
+    char meta_key[65];
+    CHECK_INT(store_blob(f, &meta, meta_key), 0);
+    one_input_req r;
+    one_input(&r, meta_key);
+    exec_inputs in;
+    char *err = NULL;
+    rc = exec_inputs_build(f, s, &r.req, NULL, &in, &err);
+    CHECK_INT(rc, -EFBIG);
+    CHECK(!cas_error_is_client(rc));
+    CHECK_CONTAINS(err, "input \"a.c\"");
+    CHECK_CONTAINS(err, "larger than the whole content store (cache.max_bytes)");
+    CHECK_INT(in.n_pins, 0);
+    exec_inputs_free(&in);
+    free(err);
+    /* Never usable: its chunks are let go too. */
+    CHECK_INT(timed_pins(s), 0);
+    goma_files_free(f);
+    cas_store_close(s);
+}
+
+static void corrupt_embedded_blob_is_the_clients(void)
+{
+    cas_store *s = open_store(64 << 20);
+    goma_files *f = goma_files_new(s);
+    DevtoolsGoma__FileBlob b = DEVTOOLS_GOMA__FILE_BLOB__INIT;
+    b.blob_type = DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE;
+    b.has_content = b.has_file_size = true;
+    b.content.data = (uint8_t *)"x";
+    b.content.len = 1;
+    b.file_size = 1;
+    char wrong[65];
+    memset(wrong, 'b', 64);
+    wrong[64] = '\0';
+    one_input_req r;
+    one_input(&r, wrong);
+    r.in.content = &b;
+    exec_inputs in;
+    char *err = NULL;
+    int rc = exec_inputs_build(f, s, &r.req, NULL, &in, &err);
+    CHECK_INT(rc, -EINVAL);
+    CHECK(cas_error_is_client(rc));
+    CHECK_CONTAINS(err, "does not match its hash key");
+    exec_inputs_free(&in);
+    free(err);
+    goma_files_free(f);
+    cas_store_close(s);
+}
+
+int main(void)
+{
+    if (!mkdtemp(dir))
+        return 2;
+    RUN(inputs_pinned_then_released);
+    RUN(store_failure_is_the_servers);
+    RUN(corrupt_embedded_blob_is_the_clients);
+    char *rm = gmb_format("rm -rf %s", dir);
+    if (system(rm) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    free(rm);
+    return CHECK_REPORT();
+}
