@@ -31,6 +31,7 @@ struct bench_http {
     uint64_t connects; /* connections opened */
     gmb_buf in;        /* bytes received and not consumed yet */
     char why[256];
+    char extra[256]; /* more header lines, each ending in \r\n */
 };
 
 static int fail(bench_http *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -53,6 +54,14 @@ bench_http *bench_http_new(const char *host, int port, int timeout_ms, bool keep
     c->fd = -1;
     gmb_buf_init(&c->in, MAX_HEAD_BYTES + MAX_BODY_BYTES);
     return c;
+}
+
+void bench_http_set_header(bench_http *c, const char *name, const char *value)
+{
+    if (name)
+        snprintf(c->extra, sizeof c->extra, "%s: %s\r\n", name, value);
+    else
+        c->extra[0] = '\0';
 }
 
 static void disconnect(bench_http *c)
@@ -266,8 +275,8 @@ int bench_http_post(bench_http *c, const char *path, const uint8_t *body, size_t
     char head[1024];
     int hn = snprintf(head, sizeof head,
                       "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: binary/x-protocol-buffer\r\n"
-                      "Accept-Encoding: gzip\r\nContent-Length: %zu\r\n%s%s%s%s\r\n",
-                      path, c->host, c->port, len, content_encoding ? "Content-Encoding: " : "",
+                      "Accept-Encoding: gzip\r\nContent-Length: %zu\r\n%s%s%s%s%s\r\n",
+                      path, c->host, c->port, len, c->extra, content_encoding ? "Content-Encoding: " : "",
                       content_encoding ? content_encoding : "", content_encoding ? "\r\n" : "",
                       c->keep_alive ? "" : "Connection: close\r\n");
     if (hn < 0 || (size_t)hn >= sizeof head)

@@ -29,6 +29,9 @@ void bench_http_free(bench_http *c);
  * appended to `out`, or -1: bench_http_error says why. */
 int bench_http_post(bench_http *c, const char *path, const uint8_t *body, size_t len, const char *content_encoding,
                     gmb_buf *out);
+/* One more header on every request from now on ("X-Gomabarn-Shadow",
+ * "fuse"); name NULL removes it. */
+void bench_http_set_header(bench_http *c, const char *name, const char *value);
 /* Why the last post failed (the handle's own buffer). */
 const char *bench_http_error(const bench_http *c);
 /* Connections opened so far. */
