@@ -5,6 +5,7 @@
 #include <strings.h>
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "rev2_pool_health.h"
 #include "client_config.h"
 #include "errmsg.h"
 #include "log.h"
@@ -26,9 +28,11 @@ static const char usage[] = "usage: gomabarn check [--config FILE] [--instance N
                             "Checks a configuration before serving with it: the file itself (every\n"
                             "error with file:line), Buildbarn's reachability and capabilities, a\n"
                             "trivial action on buildbarn.instance_name, on every instance name in\n"
-                            "routing.rules and on every --instance given\n"
+                            "routing.rules (shadows included) and on every --instance given\n"
                             "(proving a worker pool matches the instance name and the platform), the\n"
-                            "cache directory, FUSE, and the HTTP port. Exit 0 when all is well.\n"
+                            "worker pools the scheduler lists with their workers (when\n"
+                            "buildbarn.scheduler_target is set), the cache directory, FUSE, and the\n"
+                            "HTTP port. Exit 0 when all is well.\n"
                             "\n"
                             "options:\n"
                             "  -c, --config FILE     gomabarn configuration (default: built-in defaults)\n"
@@ -103,6 +107,74 @@ static void check_capabilities(rev2_client *c, const gmb_config *cfg)
     if (caps->execution_capabilities && !caps->execution_capabilities->exec_enabled)
         bad("Buildbarn at %s does not offer remote execution (a storage-only endpoint?)", cfg->bb_target);
     rev2_msg_free(caps);
+}
+
+/* The scheduler's answer, waited for (the call has the client's deadline). */
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+    rev2_error *err;
+    rev2_platform_queue *queues;
+    size_t n;
+} queues_wait;
+
+static void queues_listed(void *user, rev2_error *err, rev2_platform_queue *queues, size_t n)
+{
+    queues_wait *w = user;
+    pthread_mutex_lock(&w->lock);
+    w->err = err;
+    w->queues = queues;
+    w->n = n;
+    w->done = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* The worker pools the scheduler knows (buildbarn.scheduler_target), with
+ * their workers: what the gateway's pool health watches. */
+static void check_pools(const gmb_config *cfg)
+{
+    if (!*cfg->bb_scheduler_target)
+        return;
+    gmb_config sc = *cfg;
+    sc.bb_target = cfg->bb_scheduler_target;
+    char *err = NULL;
+    rev2_client *c = gmb_client_from_config(&sc, &err);
+    if (!c) {
+        bad("buildbarn.scheduler_target: %s", err);
+        free(err);
+        return;
+    }
+    queues_wait w = {.done = false};
+    pthread_mutex_init(&w.lock, NULL);
+    pthread_cond_init(&w.cond, NULL);
+    rev2_list_platform_queues(c, queues_listed, &w);
+    pthread_mutex_lock(&w.lock);
+    while (!w.done)
+        pthread_cond_wait(&w.cond, &w.lock);
+    pthread_mutex_unlock(&w.lock);
+    pthread_mutex_destroy(&w.lock);
+    pthread_cond_destroy(&w.cond);
+    if (w.err) {
+        warn("scheduler %s (buildbarn.scheduler_target) did not list its worker pools: %s; pool health will be "
+             "learned from Exec answers only",
+             cfg->bb_scheduler_target, w.err->message);
+        rev2_error_free(w.err);
+    } else if (w.n == 0) {
+        warn("scheduler %s lists no worker pool at all", cfg->bb_scheduler_target);
+    }
+    for (size_t i = 0; i < w.n; i++) {
+        const rev2_platform_queue *q = &w.queues[i];
+        const char *name = *q->instance_name_prefix ? q->instance_name_prefix : "\"\"";
+        if (q->workers == 0 || q->queue_expiring)
+            warn("pool \"%s\" (platform {%s}): %s", name, q->platform,
+                 q->workers == 0 ? "no workers now" : "every worker is gone; the scheduler will drop it");
+        else
+            good("pool \"%s\" (platform {%s}): %u worker%s", name, q->platform, q->workers, q->workers == 1 ? "" : "s");
+    }
+    rev2_platform_queues_free(w.queues, w.n);
+    rev2_client_free(c);
 }
 
 static void check_instance(rev2_client *c, const gmb_config *cfg, const char *instance)
@@ -267,11 +339,14 @@ int gmb_cli_check(int argc, char **argv)
             char *why = NULL;
             if (gmb_routes_parse(&cfg.routing_rules, &routes, &why) < 0)
                 free(why); /* validated with the configuration already */
-            const char **all = gmb_calloc(1 + routes.n + n_instances, sizeof *all);
+            const char **all = gmb_calloc(1 + 2 * routes.n + n_instances, sizeof *all);
             size_t n_all = 0;
             all[n_all++] = cfg.bb_instance_name;
-            for (size_t i = 0; i < routes.n; i++)
+            for (size_t i = 0; i < routes.n; i++) {
                 all[n_all++] = routes.routes[i].instance;
+                if (routes.routes[i].shadow) /* a shadow pool must work too */
+                    all[n_all++] = routes.routes[i].shadow;
+            }
             for (size_t i = 0; i < n_instances; i++)
                 all[n_all++] = instances[i];
             for (size_t i = 0; i < n_all; i++) {
@@ -286,6 +361,7 @@ int gmb_cli_check(int argc, char **argv)
         }
         rev2_client_free(c);
     }
+    check_pools(&cfg);
     check_local(&cfg);
     gmb_config_free(&cfg);
     free(instances);

@@ -19,6 +19,21 @@ check "a good configuration passes" test $? -eq 0
 check "... on hardlinking" grep -q 'ok    instance "hardlinking": a trivial action ran on worker' out.txt
 check "... and on fuse" grep -q 'ok    instance "fuse": a trivial action ran on worker' out.txt
 
+# With the scheduler's build queue state: both pools listed with workers,
+# and a rule's shadow pool checked too.
+gmb_conf pools.conf "cache = { dir = \"$WORK/cache\"; };" 'http = { port = 0; };' \
+    'buildbarn = { scheduler_target = "127.0.0.1:8984"; };' \
+    'routing = { rules = ["compiler=gcc -> hardlinking shadow fuse 5%"]; };'
+"$GOMABARN" check -c pools.conf >out.txt 2>&1
+check "pools listed: passes" test $? -eq 0
+check "... hardlinking pool with its workers" grep -Eq 'ok    pool "hardlinking" \(platform \{.*\}\): [0-9]+ workers?' out.txt
+check "... fuse pool with its workers" grep -Eq 'ok    pool "fuse" \(platform \{.*\}\): [0-9]+ workers?' out.txt
+check "... the shadow pool's trivial action" grep -q 'ok    instance "fuse": a trivial action ran on worker' out.txt
+gmb_conf nosched.conf "cache = { dir = \"$WORK/cache\"; };" 'http = { port = 0; };' \
+    'buildbarn = { scheduler_target = "127.0.0.1:1"; retry = { max_attempts = 1; }; };'
+"$GOMABARN" check -c nosched.conf >out.txt 2>&1
+check "an unreachable scheduler is a warning" grep -q 'did not list its worker pools' out.txt
+
 printf "$base"'platform = { os_family = "Linux"; container_image = "%s"; };\n' "$GMB_IMAGE" >linux.conf
 "$GOMABARN" check -c linux.conf >out.txt 2>&1
 check "capital Linux fails" test $? -eq 1
