@@ -219,6 +219,9 @@ int gmb_config_validate(const gmb_config *c, const char *path, char **err)
         return rc;
     }
     gmb_routes_free(&routes);
+    const char *bad_fallback = gmb_instance_name_problem(c->exec_fallback_instance);
+    if (bad_fallback)
+        return gmb_fail(err, "%s: exec.fallback_instance \"%s\" %s", path, c->exec_fallback_instance, bad_fallback);
     if (strcmp(c->auth_mode, "none") != 0 && strcmp(c->auth_mode, "tokens") != 0)
         return gmb_fail(err, "%s: auth.mode \"%s\" is not \"none\" or \"tokens\"", path, c->auth_mode);
     if (strcmp(c->auth_mode, "tokens") == 0 && !*c->auth_token_file)

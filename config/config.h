@@ -52,6 +52,7 @@ typedef struct {
     int64_t exec_max_blob_memory_bytes;
     int64_t exec_max_queued_s;
     char *exec_action_log;
+    char *exec_fallback_instance;
     int64_t exec_pool_probe_interval_s;
     /* routing: which instance name runs a request */
     gmb_strlist routing_rules;

@@ -78,6 +78,10 @@ const gmb_config_key gmb_config_schema[] = {
       "disappeared); past it the request fails at once with a retryable error naming the pool, and the pool is "
       "marked down; 0: wait as long as Buildbarn does (its platformQueueWithNoWorkersTimeout, 900 s in its "
       "reference deployment)"),
+    K("exec.fallback_instance", GMB_CFG_STRING, exec_fallback_instance, "", 0, 0,
+      "an instance name (worker pool) to run an action on, once, when its own pool has no workers, is known "
+      "down or let it wait QUEUED past exec.max_queued_s; \"\": none, the client gets a retryable error and "
+      "compiles locally"),
     K("exec.pool_probe_interval_s", GMB_CFG_INT, exec_pool_probe_interval_s, "10", 1, 3600,
       "while a pool is down, requests to it that miss the action cache are answered at once, except one per this "
       "interval, which tries the pool again"),

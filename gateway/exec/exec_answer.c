@@ -139,10 +139,13 @@ void exec_finish(void *arg)
         return; /* executing again */
     if (j->err) {
         rev2_error *e = j->err;
-        if (p->pools && (rev2_error_is_no_workers(e) || rev2_error_is_queue_timeout(e)))
-            rev2_pool_health_down(p->pools, j->instance,
-                                  rev2_error_is_no_workers(e) ? "Buildbarn says no worker serves it"
-                                                              : "an action waited in its queue past exec.max_queued_s");
+        bool pool_gone = rev2_error_is_no_workers(e) || rev2_error_is_queue_timeout(e);
+        const char *why = rev2_error_is_no_workers(e) ? "Buildbarn says no worker serves it"
+                                                      : "an action waited in its queue past exec.max_queued_s";
+        if (p->pools && pool_gone)
+            rev2_pool_health_down(p->pools, j->instance, why);
+        if (pool_gone && exec_try_fallback(j, why))
+            return; /* executing on the fallback pool */
         char *msg = gmb_format("Buildbarn (instance \"%s\"): %s%s", j->instance, e->message,
                                rev2_error_is_no_workers(e)
                                    ? " (no worker pool serves this instance name with this platform: check the "

@@ -48,6 +48,7 @@ struct exec_pipeline {
     action_log *actions;         /* exec.action_log; NULL: none */
     int64_t max_queued_ms;       /* exec.max_queued_s */
     exec_shadow *shadow;         /* NULL: no shadow execution */
+    char *fallback_instance;     /* exec.fallback_instance; NULL: none */
     _Atomic uint64_t shadow_seq; /* requests offered a shadow share (sampling) */
 };
 
@@ -68,6 +69,7 @@ typedef struct {
     rev2_error *err;
     bool healed;         /* MISSING blobs were re-uploaded once already */
     char *shadow;        /* the shadow instance name, or NULL */
+    bool fell_back;      /* moved to exec.fallback_instance once already */
     request_entry entry; /* what the status page shows */
 } exec_job;
 
@@ -95,6 +97,10 @@ void exec_executed(void *user, rev2_error *err, Rev2ExecuteResponse *resp);
 /* Blobs Buildbarn lost: uploaded again, executed once more. false if that
  * cannot help. */
 bool exec_heal_missing(exec_job *j);
+/* The pool is down (no workers, a queue timeout, known down): run the job
+ * on exec.fallback_instance instead, once. false when there is none, it
+ * is the same pool, or the job fell back already. */
+bool exec_try_fallback(exec_job *j, const char *why);
 
 /* ---- exec_answer.c ---------------------------------------------------- */
 

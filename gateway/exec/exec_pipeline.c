@@ -220,6 +220,7 @@ exec_pipeline *exec_pipeline_new(const exec_pipeline_parts *parts)
     p->pool = work_pool_new(parts->threads);
     p->pools = parts->pools;
     p->shadow = parts->shadow;
+    p->fallback_instance = *cfg->exec_fallback_instance ? gmb_strdup(cfg->exec_fallback_instance) : NULL;
     p->max_queued_ms = cfg->exec_max_queued_s * 1000;
     p->actions = action_log_open(cfg->exec_action_log);
     p->default_instance = gmb_strdup(cfg->bb_instance_name);
@@ -270,6 +271,7 @@ void exec_pipeline_free(exec_pipeline *p)
         free((char *)p->platform[i].value);
     }
     free(p->default_instance);
+    free(p->fallback_instance);
     gmb_routes_free(&p->routes);
     for (size_t i = 0; i < p->env_allow.n; i++)
         free(p->env_allow.items[i]);

@@ -145,6 +145,8 @@ void exec_upload_and_execute(void *arg)
      * queue timeout (cache hits were answered already; they need no worker). */
     char down[512];
     if (p->pools && rev2_pool_health_refuse(p->pools, j->instance, down, sizeof down)) {
+        if (exec_try_fallback(j, down))
+            return;
         if (p->metrics)
             metrics_add(p->metrics, "gomabarn_exec_pool_down_answers_total", 1);
         char *msg = gmb_format("%s; answered at once (it is tried again every exec.pool_probe_interval_s)", down);
@@ -206,4 +208,26 @@ void exec_cache_checked(void *user, rev2_error *err, Rev2ActionResult *result)
     rev2_error_free(err);
     rev2_msg_free(result);
     work_pool_run(j->p->pool, exec_upload_and_execute, j);
+}
+
+bool exec_try_fallback(exec_job *j, const char *why)
+{
+    exec_pipeline *p = j->p;
+    if (!p->fallback_instance || j->fell_back || strcmp(p->fallback_instance, j->instance) == 0)
+        return false;
+    GMB_WARN("exec", "#%llu instance \"%s\": %s; running it on the fallback instance \"%s\" (exec.fallback_instance)",
+             (unsigned long long)j->id, j->instance, why, p->fallback_instance);
+    if (p->metrics)
+        metrics_add(p->metrics, "gomabarn_exec_fallbacks_total", 1);
+    j->fell_back = true;
+    free(j->instance);
+    j->instance = gmb_strdup(p->fallback_instance);
+    snprintf(j->entry.instance, sizeof j->entry.instance, "%s", j->instance);
+    rev2_error_free(j->err);
+    j->err = NULL;
+    rev2_msg_free(j->resp);
+    j->resp = NULL;
+    j->healed = false;
+    work_pool_run(p->pool, exec_upload_and_execute, j);
+    return true;
 }

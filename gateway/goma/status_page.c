@@ -335,6 +335,8 @@ status_page *status_page_new(const gmb_config *cfg, rev2_client *client, cas_sto
         {"gomabarn_pool_up", "gauge", "1 if the worker pool (instance name) is up, 0 if known down."},
         {"gomabarn_pool_workers", "gauge", "Workers the scheduler lists for the pool (buildbarn.scheduler_target)."},
         {"gomabarn_pool_refused_total", "counter", "Requests answered at once because their pool was down."},
+        {"gomabarn_exec_fallbacks_total", "counter",
+         "Actions run on exec.fallback_instance because their own pool was down or had no workers."},
         {"gomabarn_exec_pool_down_answers_total", "counter",
          "Exec requests answered at once because their pool was down (all pools)."},
         {"gomabarn_exec_outputs_via_view_total", "counter", "Exec output files read back through the FUSE view."},

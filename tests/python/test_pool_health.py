@@ -152,3 +152,44 @@ def test_a_down_pool_is_tried_again_after_the_probe_interval(gg, server):
     # This one went to Buildbarn again (its own answer, not "is down").
     assert not any("is down" in m for m in tried.error_message), tried.error_message
     assert any("No workers exist" in m or "no worker" in m for m in tried.error_message), tried.error_message
+
+
+@pytest.fixture(scope="module")
+def fallback_server(tmp_path_factory):
+    """A gateway with exec.fallback_instance = "fuse"."""
+    gomabarn = os.environ["GMB_GOMABARN"]
+    tmp = tmp_path_factory.mktemp("fallback")
+    image = re.search(r'container_image = "(.*)";', open(os.path.join(REPO, "config/gomabarn.conf.example")).read()).group(1)
+    (tmp / "gomabarn.conf").write_text(
+        'http = { port = 0; };\ncache = { dir = "%s"; };\nplatform = { container_image = "%s"; };\n'
+        'exec = { max_queued_s = 2; fallback_instance = "fuse"; pool_probe_interval_s = 60; };\n'
+        % (tmp / "cache", image))
+    log = open(tmp / "serve.log", "w+")
+    proc = subprocess.Popen([gomabarn, "serve", "--config", str(tmp / "gomabarn.conf")], stderr=log)
+    port = None
+    deadline = time.time() + 10
+    while time.time() < deadline and port is None:
+        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", (tmp / "serve.log").read_text())
+        port = int(m.group(1)) if m else time.sleep(0.05)
+    assert port, "gomabarn serve did not start: " + (tmp / "serve.log").read_text()
+    yield port, tmp / "serve.log"
+    proc.terminate()
+    assert proc.wait(timeout=20) == 0
+    log.close()
+
+
+def test_a_dead_pool_falls_back_to_the_configured_one(gg, fallback_server):
+    port, log = fallback_server
+    # No worker serves the instance name: run on fuse instead, answered with its output.
+    resp, _ = call(gg, port, shell_req(gg, "echo fell back > out.txt", "fb1"), "no-such-pool")
+    assert not resp.error_message, resp.error_message
+    assert resp.result.exit_status == 0 and resp.result.output[0].blob.content == b"fell back\n", resp
+    assert 'running it on the fallback instance "fuse"' in log.read_text()
+    # The pool is known down now: the next one goes to fuse at once, without a first try.
+    resp, took = call(gg, port, shell_req(gg, "echo again > out.txt", "fb2"), "no-such-pool")
+    assert resp.result.exit_status == 0 and resp.result.output[0].blob.content == b"again\n", resp
+    m = metrics(port)
+    assert m["gomabarn_exec_fallbacks_total"] == 2, m
+    # The fallback pool itself is served as usual.
+    resp, _ = call(gg, port, shell_req(gg, "echo x > out.txt", "fb3"), "fuse")
+    assert resp.result.exit_status == 0
