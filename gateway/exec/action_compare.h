@@ -2,7 +2,7 @@
  * (worker pools), compared, and many such comparisons summed up.
  *
  * An action_run holds one execution's facts, taken from its
- * ExecuteResponse: the exit code, each output by path (a file's digest, a
+ * ExecuteResponse or ActionResult: the exit code, each output by path (a file's digest, a
  * directory's Tree digest, a symlink's target), the stdout and stderr
  * digests, and the worker's phase durations from ExecutedActionMetadata.
  * action_compare gives the verdict on runs of the same action: match,
@@ -23,7 +23,7 @@
 #include "rev2_error.h"
 #include "rev2_proto.h"
 
-/* ---- One run ---------------------------------------------------------- */
+/* ---- One run (action_run.c) ------------------------------------------ */
 
 /* The worker's phases, from ExecutedActionMetadata's timestamps. */
 typedef enum {
@@ -71,6 +71,10 @@ typedef struct {
  * error, or a response without a result, makes a failed run. */
 void action_run_from_execute(action_run *run, const char *instance, const rev2_error *err,
                              const Rev2ExecuteResponse *resp);
+/* Fills `run` from an ActionResult the caller already has (a gateway's
+ * own execution, say; `r` is not kept; NULL makes a failed run). cached:
+ * it came from the action cache. The phases are r->execution_metadata's. */
+void action_run_from_result(action_run *run, const char *instance, const Rev2ActionResult *r, bool cached);
 /* A run that failed before or outside Execute (the action's blobs cannot
  * be found, say); `message` is copied as it is. */
 void action_run_failed(action_run *run, const char *instance, int code, const char *message);
@@ -83,7 +87,7 @@ void action_run_free(action_run *run);
  * exist for instance name prefix "x" platform {} (FAILED_PRECONDITION)". */
 char *action_error_explain(const rev2_error *e);
 
-/* ---- One action on several instance names ----------------------------- */
+/* ---- One action on several instance names (action_compare.c) -------- */
 
 typedef enum {
     ACTION_MATCH,    /* same exit code, outputs, stdout and stderr everywhere */
@@ -118,7 +122,7 @@ void action_compare(const rev2_digest *action, const rev2_digest *executed, cons
                     action_comparison *out);
 void action_comparison_free(action_comparison *c);
 
-/* ---- Many actions: the report ----------------------------------------- */
+/* ---- Many actions: the report (action_report.c, _render.c) ----------- */
 
 typedef struct {
     size_t max_samples; /* phase durations kept per instance and phase (the newest); 0: all */
@@ -147,10 +151,11 @@ action_report *action_report_new(const char *const *instances, size_t n, const a
 void action_report_free(action_report *r);
 
 /* Thread-safe. Compares runs[0..n-1] (runs[i] on instance i) and records
- * the verdict, the phase durations of runs that did not fail and did
- * not come from the cache (a cached result's timings are an old
- * execution's), and the
- * comparison itself when it is not a match. Returns the verdict. */
+ * the verdict, the phase durations of runs that did not fail, and the
+ * comparison itself when it is not a match. A run from the action cache
+ * (run.cached) counts in the verdict and in `cached`, but adds no phase
+ * samples: its metadata is of the execution that filled the cache, which
+ * would be counted again on every hit. Returns the verdict. */
 action_verdict action_report_add(action_report *r, const rev2_digest *action, const rev2_digest *executed,
                                  const action_run *runs);
 

@@ -143,6 +143,82 @@ static void run_from_response(void)
     action_run_free(&run);
 }
 
+/* From an ActionResult the caller holds (a gateway's own execution). */
+static void run_from_result(void)
+{
+    fake_response f;
+    fake_init(&f, 2, "abc", NULL, 10, 20, 30, 40);
+    action_run run;
+    action_run_from_result(&run, "primary", &f.result, true);
+    CHECK(run.error == NULL);
+    CHECK_STR(run.instance, "primary");
+    CHECK(run.cached);
+    CHECK_INT(run.exit_code, 2);
+    CHECK_STR(run.worker, "worker-1");
+    CHECK(near(run.phase_s[ACTION_PHASE_EXECUTION], 0.030));
+    CHECK(near(run.phase_s[ACTION_PHASE_TOTAL], 0.100));
+    CHECK_INT(run.n_outputs, 1);
+    rev2_digest d;
+    digest_of("abc", &d);
+    if (run.n_outputs == 1)
+        CHECK(rev2_digest_equal(&run.outputs[0].digest, &d));
+    /* The same facts as through an ExecuteResponse. */
+    action_run via;
+    f.resp.cached_result = 0;
+    action_run_from_execute(&via, "primary", NULL, &f.resp);
+    CHECK(!via.cached);
+    rev2_digest act;
+    digest_of("action", &act);
+    action_run both[2] = {run, via};
+    action_comparison c;
+    action_compare(&act, NULL, both, 2, &c);
+    CHECK_INT(c.verdict, ACTION_MATCH);
+    action_comparison_free(&c);
+    action_run_free(&via);
+    action_run_free(&run);
+
+    action_run_from_result(&run, "primary", NULL, false);
+    CHECK_CONTAINS(run.error, "no ActionResult");
+    action_run_free(&run);
+}
+
+/* A cached run's metadata is an old execution's: no phase samples from it. */
+static void report_skips_cached_phases(void)
+{
+    const char *names[] = {"hardlinking", "fuse"};
+    action_report *r = action_report_new(names, 2, NULL);
+    for (int k = 1; k <= 4; k++) {
+        fake_response a, b;
+        fake_init(&a, 0, "same", NULL, k, k, k, k);
+        fake_init(&b, 0, "same", NULL, 100, 100, 100, 100);
+        b.resp.cached_result = k != 4; /* fuse executed only the 4th */
+        action_run runs[2];
+        action_run_from_execute(&runs[0], names[0], NULL, &a.resp);
+        action_run_from_execute(&runs[1], names[1], NULL, &b.resp);
+        char name[32];
+        snprintf(name, sizeof name, "action %d", k);
+        rev2_digest act;
+        digest_of(name, &act);
+        CHECK_INT(action_report_add(r, &act, NULL, runs), ACTION_MATCH);
+        action_run_free(&runs[0]);
+        action_run_free(&runs[1]);
+    }
+    action_phase_stats s;
+    action_report_phase(r, 0, ACTION_PHASE_EXECUTION, &s);
+    CHECK_INT(s.n, 4);
+    action_report_phase(r, 1, ACTION_PHASE_EXECUTION, &s);
+    CHECK_INT(s.n, 1);
+    CHECK(near(s.p50, 0.100));
+    action_instance_counts ic;
+    action_report_instance_counts(r, 1, &ic);
+    CHECK_INT(ic.runs, 4);
+    CHECK_INT(ic.cached, 3);
+    action_report_counts c;
+    action_report_counts_get(r, &c);
+    CHECK_INT(c.matched, 4);
+    action_report_free(r);
+}
+
 static void verdict_match(void)
 {
     fake_response a, b;
@@ -320,35 +396,6 @@ static void report_percentiles(void)
     action_report_free(r);
 }
 
-/* A hit's timings are an old execution's: counted as cached, not as samples. */
-static void cached_runs_add_no_phase_samples(void)
-{
-    const char *names[] = {"hardlinking", "fuse"};
-    action_report *r = action_report_new(names, 2, NULL);
-    fake_response a, b;
-    fake_init(&a, 0, "same", NULL, 5, 5, 5, 5);
-    fake_init(&b, 0, "same", NULL, 9, 9, 9, 9);
-    a.resp.cached_result = true;
-    action_run runs[2];
-    action_run_from_execute(&runs[0], "hardlinking", NULL, &a.resp);
-    action_run_from_execute(&runs[1], "fuse", NULL, &b.resp);
-    CHECK(runs[0].cached && !runs[1].cached);
-    rev2_digest act;
-    digest_of("cached", &act);
-    CHECK_INT(action_report_add(r, &act, NULL, runs), ACTION_MATCH);
-    action_instance_counts ic;
-    action_report_instance_counts(r, 0, &ic);
-    CHECK_INT(ic.cached, 1);
-    action_phase_stats s;
-    action_report_phase(r, 0, ACTION_PHASE_TOTAL, &s);
-    CHECK_INT(s.n, 0);
-    action_report_phase(r, 1, ACTION_PHASE_TOTAL, &s);
-    CHECK_INT(s.n, 1);
-    action_run_free(&runs[0]);
-    action_run_free(&runs[1]);
-    action_report_free(r);
-}
-
 static void report_text(void)
 {
     action_report *r = report_of_100(NULL);
@@ -422,12 +469,13 @@ static void report_json(void)
 
 int main(void)
 {
-    RUN(cached_runs_add_no_phase_samples);
     RUN(run_from_response);
+    RUN(run_from_result);
     RUN(verdict_match);
     RUN(verdict_mismatch);
     RUN(verdict_failed_in_plain_words);
     RUN(report_percentiles);
+    RUN(report_skips_cached_phases);
     RUN(report_text);
     RUN(report_json);
     return CHECK_REPORT();
