@@ -101,13 +101,40 @@ gmb_stop() {
             fi
             sleep 0.1
         done
-        wait "$pid" || rc=$?
+        # A killed daemon whose own thread waits on its own FUSE mount can
+        # hang in the kernel: abort gomabarn's FUSE connections, then wait
+        # only for a process that is gone (never block on one that is not).
+        if [ -n "$late" ] || [ "$sig" = KILL ]; then
+            local until=$((SECONDS + 5))
+            while gmb_alive "$pid" && [ "$SECONDS" -lt "$until" ]; do sleep 0.1; done
+            gmb_alive "$pid" && gmb_abort_fuse
+        fi
+        if gmb_alive "$pid"; then
+            echo "error: pid $pid does not die even after SIGKILL and a FUSE abort; not waiting for it" >&2
+            rc=1
+        else
+            wait "$pid" || rc=$?
+        fi
     } 2>/dev/null
     [ -z "$late" ] || echo "error: pid $pid still running $secs s after SIG$sig; killed it" >&2
     # Forget it, so no later stop signals a reused pid.
     for p in "${GMB_PIDS[@]}"; do [ "$p" = "$pid" ] || rest+=("$p"); done
     GMB_PIDS=("${rest[@]}")
     return "$rc"
+}
+
+# Aborts every FUSE connection of a gomabarn view (fsname=gomabarn): the
+# kernel then fails the requests a dead daemon left waiting. The connection
+# id is the minor device number mountinfo gives (no stat of the mount,
+# which would hang on it).
+gmb_abort_fuse() {
+    local dev
+    [ -e /sys/fs/fuse/connections/abort ] || [ -n "$(ls /sys/fs/fuse/connections 2>/dev/null)" ] ||
+        mount -t fusectl fusectl /sys/fs/fuse/connections 2>/dev/null || true
+    for dev in $(awk '$0 ~ / - fuse(\.gomabarn)? gomabarn / {split($3, d, ":"); print d[2]}' /proc/self/mountinfo); do
+        [ -w "/sys/fs/fuse/connections/$dev/abort" ] && echo 1 >"/sys/fs/fuse/connections/$dev/abort"
+    done
+    return 0
 }
 
 gmb_stop_all() {
