@@ -21,6 +21,18 @@ PACKAGES=(
     clang llvm libclang-rt-14-dev clang-format
 )
 
+# deb-src for Debian's own archive, so tests and examples can compile real
+# Debian source packages (apt-get source lua5.4) through gomabarn.
+enable_deb_src() {
+    local src=/etc/apt/sources.list.d/debian.sources out=/etc/apt/sources.list.d/gomabarn-deb-src.sources
+    grep -rqs '^Types:.*deb-src\|^deb-src ' /etc/apt/sources.list /etc/apt/sources.list.d/ && return 0
+    [ -f "$src" ] || { echo "install-deps: no $src; add deb-src lines yourself for apt-get source" >&2; return 0; }
+    sed 's/^Types: deb$/Types: deb-src/' "$src" >"$out"
+    echo "install-deps: deb-src enabled ($out)"
+    apt-get update -qq
+}
+enable_deb_src
+
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
