@@ -16,6 +16,7 @@ typedef struct cas_flight {
     char *instance;
     char *tmp_path; /* the file being filled, in tmp/ */
     int fd;         /* read-write on tmp_path; readers pread it */
+    int open_error; /* errno of the open that failed (fd < 0) */
     /* Progress, under `lock` (not the store's: readers waiting here must
      * not slow down everything else). Lock order: store, then flight. */
     pthread_mutex_t lock;
@@ -83,7 +84,9 @@ int cas_pwrite_all(int fd, const void *p, size_t n, off_t off);
 bool cas_file_matches(const char *path, const rev2_digest *d);
 
 /* With the lock held: creates the flight of an entry in state
- * CAS_FETCHING; the flight holds one ref for the fetch itself. */
+ * CAS_FETCHING, after making room on disk for the whole blob; the flight
+ * holds one ref for the fetch itself. Its writes, like local ones, evict
+ * and try again when they meet a full disk. */
 cas_flight *cas_fetch_start_locked(cas_store *s, cas_entry *e, const char *instance);
 /* Without the lock: issues the remote calls. Separate because a call
  * refused at once (shutdown) completes inside this, taking the lock. */
