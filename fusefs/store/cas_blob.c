@@ -104,9 +104,6 @@ cas_blob *cas_store_open_blob(cas_store *s, const char *instance, const rev2_dig
         *error = -ENOENT;
         return NULL;
     }
-    /* The fetch writes d->size bytes: keep the low-water mark ahead of it. */
-    if (s->min_free)
-        cas_make_room_locked(s, cas_index_disk_of(&s->index, d->size), false);
     e = cas_index_add(&s->index, d, CAS_FETCHING);
     cas_flight *f = cas_fetch_start_locked(s, e, instance);
     f->refs++; /* this handle's */

@@ -54,16 +54,23 @@ static void finish(cas_flight *f, int error, const char *why)
     rev2_digest_str(&f->digest, ds);
     char *final = error ? NULL : cas_blob_file(s, &f->digest);
     if (final) {
+        /* A new directory entry can need a block too: a full disk evicts
+         * and tries again, as for local writes. */
         char *sub = gmb_format("%s/%.2s", s->blobs_dir, f->digest.hash);
-        mkdir(sub, 0755);
+        int tries = 0, rc;
+        do {
+            rc = mkdir(sub, 0755) < 0 && errno != EEXIST ? -errno : 0;
+            if (rc == 0 && rename(f->tmp_path, final) < 0)
+                rc = -errno;
+        } while (rc < 0 && cas_retry_after_full(s, rc, s->index.block, &tries));
         free(sub);
+        if (rc < 0) {
+            error = -EIO;
+            GMB_ERROR("cas", "fetched %s but cannot move it into the cache: %s", ds, strerror(-rc));
+        }
     }
     pthread_mutex_lock(&s->lock);
     cas_entry *e = cas_index_find(&s->index, &f->digest);
-    if (final && rename(f->tmp_path, final) < 0) {
-        error = -EIO;
-        GMB_ERROR("cas", "fetched %s but cannot move it into the cache: %s", ds, strerror(errno));
-    }
     if (!error) {
         if (e && e->flight == f) {
             cas_index_mark_present(&s->index, e);
@@ -92,20 +99,33 @@ static void finish(cas_flight *f, int error, const char *why)
     free(final);
 }
 
+/* Writes fetched bytes; a full disk evicts older blobs and tries again
+ * (cas_space.c). 0 or -errno. */
+static int write_fetched(cas_flight *f, const uint8_t *data, size_t len, uint64_t off)
+{
+    cas_store *s = f->store;
+    int tries = 0, rc;
+    while ((rc = cas_pwrite_all(f->fd, data, len, (off_t)off)) < 0 &&
+           cas_retry_after_full(s, rc, cas_index_disk_of(&s->index, (int64_t)len), &tries))
+        ;
+    return rc;
+}
+
 /* ---- Small blobs: one BatchReadBlobs ---- */
 
 static void batch_done(void *user, rev2_error *err, rev2_read_result *results, size_t n)
 {
     cas_flight *f = user;
     rev2_error *blob_err = !err && n == 1 ? results[0].err : NULL;
+    int rc;
     if (err || blob_err) {
         /* The message names the cause: NOT_FOUND, DATA_LOSS (digest mismatch), UNAVAILABLE... */
         rev2_error *e = err ? err : blob_err;
         char *why = gmb_format("%s: %s", rev2_code_name(e->code), e->message);
         finish(f, -EIO, why);
         free(why);
-    } else if (cas_pwrite_all(f->fd, results[0].data, (size_t)f->digest.size, 0) < 0) {
-        finish(f, -EIO, strerror(errno));
+    } else if ((rc = write_fetched(f, results[0].data, (size_t)f->digest.size, 0)) < 0) {
+        finish(f, -EIO, strerror(-rc));
     } else {
         finish(f, 0, NULL);
     }
@@ -123,8 +143,15 @@ static bool stream_data(void *user, const uint8_t *data, size_t len)
      * write itself; readers learn of it through `available`, and are woken
      * only once what they wait for is there (the kernel keeps several
      * read-ahead requests waiting at once). Hashing is the verifier's. */
-    if (cas_pwrite_all(f->fd, data, len, (off_t)f->available) < 0)
+    int rc = write_fetched(f, data, len, f->available);
+    if (rc < 0) {
+        /* The verdict names the cause, not only the short count. */
+        pthread_mutex_lock(&s->verify_lock);
+        if (!f->stream_error)
+            f->stream_error = gmb_format("cannot write %s: %s", f->tmp_path, strerror(-rc));
+        pthread_mutex_unlock(&s->verify_lock);
         return false;
+    }
     pthread_mutex_lock(&f->lock);
     __atomic_store_n(&f->available, f->available + len, __ATOMIC_RELEASE);
     if (f->available >= f->next_wake) {
@@ -147,7 +174,7 @@ static void stream_done(void *user, rev2_error *err)
     cas_store *s = f->store;
     pthread_mutex_lock(&s->verify_lock);
     f->stream_ended = true;
-    if (err)
+    if (err && !f->stream_error) /* a write that failed said so first */
         f->stream_error = gmb_format("%s: %s", rev2_code_name(err->code), err->message);
     pthread_cond_signal(&s->verify_cond);
     pthread_mutex_unlock(&s->verify_lock);
@@ -232,12 +259,16 @@ void *cas_verifier_main(void *arg)
 
 cas_flight *cas_fetch_start_locked(cas_store *s, cas_entry *e, const char *instance)
 {
+    /* The fetch writes the whole blob: room for it first (and the
+     * low-water mark kept), so it does not run into a full disk. */
+    cas_make_room_locked(s, cas_index_disk_of(&s->index, e->digest.size), false);
     cas_flight *f = gmb_calloc(1, sizeof *f);
     f->store = s;
     f->digest = e->digest;
     f->instance = gmb_strdup(instance ? instance : rev2_client_default_instance(s->remote));
     f->tmp_path = cas_tmp_file(s);
     f->fd = open(f->tmp_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    f->open_error = f->fd < 0 ? errno : 0;
     pthread_cond_init(&f->progress, NULL);
     pthread_mutex_init(&f->lock, NULL);
     f->next_wake = UINT64_MAX;
@@ -252,8 +283,15 @@ cas_flight *cas_fetch_start_locked(cas_store *s, cas_entry *e, const char *insta
 void cas_fetch_run(cas_flight *f)
 {
     cas_store *s = f->store;
+    /* Opened under the store's lock, so retried here: no reader uses the
+     * fd before bytes have arrived. */
+    int tries = 0;
+    while (f->fd < 0 && cas_retry_after_full(s, -f->open_error, s->index.block, &tries)) {
+        f->fd = open(f->tmp_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        f->open_error = f->fd < 0 ? errno : 0;
+    }
     if (f->fd < 0) {
-        char *why = gmb_format("cannot create %s: %s", f->tmp_path, strerror(errno));
+        char *why = gmb_format("cannot create %s: %s", f->tmp_path, strerror(f->open_error));
         finish(f, -EIO, why);
         free(why);
         return;

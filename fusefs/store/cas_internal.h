@@ -16,6 +16,7 @@ typedef struct cas_flight {
     char *instance;
     char *tmp_path; /* the file being filled, in tmp/ */
     int fd;         /* read-write on tmp_path; readers pread it */
+    int open_error; /* errno of the open that failed (fd < 0) */
     /* Progress, under `lock` (not the store's: readers waiting here must
      * not slow down everything else). Lock order: store, then flight. */
     pthread_mutex_t lock;
@@ -37,6 +38,7 @@ typedef struct cas_flight {
 struct cas_store {
     cas_store_options opts;
     char *dir, *blobs_dir, *tmp_dir;
+    int lock_fd; /* holds cache.dir/lock (cas_lock.c) */
     rev2_client *remote;
     pthread_mutex_t lock; /* guards index, flights, stats */
     pthread_cond_t idle;  /* signalled when flights_running drops */
@@ -55,6 +57,11 @@ struct cas_store {
     cas_flight *verify_list;
     bool verifier_stop;
 };
+
+/* Takes cache.dir's lock (cas_lock.c) for as long as the returned fd is
+ * open; -1 with *err ("in use by another gomabarn (pid N)") if another
+ * process holds it. */
+int cas_dir_lock(const char *dir, char **err);
 
 /* "<blobs_dir>/ab/<hash>-<size>" (malloc'd). */
 char *cas_blob_file(const cas_store *s, const rev2_digest *d);
@@ -83,7 +90,9 @@ int cas_pwrite_all(int fd, const void *p, size_t n, off_t off);
 bool cas_file_matches(const char *path, const rev2_digest *d);
 
 /* With the lock held: creates the flight of an entry in state
- * CAS_FETCHING; the flight holds one ref for the fetch itself. */
+ * CAS_FETCHING, after making room on disk for the whole blob; the flight
+ * holds one ref for the fetch itself. Its writes, like local ones, evict
+ * and try again when they meet a full disk. */
 cas_flight *cas_fetch_start_locked(cas_store *s, cas_entry *e, const char *instance);
 /* Without the lock: issues the remote calls. Separate because a call
  * refused at once (shutdown) completes inside this, taking the lock. */

@@ -269,10 +269,15 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
     gmb_view *v = view_of(req);
     cas_store_stats st;
     cas_store_stats_get(v->store, &st);
+    /* df shows the store as the disk sees it: its size is cache.max_bytes,
+     * used is the blocks its blobs take (not their content bytes: small
+     * blobs take a whole block each), free is what is left under the limit. */
     struct statvfs sv;
     memset(&sv, 0, sizeof sv);
     sv.f_bsize = sv.f_frsize = 4096;
-    sv.f_blocks = (st.bytes + 4095) / 4096;
+    uint64_t used = (st.disk_bytes + 4095) / 4096, size = st.max_bytes / 4096;
+    sv.f_blocks = size > used ? size : used; /* pinned blobs can go past the limit for a while */
+    sv.f_bfree = sv.f_bavail = sv.f_blocks - used;
     sv.f_files = st.blobs;
     sv.f_namemax = 255;
     fuse_reply_statfs(req, &sv);

@@ -49,6 +49,7 @@ static void refresh_gauges(status_page *s)
     cas_store_stats_get(s->store, &st);
     metrics_set(s->metrics, "gomabarn_cache_blobs", (int64_t)st.blobs);
     metrics_set(s->metrics, "gomabarn_cache_bytes", (int64_t)st.bytes);
+    metrics_set(s->metrics, "gomabarn_cache_disk_bytes", (int64_t)st.disk_bytes);
     metrics_set(s->metrics, "gomabarn_cache_hits_total", (int64_t)st.hits);
     metrics_set(s->metrics, "gomabarn_cache_fetches_total", (int64_t)st.fetches);
     metrics_set(s->metrics, "gomabarn_cache_evictions_total", (int64_t)st.evictions);
@@ -314,7 +315,9 @@ status_page *status_page_new(const gmb_config *cfg, rev2_client *client, cas_sto
         {"gomabarn_exec_input_bytes_read_total", "counter",
          "Bytes of input files read from the content store to upload them (only after an action-cache miss)."},
         {"gomabarn_cache_blobs", "gauge", "Blobs in the local content store."},
-        {"gomabarn_cache_bytes", "gauge", "Bytes in the local content store."},
+        {"gomabarn_cache_bytes", "gauge", "Content bytes in the local content store (the sum of blob sizes)."},
+        {"gomabarn_cache_disk_bytes", "gauge",
+         "Disk space the local content store's blobs take (sizes rounded up to blocks): what cache.max_bytes bounds."},
         {"gomabarn_cache_hits_total", "counter", "Content store reads served from disk."},
         {"gomabarn_cache_fetches_total", "counter", "Content store fetches from Buildbarn (one per missing blob)."},
         {"gomabarn_cache_evictions_total", "counter", "Blobs evicted from the content store."},

@@ -65,7 +65,10 @@ gmb_wait() {
     done
 }
 
-gmb_logged() { gmb_log_since_start "$1" | grep -q "$2"; }
+# Not `gmb_log_since_start | grep -q`: grep -q exits at the first match, the
+# writer then dies of SIGPIPE and, under `set -o pipefail`, a line that is
+# there reads as missing. Here the writer's status is not looked at.
+gmb_logged() { grep -q -- "$2" < <(gmb_log_since_start "$1"); }
 gmb_wait_log() {
     gmb_wait "\"$2\" in the log" "$1" "${3:-$GMB_WAIT_SECONDS}" gmb_logged "$1" "$2"
 }
@@ -75,7 +78,9 @@ gmb_serve() {
     shift
     gmb_start "$log" "$@"
     gmb_wait_log "$log" "listening on" || return 1
-    GMB_PORT=$(gmb_log_since_start "$log" | sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' | head -1)
+    # The first port logged (sed quits there: no pipe for SIGPIPE to fail).
+    GMB_PORT=$(sed -n '/listening on 127\.0\.0\.1:[0-9]/{s/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p;q}' \
+        < <(gmb_log_since_start "$log"))
 }
 
 # Alive and not a zombie: an exited child stays in the process table (and
