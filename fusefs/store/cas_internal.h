@@ -38,6 +38,7 @@ typedef struct cas_flight {
 struct cas_store {
     cas_store_options opts;
     char *dir, *blobs_dir, *tmp_dir;
+    int lock_fd; /* holds cache.dir/lock (cas_lock.c) */
     rev2_client *remote;
     pthread_mutex_t lock; /* guards index, flights, stats */
     pthread_cond_t idle;  /* signalled when flights_running drops */
@@ -56,6 +57,11 @@ struct cas_store {
     cas_flight *verify_list;
     bool verifier_stop;
 };
+
+/* Takes cache.dir's lock (cas_lock.c) for as long as the returned fd is
+ * open; -1 with *err ("in use by another gomabarn (pid N)") if another
+ * process holds it. */
+int cas_dir_lock(const char *dir, char **err);
 
 /* "<blobs_dir>/ab/<hash>-<size>" (malloc'd). */
 char *cas_blob_file(const cas_store *s, const rev2_digest *d);

@@ -157,7 +157,13 @@ cas_store *cas_store_open(const cas_store_options *o, rev2_client *remote, char 
     s->blobs_dir = gmb_format("%s/blobs", s->dir);
     s->tmp_dir = gmb_format("%s/tmp", s->dir);
     s->remote = remote;
-    if (make_dir(s->dir, err) < 0 || make_dir(s->blobs_dir, err) < 0 || make_dir(s->tmp_dir, err) < 0) {
+    s->lock_fd = -1;
+    /* The lock before anything in the directory is touched (tmp/ cleared,
+     * blobs/ scanned): those belong to the holder. */
+    if (make_dir(s->dir, err) < 0 || (s->lock_fd = cas_dir_lock(s->dir, err)) < 0 || make_dir(s->blobs_dir, err) < 0 ||
+        make_dir(s->tmp_dir, err) < 0) {
+        if (s->lock_fd >= 0)
+            close(s->lock_fd);
         free(s->dir);
         free(s->blobs_dir);
         free(s->tmp_dir);
@@ -213,6 +219,7 @@ void cas_store_close(cas_store *s)
     cas_index_free(&s->index);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->idle);
+    close(s->lock_fd); /* the directory is free for the next gateway */
     free(s->dir);
     free(s->blobs_dir);
     free(s->tmp_dir);

@@ -9,6 +9,7 @@
  *
  * On disk:  <dir>/blobs/<first two hex digits>/<hash>-<size>   complete, verified
  *           <dir>/tmp/                                       writes in progress
+ *           <dir>/lock      held (flock) by the one process using <dir>
  * A blob enters blobs/ only by rename(2) after its bytes matched its
  * digest, so a crash leaves at most junk in tmp/ (cleared at open). The
  * index is rebuilt by scanning blobs/ at open; a blob found there is
@@ -89,8 +90,12 @@ typedef struct {
 } cas_store_stats;
 
 /* `remote` may be NULL (no fetching: a miss is ENOENT). The store keeps
- * the pointer; the client must outlive the store. NULL with *err. */
+ * the pointer; the client must outlive the store. NULL with *err, also
+ * when another store (this process or another) has the directory open:
+ * "cache.dir X is in use by another gomabarn (pid N); ...". */
 cas_store *cas_store_open(const cas_store_options *o, rev2_client *remote, char **err);
+/* That message if a store has `dir` open now, else NULL (malloc'd). */
+char *cas_store_dir_in_use(const char *dir);
 void cas_store_stats_get(cas_store *s, cas_store_stats *out);
 /* The client the store fetches through (NULL if none). */
 rev2_client *cas_store_remote(cas_store *s);

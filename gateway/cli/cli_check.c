@@ -183,6 +183,10 @@ static void check_local(const gmb_config *cfg)
     }
     free(probe);
     free(mk);
+    char *busy = cas_store_dir_in_use(cfg->cache_dir);
+    if (busy)
+        bad("%s (gomabarn serve or mount with this configuration would stop at once)", busy);
+    free(busy);
     cas_store_options so = gmb_store_options(cfg);
     char *warnings = cas_store_options_warnings(&so);
     for (char *line = warnings, *next; line && *line; line = next) {

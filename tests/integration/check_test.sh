@@ -2,6 +2,8 @@
 # `gomabarn check` against the real Buildbarn: a good configuration passes
 # on both instance names; a wrong platform, an unreachable Buildbarn, a
 # typo in the file and a port in use each fail with a plain explanation.
+# A cache.dir in use by a running gateway stops a second `gomabarn serve`
+# (and `gomabarn mount`) at once, naming the holder; check reports it.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 GOMABARN=$1
@@ -39,5 +41,26 @@ gmb_conf busy.conf "cache = { dir = \"$WORK/cache\"; };" "http = { port = $(cat 
 "$GOMABARN" check -c busy.conf >out.txt 2>&1
 check "a port in use fails" test $? -eq 1
 check "... explained" grep -q "cannot be used: Address already in use" out.txt
+
+# One cache.dir, two gateways: the second stops at once and says who holds it.
+gmb_conf shared.conf "cache = { dir = \"$WORK/shared-cache\"; };" 'http = { port = 0; };'
+gmb_serve first.log "$GOMABARN" serve -c shared.conf || exit 1
+FIRST=$GMB_PID
+want="cache.dir $WORK/shared-cache is in use by another gomabarn (pid $FIRST); give each gateway its own cache.dir"
+timeout 20 "$GOMABARN" serve -c shared.conf >second.log 2>&1
+check "a second serve on the same cache.dir exits 1" test $? -eq 1
+check "... naming the directory and the holder's pid" grep -qF "gomabarn serve: $want" second.log
+gmb_conf shared-mount.conf "cache = { dir = \"$WORK/shared-cache\"; };" "mount = { path = \"$WORK/mnt\"; };"
+timeout 20 "$GOMABARN" mount -c shared-mount.conf >mount.log 2>&1
+check "gomabarn mount on it exits non-zero" test $? -ne 0
+check "... with the same words" grep -qF "$want" mount.log
+"$GOMABARN" check -c shared.conf >out.txt 2>&1
+check "check fails on it" test $? -eq 1
+check "... explained" grep -qF "FAIL  $want" out.txt
+check "the first gateway still serves" curl -sf "http://127.0.0.1:$GMB_PORT/healthz" -o /dev/null
+gmb_stop "$FIRST"
+check "... and stops cleanly (exit 0)" test $? -eq 0
+timeout 20 "$GOMABARN" check -c shared.conf >out.txt 2>&1
+check "once it stopped, check does not complain" eval '! grep -q "in use by another gomabarn" out.txt'
 
 check_report

@@ -253,8 +253,8 @@ check "... the object is the same" cmp -s cc/medium.o cc/medium.local.o
 gmb_stop "$pid" TERM
 check "SIGTERM: exit 0" test $? -eq 0
 check "SIGTERM unmounts" sh -c "! grep -qs ' $MNT ' /proc/mounts"
-stray=$(find "$CACHE" -mindepth 1 ! -path "$CACHE/blobs" ! -path "$CACHE/blobs/*" ! -path "$CACHE/tmp" | head -5)
-check "cache.dir holds nothing but blobs/ and an empty tmp/${stray:+ (found: $stray)}" test -z "$stray"
+stray=$(find "$CACHE" -mindepth 1 ! -path "$CACHE/blobs" ! -path "$CACHE/blobs/*" ! -path "$CACHE/tmp" ! -path "$CACHE/lock" | head -5)
+check "cache.dir holds nothing but blobs/, an empty tmp/ and its lock${stray:+ (found: $stray)}" test -z "$stray"
 bad_blobs() {
     local f name
     find "$CACHE/blobs" -type f | while read -r f; do

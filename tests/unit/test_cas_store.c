@@ -2,7 +2,8 @@
  * LRU eviction (pins respected), restart keeps the cache and its order,
  * crash leftovers and corrupted files are cleaned up; timed pins hold and
  * expire, max_bytes bounds disk blocks (many small blobs), a blob larger
- * than the store is refused, writers stream, errors say whose fault. */
+ * than the store is refused, writers stream, errors say whose fault; one
+ * store per directory at a time. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -407,6 +408,43 @@ static void writer_streams_and_checks_its_size(void)
     cas_store_close(s);
 }
 
+static void second_open_of_a_directory_fails(void)
+{
+    cas_store *s = open_store(1 << 20);
+    CHECK(s != NULL);
+    CHECK(cas_store_dir_in_use("/nonexistent/gmb-cas") == NULL);
+    char *busy = cas_store_dir_in_use(dir);
+    char *want = gmb_format("cache.dir %s is in use by another gomabarn (pid %ld); give each gateway its own cache.dir",
+                            dir, (long)getpid());
+    CHECK_STR(busy, want);
+    free(busy);
+    /* A second opener, even in this process, fails at once and says who. */
+    cas_store_options o = {.dir = dir, .max_bytes = 1 << 20};
+    char *err = NULL;
+    cas_store *again = cas_store_open(&o, NULL, &err);
+    CHECK(again == NULL);
+    CHECK_STR(err, want);
+    free(err);
+    free(want);
+    /* A blob the first store holds survives the second's attempt (it did
+     * not scan, clear or evict). */
+    uint8_t *data;
+    rev2_digest d = blob_of('L', 100, &data);
+    CHECK_INT(cas_store_put(s, &d, data, 100), 0);
+    err = NULL;
+    CHECK(cas_store_open(&o, NULL, &err) == NULL);
+    free(err);
+    CHECK(cas_store_contains(s, &d));
+    cas_store_close(s);
+    /* Closed: free for the next one, and nobody is said to hold it. */
+    CHECK(cas_store_dir_in_use(dir) == NULL);
+    s = open_store(1 << 20);
+    CHECK(s != NULL);
+    CHECK(s && cas_store_contains(s, &d));
+    cas_store_close(s);
+    free(data);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
@@ -422,6 +460,7 @@ int main(void)
     RUN(many_small_blobs_stay_under_max_in_blocks);
     RUN(blob_larger_than_store_is_refused);
     RUN(writer_streams_and_checks_its_size);
+    RUN(second_open_of_a_directory_fails);
     char *rm = gmb_format("rm -rf %s", dir);
     if (system(rm) != 0)
         fprintf(stderr, "could not remove %s\n", dir);
