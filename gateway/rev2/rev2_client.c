@@ -81,6 +81,12 @@ void rev2_stat_add(rev2_client *c, size_t field_offset, uint64_t n)
     __atomic_fetch_add(field, n, __ATOMIC_RELAXED);
 }
 
+void rev2_client_shutdown(rev2_client *c)
+{
+    if (c)
+        rev2_engine_shutdown(c->engine);
+}
+
 void rev2_client_free(rev2_client *c)
 {
     if (!c)

@@ -71,8 +71,12 @@ rev2_client *rev2_client_new(const rev2_client_options *o, char **err);
 const char *rev2_client_default_instance(const rev2_client *c);
 const rev2_client_options *rev2_client_options_of(const rev2_client *c);
 void rev2_client_stats_get(rev2_client *c, rev2_client_stats *out);
-/* Cancels what is in flight (callbacks run with CANCELLED), waits for it,
- * and frees everything. */
+/* Cancels what is in flight (callbacks run with CANCELLED) and waits for
+ * it; calls started later fail at once with CANCELLED. The client stays
+ * allocated until rev2_client_free. For owners that must know no callback
+ * runs any more before they free what callbacks use. Idempotent. */
+void rev2_client_shutdown(rev2_client *c);
+/* Shuts down (if not yet) and frees everything. */
 void rev2_client_free(rev2_client *c);
 
 /* ---- Capabilities ----------------------------------------------------- */
