@@ -27,7 +27,8 @@ static const char usage[] = "usage: gomabarn serve [--config FILE]\n"
                             "\n"
                             "Serves the goma protocol over HTTP on http.listen:http.port (default\n"
                             "127.0.0.1:5050) under http.path_prefix (default /cxx-compiler-service), with\n"
-                            "auth.mode none or tokens, until SIGINT or SIGTERM.\n"
+                            "auth.mode none or tokens, until SIGINT or SIGTERM (then: requests in\n"
+                            "flight get 3 s to finish, the rest are answered 503, and it exits 0).\n"
                             "\n"
                             "Also: / (status page), /request/<id>, /metrics (Prometheus), /healthz.\n"
                             "Served now: ping (GET and POST), s (StoreFile) and l (LookupFile) on the\n"
@@ -222,7 +223,13 @@ fail:
     fprintf(stderr, "gomabarn serve: %s\n", err);
     free(err);
 done:
-    http_server_free(http);
+    /* In this order: the HTTP server answers or gives up on every request
+     * (libmicrohttpd aborts if stopped with one suspended); then Buildbarn
+     * calls end, so the pipeline's callbacks run now, answering into
+     * requests already answered, never later into freed parts; then the
+     * work queued by those callbacks drains. */
+    http_server_shutdown(http);
+    rev2_client_stop(client);
     exec_pipeline_free(pipeline);
     serve_shadow_stop(shadow); /* the pipeline submitted to it */
     if (view_running) {
@@ -231,6 +238,7 @@ done:
     }
     view_destroy(view);
     status_page_free(status);
+    http_server_free(http);
     goma_service_free(goma);
     goma_files_free(files);
     cas_store_close(store);

@@ -9,7 +9,8 @@
  *
  * A handler answers with http_respond(), at once or later from any thread:
  * until then the connection is suspended and holds no thread, so slow
- * Executes cost a struct each, not a thread each. Every 200 carries
+ * Executes cost a struct each, not a thread each (a request outlives its
+ * connection until its handler has answered). Every 200 carries
  * "Accept-Encoding: gzip, deflate" (goma's client keeps compressing its
  * requests only when the server says so); bodies are gzipped when the
  * request accepts gzip. */
@@ -60,8 +61,16 @@ int http_server_start(http_server *s, char **err);
 int http_server_port(const http_server *s);
 /* Requests answered, by status class, and in flight. */
 void http_server_counts(http_server *s, uint64_t *served, uint64_t *in_flight);
-/* Stops listening and waits for the polling threads. Handlers still
- * holding requests must have responded. */
+/* Stops the server, in this order: new connections are refused, requests
+ * in flight get a few seconds (3) to be answered by their handlers, those
+ * still waiting are answered 503 "shutting down" (goma's client retries a
+ * 5xx) and their answers a few seconds (2) to be sent, then the polling
+ * threads stop. Requests arriving meanwhile on open connections are
+ * answered 503 too, with "Connection: close". A handler may still call
+ * http_respond afterwards on a request it holds (nothing is sent; the
+ * request is freed then), but must not start new ones. Idempotent. */
+void http_server_shutdown(http_server *s);
+/* Shuts down (if not yet) and frees. */
 void http_server_free(http_server *s);
 
 #endif

@@ -72,8 +72,10 @@ const char *rev2_client_default_instance(const rev2_client *c);
 const rev2_client_options *rev2_client_options_of(const rev2_client *c);
 void rev2_client_stats_get(rev2_client *c, rev2_client_stats *out);
 /* Cancels what is in flight (callbacks run with CANCELLED) and waits for
- * it; calls started afterwards fail at once. The client stays valid, so
- * threads still using it can see their calls end before it is freed. */
+ * it; calls started afterwards fail at once with CANCELLED. The client
+ * stays valid until rev2_client_free, so threads still using it see their
+ * calls end, and owners know no callback runs any more before they free
+ * what callbacks use. Idempotent. */
 void rev2_client_stop(rev2_client *c);
 /* Stops (if not yet) and frees everything. */
 void rev2_client_free(rev2_client *c);
