@@ -23,6 +23,7 @@ import time
 
 import pytest
 
+import gmb_serve
 import goma_rules
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -157,25 +158,11 @@ def test_a_down_pool_is_tried_again_after_the_probe_interval(gg, server):
 @pytest.fixture(scope="module")
 def fallback_server(tmp_path_factory):
     """A gateway with exec.fallback_instance = "fuse"."""
-    gomabarn = os.environ["GMB_GOMABARN"]
-    tmp = tmp_path_factory.mktemp("fallback")
-    image = re.search(r'container_image = "(.*)";', open(os.path.join(REPO, "config/gomabarn.conf.example")).read()).group(1)
-    (tmp / "gomabarn.conf").write_text(
-        'http = { port = 0; };\ncache = { dir = "%s"; };\nplatform = { container_image = "%s"; };\n'
-        'exec = { max_queued_s = 2; fallback_instance = "fuse"; pool_probe_interval_s = 60; };\n'
-        % (tmp / "cache", image))
-    log = open(tmp / "serve.log", "w+")
-    proc = subprocess.Popen([gomabarn, "serve", "--config", str(tmp / "gomabarn.conf")], stderr=log)
-    port = None
-    deadline = time.time() + 10
-    while time.time() < deadline and port is None:
-        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", (tmp / "serve.log").read_text())
-        port = int(m.group(1)) if m else time.sleep(0.05)
-    assert port, "gomabarn serve did not start: " + (tmp / "serve.log").read_text()
-    yield port, tmp / "serve.log"
-    proc.terminate()
-    assert proc.wait(timeout=20) == 0
-    log.close()
+    proc, port, log = gmb_serve.start(
+        tmp_path_factory.mktemp("fallback"),
+        'exec = { max_queued_s = 2; fallback_instance = "fuse"; pool_probe_interval_s = 60; };')
+    yield port, log
+    gmb_serve.stop(proc, timeout=20)
 
 
 def test_a_dead_pool_falls_back_to_the_configured_one(gg, fallback_server):

@@ -18,32 +18,15 @@ import time
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
+import gmb_serve
+
 PREFIX = "/cxx-compiler-service"
 
 
 def start(tmp, extra):
-    gomabarn = os.environ.get("GMB_GOMABARN")
-    if not gomabarn:
-        pytest.fail("GMB_GOMABARN must name the built gomabarn (ctest sets it)")
-    image = re.search(r'container_image = "(.*)";',
-                      open(os.path.join(REPO, "config/gomabarn.conf.example")).read()).group(1)
     mount = str(tmp / "mnt")
-    conf = tmp / "gomabarn.conf"
-    conf.write_text('http = { port = 0; };\ncache = { dir = "%s"; };\nplatform = { container_image = "%s"; };\n'
-                    'mount = { enabled = true; path = "%s"; };\n%s\n' % (tmp / "cache", image, mount, extra))
-    log = open(tmp / "serve.log", "w+")
-    proc = subprocess.Popen([gomabarn, "serve", "--config", str(conf)], stderr=log, text=True)
-    port = None
-    deadline = time.time() + 15
-    while time.time() < deadline and port is None:
-        time.sleep(0.1)
-        log.seek(0)
-        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", log.read())
-        port = int(m.group(1)) if m else None
-    assert port, "gomabarn serve did not start"
-    return proc, port, mount, conf
+    proc, port, _ = gmb_serve.start(tmp, 'mount = { enabled = true; path = "%s"; };\n%s' % (mount, extra))
+    return proc, port, mount, tmp / "gomabarn.conf"
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +35,7 @@ def gateway(tmp_path_factory):
     proc, port, mount, conf = start(tmp, 'routing = { rules = ["compiler=gcc -> hardlinking shadow fuse"]; };\n'
                                           'shadow = { max_in_flight = 2; };')
     yield {"port": port, "mount": mount, "conf": str(conf)}
-    proc.terminate()
-    assert proc.wait(timeout=30) == 0
+    gmb_serve.stop(proc)
 
 
 def key(blob):
@@ -243,5 +225,4 @@ def test_full_shadow_queue_drops_and_answers_stay_the_same(gg, tmp_path):
         assert metric(text, 'gomabarn_shadow_dropped_total{primary="hardlinking",shadow="fuse"}') == 1, text
         assert report(port)["actions"] == 0
     finally:
-        proc.terminate()
-        assert proc.wait(timeout=30) == 0
+        gmb_serve.stop(proc)

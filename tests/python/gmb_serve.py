@@ -1,0 +1,45 @@
+"""Starting `gomabarn serve` for a test: one place for the configuration's
+common part (the workers' container image from the example configuration,
+a free port, a fresh cache directory) and the wait for "listening on"."""
+import os
+import re
+import subprocess
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def container_image():
+    text = open(os.path.join(REPO, "config/gomabarn.conf.example")).read()
+    return re.search(r'container_image = "(.*)";', text).group(1)
+
+
+def start(tmp, extra="", wait_s=15):
+    """Starts a gateway in directory tmp with `extra` configuration lines;
+    returns (process, port, log path). Fails the test if it does not start."""
+    gomabarn = os.environ.get("GMB_GOMABARN")
+    if not gomabarn:
+        raise AssertionError("GMB_GOMABARN must name the built gomabarn (ctest sets it)")
+    conf = tmp / "gomabarn.conf"
+    conf.write_text('http = { port = 0; };\ncache = { dir = "%s"; };\nplatform = { container_image = "%s"; };\n%s\n'
+                    % (tmp / "cache", container_image(), extra))
+    log_path = tmp / "serve.log"
+    log = open(log_path, "w")
+    proc = subprocess.Popen([gomabarn, "serve", "--config", str(conf)], stderr=log)
+    log.close()
+    deadline = time.time() + wait_s
+    while time.time() < deadline:
+        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", log_path.read_text())
+        if m:
+            return proc, int(m.group(1)), log_path
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("gomabarn serve did not start: " + log_path.read_text()[-2000:])
+
+
+def stop(proc, timeout=30):
+    """SIGTERM, then the exit status must be 0."""
+    proc.terminate()
+    assert proc.wait(timeout=timeout) == 0
