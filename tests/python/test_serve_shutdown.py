@@ -21,6 +21,8 @@ import socket
 import subprocess
 import time
 
+import gmb_serve
+
 import goma_rules
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -28,22 +30,10 @@ PREFIX = "/cxx-compiler-service"
 
 
 def start(tmp):
-    gomabarn = os.environ["GMB_GOMABARN"]
-    image = re.search(r'container_image = "(.*)";', open(os.path.join(REPO, "config/gomabarn.conf.example")).read()).group(1)
-    (tmp / "gomabarn.conf").write_text(
-        'http = { port = 0; };\ncache = { dir = "%s"; };\nplatform = { container_image = "%s"; };\n'
-        'mount = { enabled = true; path = "%s"; };\n'
-        'buildbarn = { instance_name = "hardlinking"; };\nexec = { max_queued_s = 600; };\n'
-        % (tmp / "cache", image, tmp / "mnt"))
-    log = open(tmp / "serve.log", "w+")
-    proc = subprocess.Popen([gomabarn, "serve", "--config", str(tmp / "gomabarn.conf")], stderr=log)
-    port = None
-    deadline = time.time() + 10
-    while time.time() < deadline and port is None:
-        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", (tmp / "serve.log").read_text())
-        port = int(m.group(1)) if m else time.sleep(0.05)
-    assert port, "gomabarn serve did not start: " + (tmp / "serve.log").read_text()
-    return proc, log, port
+    proc, port, log_path = gmb_serve.start(
+        tmp, 'mount = { enabled = true; path = "%s"; };\nbuildbarn = { instance_name = "hardlinking"; };\n'
+        'exec = { max_queued_s = 600; };' % (tmp / "mnt"), wait_s=10)
+    return proc, open(log_path), port
 
 
 def shell_req(gg, script, tag):
