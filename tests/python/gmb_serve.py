@@ -14,15 +14,16 @@ def container_image():
     return re.search(r'container_image = "(.*)";', text).group(1)
 
 
-def start(tmp, extra="", wait_s=15):
-    """Starts a gateway in directory tmp with `extra` configuration lines;
+def start(tmp, extra="", http="", cache="", wait_s=15):
+    """Starts a gateway in directory tmp with `extra` configuration lines
+    (other groups) and more settings inside the http and cache groups;
     returns (process, port, log path). Fails the test if it does not start."""
     gomabarn = os.environ.get("GMB_GOMABARN")
     if not gomabarn:
         raise AssertionError("GMB_GOMABARN must name the built gomabarn (ctest sets it)")
     conf = tmp / "gomabarn.conf"
-    conf.write_text('http = { port = 0; };\ncache = { dir = "%s"; };\nplatform = { container_image = "%s"; };\n%s\n'
-                    % (tmp / "cache", container_image(), extra))
+    conf.write_text('http = { port = 0; %s };\ncache = { dir = "%s"; %s };\nplatform = { container_image = "%s"; };\n%s\n'
+                    % (http, tmp / "cache", cache, container_image(), extra))
     log_path = tmp / "serve.log"
     log = open(log_path, "w")
     proc = subprocess.Popen([gomabarn, "serve", "--config", str(conf)], stderr=log)

@@ -10,6 +10,7 @@ import re
 import subprocess
 import time
 
+import gmb_serve
 import goma_rules
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -19,24 +20,10 @@ MAX_BYTES = 64 << 20
 
 
 def start(tmp):
-    gomabarn = os.environ["GMB_GOMABARN"]
-    image = re.search(r'container_image = "(.*)";', open(os.path.join(REPO, "config/gomabarn.conf.example")).read()).group(1)
-    conf = tmp / "gomabarn.conf"
-    conf.write_text('http = { port = 0; };\n'
-                    'cache = { dir = "%s"; max_bytes = %d; };\n'
-                    'mount = { enabled = true; path = "%s"; };\n'
-                    'buildbarn = { instance_name = "hardlinking"; };\nplatform = { container_image = "%s"; };\n'
-                    % (tmp / "cache", MAX_BYTES, tmp / "mnt", image))
-    log_path = tmp / "serve.log"
-    log = open(log_path, "w+")
-    proc = subprocess.Popen([gomabarn, "serve", "--config", str(conf)], stderr=log)
-    port = None
-    deadline = time.time() + 10
-    while time.time() < deadline and port is None:
-        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", log_path.read_text())
-        port = int(m.group(1)) if m else time.sleep(0.05)
-    assert port, "gomabarn serve did not start: " + log_path.read_text()
-    return proc, log, port, log_path
+    proc, port, log_path = gmb_serve.start(
+        tmp, 'mount = { enabled = true; path = "%s"; };\nbuildbarn = { instance_name = "hardlinking"; };' % (tmp / "mnt"),
+        cache="max_bytes = %d;" % MAX_BYTES, wait_s=10)
+    return proc, open(log_path), port, log_path
 
 
 def post(port, path, body):

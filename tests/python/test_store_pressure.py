@@ -21,6 +21,7 @@ import time
 
 import pytest
 
+import gmb_serve
 import goma_rules
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -31,28 +32,13 @@ CHUNK = 2 << 20
 
 
 def start(tmp, pin_timeout_s):
-    gomabarn = os.environ.get("GMB_GOMABARN")
-    if not gomabarn:
-        pytest.fail("GMB_GOMABARN must name the built gomabarn (ctest sets it)")
-    image = re.search(r'container_image = "(.*)";', open(os.path.join(REPO, "config/gomabarn.conf.example")).read()).group(1)
-    conf = tmp / "gomabarn.conf"
-    conf.write_text('http = { port = 0; max_body_bytes = 33554432; };\n'
-                    'cache = { dir = "%s"; max_bytes = %d; pin_timeout_s = %d; };\n'
-                    # Local pins alone: shared files would come back from
-                    # Buildbarn and hide the evictions (test_share_gateways.py).
-                    'goma = { share_through_buildbarn = false; };\n'
-                    'buildbarn = { instance_name = "hardlinking"; };\nplatform = { container_image = "%s"; };\n'
-                    % (tmp / "cache", MAX_BYTES, pin_timeout_s, image))
-    log_path = tmp / "serve.log"
-    log = open(log_path, "w+")
-    proc = subprocess.Popen([gomabarn, "serve", "--config", str(conf)], stderr=log)
-    port = None
-    deadline = time.time() + 10
-    while time.time() < deadline and port is None:
-        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", log_path.read_text())
-        port = int(m.group(1)) if m else time.sleep(0.05)
-    assert port, "gomabarn serve did not start: " + log_path.read_text()
-    return proc, log, port, log_path
+    # Local pins alone: shared files would come back from Buildbarn and
+    # hide the evictions (test_share_gateways.py).
+    proc, port, log_path = gmb_serve.start(
+        tmp, 'goma = { share_through_buildbarn = false; };\nbuildbarn = { instance_name = "hardlinking"; };',
+        http="max_body_bytes = 33554432;", cache="max_bytes = %d; pin_timeout_s = %d;" % (MAX_BYTES, pin_timeout_s),
+        wait_s=10)
+    return proc, open(log_path), port, log_path
 
 
 @pytest.fixture(scope="module")
