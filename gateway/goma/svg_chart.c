@@ -1,5 +1,6 @@
 #include "svg_chart.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 #include "html.h"
@@ -95,6 +96,13 @@ static void put_axes(gmb_buf *b, const frame *f, const svg_timeseries *c)
     free(last);
 }
 
+/* v rounded up to 1, 2 or 5 times a power of ten: axis marks read well. */
+static double round_top(double v)
+{
+    double p = pow(10, floor(log10(v))), m = v / p;
+    return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
+}
+
 void svg_timeseries_draw(gmb_buf *b, const svg_timeseries *c)
 {
     frame f = {.left = 64, .top = 34, .width = 300, .height = 110, .ymax = c->min_top, .n = c->n_points};
@@ -102,8 +110,7 @@ void svg_timeseries_draw(gmb_buf *b, const svg_timeseries *c)
         for (size_t i = 0; i < c->n_points; i++)
             if (c->series[s].values[i] > f.ymax)
                 f.ymax = c->series[s].values[i];
-    if (f.ymax <= 0)
-        f.ymax = 1;
+    f.ymax = round_top(f.ymax > 0 ? f.ymax : 1);
     svg_open(b, f.left + f.width + 12, f.top + f.height + 22, c->id, c->title);
     char *title = html_escape(c->title);
     html_put(b, "<text x=\"0\" y=\"12\" font-weight=\"bold\">%s</text>", title);
