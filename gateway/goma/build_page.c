@@ -102,7 +102,7 @@ static void head(gmb_buf *b, const char *title)
     free(t);
 }
 
-static void count_cells(gmb_buf *b, const build_count *c)
+void status_put_count_cells(gmb_buf *b, const build_count *c)
 {
     html_put(b,
              "<td class=\"num\">%llu</td><td class=\"num\">%llu</td><td class=\"num\">%llu</td><td class=\"num\">%llu"
@@ -122,7 +122,7 @@ static void html_summary(gmb_buf *b, const build_summary *s)
     html_put(b, " to ");
     put_time(b, s->last);
     html_put(b, " UTC.</p><table id=\"build-totals\"><tr>%s</tr><tr>", count_heads);
-    count_cells(b, &s->all);
+    status_put_count_cells(b, &s->all);
     html_put(b, "</tr></table>");
     html_put(b, "<h2>Compiled locally, and why</h2><p>The goma client compiles locally after a bad request (at "
                 "once), after a failed answer (once its retries fail too), and after a compile that failed "
@@ -149,7 +149,7 @@ static void html_summary(gmb_buf *b, const build_summary *s)
     for (size_t i = 0; i < s->n_instances; i++) {
         char *e = html_escape(s->instances[i].name);
         html_put(b, "<tr><td>\"%s\"</td>", e);
-        count_cells(b, &s->instances[i]);
+        status_put_count_cells(b, &s->instances[i]);
         html_put(b, "</tr>");
         free(e);
     }
@@ -292,7 +292,7 @@ void status_builds_page(http_request *r, void *user)
             html_put(&b, "<tr><td><a href=\"/build?prefix=%s\">%s</a></td><td>", q, k);
             put_time(&b, builds[i].last);
             html_put(&b, "</td>");
-            count_cells(&b, &builds[i].all);
+            status_put_count_cells(&b, &builds[i].all);
             html_put(&b, "</tr>");
             free(k);
             free(q);

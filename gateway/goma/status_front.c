@@ -38,6 +38,21 @@ static void metric_cell(gmb_buf *b, status_page *s, const char *series, unit_kin
     free(name);
 }
 
+typedef struct {
+    const char *what, *series;
+    unit_kind unit;
+} metric_row;
+
+/* One table row per series: its name, its figure, and (blank) note cells. */
+static void put_metric_rows(gmb_buf *b, status_page *s, const metric_row *rows, size_t n, const char *after)
+{
+    for (size_t i = 0; i < n; i++) {
+        html_put(b, "<tr><th>%s</th>", rows[i].what);
+        metric_cell(b, s, rows[i].series, rows[i].unit);
+        html_put(b, "%s</tr>", after);
+    }
+}
+
 static double ratio(uint64_t part, uint64_t whole)
 {
     return whole ? 100.0 * (double)part / (double)whole : -1;
@@ -196,10 +211,7 @@ static void put_store(gmb_buf *b, status_page *s)
              "<td>of %s (cache.max_bytes): %.0f%% <span class=\"fill\"><div style=\"width:%.0f%%\"></div></span>"
              "</td></tr>",
              max, pct, pct > 100 ? 100 : pct);
-    static const struct {
-        const char *what, *series;
-        unit_kind unit;
-    } rows[] = {
+    static const metric_row rows[] = {
         {"content (sum of blob sizes)", "gomabarn_cache_bytes", AS_BYTES},
         {"blobs", "gomabarn_cache_blobs", AS_COUNT},
         {"evicted since start", "gomabarn_cache_evictions_total", AS_COUNT},
@@ -208,11 +220,7 @@ static void put_store(gmb_buf *b, status_page *s)
         {"blob memory in use (exec.max_blob_memory_bytes)", "gomabarn_blob_memory_bytes", AS_BYTES},
         {"blob memory at most", "gomabarn_blob_memory_peak_bytes", AS_BYTES},
     };
-    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
-        html_put(b, "<tr><th>%s</th>", rows[i].what);
-        metric_cell(b, s, rows[i].series, rows[i].unit);
-        html_put(b, "<td></td></tr>");
-    }
+    put_metric_rows(b, s, rows, sizeof rows / sizeof *rows, "<td></td>");
     html_put(b,
              "<tr><th>eviction rate</th><td class=\"num\" id=\"eviction-rate\">%.1f/min</td><td>over the last "
              "minutes (since start at first)</td></tr></table>",
@@ -221,10 +229,7 @@ static void put_store(gmb_buf *b, status_page *s)
 
 static void put_traffic(gmb_buf *b, status_page *s)
 {
-    static const struct {
-        const char *what, *series;
-        unit_kind unit;
-    } rows[] = {
+    static const metric_row rows[] = {
         {"bytes uploaded to Buildbarn", "gomabarn_buildbarn_bytes_up_total", AS_BYTES},
         {"bytes downloaded from Buildbarn", "gomabarn_buildbarn_bytes_down_total", AS_BYTES},
         {"input bytes read to upload them", "gomabarn_exec_input_bytes_read_total", AS_BYTES},
@@ -239,11 +244,7 @@ static void put_traffic(gmb_buf *b, status_page *s)
         {"HTTP requests in flight", "gomabarn_http_in_flight", AS_COUNT},
     };
     html_put(b, "<h2>Traffic</h2><table id=\"traffic\">");
-    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
-        html_put(b, "<tr><th>%s</th>", rows[i].what);
-        metric_cell(b, s, rows[i].series, rows[i].unit);
-        html_put(b, "</tr>");
-    }
+    put_metric_rows(b, s, rows, sizeof rows / sizeof *rows, "");
     html_put(b, "</table>");
 }
 

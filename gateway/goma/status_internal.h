@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <time.h>
 
+#include "build_log.h"
 #include "status_page.h"
 
 struct gmb_budget;
@@ -48,6 +49,10 @@ double status_eviction_rate(status_page *s);
 void status_put_buildbarn_line(gmb_buf *b, status_page *s, const rev2_error *err);
 void status_put_pools(gmb_buf *b, status_page *s);
 void status_put_instances(gmb_buf *b, status_page *s);
+
+/* A build_count's cells: requests, hits, executed, missing, failed, bad,
+ * ran as the fallback (build_page.c). */
+void status_put_count_cells(gmb_buf *b, const build_count *c);
 
 /* GET /: asks Buildbarn for its capabilities, then draws the page. */
 void status_front_page(http_request *r, void *user);

@@ -79,12 +79,8 @@ static void instance_row(gmb_buf *b, const char *name, const build_count *c, con
     char *e = html_escape(name);
     html_put(b, "<tr><td>\"%s\"</td><td class=\"%s\">%s</td>", e, pool ? pool_class(pool) : "",
              pool ? pool_word(pool) : "not watched");
-    html_put(b,
-             "<td class=\"num\">%llu</td><td class=\"num\">%llu</td><td class=\"num\">%llu</td><td class=\"num\">%llu"
-             "</td><td class=\"num\">%llu</td><td class=\"num\">%llu</td><td class=\"num\">%llu</td></tr>",
-             (unsigned long long)c->requests, (unsigned long long)c->hits, (unsigned long long)c->executed,
-             (unsigned long long)c->missing, (unsigned long long)c->failed, (unsigned long long)c->bad,
-             (unsigned long long)c->fell_back);
+    status_put_count_cells(b, c);
+    html_put(b, "</tr>");
     free(e);
 }
 
