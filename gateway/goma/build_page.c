@@ -159,11 +159,14 @@ static void html_summary(gmb_buf *b, const build_summary *s)
 static void html_request(gmb_buf *b, const request_entry *q)
 {
     char *rq = html_escape(q->requester), *inst = html_escape(q->instance), *why = html_escape(q->reason);
+    char code[16] = "-"; /* -1: no result */
+    if (q->exit_code >= 0)
+        snprintf(code, sizeof code, "%d", q->exit_code);
     html_put(b,
              "<tr><td><a href=\"/request/%llu\">%llu</a></td><td>%s</td><td class=\"%s\">%s</td><td>\"%s\"%s</td>"
-             "<td>%s</td><td class=\"num\">%d</td><td>%s</td></tr>",
+             "<td>%s</td><td class=\"num\">%s</td><td>%s</td></tr>",
              (unsigned long long)q->id, (unsigned long long)q->id, rq, q->state, q->state, inst,
-             q->fell_back ? " (fallback)" : "", q->cache_hit ? "hit" : "", q->exit_code, why);
+             q->fell_back ? " (fallback)" : "", q->cache_hit ? "hit" : "", code, why);
     free(rq);
     free(inst);
     free(why);

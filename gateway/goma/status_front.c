@@ -92,7 +92,7 @@ static void put_tiles(gmb_buf *b, status_page *s, const series_point *t, time_t 
     html_put(b, "</div>");
 }
 
-static void put_charts(gmb_buf *b, const series_point *pt, time_t now)
+static void put_charts(gmb_buf *b, const series_point *pt, time_t now, time_t started)
 {
     double rate[SERIES_MINUTES], hits[SERIES_MINUTES], errs[SERIES_MINUTES], p50[SERIES_MINUTES], p90[SERIES_MINUTES],
         hit_rate[SERIES_MINUTES], slowest = 0;
@@ -104,6 +104,8 @@ static void put_charts(gmb_buf *b, const series_point *pt, time_t now)
         p50[i] = pt[i].p50_ms;
         p90[i] = pt[i].p90_ms;
         hit_rate[i] = ratio(pt[i].hits, pt[i].hits + pt[i].executed);
+        if (pt[i].minute + 60 <= started) /* before the gateway ran: no figure, not zero */
+            rate[i] = hits[i] = errs[i] = -1;
         if (p90[i] > slowest)
             slowest = p90[i];
     }
@@ -297,7 +299,7 @@ static void render(void *user, rev2_error *err, Rev2ServerCapabilities *caps)
     status_put_buildbarn_line(&b, s, err);
     html_put(&b, "<h2>Last %d minutes</h2>", SERIES_MINUTES);
     put_tiles(&b, s, &total, now);
-    put_charts(&b, pt, now);
+    put_charts(&b, pt, now, s->started);
     put_outcomes(&b, s, &total);
     status_put_instances(&b, s);
     put_store(&b, s);

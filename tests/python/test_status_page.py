@@ -245,7 +245,12 @@ def test_build_summary_counts_the_build(gateway):
 
 def test_compare_pair_page_in_a_browser_has_its_chart(gateway):
     port, tmp = gateway["port"], gateway["tmp"]
-    dom = Dom(browse(tmp, "http://127.0.0.1:%d/compare/pair?primary=hardlinking&shadow=fuse" % port, "--dump-dom"))
-    assert "phase-chart" in dom.svgs
-    report = json.loads(get(port, "/compare/report?format=json")[1])
-    assert report["actions"] >= 2
+    want = metrics(port)
+    page = browse(tmp, "http://127.0.0.1:%d/compare/pair?primary=hardlinking&shadow=fuse" % port, "--dump-dom")
+    assert "phase-chart" in Dom(page).svgs
+    m = re.search(r"(\d+) actions, (\d+) matched, <span[^>]*>(\d+) mismatched</span>, (\d+) failed", page)
+    assert m, page[:3000]
+    pair = '{primary="hardlinking",shadow="fuse"}'
+    assert int(m.group(1)) >= 2
+    assert int(m.group(2)) == want.get("gomabarn_shadow_matched_total" + pair, 0)
+    assert int(m.group(3)) == want.get("gomabarn_shadow_mismatched_total" + pair, 0)
