@@ -17,7 +17,6 @@
 #include "mem.h"
 #include "status_internal.h"
 
-#define KEPT_REQUESTS 200
 #define LISTED_REQUESTS 100
 
 static void respond_text(http_request *r, int code, const char *text)
@@ -189,8 +188,9 @@ static bool in_build(const request_entry *q, const char *prefix, time_t since)
 /* The build's requests still kept: listed, and (for a window) counted. */
 static void requests_of(status_page *s, const char *prefix, time_t since, build_summary *count, gmb_buf *b, bool json)
 {
-    request_entry *all = gmb_calloc(KEPT_REQUESTS, sizeof *all);
-    size_t n = request_log_recent(s->log, all, KEPT_REQUESTS), listed = 0;
+    size_t kept = request_log_capacity(s->log);
+    request_entry *all = gmb_calloc(kept, sizeof *all);
+    size_t n = request_log_recent(s->log, all, kept), listed = 0;
     for (size_t i = n; i-- > 0;) /* oldest first, as they happened */
         if (in_build(&all[i], prefix, since) && count)
             build_summary_add(count, all[i].started, &all[i]);
@@ -248,8 +248,8 @@ void status_build_page(http_request *r, void *user)
         if (window)
             html_put(&b,
                      "<h1>The last %lld s</h1><p>Counted from the requests still in the request log (the last "
-                     "%d).</p>",
-                     since_s, KEPT_REQUESTS);
+                     "%zu).</p>",
+                     since_s, request_log_capacity(s->log));
         else
             html_put(&b, "<h1>Build <code>%s</code></h1>", k);
         free(k);

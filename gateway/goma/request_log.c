@@ -73,6 +73,11 @@ static int newer_first(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
+size_t request_log_capacity(request_log *l)
+{
+    return l->capacity;
+}
+
 size_t request_log_recent(request_log *l, request_entry *out, size_t max)
 {
     request_entry *all = gmb_malloc(l->capacity * sizeof *all);

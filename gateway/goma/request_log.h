@@ -40,6 +40,8 @@ request_log *request_log_new(size_t capacity);
 void request_log_free(request_log *l);
 /* Records or replaces the entry with e->id. */
 void request_log_put(request_log *l, const request_entry *e);
+/* How many entries the ring keeps. */
+size_t request_log_capacity(request_log *l);
 /* Newest first; returns how many were copied. */
 size_t request_log_recent(request_log *l, request_entry *out, size_t max);
 bool request_log_get(request_log *l, uint64_t id, request_entry *out);

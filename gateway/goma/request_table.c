@@ -11,7 +11,6 @@
 #include "status_internal.h"
 
 #define SHOWN_REQUESTS 100
-#define KEPT_REQUESTS 200 /* what request_log holds (serve makes it so) */
 
 static const char *const states[] = {"running", "done", "missing", "failed", "bad"};
 
@@ -77,8 +76,9 @@ static const char *filter_arg(http_request *r, const char *name)
 void status_request_table(status_page *s, http_request *r, gmb_buf *b)
 {
     const char *state = filter_arg(r, "state"), *instance = filter_arg(r, "instance");
-    request_entry *all = gmb_calloc(KEPT_REQUESTS, sizeof *all);
-    size_t n = request_log_recent(s->log, all, KEPT_REQUESTS);
+    size_t kept = request_log_capacity(s->log);
+    request_entry *all = gmb_calloc(kept, sizeof *all);
+    size_t n = request_log_recent(s->log, all, kept);
     html_put(b, "<h2 id=\"requests\">Recent Exec requests</h2>");
     put_filters(b, all, n, state, instance);
     html_put(b, "<table id=\"request-table\"><tr><th>#</th><th>started (UTC)</th><th>state</th><th>took</th>"
