@@ -116,6 +116,10 @@ static const char count_heads[] = "<th>requests</th><th>hits</th><th>executed (m
 
 static void html_summary(gmb_buf *b, const build_summary *s)
 {
+    if (!s->first) {
+        html_put(b, "<p>No request finished then.</p>");
+        return;
+    }
     html_put(b, "<p>From ");
     put_time(b, s->first);
     html_put(b, " to ");
@@ -229,7 +233,10 @@ void status_build_page(http_request *r, void *user)
     if (!window && !prefix && build_log_list(request_log_builds(s->log), sum, 1))
         prefix = sum->key; /* the last build */
     if (!window && (!prefix || !build_log_get(request_log_builds(s->log), prefix, sum))) {
-        respond_text(r, 404, "gomabarn: no such build among the builds kept (see /builds)\n");
+        respond_text(r, 404,
+                     prefix
+                         ? "gomabarn: no build with that compiler_proxy id prefix among the builds kept (see /builds)\n"
+                         : "gomabarn: no Exec request has finished yet, so there is no build to show\n");
         free(sum);
         return;
     }

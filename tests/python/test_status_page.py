@@ -188,6 +188,9 @@ def test_front_page_in_a_browser_shows_charts_and_the_metrics_values(gateway):
     page = get(port, "/")[1]
     assert re.search(r'id="tile-requests"><b>%d</b>' % finished, page), finished
     assert "reachable (GetCapabilities answered)" in page
+    # Nothing fetched from elsewhere: no script, no font, no remote file.
+    assert "<script" not in page and "@font-face" not in page
+    assert not re.search(r'(src|href|url)[=(]"?https?:', page)
     # Human units, not raw numbers.
     assert re.search(r"up \d+ (s|min) &middot;", page)
     assert re.search(r'data-metric="gomabarn_buildbarn_bytes_up_total" data-value="\d+">[0-9.]+ (bytes|KiB|MiB)<',
