@@ -25,7 +25,7 @@ import gmb_serve
 PREFIX = "/cxx-compiler-service"
 RUN = os.urandom(6).hex()
 BUILD = "tester@buildhost:8088/%s" % RUN  # the compiler_proxy id before the task number
-SCREENSHOT = "/tmp/gomabarn-status.png"
+SCREENSHOT = "/tmp/gomabarn-status.png"  # and -build.png, -compare.png beside it
 
 
 def chromium():
@@ -162,6 +162,13 @@ def send_traffic(gg, port):
         time.sleep(0.5)
 
 
+def screenshot(tmp, url, path, height):
+    if os.path.exists(path):
+        os.unlink(path)
+    browse(tmp, url, "--screenshot=%s" % path, "--window-size=1280,%d" % height)
+    assert os.path.getsize(path) > 20000
+
+
 def test_front_page_in_a_browser_shows_charts_and_the_metrics_values(gateway):
     port, tmp = gateway["port"], gateway["tmp"]
     want = metrics(port)
@@ -198,10 +205,7 @@ def test_front_page_in_a_browser_shows_charts_and_the_metrics_values(gateway):
     rows = dom.table("instances")
     assert any(r[0] == '"hardlinking"' and int(r[2]) >= 5 for r in rows), rows
     # The screenshot a person looks at.
-    if os.path.exists(SCREENSHOT):
-        os.unlink(SCREENSHOT)
-    browse(tmp, "http://127.0.0.1:%d/" % port, "--screenshot=%s" % SCREENSHOT, "--window-size=1280,2400")
-    assert os.path.getsize(SCREENSHOT) > 20000
+    screenshot(tmp, "http://127.0.0.1:%d/" % port, SCREENSHOT, 2400)
 
 
 def test_request_table_filters_by_state_and_instance(gateway):
@@ -240,6 +244,7 @@ def test_build_summary_counts_the_build(gateway):
     assert totals[1][:6] == ["5", "1", "2", "1", "0", "1"], totals
     assert any(r[0] == '"hardlinking"' for r in dom.table("build-instances"))
     assert len(dom.table("build-requests")) == 1 + 5
+    screenshot(tmp, "http://127.0.0.1:%d/build?prefix=%s" % (port, BUILD), SCREENSHOT.replace("status", "build"), 1000)
     # A time window, and plain-word errors for bad arguments.
     assert json.loads(get(port, "/build?since=3600&format=json")[1])["totals"]["requests"] >= 5
     assert get(port, "/build?since=soon")[0] == 400
@@ -257,3 +262,5 @@ def test_compare_pair_page_in_a_browser_has_its_chart(gateway):
     assert int(m.group(1)) >= 2
     assert int(m.group(2)) == want.get("gomabarn_shadow_matched_total" + pair, 0)
     assert int(m.group(3)) == want.get("gomabarn_shadow_mismatched_total" + pair, 0)
+    screenshot(tmp, "http://127.0.0.1:%d/compare/pair?primary=hardlinking&shadow=fuse" % port,
+               SCREENSHOT.replace("status", "compare"), 900)
