@@ -33,6 +33,7 @@ struct exec_pipeline {
     bool allow_header;                /* X-Gomabarn-Instance overrides the routing */
     gmb_strlist env_allow;            /* client variables an action gets */
     char *env_path;                   /* every action's PATH ("" none) */
+    char *shell;                      /* exec.shell ("" none: arguments as sent) */
     char *exec_root;                  /* fixed input root, or "" */
     rev2_output_limits output_limits; /* exec.max_outputs, exec.max_output_bytes */
     rev2_property platform[2];

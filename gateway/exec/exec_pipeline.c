@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "errmsg.h"
+#include "exec_worker_args.h"
 #include "log.h"
 #include "mem.h"
 
@@ -141,9 +142,12 @@ static void prepare(void *arg)
         return;
     }
     const char **args = exec_command_arguments(j);
+    exec_worker_args wargs;
+    exec_worker_args_build(args, x->n_arg, x->command_spec ? x->command_spec->name : NULL, j->inputs.root_path,
+                           j->inputs.working_dir, p->shell, &wargs);
     rev2_action_spec spec = {
-        .arguments = args,
-        .n_arguments = x->n_arg,
+        .arguments = wargs.argv,
+        .n_arguments = wargs.argc,
         .environment = env,
         .n_environment = n_env,
         .output_paths = outputs,
@@ -158,6 +162,7 @@ static void prepare(void *arg)
     free(outputs);
     free(env);
     free(args);
+    exec_worker_args_free(&wargs);
     if (rc < 0) {
         exec_respond_error(j, true, "action cannot be built", err);
         free(err);
@@ -243,6 +248,7 @@ exec_pipeline *exec_pipeline_new(const exec_pipeline_parts *parts)
         p->env_allow.items[p->env_allow.n++] = gmb_strdup(cfg->exec_env_allow.items[i]);
     }
     p->env_path = gmb_strdup(cfg->exec_path);
+    p->shell = gmb_strdup(cfg->exec_shell);
     p->exec_root = gmb_strdup(cfg->exec_root);
     p->output_limits.max_outputs = (size_t)cfg->exec_max_outputs;
     p->output_limits.max_bytes = (uint64_t)cfg->exec_max_output_bytes;
@@ -278,6 +284,7 @@ void exec_pipeline_free(exec_pipeline *p)
         free(p->env_allow.items[i]);
     free(p->env_allow.items);
     free(p->env_path);
+    free(p->shell);
     free(p->exec_root);
     free(p->mount_path);
     gmb_budget_free(p->own_budget);
