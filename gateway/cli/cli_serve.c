@@ -188,7 +188,8 @@ int gmb_cli_serve(int argc, char **argv)
     if (!(shadow = serve_shadow_start(&cfg, met, parts.view, http, &err)))
         goto fail;
     parts.shadow = serve_shadow_queue(shadow);
-    pipeline = exec_pipeline_new(&parts);
+    if (!(pipeline = exec_pipeline_new(&parts, &err)))
+        goto fail;
     exec_pipeline_routes(pipeline, http, cfg.http_path_prefix);
     status = status_page_new(&cfg, client, store, files, http, met, rlog);
     status_page_watch_budget(status, budget);

@@ -193,8 +193,7 @@ def test_a_lost_input_is_uploaded_again_and_the_exec_succeeds(gg, pbx, tmp_path)
         assert fake.executes == 2
         assert metric(metrics, "gomabarn_exec_missing_blobs_healed_total") == 1
     finally:
-        proc.terminate()
-        assert proc.wait(timeout=20) == 0
+        gmb_serve.stop(proc, timeout=20)
         server.stop(0)
 
 
@@ -211,6 +210,5 @@ def test_a_missing_blob_that_is_not_ours_is_a_retryable_error(gg, pbx, tmp_path)
         assert fake.executes == 1
         assert metric(metrics, "gomabarn_exec_missing_blobs_healed_total") == 0
     finally:
-        proc.terminate()
-        assert proc.wait(timeout=20) == 0
+        gmb_serve.stop(proc, timeout=20)
         server.stop(0)
