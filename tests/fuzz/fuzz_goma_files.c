@@ -22,60 +22,17 @@
  * The store lives for the run (like a gateway's cache) and is emptied
  * once it holds 16 MiB, so runs stay fast and the disk does not fill; it
  * is removed at exit. */
-#include "fuzz_common.h"
+#include "fuzz_store.h"
 
-#include <unistd.h>
-
-#include "cas_store.h"
-#include "errmsg.h"
 #include "goma/goma_data.pb-c.h"
 #include "goma_files.h"
 #include "pb_reader.h"
 
 #define RESET_BYTES ((uint64_t)16 << 20)
 
-static cas_store *store;
-static char dir[4096];
-
-static void open_store(void)
-{
-    char *store_dir = gmb_format("%s/store", dir);
-    cas_store_options so = {.dir = store_dir, .max_bytes = (uint64_t)256 << 20};
-    char *err = NULL;
-    store = cas_store_open(&so, NULL, &err);
-    FUZZ_CHECK(store != NULL, "cannot open the store: %s", err);
-    free(store_dir);
-}
-
-static void remove_store(void)
-{
-    if (store)
-        cas_store_close(store);
-    store = NULL;
-    char *rm = gmb_format("rm -rf '%s/store'", dir);
-    if (system(rm) != 0)
-        fprintf(stderr, "fuzz: could not empty %s\n", dir);
-    free(rm);
-}
-
-static void cleanup(void)
-{
-    remove_store();
-    if (rmdir(dir) != 0)
-        fprintf(stderr, "fuzz: could not remove %s\n", dir);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    fuzz_quiet_logs();
-    const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    snprintf(dir, sizeof dir, "%s/gomabarn-fuzz-goma-files-XXXXXX", tmp);
-    if (!mkdtemp(dir)) {
-        perror("fuzz: mkdtemp");
-        exit(2);
-    }
-    open_store();
-    atexit(cleanup);
+    fuzz_store_init("goma-files");
     return 0;
 }
 
@@ -122,7 +79,7 @@ static void check_resolves(goma_files *f, const char *key, const uint8_t *blob, 
     FUZZ_CHECK((rc == 1) == (pin != NULL), "a pin without content, or content without a pin");
     if (rc != 1)
         return;
-    FUZZ_CHECK(cas_store_contains(store, &content), "resolved content is not in the store");
+    FUZZ_CHECK(cas_store_contains(fuzz_store, &content), "resolved content is not in the store");
     DevtoolsGoma__FileBlob *b = devtools_goma__file_blob__unpack(NULL, len, blob);
     if (b && b->blob_type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE)
         FUZZ_CHECK(is_key_of(content.hash, b->content.data, b->content.len),
@@ -223,12 +180,10 @@ static void lookup_file(goma_files *f, const uint8_t *body, size_t len)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     cas_store_stats st;
-    cas_store_stats_get(store, &st);
-    if (st.disk_bytes > RESET_BYTES) {
-        remove_store();
-        open_store();
-    }
-    goma_files *f = goma_files_new(store);
+    cas_store_stats_get(fuzz_store, &st);
+    if (st.disk_bytes > RESET_BYTES)
+        fuzz_store_reset();
+    goma_files *f = goma_files_new(fuzz_store);
     fuzz_cursor c;
     fuzz_cursor_init(&c, data, size);
     while (c.left > 0) {
