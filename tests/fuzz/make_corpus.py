@@ -306,14 +306,27 @@ def goma_wire():
 
 def goma_files():
     """StoreFile and LookupFile requests as a compile of tests/data/sample
-    sends them, one after the other (a kind byte: even StoreFile, odd
-    LookupFile; a 3-byte length)."""
-    def store(body):
-        return bytes([0]) + struct.pack(">I", len(body))[1:] + body
+    sends them, one after the other (a kind byte: 0 StoreFile, odd
+    LookupFile, 2 a file over 2 MiB sent as chunks, made by the target from
+    a flags byte and a tail; a 3-byte length)."""
+    def store(body, kind=0):
+        return bytes([kind]) + struct.pack(">I", len(body))[1:] + body
 
     def lookup(keys):
         body = msg(many(1, keys), f_bytes(10, requester_info()))
         return bytes([1]) + struct.pack(">I", len(body))[1:] + body
+
+    def chunked(flags, tail):
+        """A chunked file (kind 2) the target runs: one input in 16 is, by
+        the FNV-1a hash of the input; the tail is padded until this one is."""
+        for pad in range(1024):
+            data = store(flags + tail + b"\n" * pad, kind=2)
+            h = 2166136261
+            for b in data:
+                h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+            if h % 16 == 0:
+                return data
+        raise SystemExit("no padding selects the chunked file")
 
     blobs = [file_blob(read_sample(n)) for n in ("main.c", "greet.c", "greet.h")]
     keys = [goma_key(b) for b in blobs]
@@ -341,6 +354,8 @@ def goma_files():
         "lookup_only": lookup(keys),
         "empty_requests": store(b"") + lookup([]),
         "not_requests": store(b"\x0a\xff\xff\x03") + bytes([1, 0, 0, 3]) + b"\x08\x96\x01",
+        "chunked_file": chunked(b"\x20", read_sample("greet.c")),
+        "chunked_file_swapped": chunked(b"\x01", read_sample("greet.h")),
     }
 
 
