@@ -111,8 +111,9 @@ void exec_job_record(exec_job *j, const char *state, const char *error);
 void exec_job_free(exec_job *j);
 /* Encodes an ExecResp with goma's groups and answers 200. */
 void exec_respond(exec_job *j, DevtoolsGoma__ExecResp *resp);
-/* An answer without a result; bad_request: the client's fault. */
-void exec_respond_error(exec_job *j, bool bad_request, const char *message);
+/* An answer without a result; bad_request: the client's fault. reason: a
+ * fixed short phrase the status pages count failures by. */
+void exec_respond_error(exec_job *j, bool bad_request, const char *reason, const char *message);
 void exec_respond_missing(exec_job *j);
 
 #endif

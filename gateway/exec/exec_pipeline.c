@@ -38,7 +38,7 @@ static bool choose_shadow(exec_job *j, const gmb_route *rule)
         if (gmb_shadow_parse(header, &name, &share, &why) < 0) {
             char *msg =
                 gmb_format("the X-Gomabarn-Shadow header \"%s\" %s (expected \"INSTANCE [PCT%%]\")", header, why);
-            exec_respond_error(j, true, msg);
+            exec_respond_error(j, true, "bad X-Gomabarn-Shadow header", msg);
             free(msg);
             free(why);
             return false;
@@ -121,7 +121,8 @@ static void prepare(void *arg)
     if (built < 0) {
         /* Only the client's own fault is BAD_REQUEST (goma clients stop
          * on it); a store failure is the server's, and retryable. */
-        exec_respond_error(j, cas_error_is_client(built), err);
+        bool client = cas_error_is_client(built);
+        exec_respond_error(j, client, client ? "inputs refused" : "content store failed", err);
         free(err);
         exec_job_free(j);
         return;
@@ -158,7 +159,7 @@ static void prepare(void *arg)
     free(env);
     free(args);
     if (rc < 0) {
-        exec_respond_error(j, true, err);
+        exec_respond_error(j, true, "action cannot be built", err);
         free(err);
         exec_job_free(j);
         return;

@@ -171,7 +171,7 @@ void exec_upload_and_execute(void *arg)
         if (p->metrics)
             metrics_add(p->metrics, "gomabarn_exec_pool_down_answers_total", 1);
         char *msg = gmb_format("%s; answered at once (it is tried again every exec.pool_probe_interval_s)", down);
-        exec_respond_error(j, false, msg);
+        exec_respond_error(j, false, "pool down", msg);
         free(msg);
         exec_job_free(j);
         return;
@@ -185,7 +185,7 @@ void exec_upload_and_execute(void *arg)
     if (pin_input_files(j, blobs, pins, &why) < 0) {
         free(pins);
         free(blobs);
-        exec_respond_error(j, false, why);
+        exec_respond_error(j, false, "input files unreadable", why);
         free(why);
         exec_job_free(j);
         return;
@@ -198,7 +198,7 @@ void exec_upload_and_execute(void *arg)
     if (e) {
         char *msg = gmb_format("Buildbarn (instance \"%s\"): uploading inputs: %s", j->instance, e->message);
         rev2_error_free(e);
-        exec_respond_error(j, false, msg);
+        exec_respond_error(j, false, "input upload failed", msg);
         free(msg);
         exec_job_free(j);
         return;
