@@ -42,6 +42,7 @@
 #include "goma_files.h"
 #include "goma_wire.h"
 #include "pb_reader.h"
+#include "rev2_proto.h"
 
 #define RESET_BYTES ((uint64_t)16 << 20)
 
@@ -115,9 +116,8 @@ static void look_up_stored(goma_files *f, char **keys, const fields *blobs)
             which[req.n_hash_key] = i;
             req.hash_key[req.n_hash_key++] = keys[i];
         }
-    size_t n = devtools_goma__lookup_file_req__get_packed_size(&req);
-    uint8_t *bytes = gmb_malloc(n + 1);
-    devtools_goma__lookup_file_req__pack(&req, bytes);
+    size_t n;
+    uint8_t *bytes = REV2_PACK(&req, &n);
     gmb_buf resp;
     gmb_buf_init(&resp, GMB_BUF_UNLIMITED);
     const char *why = NULL;
@@ -174,9 +174,8 @@ static void store_blobs(goma_files *f, DevtoolsGoma__FileBlob **blobs, size_t n)
     DevtoolsGoma__StoreFileReq req = DEVTOOLS_GOMA__STORE_FILE_REQ__INIT;
     req.n_blob = n;
     req.blob = blobs;
-    size_t len = devtools_goma__store_file_req__get_packed_size(&req);
-    uint8_t *bytes = gmb_malloc(len + 1);
-    devtools_goma__store_file_req__pack(&req, bytes);
+    size_t len;
+    uint8_t *bytes = REV2_PACK(&req, &len);
     gmb_buf resp;
     gmb_buf_init(&resp, GMB_BUF_UNLIMITED);
     const char *why = NULL;
@@ -192,9 +191,8 @@ static void store_blobs(goma_files *f, DevtoolsGoma__FileBlob **blobs, size_t n)
 
 static void key_of_blob(const DevtoolsGoma__FileBlob *b, char key[65])
 {
-    size_t len = devtools_goma__file_blob__get_packed_size(b);
-    uint8_t *bytes = gmb_malloc(len + 1);
-    devtools_goma__file_blob__pack(b, bytes);
+    size_t len;
+    uint8_t *bytes = REV2_PACK(b, &len);
     rev2_digest d;
     rev2_digest_of_bytes(bytes, len, &d);
     memcpy(key, d.hash, 65);
