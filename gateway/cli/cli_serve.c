@@ -1,5 +1,4 @@
 /* `gomabarn serve`: the goma-facing HTTP server. */
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,6 +8,7 @@
 #include "auth.h"
 #include "budget.h"
 #include "cli.h"
+#include "cli_args.h"
 #include "client_config.h"
 #include "cas_store.h"
 #include "exec_pipeline.h"
@@ -65,23 +65,8 @@ static int parse_options(int argc, char **argv, const char **config_path)
 {
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    *config_path = NULL;
-    optind = 1;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            *config_path = optarg;
-            break;
-        case 'h':
-            fputs(usage, stdout);
-            return 0;
-        default:
-            fputs(usage, stderr);
-            return 2;
-        }
-    }
-    return -1;
+    const gmb_cli_spec spec = {"gomabarn serve", usage, "c:h", options, NULL, NULL};
+    return gmb_cli_options(&spec, argc, argv, config_path);
 }
 
 /* A store too small for real work is said at start, not found out from
@@ -205,7 +190,8 @@ int gmb_cli_serve(int argc, char **argv)
     if (!(shadow = serve_shadow_start(&cfg, met, parts.view, http, &err)))
         goto fail;
     parts.shadow = serve_shadow_queue(shadow);
-    pipeline = exec_pipeline_new(&parts);
+    if (!(pipeline = exec_pipeline_new(&parts, &err)))
+        goto fail;
     exec_pipeline_routes(pipeline, http, cfg.http_path_prefix);
     status = status_page_new(&cfg, client, store, files, http, met, rlog);
     status_page_watch_budget(status, budget);

@@ -74,7 +74,8 @@ void exec_respond(exec_job *j, DevtoolsGoma__ExecResp *resp)
     const char *why = NULL;
     if (goma_messages_to_groups(GOMA_MSG_EXEC_RESP, flat, n, &wire, &why) == 0) {
         http_respond(j->req, 200, "binary/x-protocol-buffer", wire.data, wire.len);
-    } else {
+    } else { /* our own encoding refused: a bug, said here since nothing else reports it */
+        GMB_ERROR("exec", "#%llu answered 500: cannot encode the ExecResp: %s", (unsigned long long)j->id, why);
         char *msg = gmb_format("gomabarn: cannot encode the ExecResp: %s\n", why);
         http_respond(j->req, 500, "text/plain; charset=utf-8", msg, strlen(msg));
         free(msg);

@@ -204,11 +204,21 @@ static void on_exec(http_request *r, void *user)
     work_pool_run(p->pool, prepare, j);
 }
 
-exec_pipeline *exec_pipeline_new(const exec_pipeline_parts *parts)
+exec_pipeline *exec_pipeline_new(const exec_pipeline_parts *parts, char **err)
 {
     const gmb_config *cfg = parts->cfg;
     gmb_view *view = parts->view;
+    /* gmb_config_load checked the rules already: this only fails for a
+     * configuration built otherwise. */
+    gmb_routes routes;
+    char *why = NULL;
+    if (gmb_routes_parse(&cfg->routing_rules, &routes, &why) < 0) {
+        *err = gmb_format("routing.rules: %s", why);
+        free(why);
+        return NULL;
+    }
     exec_pipeline *p = gmb_calloc(1, sizeof *p);
+    p->routes = routes;
     p->client = parts->client;
     p->store = parts->store;
     p->files = parts->files;
@@ -236,12 +246,6 @@ exec_pipeline *exec_pipeline_new(const exec_pipeline_parts *parts)
         p->platform[p->n_platform++] =
             (rev2_property){gmb_strdup("container-image"), gmb_strdup(cfg->platform_container_image)};
     p->timeout_ms = cfg->exec_timeout_s * 1000;
-    char *why = NULL;
-    if (gmb_routes_parse(&cfg->routing_rules, &p->routes, &why) < 0) {
-        /* gmb_config_validate checked them already. */
-        GMB_ERROR("exec", "%s", why);
-        free(why);
-    }
     p->allow_header = cfg->routing_allow_header;
     for (size_t i = 0; i < cfg->exec_env_allow.n; i++) {
         p->env_allow.items = gmb_realloc(p->env_allow.items, (i + 1) * sizeof *p->env_allow.items);
