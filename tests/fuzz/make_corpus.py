@@ -640,6 +640,26 @@ def cc_args():
     }
 
 
+def worker_args():
+    """Compile lines as build systems write them, under the input root /r/p
+    (the target's root): mode byte (1 clang, 2 wd "build", 4 no shell),
+    then the NUL-separated argv."""
+    def line(mode, *args):
+        return bytes([mode]) + b"\0".join(a.encode() for a in args)
+
+    return {
+        "cmake_absolute": line(2, "gcc", "-I/r/p/include", "-isystem", "/r/p/third_party", "-O2", "-g",
+                               "-o", "CMakeFiles/x.dir/a.c.o", "-c", "/r/p/src/a.c"),
+        "autotools_relative": line(2, "gcc", "-DHAVE_CONFIG_H", "-I.", "-I../include", "-g", "-O2", "-c",
+                                   "../src/a.c", "-o", "a.o"),
+        "debian_flags": line(0, "gcc", "-g", "-O2", "-ffile-prefix-map=/r/p=.", "-fstack-protector-strong",
+                             "-Wformat", "-c", "a.c", "-o", "a.o"),
+        "clang_sysroot": line(1, "clang", "--sysroot=/r/p/sysroot", "-B/r/p/bin", "-gdwarf-5", "-c", "a.c"),
+        "names_not_paths": line(2, "gcc", "-MT", "/r/p/build/a.o", "-D", "DIR=/r/p", "-c", "/r/p/a.c"),
+        "no_shell": line(4, "gcc", "-g", "-c", "/r/p/a.c"),
+    }
+
+
 def cc_args_dict():
     flags = ["-c", "-o", "-E", "-M", "-MM", "-MD", "-MMD", "-MF", "-MT", "-MQ", "-MP", "-", ".c", ".cc", ".cpp",
              ".cxx", ".C", ".s", ".S", ".m", ".o", ".d", "\\\n", "\\ ", ":"]
@@ -715,7 +735,7 @@ CORPORA = {
     "goma_wire": goma_wire, "goma_files": goma_files, "http_body": http_body, "pb_reader": pb_reader, "exec_stream": exec_stream,
     "rpc_status": rpc_status_corpus, "output_list": output_list, "proto_json": proto_json,
     "view_tree": view_tree, "view_action": view_action, "config": config_corpus, "routing": routing_corpus,
-    "cc_args": cc_args,
+    "cc_args": cc_args, "worker_args": worker_args,
 }
 DICTS = {"config": config_dict, "cc_args": cc_args_dict}
 
