@@ -163,6 +163,13 @@ int gmb_cli_serve(int argc, char **argv)
         goto fail;
     warn_store_options(&so);
     files = goma_files_new(store);
+    if (cfg.goma_share_through_buildbarn) /* stopped by goma_files_free */
+        goma_files_share_start(files, &(goma_share_options){.client = client,
+                                                            .store = store,
+                                                            .queue_max = (size_t)cfg.goma_share_queue_max,
+                                                            .wait_ms = cfg.goma_share_wait_ms,
+                                                            .lookup_timeout_ms = cfg.goma_share_lookup_timeout_ms,
+                                                            .metrics = met});
     if (cfg.mount_enabled) {
         view = start_view(&cfg, store, &view_thread);
         view_running = view != NULL;

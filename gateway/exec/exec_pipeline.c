@@ -222,17 +222,6 @@ exec_pipeline *exec_pipeline_new(const exec_pipeline_parts *parts, char **err)
     p->client = parts->client;
     p->store = parts->store;
     p->files = parts->files;
-    /* Here because serve builds the pipeline from the whole config; the
-     * files outlive it (goma_files_free stops the sharing). */
-    if (cfg->goma_share_through_buildbarn && parts->files && parts->client) {
-        goma_share_options so = {.client = parts->client,
-                                 .store = parts->store,
-                                 .queue_max = (size_t)cfg->goma_share_queue_max,
-                                 .wait_ms = cfg->goma_share_wait_ms,
-                                 .lookup_timeout_ms = cfg->goma_share_lookup_timeout_ms,
-                                 .metrics = parts->metrics};
-        goma_files_share_start(parts->files, &so);
-    }
     p->pool = work_pool_new(parts->threads);
     p->pools = parts->pools;
     p->shadow = parts->shadow;
