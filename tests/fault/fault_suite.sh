@@ -17,7 +17,7 @@
 #
 # The settings are those docs/operations.md ("When things break")
 # recommends: buildbarn.scheduler_target, exec.fallback_instance = "fuse",
-# exec.max_queued_s = 15; gomabarn-cc with its defaults (GOMABARN_RACE=auto).
+# exec.max_queued_s = 5 (GOMABARN_FAULT_MAX_QUEUED_S); gomabarn-cc with its defaults (GOMABARN_RACE=auto).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -66,11 +66,14 @@ LOCAL_S=$(secs_since "$t")
 N_OBJ=$(ls ref/src/*.o | wc -l)
 echo "suite: local build (plain gcc, make -j8): $LOCAL_S s, $N_OBJ objects"
 
-# The gateway as a user with a second pool would run it.
+# The gateway as a user with a second pool would run it: an action that
+# waits for a worker longer than a few times what a healthy build's
+# actions wait (here up to ~3 s: make -j8 on 4 slots) goes to the other pool.
+MAX_QUEUED_S=${GOMABARN_FAULT_MAX_QUEUED_S:-5}
 gw_conf() { # FILE CACHE_DIR PORT
     gmb_conf "$1" "http = { port = $3; };" \
         "buildbarn = { target = \"$BB_TARGET\"; scheduler_target = \"$SCHEDULER_TARGET\"; instance_name = \"hardlinking\"; };" \
-        'exec = { max_queued_s = 15; fallback_instance = "fuse"; };' \
+        "exec = { max_queued_s = $MAX_QUEUED_S; fallback_instance = \"fuse\"; };" \
         "cache = { dir = \"$2\"; ${CACHE_EXTRA:-} };"
 }
 gw_start() { # NAME [PORT]: a gateway, its own cache directory; sets GW_PID, GW_PORT
@@ -132,8 +135,10 @@ fresh_times
 CACHE_DIR=$DISK/cas gw_start gwd
 build disk-full && finish_build
 gateway_notes "evictions $(metric gomabarn_cache_evictions_total), $(df -B1 --output=avail "$DISK" | tail -n 1) bytes free at the end"
-row "cache.dir's disk full (16 MiB tmpfs)" "$BASE_S" "evictions, remote compiles continue (all on the gateway)" \
-    test "$(metric gomabarn_cache_evictions_total)" -ge 1 -a "$(exec_done)" -ge "$N_OBJ"
+# Remote compiles continue: none fails on the gateway (a local compile is
+# only ever one that won its race).
+row "cache.dir's disk full (16 MiB tmpfs)" "$BASE_S" "evictions, no compile fails on the gateway" \
+    test "$(metric gomabarn_cache_evictions_total)" -ge 1 -a "$LOCAL_N" -eq "$RACES_N" -a "$REMOTE_N" -ge 1
 gw_stop
 umount "$DISK"
 
