@@ -12,8 +12,10 @@
 # It kills and restarts Buildbarn's workers, so it runs a cluster of its
 # own (tests/buildbarn with GOMABARN_BB_DIR=/tmp/gomabarn-bb-fault and
 # GOMABARN_BB_PORT_OFFSET=100, or GOMABARN_FAULT_BB_DIR/_PORT_OFFSET),
-# never the shared one, and stops it at the end. Root: the disk-full row
-# mounts a tmpfs. KEEP=1 keeps the work directory.
+# never the shared one, and stops it at the end. One suite at a time (they
+# would share that cluster). Root: the disk-full row mounts a tmpfs.
+# KEEP=1 keeps the work directory (each build's log under b/, each
+# gateway's log); the cluster's logs stay in its data root.
 #
 # The settings are those docs/operations.md ("When things break")
 # recommends: buildbarn.scheduler_target, exec.fallback_instance = "fuse",
