@@ -164,6 +164,9 @@ void cas_pin_release(cas_pin *p);
 /* How many of its digests the set pinned (those present when pinned). */
 size_t cas_pin_count(const cas_pin *p);
 bool cas_store_contains(cas_store *s, const rev2_digest *d);
+/* Whether a blob of `size` bytes could fit at all (its disk blocks within
+ * max_bytes); one that could not is refused with -EFBIG when written. */
+bool cas_store_could_hold(cas_store *s, int64_t size);
 /* Finds a stored blob by hash alone (any size): for callers that know
  * only a hash, such as goma keys after a restart. */
 bool cas_store_find_hash(cas_store *s, const char *hash, rev2_digest *out);

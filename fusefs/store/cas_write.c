@@ -41,6 +41,11 @@ int cas_pwrite_all(int fd, const void *data, size_t n, off_t off)
     return 0;
 }
 
+bool cas_store_could_hold(cas_store *s, int64_t size)
+{
+    return size >= 0 && cas_index_disk_of(&s->index, size) <= s->opts.max_bytes;
+}
+
 /* -EFBIG (logged once here: an errno has no words) if a blob of `size`
  * bytes could never fit; 0 otherwise. */
 static int refuse_too_large(cas_store *s, uint64_t size, const rev2_digest *d)

@@ -245,6 +245,15 @@ static int resolve_input(inputs_build *b, size_t i, char **err)
         free(abs);
         return 0;
     }
+    if (spec && spec->has_size && !cas_store_could_hold(b->store, spec->size)) {
+        /* Said now, before the client is asked for it: otherwise every
+         * compile sends the file (cc1: 33 MB) only to have it refused. */
+        gmb_fail(err, "input \"%s\" (a toolchain file of %lld bytes): the gateway's content store failed: %s",
+                 in->filename, (long long)spec->size, cas_error_words(-EFBIG));
+        b->server_error = -EFBIG;
+        free(abs);
+        return -1;
+    }
     staged_input *st = &b->st[i];
     cas_pin *pin = NULL;
     int found = resolve(b->files, in, &st->digest, &pin, err);

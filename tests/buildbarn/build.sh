@@ -22,6 +22,11 @@ BIN="$OUT/bin"
 PROGRAMS=(bb_storage bb_scheduler bb_worker bb_runner)
 
 have_all() { for p in "${PROGRAMS[@]}"; do [ -x "$BIN/$p" ] || return 1; done; }
+# Two clusters (start.sh with different port offsets) may start at once:
+# one builds, the other then finds the binaries.
+mkdir -p "$CACHE_ROOT/buildbarn"
+exec 8>"$CACHE_ROOT/buildbarn/build.lock"
+flock -w 1200 8 || { echo "buildbarn/build.sh: another build holds the lock for 20 min" >&2; exit 1; }
 if have_all; then
     echo "buildbarn/build.sh: reusing binaries for $KEY" >&2
     echo "$BIN"

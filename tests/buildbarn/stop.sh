@@ -3,7 +3,8 @@
 # bb_worker drains rather than exits on SIGTERM, and nothing here is
 # worth waiting for)
 # and unmounts the fuse worker's build directory. Exits 0 even when
-# nothing was running.
+# nothing was running. Only the cluster of $GOMABARN_BB_DIR: its pids and
+# its mount are all under that data root.
 set -uo pipefail
 BB=${GOMABARN_BB_DIR:-/tmp/gomabarn-bb}
 

@@ -3,7 +3,8 @@
  * it go (100 builds leave no pin behind), and a store failure (a FILE_META
  * larger than cache.max_bytes) is the server's error (not -EINVAL, so
  * never BAD_REQUEST) with the store's reason in words, while a corrupt
- * embedded blob stays the client's. */
+ * embedded blob stays the client's. A toolchain file larger than the
+ * store is refused before the client is asked to send it. */
 #include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -191,6 +192,48 @@ static void corrupt_embedded_blob_is_the_clients(void)
     cas_store_close(s);
 }
 
+static void toolchain_file_larger_than_the_store_refused_at_once(void)
+{
+    /* A toolchain_included request naming a 6 MiB compiler for a 4 MiB
+     * store: refused before the client is asked to send it (no missing
+     * input, so no upload that could only be refused), as the server's
+     * error; a spec that fits is asked for as usual. */
+    cas_store *s = open_store(4 << 20);
+    goma_files *f = goma_files_new(s);
+    char unknown[65];
+    memset(unknown, 'c', 64);
+    unknown[64] = '\0';
+    one_input_req r;
+    one_input(&r, unknown);
+    r.in.filename = "/usr/bin/big-cc";
+    DevtoolsGoma__ToolchainSpec spec = DEVTOOLS_GOMA__TOOLCHAIN_SPEC__INIT, *specs[1] = {&spec};
+    spec.path = "/usr/bin/big-cc";
+    spec.hash = unknown;
+    spec.has_size = true;
+    spec.size = 6 << 20;
+    r.req.has_toolchain_included = r.req.toolchain_included = true;
+    r.req.n_toolchain_specs = 1;
+    r.req.toolchain_specs = specs;
+    exec_inputs in;
+    char *err = NULL;
+    int rc = exec_inputs_build(f, s, &r.req, NULL, &in, &err);
+    CHECK_INT(rc, -EFBIG);
+    CHECK(!cas_error_is_client(rc));
+    CHECK_INT(in.n_missing, 0);
+    CHECK_CONTAINS(err, "input \"/usr/bin/big-cc\" (a toolchain file of 6291456 bytes)");
+    CHECK_CONTAINS(err, "larger than the whole content store (cache.max_bytes)");
+    exec_inputs_free(&in);
+    free(err);
+    err = NULL;
+    spec.size = 1 << 20;
+    CHECK_INT(exec_inputs_build(f, s, &r.req, NULL, &in, &err), 0);
+    CHECK_INT(in.n_missing, 1);
+    exec_inputs_free(&in);
+    free(err);
+    goma_files_free(f);
+    cas_store_close(s);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
@@ -198,6 +241,7 @@ int main(void)
     RUN(inputs_pinned_then_released);
     RUN(store_failure_is_the_servers);
     RUN(corrupt_embedded_blob_is_the_clients);
+    RUN(toolchain_file_larger_than_the_store_refused_at_once);
     char *rm = gmb_format("rm -rf %s", dir);
     if (system(rm) != 0)
         fprintf(stderr, "could not remove %s\n", dir);

@@ -1,12 +1,19 @@
 // Settings shared by every process of gomabarn's test cluster. All state
 // lives below the data root passed as the extVar BB; everything listens
-// on loopback only.
+// on loopback only. GOMABARN_BB_PORT_OFFSET (start.sh sets it, default 0)
+// moves every port, so a second cluster can run beside the shared one.
+local offset = std.parseInt(std.extVar('GOMABARN_BB_PORT_OFFSET'));
+local shifted(ports) = {
+  [k]: if std.isObject(ports[k]) then shifted(ports[k]) else ports[k] + offset
+  for k in std.objectFields(ports)
+};
+
 {
   root: std.extVar('BB'),
   allow: { allow: {} },
   maximumMessageSizeBytes: 16 * 1024 * 1024,
 
-  ports: {
+  ports: shifted({
     storage: 8980,
     storageMutualTls: 8981,   // TLS, client certificate required
     storageBearerToken: 8979,  // plain text, JWT bearer token required
@@ -20,7 +27,7 @@
       hardlinking: 9983,
       fuse: 9984,
     },
-  },
+  }),
 
   address(port): '127.0.0.1:%d' % port,
   grpcServer(port): { listenAddresses: [$.address(port)], authenticationPolicy: $.allow },
