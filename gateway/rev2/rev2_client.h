@@ -160,6 +160,11 @@ typedef struct {
      * call ends with UNAVAILABLE and rev2_error_is_queue_timeout. 0: no
      * limit (Buildbarn's own platformQueueWithNoWorkersTimeout applies). */
     int64_t max_queued_ms;
+    /* With max_queued_ms: while QUEUED, every QUEUE_CHECK_MS the action
+     * gives up early (the same queue timeout) if this says its pool was
+     * marked down after it was queued (another action's queue timeout,
+     * the scheduler listing no workers). NULL: no check. */
+    struct rev2_pool_health *pools;
 } rev2_execute_options;
 void rev2_execute(rev2_client *c, const char *instance, const rev2_digest *action, const rev2_execute_options *opts,
                   rev2_progress_cb progress, rev2_execute_cb cb, void *user);

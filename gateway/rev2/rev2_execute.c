@@ -8,6 +8,7 @@
 #include "rev2_client_internal.h"
 #include "rev2_exec_stream.h"
 #include "rev2_known_blobs.h"
+#include "rev2_pool_health.h"
 #include "rev2_retry.h"
 #include "rev2_rpc.h"
 #include "rev2_unary.h"
@@ -72,7 +73,12 @@ typedef struct {
     int64_t queued_since_ms;
     bool deadline_is_queue;
     bool rewatch;
+    int64_t submitted_ms; /* the first Execute: a pool marked down later gives this action up */
 } exec_op;
+
+/* While QUEUED with opts.pools, the call ends this often to ask whether
+ * the pool was marked down meanwhile (then WaitExecution goes on). */
+#define QUEUE_CHECK_MS 1000
 
 #define STAGE_QUEUED BUILD__BAZEL__REMOTE__EXECUTION__V2__EXECUTION_STAGE__VALUE__QUEUED
 #define STAGE_EXECUTING BUILD__BAZEL__REMOTE__EXECUTION__V2__EXECUTION_STAGE__VALUE__EXECUTING
@@ -184,12 +190,21 @@ static bool queue_watch_ended(exec_op *x, rev2_error **err)
         return true;
     }
     rev2_error_free(*err);
+    int64_t waited = rev2_now_ms() - x->queued_since_ms;
+    char down[512];
+    bool pool_down =
+        x->opts.pools && rev2_pool_health_down_since(x->opts.pools, x->instance, x->submitted_ms, down, sizeof down);
+    if (waited < x->opts.max_queued_ms && !pool_down) { /* a check, not the end: wait on */
+        x->waiting = x->st.operation_name != NULL;
+        exec_attempt(x);
+        return true;
+    }
     REV2_STAT_ADD(x->client, queue_timeouts, 1);
     /* No waiter left: the scheduler drops the operation within a minute. */
     exec_finish(x, rev2_error_new(REV2_UNAVAILABLE,
-                                  "queued for %lld s and no worker of the pool took it (the pool has no free worker, "
-                                  "or its workers disappeared; exec.max_queued_s)",
-                                  (long long)((rev2_now_ms() - x->queued_since_ms) / 1000)));
+                                  "queued for %lld s and no worker of the pool took it (%s; exec.max_queued_s)",
+                                  (long long)(waited / 1000),
+                                  pool_down ? down : "the pool has no free worker, or its workers disappeared"));
     return true;
 }
 
@@ -245,6 +260,8 @@ static void exec_attempt(exec_op *x)
         int64_t left = x->opts.max_queued_ms - (rev2_now_ms() - x->queued_since_ms);
         if (left < 1)
             left = 1;
+        if (x->opts.pools && left > QUEUE_CHECK_MS)
+            left = QUEUE_CHECK_MS;
         if (left < timeout) {
             timeout = left;
             x->deadline_is_queue = true;
@@ -292,6 +309,7 @@ void rev2_execute(rev2_client *c, const char *instance, const rev2_digest *actio
     x->cb = cb;
     x->user = user;
     x->attempt = 1;
+    x->submitted_ms = rev2_now_ms();
     rev2_exec_stream_init(&x->st);
     REV2_STAT_ADD(c, executes, 1);
     if (x->opts.skip_cache_lookup)

@@ -105,6 +105,18 @@ bool rev2_pool_health_refuse(rev2_pool_health *h, const char *instance, char *wh
     return refuse;
 }
 
+bool rev2_pool_health_down_since(rev2_pool_health *h, const char *instance, int64_t since_ms, char *why,
+                                 size_t why_size)
+{
+    pthread_mutex_lock(&h->lock);
+    pool *p = pool_of(h, instance);
+    bool down = p && p->known && !p->up && p->since_ms >= since_ms;
+    if (down)
+        snprintf(why, why_size, "pool \"%s\" was marked down meanwhile: %s", instance, p->reason);
+    pthread_mutex_unlock(&h->lock);
+    return down;
+}
+
 void rev2_pool_health_up(rev2_pool_health *h, const char *instance)
 {
     pthread_mutex_lock(&h->lock);

@@ -33,6 +33,12 @@ void rev2_pool_health_watch(rev2_pool_health *h, rev2_client *scheduler, int64_t
 /* True if a request to `instance` should not be sent: the pool is down
  * and this is not its turn to probe. The reason goes into why. */
 bool rev2_pool_health_refuse(rev2_pool_health *h, const char *instance, char *why, size_t why_size);
+/* True if `instance` was marked down at or after `since_ms` (and still
+ * is): an action queued on it before then will not be taken, so it gives
+ * up now; one sent later (a probe) has its own queue time. The reason
+ * goes into why. */
+bool rev2_pool_health_down_since(rev2_pool_health *h, const char *instance, int64_t since_ms, char *why,
+                                 size_t why_size);
 void rev2_pool_health_up(rev2_pool_health *h, const char *instance);
 void rev2_pool_health_down(rev2_pool_health *h, const char *instance, const char *reason);
 

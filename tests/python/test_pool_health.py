@@ -11,6 +11,8 @@ worker takes them, as Buildbarn's reference deployment does).
   retryable error naming the cause, the pool is marked down, the next miss
   is answered at once, a cache hit is still served, and once the probe
   interval has passed a request tries a down pool again.
+- Actions queued before the pool was marked down give up then, not each
+  after its own exec.max_queued_s.
 """
 import concurrent.futures
 import gzip
@@ -121,6 +123,39 @@ def test_queue_timeout_marks_the_pool_down_and_a_probe_brings_it_back(gg, server
     hit, _ = call(gg, port, sleepers[0])
     assert hit.cache_hit == 2 and hit.result.exit_status == 0, hit
     assert "pool \"hardlinking\" is down" in log.read_text()
+
+
+@pytest.fixture(scope="module")
+def queue4_server(tmp_path_factory):
+    """exec.max_queued_s = 4: long enough against the 1 s queue checks."""
+    proc, port, _ = gmb_serve.start(
+        tmp_path_factory.mktemp("queue4"),
+        'buildbarn = { instance_name = "hardlinking"; };\nexec = { max_queued_s = 4; pool_probe_interval_s = 30; };')
+    yield port
+    gmb_serve.stop(proc, timeout=20)
+
+
+def test_actions_queued_on_a_pool_give_up_when_it_is_marked_down(gg, queue4_server):
+    """A pool that loses its workers: once one queued action has timed out
+    and marked it down, the others queued before give up within a second,
+    not each after its own exec.max_queued_s (a build's queued compiles
+    would otherwise fall back one by one)."""
+    port = queue4_server
+    sleepers = [shell_req(gg, "sleep 12; echo slept > out.txt", "gsleep%d" % i) for i in range(4)]
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        busy = [pool.submit(call, gg, port, r) for r in sleepers]
+        time.sleep(1.5)  # every slot taken
+        first = pool.submit(call, gg, port, shell_req(gg, "echo a > out.txt", "queued-a"))
+        time.sleep(2)
+        second, took = call(gg, port, shell_req(gg, "echo b > out.txt", "queued-b"))
+        a, took_a = first.result()
+        assert any("no worker of the pool took it" in m for m in a.error_message), a.error_message
+        assert any("marked down meanwhile" in m for m in second.error_message), second.error_message
+        # a timed out after its 4 s about 2 s into b's wait; b gave up at
+        # its next check, well before its own 4 s.
+        assert took < 3.5, (took, took_a)
+        for f in busy:
+            f.result()
 
 
 def test_a_down_pool_is_tried_again_after_the_probe_interval(gg, server):
