@@ -47,6 +47,7 @@ typedef struct {
     int64_t exec_timeout_s;
     gmb_strlist exec_env_allow;
     char *exec_path;
+    char *exec_shell;
     int64_t exec_max_outputs;
     int64_t exec_max_output_bytes;
     int64_t exec_max_blob_memory_bytes;

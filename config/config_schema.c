@@ -65,6 +65,11 @@ const gmb_config_key gmb_config_schema[] = {
       "not split the action cache"),
     K("exec.path", GMB_CFG_STRING, exec_path, "/usr/local/bin:/usr/bin:/bin", 0, 0,
       "PATH of every action (the client's PATH names client directories); empty: none"),
+    K("exec.shell", GMB_CFG_STRING, exec_shell, "/bin/sh", 0, 0,
+      "POSIX shell on the workers that runs a GCC or clang compile whose arguments name client paths under the input "
+      "root (absolute sources, -I directories) or ask for debug info: it puts in the worker's directory for them and "
+      "maps it back to the client's with -ffile-prefix-map, so objects match a local compile; empty: arguments run "
+      "as sent"),
     K("exec.max_outputs", GMB_CFG_INT, exec_max_outputs, "100000", 1, 100000000,
       "most output files, symlinks and directories one answer may carry (output directories expanded); past it the "
       "request fails with an error naming the action"),

@@ -19,6 +19,8 @@ PACKAGES=(
     procps psmisc curl openssl binutils
     # clang: the sanitizer build (its UBSan catches more than gcc's) and the fuzz targets
     clang llvm libclang-rt-14-dev clang-format
+    # chromium: integration.status_page renders the status pages in a real (headless) browser
+    chromium
 )
 
 # deb-src for Debian's own archive, so tests and examples can compile real

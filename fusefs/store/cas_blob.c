@@ -56,6 +56,20 @@ static bool verify_once(cas_store *s, const rev2_digest *d)
     return ok;
 }
 
+/* The file's mtime carries the LRU order across restarts; a minute's
+ * precision is enough for that, so a blob read on every cache hit costs
+ * no write to its inode each time. */
+#define MTIME_EVERY_MS 60000
+
+static void touch_file_locked(cas_entry *e, int fd)
+{
+    int64_t now = rev2_now_ms();
+    if (e->mtime_set_ms && now - e->mtime_set_ms < MTIME_EVERY_MS)
+        return;
+    e->mtime_set_ms = now;
+    futimens(fd, NULL);
+}
+
 cas_blob *cas_store_open_blob(cas_store *s, const char *instance, const rev2_digest *d, int *error)
 {
     /* The empty blob needs no fetch. */
@@ -78,7 +92,7 @@ cas_blob *cas_store_open_blob(cas_store *s, const char *instance, const rev2_dig
             e->pins++;
             h->pinned = true;
             cas_index_touch(&s->index, e);
-            futimens(h->fd, NULL); /* the file's mtime carries LRU order across restarts */
+            touch_file_locked(e, h->fd);
             s->stats.hits++;
             snprintf(h->path, sizeof h->path, "/proc/self/fd/%d", h->fd);
             pthread_mutex_unlock(&s->lock);

@@ -27,6 +27,7 @@ typedef struct cas_entry {
     int64_t pinned_until_ms;         /* while timed_pins > 0: they hold until then */
     uint64_t id;                     /* unique in this index: a pin finds its own entry, not a later twin */
     uint64_t disk;                   /* disk space it takes (cas_index_disk_of its size) */
+    int64_t mtime_set_ms;            /* when this process last set its file's mtime (cas_blob.c) */
     struct cas_flight *flight;       /* while CAS_FETCHING */
     struct cas_entry *chain;         /* next in the hash bucket */
     struct cas_entry *newer, *older; /* LRU list, CAS_PRESENT only */

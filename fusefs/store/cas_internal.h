@@ -48,6 +48,8 @@ struct cas_store {
     uint64_t tmp_counter;
     uint64_t min_free;       /* the low-water mark in force (bytes; 0: none) */
     int64_t space_warned_ms; /* when the low-water warning was last logged */
+    int64_t space_read_ms;   /* when statvfs was last read (cas_make_room_locked) */
+    bool space_short;        /* then: below the low-water mark even after evicting */
 
     /* The verifier thread hashes streamed blobs as they land, so the gRPC
      * thread only writes them and goes back for more. */

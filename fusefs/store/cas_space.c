@@ -18,6 +18,11 @@
 #define WRITE_TRIES 3
 /* The low-water warning is logged at most this often. */
 #define SPACE_WARN_EVERY_MS 60000
+/* How long a free-space reading stands for the checks after a handle is
+ * closed or pins let go (statvfs there cost two system calls per cache
+ * hit); making room for a write always reads afresh, and a store that was
+ * short of space reads again at once. */
+#define SPACE_FRESH_MS 1000
 
 static bool fs_space(const char *dir, uint64_t *total, uint64_t *avail, uint64_t *block)
 {
@@ -76,7 +81,7 @@ void cas_evict_locked(cas_store *s)
             break; /* everything left is in use */
         evict_one_locked(s, e, now, false);
     }
-    if (s->min_free)
+    if (s->min_free && (s->space_short || now - s->space_read_ms >= SPACE_FRESH_MS))
         cas_make_room_locked(s, 0, false);
 }
 
@@ -102,13 +107,15 @@ static void warn_space_locked(cas_store *s, uint64_t avail, uint64_t want, uint6
 uint64_t cas_make_room_locked(cas_store *s, uint64_t want, bool disk_full)
 {
     uint64_t total, avail = 0, block, need = 0;
+    int64_t now = rev2_now_ms();
     if (fs_space(s->dir, &total, &avail, &block) && avail < s->min_free + want)
         need = s->min_free + want - avail;
     if (disk_full && need < want)
         need = want; /* a quota, or space statvfs does not see */
+    s->space_read_ms = now;
+    s->space_short = need > 0;
     if (need == 0)
         return 0;
-    int64_t now = rev2_now_ms();
     uint64_t freed = 0;
     while (freed < need) {
         cas_entry *e = cas_index_eviction_candidate(&s->index, now, false);
@@ -118,6 +125,7 @@ uint64_t cas_make_room_locked(cas_store *s, uint64_t want, bool disk_full)
             break;
         freed += evict_one_locked(s, e, now, true);
     }
+    s->space_short = freed < need;
     warn_space_locked(s, avail, want, need, freed, disk_full);
     return freed;
 }

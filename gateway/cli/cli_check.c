@@ -4,7 +4,6 @@
 #include <stdarg.h>
 #include <strings.h>
 #include <errno.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_args.h"
 #include "rev2_pool_health.h"
 #include "client_config.h"
 #include "errmsg.h"
@@ -288,36 +288,36 @@ static void check_local(const gmb_config *cfg)
     close(s);
 }
 
+/* --instance NAME, repeated. */
+typedef struct {
+    const char **names; /* room for every argument */
+    size_t n;
+} instance_list;
+
+static int instance_option(int opt, const char *arg, void *user)
+{
+    instance_list *l = user;
+    l->names[l->n++] = arg;
+    return -1;
+}
+
 int gmb_cli_check(int argc, char **argv)
 {
     static const struct option options[] = {{"config", required_argument, NULL, 'c'},
                                             {"instance", required_argument, NULL, 'n'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
-    const char *config_path = NULL;
-    const char **instances = gmb_calloc((size_t)argc + 2, sizeof *instances);
-    gmb_routes routes = {0};
-    size_t n_instances = 0;
-    optind = 1;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "c:n:h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config_path = optarg;
-            break;
-        case 'n':
-            instances[n_instances++] = optarg;
-            break;
-        case 'h':
-            fputs(usage, stdout);
-            free(instances);
-            return 0;
-        default:
-            fputs(usage, stderr);
-            free(instances);
-            return 2;
-        }
+    const char *config_path;
+    instance_list list = {gmb_calloc((size_t)argc + 2, sizeof *list.names), 0};
+    const gmb_cli_spec spec = {"gomabarn check", usage, "c:n:h", options, instance_option, &list};
+    int parsed = gmb_cli_options(&spec, argc, argv, &config_path);
+    if (parsed >= 0) {
+        free(list.names);
+        return parsed;
     }
+    const char **instances = list.names;
+    size_t n_instances = list.n;
+    gmb_routes routes = {0};
     gmb_config cfg;
     gmb_config_defaults(&cfg);
     char *err = NULL;

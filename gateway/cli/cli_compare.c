@@ -1,12 +1,12 @@
 /* `gomabarn compare`: what shadow execution found on a running gateway,
  * as text or JSON (the gateway's /compare/report, shadow_page.h). */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "http_client.h"
 #include "cli.h"
+#include "cli_args.h"
 #include "config.h"
 #include "errmsg.h"
 #include "html.h"
@@ -69,6 +69,32 @@ static int split_gateway(const char *text, char *host, size_t host_size, int *po
     return 0;
 }
 
+typedef struct {
+    const char *gateway;
+    long long since;
+    bool json;
+} compare_args;
+
+static int compare_option(int opt, const char *arg, void *user)
+{
+    compare_args *a = user;
+    switch (opt) {
+    case 'g':
+        a->gateway = arg;
+        return -1;
+    case 's':
+        a->since = duration_s(arg);
+        if (a->since <= 0) {
+            fprintf(stderr, "%s: bad --since \"%s\" (seconds, or a number with s, m, h or d: 30m, 2h)\n", me, arg);
+            return 2;
+        }
+        return -1;
+    default: /* 'J' */
+        a->json = true;
+        return -1;
+    }
+}
+
 int gmb_cli_compare(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -76,42 +102,17 @@ int gmb_cli_compare(int argc, char **argv)
         {"since", required_argument, NULL, 's'},  {"json", no_argument, NULL, 'J'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
-    const char *config_path = NULL, *gateway = NULL;
-    long long since = 0;
-    bool json = false;
-    optind = 1;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "c:g:h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config_path = optarg;
-            break;
-        case 'g':
-            gateway = optarg;
-            break;
-        case 's':
-            since = duration_s(optarg);
-            if (since <= 0) {
-                fprintf(stderr, "%s: bad --since \"%s\" (seconds, or a number with s, m, h or d: 30m, 2h)\n", me,
-                        optarg);
-                return 2;
-            }
-            break;
-        case 'J':
-            json = true;
-            break;
-        case 'h':
-            fputs(usage, stdout);
-            return 0;
-        default:
-            fputs(usage, stderr);
-            return 2;
-        }
-    }
-    if (argc - optind != 0 && argc - optind != 2) {
-        fprintf(stderr, "%s: give both PRIMARY and SHADOW instance names, or neither\n\n%s", me, usage);
-        return 2;
-    }
+    compare_args args = {0};
+    const gmb_cli_spec spec = {me, usage, "c:g:h", options, compare_option, &args};
+    const char *config_path;
+    int parsed = gmb_cli_options(&spec, argc, argv, &config_path);
+    if (parsed >= 0)
+        return parsed;
+    const char *gateway = args.gateway;
+    long long since = args.since;
+    bool json = args.json;
+    if (argc - optind != 0 && argc - optind != 2)
+        return gmb_cli_usage_error(&spec, true, "give both PRIMARY and SHADOW instance names, or neither");
 
     char host[256];
     int port = 0;

@@ -1,12 +1,12 @@
 /* `gomabarn mount`: the lazy CAS view on its own, without any goma
  * client: for looking into Buildbarn's CAS and for worker developers. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cas_store.h"
 #include "cli.h"
+#include "cli_args.h"
 #include "client_config.h"
 #include "log.h"
 #include "view.h"
@@ -34,6 +34,13 @@ static const char usage[] = "usage: gomabarn mount [--config FILE] [--mountpoint
                             "Needs /dev/fuse and root (or fusermount3). A dead mount left by a killed\n"
                             "gomabarn at PATH is detached first.\n";
 
+/* --mountpoint, the one option of its own. */
+static int mount_option(int opt, const char *arg, void *user)
+{
+    *(const char **)user = arg;
+    return -1;
+}
+
 int gmb_cli_mount(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -42,29 +49,13 @@ int gmb_cli_mount(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *config_path = NULL, *mountpoint = NULL;
-    optind = 1;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "c:m:h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config_path = optarg;
-            break;
-        case 'm':
-            mountpoint = optarg;
-            break;
-        case 'h':
-            fputs(usage, stdout);
-            return 0;
-        default:
-            fputs(usage, stderr);
-            return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "gomabarn mount: unexpected argument \"%s\"\n\n%s", argv[optind], usage);
-        return 2;
-    }
+    const char *config_path, *mountpoint = NULL;
+    const gmb_cli_spec spec = {"gomabarn mount", usage, "c:m:h", options, mount_option, &mountpoint};
+    int parsed = gmb_cli_options(&spec, argc, argv, &config_path);
+    if (parsed >= 0)
+        return parsed;
+    if (optind < argc)
+        return gmb_cli_usage_error(&spec, true, "unexpected argument \"%s\"", argv[optind]);
     gmb_config cfg;
     gmb_config_defaults(&cfg);
     char *err = NULL;

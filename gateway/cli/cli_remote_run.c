@@ -1,11 +1,11 @@
 /* `gomabarn remote-run`: option parsing and wiring; the work is in
  * remote_run.c. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cli_args.h"
 #include "client_config.h"
 #include "log.h"
 #include "remote_run.h"
@@ -83,84 +83,86 @@ typedef struct {
     size_t n_extra;
     int64_t timeout_ms; /* --timeout; 0: Buildbarn's */
     bool no_cache, quiet;
+    const gmb_cli_spec *spec; /* while parsing */
 } run_args;
+
+static const struct option options[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"instance", required_argument, NULL, 'n'},
+    {"input", required_argument, NULL, 'i'},
+    {"output", required_argument, NULL, 'o'},
+    {"env", required_argument, NULL, 'e'},
+    {"platform", required_argument, NULL, 'p'},
+    {"timeout", required_argument, NULL, 't'},
+    {"no-cache", no_argument, NULL, 'N'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* One option into a (run_args); false for a bad value. */
+static bool take_option(run_args *a, int opt, const char *arg)
+{
+    bool ok = true;
+    switch (opt) {
+    case 'n':
+        a->instance = arg;
+        break;
+    case 'i':
+        a->inputs[a->n_inputs++] = arg;
+        break;
+    case 'o':
+        a->outputs[a->n_outputs++] = arg;
+        break;
+    case 'e': {
+        rev2_property p = parse_kv(arg, &ok);
+        if (ok)
+            put_property(a->env, &a->n_env, p);
+        break;
+    }
+    case 'p':
+        if (a->n_extra < 64)
+            a->extra_platform[a->n_extra++] = parse_kv(arg, &ok);
+        break;
+    case 't': {
+        char *end;
+        double s = strtod(arg, &end);
+        ok = *end == '\0' && s > 0;
+        a->timeout_ms = (int64_t)(s * 1000);
+        break;
+    }
+    case 'N':
+        a->no_cache = true;
+        break;
+    default: /* 'q' */
+        a->quiet = true;
+        break;
+    }
+    return ok;
+}
+
+static int run_option(int opt, const char *arg, void *user)
+{
+    run_args *a = user;
+    if (take_option(a, opt, arg))
+        return -1;
+    return gmb_cli_usage_error(a->spec, false, "bad value \"%s\" for --%s (expected %s)", arg,
+                               opt == 't'   ? "timeout"
+                               : opt == 'e' ? "env"
+                                            : "platform",
+                               opt == 't' ? "seconds" : "NAME=VALUE");
+}
 
 /* getopt over argv into a; -1 to go on, else the exit status (usage or the complaint printed). */
 static int parse_args(int argc, char **argv, run_args *a)
 {
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"instance", required_argument, NULL, 'n'},
-        {"input", required_argument, NULL, 'i'},
-        {"output", required_argument, NULL, 'o'},
-        {"env", required_argument, NULL, 'e'},
-        {"platform", required_argument, NULL, 'p'},
-        {"timeout", required_argument, NULL, 't'},
-        {"no-cache", no_argument, NULL, 'N'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    optind = 1;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "+c:n:i:o:e:p:qh", options, NULL)) != -1) {
-        bool ok = true;
-        switch (opt) {
-        case 'c':
-            a->config_path = optarg;
-            break;
-        case 'n':
-            a->instance = optarg;
-            break;
-        case 'i':
-            a->inputs[a->n_inputs++] = optarg;
-            break;
-        case 'o':
-            a->outputs[a->n_outputs++] = optarg;
-            break;
-        case 'e': {
-            rev2_property p = parse_kv(optarg, &ok);
-            if (ok)
-                put_property(a->env, &a->n_env, p);
-            break;
-        }
-        case 'p':
-            if (a->n_extra < 64)
-                a->extra_platform[a->n_extra++] = parse_kv(optarg, &ok);
-            break;
-        case 't': {
-            char *end;
-            double s = strtod(optarg, &end);
-            ok = *end == '\0' && s > 0;
-            a->timeout_ms = (int64_t)(s * 1000);
-            break;
-        }
-        case 'N':
-            a->no_cache = true;
-            break;
-        case 'q':
-            a->quiet = true;
-            break;
-        case 'h':
-            fputs(usage, stdout);
-            return 0;
-        default:
-            fputs(usage, stderr);
-            return 2;
-        }
-        if (!ok) {
-            fprintf(stderr, "gomabarn remote-run: bad value \"%s\" for --%s (expected %s)\n", optarg,
-                    opt == 't'   ? "timeout"
-                    : opt == 'e' ? "env"
-                                 : "platform",
-                    opt == 't' ? "seconds" : "NAME=VALUE");
-            return 2;
-        }
-    }
-    if (optind >= argc) {
-        fprintf(stderr, "gomabarn remote-run: no command given (put it after --)\n\n%s", usage);
-        return 2;
-    }
+    const gmb_cli_spec spec = {"gomabarn remote-run", usage, "+c:n:i:o:e:p:qh", options, run_option, a};
+    a->spec = &spec;
+    int status = gmb_cli_options(&spec, argc, argv, &a->config_path);
+    if (status >= 0)
+        return status;
+    if (optind >= argc)
+        return gmb_cli_usage_error(&spec, true, "no command given (put it after --)");
     return -1;
 }
 

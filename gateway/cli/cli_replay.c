@@ -8,7 +8,6 @@
  * do_not_cache twin, every instance name at once, every wait bounded by
  * the REv2 client's deadlines), and progress on stderr. */
 #include <errno.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "action_compare.h"
+#include "cli_args.h"
 #include "action_rerun.h"
 #include "digest_set.h"
 #include "cli.h"
@@ -59,8 +59,6 @@ static const char usage[] =
 #define PROGRESS_EVERY_S 5
 #define MAX_LISTED 50 /* mismatches and failures in the text */
 
-static const char *const me = "gomabarn replay";
-
 /* ---- The command line and the list of actions -------------------------- */
 
 typedef struct {
@@ -74,74 +72,65 @@ typedef struct {
     size_t n_instances;
     int in_flight;
     bool json, no_bypass;
+    const gmb_cli_spec *spec; /* while parsing */
 } replay_args;
+
+static const char *const me = "gomabarn replay";
+static const struct option options[] = {
+    {"config", required_argument, NULL, 'c'},  {"instance", required_argument, NULL, 'n'},
+    {"actions", required_argument, NULL, 'a'}, {"in-flight", required_argument, NULL, 'j'},
+    {"json", no_argument, NULL, 'J'},          {"no-cache-bypass", no_argument, NULL, 'B'},
+    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+};
+
+static int replay_option(int opt, const char *arg, void *user)
+{
+    replay_args *a = user;
+    const gmb_cli_spec *spec = a->spec;
+    switch (opt) {
+    case 'n':
+        for (size_t i = 0; i < a->n_instances; i++)
+            if (strcmp(a->instances[i], arg) == 0)
+                return gmb_cli_usage_error(spec, false, "--instance \"%s\" is given twice", arg);
+        if (a->n_instances == MAX_INSTANCES)
+            return gmb_cli_usage_error(spec, false, "at most %d instance names", MAX_INSTANCES);
+        a->instances[a->n_instances++] = arg;
+        return -1;
+    case 'a':
+        a->actions_file = arg;
+        return -1;
+    case 'j': {
+        char *end;
+        long n = strtol(arg, &end, 10);
+        if (*arg == '\0' || *end != '\0' || n < 1 || n > MAX_IN_FLIGHT)
+            return gmb_cli_usage_error(spec, false, "bad value \"%s\" for --in-flight (expected 1 to %d)", arg,
+                                       MAX_IN_FLIGHT);
+        a->in_flight = (int)n;
+        return -1;
+    }
+    case 'J':
+        a->json = true;
+        return -1;
+    default: /* 'B' */
+        a->no_bypass = true;
+        return -1;
+    }
+}
 
 /* -1 to go on, else the exit status (the complaint printed). */
 static int parse_args(int argc, char **argv, replay_args *a)
 {
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},  {"instance", required_argument, NULL, 'n'},
-        {"actions", required_argument, NULL, 'a'}, {"in-flight", required_argument, NULL, 'j'},
-        {"json", no_argument, NULL, 'J'},          {"no-cache-bypass", no_argument, NULL, 'B'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
-    };
+    const gmb_cli_spec spec = {me, usage, "c:n:a:j:h", options, replay_option, a};
+    a->spec = &spec;
     a->in_flight = 8;
-    optind = 1;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "c:n:a:j:h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            a->config_path = optarg;
-            break;
-        case 'n':
-            for (size_t i = 0; i < a->n_instances; i++) {
-                if (strcmp(a->instances[i], optarg) == 0) {
-                    fprintf(stderr, "%s: --instance \"%s\" is given twice\n", me, optarg);
-                    return 2;
-                }
-            }
-            if (a->n_instances == MAX_INSTANCES) {
-                fprintf(stderr, "%s: at most %d instance names\n", me, MAX_INSTANCES);
-                return 2;
-            }
-            a->instances[a->n_instances++] = optarg;
-            break;
-        case 'a':
-            a->actions_file = optarg;
-            break;
-        case 'j': {
-            char *end;
-            long n = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || n < 1 || n > MAX_IN_FLIGHT) {
-                fprintf(stderr, "%s: bad value \"%s\" for --in-flight (expected 1 to %d)\n", me, optarg, MAX_IN_FLIGHT);
-                return 2;
-            }
-            a->in_flight = (int)n;
-            break;
-        }
-        case 'J':
-            a->json = true;
-            break;
-        case 'B':
-            a->no_bypass = true;
-            break;
-        case 'h':
-            fputs(usage, stdout);
-            return 0;
-        default:
-            fputs(usage, stderr);
-            return 2;
-        }
-    }
-    if (a->n_instances == 0) {
-        fprintf(stderr, "%s: no --instance given (say where to run the actions)\n\n%s", me, usage);
-        return 2;
-    }
-    if (!a->actions_file == (optind >= argc)) {
-        fprintf(stderr, "%s: give either --actions FILE or action digests, %s\n\n%s", me,
-                a->actions_file ? "not both" : "one of them", usage);
-        return 2;
-    }
+    int status = gmb_cli_options(&spec, argc, argv, &a->config_path);
+    if (status >= 0)
+        return status;
+    if (a->n_instances == 0)
+        return gmb_cli_usage_error(&spec, true, "no --instance given (say where to run the actions)");
+    if (!a->actions_file == (optind >= argc))
+        return gmb_cli_usage_error(&spec, true, "give either --actions FILE or action digests, %s",
+                                   a->actions_file ? "not both" : "one of them");
     return -1;
 }
 

@@ -1,5 +1,4 @@
 /* `gomabarn serve`: the goma-facing HTTP server. */
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,6 +8,7 @@
 #include "auth.h"
 #include "budget.h"
 #include "cli.h"
+#include "cli_args.h"
 #include "client_config.h"
 #include "cas_store.h"
 #include "exec_pipeline.h"
@@ -30,7 +30,9 @@ static const char usage[] = "usage: gomabarn serve [--config FILE]\n"
                             "auth.mode none or tokens, until SIGINT or SIGTERM (then: requests in\n"
                             "flight get 3 s to finish, the rest are answered 503, and it exits 0).\n"
                             "\n"
-                            "Also: / (status page), /request/<id>, /metrics (Prometheus), /healthz.\n"
+                            "Also: / (status page; ?state= and ?instance= filter its requests),\n"
+                            "/request/<id>, /builds and /build (per-build summary, ?format=json),\n"
+                            "/metrics (Prometheus), /healthz.\n"
                             "Served now: ping (GET and POST), s (StoreFile) and l (LookupFile) on the\n"
                             "local content store (cache.dir), sl (SaveLog), /healthz.\n"
                             "With mount.enabled, the FUSE view is mounted at mount.path: each Exec's\n"
@@ -63,23 +65,8 @@ static int parse_options(int argc, char **argv, const char **config_path)
 {
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    *config_path = NULL;
-    optind = 1;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            *config_path = optarg;
-            break;
-        case 'h':
-            fputs(usage, stdout);
-            return 0;
-        default:
-            fputs(usage, stderr);
-            return 2;
-        }
-    }
-    return -1;
+    const gmb_cli_spec spec = {"gomabarn serve", usage, "c:h", options, NULL, NULL};
+    return gmb_cli_options(&spec, argc, argv, config_path);
 }
 
 /* A store too small for real work is said at start, not found out from
@@ -176,6 +163,13 @@ int gmb_cli_serve(int argc, char **argv)
         goto fail;
     warn_store_options(&so);
     files = goma_files_new(store);
+    if (cfg.goma_share_through_buildbarn) /* stopped by goma_files_free */
+        goma_files_share_start(files, &(goma_share_options){.client = client,
+                                                            .store = store,
+                                                            .queue_max = (size_t)cfg.goma_share_queue_max,
+                                                            .wait_ms = cfg.goma_share_wait_ms,
+                                                            .lookup_timeout_ms = cfg.goma_share_lookup_timeout_ms,
+                                                            .metrics = met});
     if (cfg.mount_enabled) {
         view = start_view(&cfg, store, &view_thread);
         view_running = view != NULL;
@@ -203,7 +197,8 @@ int gmb_cli_serve(int argc, char **argv)
     if (!(shadow = serve_shadow_start(&cfg, met, parts.view, http, &err)))
         goto fail;
     parts.shadow = serve_shadow_queue(shadow);
-    pipeline = exec_pipeline_new(&parts);
+    if (!(pipeline = exec_pipeline_new(&parts, &err)))
+        goto fail;
     exec_pipeline_routes(pipeline, http, cfg.http_path_prefix);
     status = status_page_new(&cfg, client, store, files, http, met, rlog);
     status_page_watch_budget(status, budget);

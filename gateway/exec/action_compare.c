@@ -21,11 +21,6 @@ const char *action_verdict_name(action_verdict v)
     return "?";
 }
 
-static int output_by_path(const void *a, const void *b)
-{
-    return strcmp(((const action_output *)a)->path, ((const action_output *)b)->path);
-}
-
 static char *output_value(const action_output *o)
 {
     char ds[REV2_DIGEST_STR_LEN];
@@ -40,12 +35,6 @@ static char *output_value(const action_output *o)
         return gmb_format("symlink to %s", o->target ? o->target : "");
     }
     return gmb_strdup("?");
-}
-
-static const action_output *find_output(const action_run *run, const char *path)
-{
-    action_output key = {.path = (char *)path};
-    return bsearch(&key, run->outputs, run->n_outputs, sizeof *run->outputs, output_by_path);
 }
 
 /* Records a difference when the n values are not all equal; takes them over. */
@@ -88,7 +77,7 @@ static void compare_outputs(action_comparison *c, const action_run *runs, size_t
             continue;
         char **values = gmb_malloc(n * sizeof *values);
         for (size_t i = 0; i < n; i++)
-            values[i] = output_value(find_output(&runs[i], paths[k]));
+            values[i] = output_value(action_run_output(&runs[i], paths[k]));
         note_values(c, gmb_format("output %s", paths[k]), values);
     }
     free(paths);

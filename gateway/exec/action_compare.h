@@ -79,6 +79,9 @@ void action_run_from_result(action_run *run, const char *instance, const Rev2Act
  * be found, say); `message` is copied as it is. */
 void action_run_failed(action_run *run, const char *instance, int code, const char *message);
 void action_run_free(action_run *run);
+/* The run's output at `path` (a binary search: they are sorted); NULL if
+ * it has none there. */
+const action_output *action_run_output(const action_run *run, const char *path);
 
 /* Buildbarn's error in plain words, for a person (malloc'd): what it means
  * and what to check, then Buildbarn's own message and the status code, e.g.

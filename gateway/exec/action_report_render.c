@@ -7,6 +7,7 @@
 
 #include "action_report_internal.h"
 #include "errmsg.h"
+#include "html.h"
 #include "mem.h"
 
 static void put(gmb_buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -119,45 +120,10 @@ void action_report_text(action_report *r, size_t max_listed, gmb_buf *out)
     pthread_mutex_unlock(&r->lock);
 }
 
-/* A JSON string; bytes that are not UTF-8 become U+FFFD. */
-static void json_str(gmb_buf *out, const char *s)
-{
-    gmb_buf_put(out, "\"", 1);
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        unsigned char ch = *p;
-        if (ch == '"' || ch == '\\') {
-            char esc[2] = {'\\', (char)ch};
-            gmb_buf_put(out, esc, 2);
-            p++;
-        } else if (ch < 0x20) {
-            put(out, "\\u%04x", ch);
-            p++;
-        } else if (ch < 0x80) {
-            gmb_buf_put(out, p, 1);
-            p++;
-        } else {
-            size_t len = ch >= 0xf0 && ch < 0xf5 ? 4 : ch >= 0xe0 ? 3 : ch >= 0xc2 && ch < 0xe0 ? 2 : 0;
-            size_t ok = len;
-            for (size_t i = 1; i < len && ok; i++)
-                if ((p[i] & 0xc0) != 0x80)
-                    ok = 0;
-            if (ok) {
-                gmb_buf_put(out, p, len);
-                p += len;
-            } else {
-                gmb_buf_put(out, "\\ufffd", 6);
-                p++;
-            }
-        }
-    }
-    gmb_buf_put(out, "\"", 1);
-}
-
 static void json_digest(gmb_buf *out, const rev2_digest *d)
 {
     char ds[REV2_DIGEST_STR_LEN];
-    json_str(out, rev2_digest_str(d, ds));
+    html_json_str(out, rev2_digest_str(d, ds));
 }
 
 static void json_comparison(gmb_buf *out, const action_comparison *c)
@@ -174,9 +140,9 @@ static void json_comparison(gmb_buf *out, const action_comparison *c)
             if (!c->errors[i])
                 continue;
             put(out, "%s{\"instance\": ", first ? "" : ", ");
-            json_str(out, c->instances[i]);
+            html_json_str(out, c->instances[i]);
             put(out, ", \"code\": \"%s\", \"message\": ", rev2_code_name(c->error_codes[i]));
-            json_str(out, c->errors[i]);
+            html_json_str(out, c->errors[i]);
             put(out, "}");
             first = false;
         }
@@ -186,13 +152,13 @@ static void json_comparison(gmb_buf *out, const action_comparison *c)
     put(out, ", \"differences\": [");
     for (size_t d = 0; d < c->n_differences; d++) {
         put(out, "%s{\"what\": ", d ? ", " : "");
-        json_str(out, c->differences[d].what);
+        html_json_str(out, c->differences[d].what);
         put(out, ", \"values\": {");
         for (size_t i = 0; i < c->n_runs; i++) {
             put(out, "%s", i ? ", " : "");
-            json_str(out, c->instances[i]);
+            html_json_str(out, c->instances[i]);
             put(out, ": ");
-            json_str(out, c->differences[d].values[i]);
+            html_json_str(out, c->differences[d].values[i]);
         }
         put(out, "}}");
     }
@@ -229,7 +195,7 @@ void action_report_json(action_report *r, gmb_buf *out)
     put(out, "{\n  \"instances\": [");
     for (size_t i = 0; i < r->n; i++) {
         put(out, "%s", i ? ", " : "");
-        json_str(out, r->instances[i]);
+        html_json_str(out, r->instances[i]);
     }
     put(out, "],\n  \"actions\": %zu, \"matched\": %zu, \"mismatched\": %zu, \"failed\": %zu,\n", c.actions, c.matched,
         c.mismatched, c.failed);
@@ -238,7 +204,7 @@ void action_report_json(action_report *r, gmb_buf *out)
         action_instance_counts ic;
         action_report_instance_counts(r, i, &ic);
         put(out, "%s\n    {\"instance\": ", i ? "," : "");
-        json_str(out, r->instances[i]);
+        html_json_str(out, r->instances[i]);
         put(out, ", \"runs\": %zu, \"failed\": %zu, \"cached\": %zu, \"nonzero_exit\": %zu,\n", ic.runs, ic.failed,
             ic.cached, ic.nonzero_exit);
         put(out, "     \"phases_s\": {");

@@ -139,6 +139,12 @@ void action_run_from_execute(action_run *run, const char *instance, const rev2_e
     action_run_from_result(run, instance, resp ? resp->result : NULL, resp && resp->cached_result);
 }
 
+const action_output *action_run_output(const action_run *run, const char *path)
+{
+    action_output key = {.path = (char *)path};
+    return bsearch(&key, run->outputs, run->n_outputs, sizeof *run->outputs, output_by_path);
+}
+
 void action_run_free(action_run *run)
 {
     if (!run)

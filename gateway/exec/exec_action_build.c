@@ -33,6 +33,7 @@ bool exec_decode_req(exec_job *j)
     if (goma_groups_to_messages(GOMA_MSG_EXEC_REQ, body, len, &flat, &why) < 0 ||
         !(j->exec = devtools_goma__exec_req__unpack(NULL, flat.len, flat.data))) {
         char *msg = gmb_format("gomabarn: the Exec body is not an ExecReq (%s)\n", why ? why : "undecodable");
+        snprintf(j->entry.reason, sizeof j->entry.reason, "not an ExecReq");
         exec_job_record(j, "bad", msg);
         http_respond(j->req, 400, "text/plain; charset=utf-8", msg, strlen(msg));
         free(msg);
@@ -89,7 +90,7 @@ const char **exec_command_outputs(exec_job *j, size_t *n_out)
         outputs[i] = i < x->n_expected_output_files ? x->expected_output_files[i]
                                                     : x->expected_output_dirs[i - x->n_expected_output_files];
         if (outputs[i][0] == '/') {
-            exec_respond_error(j, true, "absolute expected output paths are not served yet");
+            exec_respond_error(j, true, "absolute output path", "absolute expected output paths are not served yet");
             free(outputs);
             return NULL;
         }

@@ -22,6 +22,7 @@ void exec_job_record(exec_job *j, const char *state, const char *error)
     exec_pipeline *p = j->p;
     request_entry *e = &j->entry;
     snprintf(e->state, sizeof e->state, "%s", state);
+    e->fell_back = j->fell_back;
     if (error)
         snprintf(e->error, sizeof e->error, "%s", error);
     e->duration_ms = (double)(rev2_now_ms() - j->t0);
@@ -40,6 +41,10 @@ void exec_job_record(exec_job *j, const char *state, const char *error)
         metrics_add(p->metrics, "gomabarn_exec_missing_input_rounds_total", 1);
     if (e->cache_hit)
         metrics_add(p->metrics, "gomabarn_exec_cache_hits_total", 1);
+    if (*e->reason) { /* fixed phrases: a bounded set of series */
+        snprintf(series, sizeof series, "gomabarn_exec_errors_total{reason=\"%s\"}", e->reason);
+        metrics_add(p->metrics, series, 1);
+    }
     if (strcmp(state, "done") == 0 && p->mount_path)
         metrics_add(p->metrics, "gomabarn_exec_outputs_via_view_total", (int64_t)e->n_outputs);
     metrics_observe_exec(p->metrics, e->duration_ms / 1000.0);
@@ -69,7 +74,8 @@ void exec_respond(exec_job *j, DevtoolsGoma__ExecResp *resp)
     const char *why = NULL;
     if (goma_messages_to_groups(GOMA_MSG_EXEC_RESP, flat, n, &wire, &why) == 0) {
         http_respond(j->req, 200, "binary/x-protocol-buffer", wire.data, wire.len);
-    } else {
+    } else { /* our own encoding refused: a bug, said here since nothing else reports it */
+        GMB_ERROR("exec", "#%llu answered 500: cannot encode the ExecResp: %s", (unsigned long long)j->id, why);
         char *msg = gmb_format("gomabarn: cannot encode the ExecResp: %s\n", why);
         http_respond(j->req, 500, "text/plain; charset=utf-8", msg, strlen(msg));
         free(msg);
@@ -79,8 +85,9 @@ void exec_respond(exec_job *j, DevtoolsGoma__ExecResp *resp)
 }
 
 /* An answer without a result: a message the goma client logs and shows. */
-void exec_respond_error(exec_job *j, bool bad_request, const char *message)
+void exec_respond_error(exec_job *j, bool bad_request, const char *reason, const char *message)
 {
+    snprintf(j->entry.reason, sizeof j->entry.reason, "%s", reason);
     GMB_WARN("exec", "#%llu %s: %s", (unsigned long long)j->id, bad_request ? "bad request" : "failed", message);
     exec_job_record(j, bad_request ? "bad" : "failed", message);
     DevtoolsGoma__ExecResp resp = DEVTOOLS_GOMA__EXEC_RESP__INIT;
@@ -151,7 +158,11 @@ void exec_finish(void *arg)
                                    ? " (no worker pool serves this instance name with this platform: check the "
                                      "gateway's buildbarn.instance_name and platform settings)"
                                    : "");
-        exec_respond_error(j, false, msg);
+        exec_respond_error(j, false,
+                           rev2_error_is_no_workers(e)      ? "no worker for the platform"
+                           : rev2_error_is_queue_timeout(e) ? "queued past exec.max_queued_s"
+                                                            : "Buildbarn error",
+                           msg);
         free(msg);
         exec_job_free(j);
         return;
@@ -164,7 +175,7 @@ void exec_finish(void *arg)
     /* The answer's bytes wait their turn under exec.max_blob_memory_bytes. */
     uint64_t held = exec_result_memory(j->resp->result);
     if (!gmb_budget_take(p->budget, held, BUDGET_WAIT_MS)) {
-        exec_respond_error(j, false,
+        exec_respond_error(j, false, "short of blob memory",
                            "the gateway is short of blob memory (exec.max_blob_memory_bytes) and waited 5 minutes; try "
                            "again");
         exec_job_free(j);
@@ -176,7 +187,7 @@ void exec_finish(void *arg)
         char action[REV2_DIGEST_STR_LEN];
         char *msg = gmb_format("Buildbarn's answer to action %s (instance \"%s\") cannot be used: %s",
                                rev2_digest_str(&j->action.action_digest, action), j->instance, err);
-        exec_respond_error(j, false, msg);
+        exec_respond_error(j, false, "Buildbarn's result unusable", msg);
         free(msg);
         free(err);
         exec_job_free(j);

@@ -33,6 +33,7 @@ struct exec_pipeline {
     bool allow_header;                /* X-Gomabarn-Instance overrides the routing */
     gmb_strlist env_allow;            /* client variables an action gets */
     char *env_path;                   /* every action's PATH ("" none) */
+    char *shell;                      /* exec.shell ("" none: arguments as sent) */
     char *exec_root;                  /* fixed input root, or "" */
     rev2_output_limits output_limits; /* exec.max_outputs, exec.max_output_bytes */
     rev2_property platform[2];
@@ -111,8 +112,9 @@ void exec_job_record(exec_job *j, const char *state, const char *error);
 void exec_job_free(exec_job *j);
 /* Encodes an ExecResp with goma's groups and answers 200. */
 void exec_respond(exec_job *j, DevtoolsGoma__ExecResp *resp);
-/* An answer without a result; bad_request: the client's fault. */
-void exec_respond_error(exec_job *j, bool bad_request, const char *message);
+/* An answer without a result; bad_request: the client's fault. reason: a
+ * fixed short phrase the status pages count failures by. */
+void exec_respond_error(exec_job *j, bool bad_request, const char *reason, const char *message);
 void exec_respond_missing(exec_job *j);
 
 #endif

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "errmsg.h"
+#include "exec_worker_args.h"
 #include "log.h"
 #include "mem.h"
 
@@ -38,7 +39,7 @@ static bool choose_shadow(exec_job *j, const gmb_route *rule)
         if (gmb_shadow_parse(header, &name, &share, &why) < 0) {
             char *msg =
                 gmb_format("the X-Gomabarn-Shadow header \"%s\" %s (expected \"INSTANCE [PCT%%]\")", header, why);
-            exec_respond_error(j, true, msg);
+            exec_respond_error(j, true, "bad X-Gomabarn-Shadow header", msg);
             free(msg);
             free(why);
             return false;
@@ -121,7 +122,8 @@ static void prepare(void *arg)
     if (built < 0) {
         /* Only the client's own fault is BAD_REQUEST (goma clients stop
          * on it); a store failure is the server's, and retryable. */
-        exec_respond_error(j, cas_error_is_client(built), err);
+        bool client = cas_error_is_client(built);
+        exec_respond_error(j, client, client ? "inputs refused" : "content store failed", err);
         free(err);
         exec_job_free(j);
         return;
@@ -140,9 +142,12 @@ static void prepare(void *arg)
         return;
     }
     const char **args = exec_command_arguments(j);
+    exec_worker_args wargs;
+    exec_worker_args_build(args, x->n_arg, x->command_spec ? x->command_spec->name : NULL, j->inputs.root_path,
+                           j->inputs.working_dir, p->shell, &wargs);
     rev2_action_spec spec = {
-        .arguments = args,
-        .n_arguments = x->n_arg,
+        .arguments = wargs.argv,
+        .n_arguments = wargs.argc,
         .environment = env,
         .n_environment = n_env,
         .output_paths = outputs,
@@ -157,8 +162,9 @@ static void prepare(void *arg)
     free(outputs);
     free(env);
     free(args);
+    exec_worker_args_free(&wargs);
     if (rc < 0) {
-        exec_respond_error(j, true, err);
+        exec_respond_error(j, true, "action cannot be built", err);
         free(err);
         exec_job_free(j);
         return;
@@ -198,25 +204,24 @@ static void on_exec(http_request *r, void *user)
     work_pool_run(p->pool, prepare, j);
 }
 
-exec_pipeline *exec_pipeline_new(const exec_pipeline_parts *parts)
+exec_pipeline *exec_pipeline_new(const exec_pipeline_parts *parts, char **err)
 {
     const gmb_config *cfg = parts->cfg;
     gmb_view *view = parts->view;
+    /* gmb_config_load checked the rules already: this only fails for a
+     * configuration built otherwise. */
+    gmb_routes routes;
+    char *why = NULL;
+    if (gmb_routes_parse(&cfg->routing_rules, &routes, &why) < 0) {
+        *err = gmb_format("routing.rules: %s", why);
+        free(why);
+        return NULL;
+    }
     exec_pipeline *p = gmb_calloc(1, sizeof *p);
+    p->routes = routes;
     p->client = parts->client;
     p->store = parts->store;
     p->files = parts->files;
-    /* Here because serve builds the pipeline from the whole config; the
-     * files outlive it (goma_files_free stops the sharing). */
-    if (cfg->goma_share_through_buildbarn && parts->files && parts->client) {
-        goma_share_options so = {.client = parts->client,
-                                 .store = parts->store,
-                                 .queue_max = (size_t)cfg->goma_share_queue_max,
-                                 .wait_ms = cfg->goma_share_wait_ms,
-                                 .lookup_timeout_ms = cfg->goma_share_lookup_timeout_ms,
-                                 .metrics = parts->metrics};
-        goma_files_share_start(parts->files, &so);
-    }
     p->pool = work_pool_new(parts->threads);
     p->pools = parts->pools;
     p->shadow = parts->shadow;
@@ -230,18 +235,13 @@ exec_pipeline *exec_pipeline_new(const exec_pipeline_parts *parts)
         p->platform[p->n_platform++] =
             (rev2_property){gmb_strdup("container-image"), gmb_strdup(cfg->platform_container_image)};
     p->timeout_ms = cfg->exec_timeout_s * 1000;
-    char *why = NULL;
-    if (gmb_routes_parse(&cfg->routing_rules, &p->routes, &why) < 0) {
-        /* gmb_config_validate checked them already. */
-        GMB_ERROR("exec", "%s", why);
-        free(why);
-    }
     p->allow_header = cfg->routing_allow_header;
     for (size_t i = 0; i < cfg->exec_env_allow.n; i++) {
         p->env_allow.items = gmb_realloc(p->env_allow.items, (i + 1) * sizeof *p->env_allow.items);
         p->env_allow.items[p->env_allow.n++] = gmb_strdup(cfg->exec_env_allow.items[i]);
     }
     p->env_path = gmb_strdup(cfg->exec_path);
+    p->shell = gmb_strdup(cfg->exec_shell);
     p->exec_root = gmb_strdup(cfg->exec_root);
     p->output_limits.max_outputs = (size_t)cfg->exec_max_outputs;
     p->output_limits.max_bytes = (uint64_t)cfg->exec_max_output_bytes;
@@ -277,6 +277,7 @@ void exec_pipeline_free(exec_pipeline *p)
         free(p->env_allow.items[i]);
     free(p->env_allow.items);
     free(p->env_path);
+    free(p->shell);
     free(p->exec_root);
     free(p->mount_path);
     gmb_budget_free(p->own_budget);

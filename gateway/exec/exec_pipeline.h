@@ -59,7 +59,8 @@ typedef struct {
     struct exec_shadow *shadow; /* NULL: no shadow execution */
 } exec_pipeline_parts;
 
-exec_pipeline *exec_pipeline_new(const exec_pipeline_parts *parts);
+/* NULL with *err when the configuration's routing.rules do not parse. */
+exec_pipeline *exec_pipeline_new(const exec_pipeline_parts *parts, char **err);
 void exec_pipeline_routes(exec_pipeline *p, http_server *http, const char *prefix);
 /* Waits for the work queued, then frees. Stop the HTTP server first. */
 void exec_pipeline_free(exec_pipeline *p);

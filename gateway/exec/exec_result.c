@@ -18,15 +18,33 @@ static DevtoolsGoma__FileBlob *new_blob(int type)
     return b;
 }
 
+/* Where an output's bytes come from: a file under the mount, or (no
+ * mount) the store's pinned blob, read in place. */
+typedef struct {
+    FILE *file;
+    cas_blob *blob;
+    off_t offset;
+} output_source;
+
 /* Reads exactly n bytes; false at a short read. */
-static bool read_exact(FILE *f, uint8_t *buf, size_t n)
+static bool read_exact(output_source *src, uint8_t *buf, size_t n)
 {
-    return fread(buf, 1, n, f) == n;
+    if (src->file)
+        return fread(buf, 1, n, src->file) == n;
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = cas_blob_pread(src->blob, buf + got, n - got, src->offset);
+        if (r <= 0)
+            return false;
+        got += (size_t)r;
+        src->offset += r;
+    }
+    return true;
 }
 
 /* A large output, read one chunk at a time: its chunks into the file
  * service, their keys in a META. */
-static DevtoolsGoma__FileBlob *chunked(goma_files *files, FILE *f, size_t size, const char *path, char **err)
+static DevtoolsGoma__FileBlob *chunked(goma_files *files, output_source *src, size_t size, const char *path, char **err)
 {
     DevtoolsGoma__FileBlob *meta = new_blob(DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_META);
     meta->has_file_size = true;
@@ -36,7 +54,7 @@ static DevtoolsGoma__FileBlob *chunked(goma_files *files, FILE *f, size_t size, 
     uint8_t *data = gmb_malloc(GOMA_CHUNK_BYTES);
     for (size_t i = 0; i < n; i++) {
         size_t off = i * GOMA_CHUNK_BYTES, len = size - off < GOMA_CHUNK_BYTES ? size - off : GOMA_CHUNK_BYTES;
-        if (!read_exact(f, data, len)) {
+        if (!read_exact(src, data, len)) {
             gmb_fail(err, "output %s is shorter than its digest says", path);
             break;
         }
@@ -82,24 +100,35 @@ typedef struct {
  * the very inode that by-instance/<instance>/<action>/output/<path> shows
  * (same page cache), reached without building the action's directory: that
  * costs some small local writes per action, which a user browsing the view
- * pays, not every Exec. In-process (no mount): the store's file, fetched
- * from Buildbarn if needed; *pin holds it against eviction while read. */
-static FILE *open_output(const reader *rd, const rev2_digest *d, bool executable, cas_blob **pin)
+ * pays, not every Exec. In-process (no mount): the store's blob, fetched
+ * from Buildbarn if needed and pinned against eviction while read. false:
+ * neither could be opened. */
+static bool open_output(const reader *rd, const rev2_digest *d, bool executable, output_source *src)
 {
-    *pin = NULL;
+    *src = (output_source){0};
     if (rd->mount_path) {
         char *file =
             gmb_format("%s/cas/%s%sblobs/sha256/%s/%s-%lld", rd->mount_path, rd->instance, *rd->instance ? "/" : "",
                        executable ? "executable" : "file", d->hash, (long long)d->size);
-        FILE *f = fopen(file, "rb");
+        src->file = fopen(file, "rb");
         free(file);
-        return f;
+        return src->file != NULL;
     }
     int error = 0;
-    *pin = cas_store_open_blob(rd->store, rd->instance, d, &error);
-    if (!*pin || cas_blob_wait(*pin) < 0)
-        return NULL;
-    return fopen(cas_blob_path(*pin), "rb");
+    src->blob = cas_store_open_blob(rd->store, rd->instance, d, &error);
+    if (src->blob && cas_blob_wait(src->blob) < 0) {
+        cas_blob_close(src->blob);
+        src->blob = NULL;
+    }
+    return src->blob != NULL;
+}
+
+static void close_output(output_source *src)
+{
+    if (src->file)
+        fclose(src->file);
+    if (src->blob)
+        cas_blob_close(src->blob);
 }
 
 /* One output file as a goma Output: FILE up to 2 MiB (read once, straight
@@ -107,12 +136,12 @@ static FILE *open_output(const reader *rd, const rev2_digest *d, bool executable
 static int add_output(reader *rd, DevtoolsGoma__ExecResult *res, size_t *cap, const char *path, const rev2_digest *d,
                       bool executable, char **err)
 {
-    cas_blob *pin;
-    FILE *f = open_output(rd, d, executable, &pin);
+    output_source src;
+    bool opened = open_output(rd, d, executable, &src);
     DevtoolsGoma__FileBlob *blob = NULL;
-    if (f && (size_t)d->size <= GOMA_CHUNK_BYTES) {
+    if (opened && (size_t)d->size <= GOMA_CHUNK_BYTES) {
         uint8_t *data = gmb_malloc((size_t)d->size + 1);
-        if (read_exact(f, data, (size_t)d->size)) {
+        if (read_exact(&src, data, (size_t)d->size)) {
             blob = new_blob(DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE);
             blob->has_content = true; /* present even when empty */
             blob->content = (ProtobufCBinaryData){(size_t)d->size, data};
@@ -121,13 +150,10 @@ static int add_output(reader *rd, DevtoolsGoma__ExecResult *res, size_t *cap, co
         } else {
             free(data);
         }
-    } else if (f) {
-        blob = chunked(rd->files, f, (size_t)d->size, path, err);
+    } else if (opened) {
+        blob = chunked(rd->files, &src, (size_t)d->size, path, err);
     }
-    if (f)
-        fclose(f);
-    if (pin)
-        cas_blob_close(pin);
+    close_output(&src);
     if (!blob)
         return *err ? -1
                     : gmb_fail(err, "cannot fetch output %s from Buildbarn%s", path,

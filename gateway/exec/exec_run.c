@@ -53,10 +53,22 @@ static void unpin_input_files(cas_blob **handles, size_t n)
     free(handles);
 }
 
+/* Why healing did not help, added to the error the Exec is answered with
+ * (and logged once, there). Takes `why`. false. */
+static bool not_healed(exec_job *j, char *why)
+{
+    char *m = gmb_format("%s (not healed: %s)", j->err->message, why);
+    free(j->err->message);
+    j->err->message = m;
+    free(why);
+    return false;
+}
+
 /* Buildbarn lost blobs it had said it held (evicted between the upload
  * and the worker's input fetch): upload them again from what the job
  * holds and execute once more. false if this cannot help (already tried,
- * or a MISSING digest is none of ours). On a pool thread. */
+ * a MISSING digest is none of ours, the upload failed), with the reason
+ * in j->err. On a pool thread. */
 bool exec_heal_missing(exec_job *j)
 {
     rev2_error *e = j->err;
@@ -67,11 +79,11 @@ bool exec_heal_missing(exec_job *j)
     cas_blob **pins = gmb_calloc(j->inputs.n_blobs + 1, sizeof *pins);
     char *why = NULL;
     if (pin_input_files(j, all, pins, &why) < 0) {
-        GMB_WARN("exec", "#%llu cannot upload lost blobs again: %s", (unsigned long long)j->id, why);
-        free(why);
         free(pins);
         free(all);
-        return false;
+        char *msg = gmb_format("cannot upload the lost blobs again: %s", why);
+        free(why);
+        return not_healed(j, msg);
     }
     rev2_blob *again = gmb_calloc(e->n_missing, sizeof *again);
     size_t n_again = 0;
@@ -81,12 +93,11 @@ bool exec_heal_missing(exec_job *j)
             k++;
         if (k == n_all) {
             char ds[REV2_DIGEST_STR_LEN];
-            GMB_WARN("exec", "#%llu Buildbarn misses %s, which is not one of this action's blobs",
-                     (unsigned long long)j->id, rev2_digest_str(&e->missing[m], ds));
             unpin_input_files(pins, j->inputs.n_blobs);
             free(all);
             free(again);
-            return false;
+            return not_healed(j, gmb_format("Buildbarn misses %s, which is not one of this action's blobs",
+                                            rev2_digest_str(&e->missing[m], ds)));
         }
         again[n_again++] = all[k];
     }
@@ -98,8 +109,9 @@ bool exec_heal_missing(exec_job *j)
     free(all);
     free(again);
     if (up) {
+        char *msg = gmb_format("uploading the %zu lost blobs again: %s", n_again, up->message);
         rev2_error_free(up);
-        return false;
+        return not_healed(j, msg);
     }
     if (j->p->metrics)
         metrics_add(j->p->metrics, "gomabarn_exec_missing_blobs_healed_total", (int64_t)n_again);
@@ -123,16 +135,25 @@ void exec_executed(void *user, rev2_error *err, Rev2ExecuteResponse *resp)
 
 /* The action, its Command and its input Directories go into the local
  * store next to the input files, so the view shows a running action
- * (input/ included) without asking Buildbarn. */
+ * (input/ included) without asking Buildbarn. Only a convenience: a blob
+ * not staged is fetched from Buildbarn when the view reads it, so a
+ * failure is said once and the Exec goes on. */
 static void stage_in_store(exec_job *j)
 {
-    size_t n;
+    size_t n, failed = 0;
+    int first = 0;
     rev2_blob *blobs = action_blobs(j, &n);
     /* Input files are in the store already (they came through goma_files). */
-    for (size_t i = j->inputs.n_blobs; i < n; i++)
-        if (cas_store_put(j->p->store, &blobs[i].digest, blobs[i].data, (size_t)blobs[i].digest.size) < 0)
-            GMB_WARN("exec", "#%llu cannot stage %s in the local store", (unsigned long long)j->id,
-                     blobs[i].digest.hash);
+    for (size_t i = j->inputs.n_blobs; i < n; i++) {
+        int rc = cas_store_put(j->p->store, &blobs[i].digest, blobs[i].data, (size_t)blobs[i].digest.size);
+        if (rc < 0 && failed++ == 0)
+            first = rc;
+    }
+    if (failed)
+        GMB_WARN("exec",
+                 "#%llu %zu of the action's %zu blobs not staged in the local store (%s); the view fetches them "
+                 "from Buildbarn",
+                 (unsigned long long)j->id, failed, n - j->inputs.n_blobs, cas_error_words(first));
     free(blobs);
 }
 
@@ -150,7 +171,7 @@ void exec_upload_and_execute(void *arg)
         if (p->metrics)
             metrics_add(p->metrics, "gomabarn_exec_pool_down_answers_total", 1);
         char *msg = gmb_format("%s; answered at once (it is tried again every exec.pool_probe_interval_s)", down);
-        exec_respond_error(j, false, msg);
+        exec_respond_error(j, false, "pool down", msg);
         free(msg);
         exec_job_free(j);
         return;
@@ -164,7 +185,7 @@ void exec_upload_and_execute(void *arg)
     if (pin_input_files(j, blobs, pins, &why) < 0) {
         free(pins);
         free(blobs);
-        exec_respond_error(j, false, why);
+        exec_respond_error(j, false, "input files unreadable", why);
         free(why);
         exec_job_free(j);
         return;
@@ -177,7 +198,7 @@ void exec_upload_and_execute(void *arg)
     if (e) {
         char *msg = gmb_format("Buildbarn (instance \"%s\"): uploading inputs: %s", j->instance, e->message);
         rev2_error_free(e);
-        exec_respond_error(j, false, msg);
+        exec_respond_error(j, false, "input upload failed", msg);
         free(msg);
         exec_job_free(j);
         return;

@@ -8,6 +8,7 @@
 #include "errmsg.h"
 #include "html.h"
 #include "mem.h"
+#include "svg_chart.h"
 
 struct shadow_page {
     exec_shadow *shadow;
@@ -125,16 +126,9 @@ static void put_chart(gmb_buf *b, action_report *rep)
 {
     const int label_w = 110, plot_w = 460, row_h = 44, bar_h = 12, top = 24;
     int height = top + ACTION_PHASE_COUNT * row_h + 10;
-    html_put(b,
-             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
-             "font-size=\"11\" role=\"img\" aria-label=\"worker phase durations on both pools\">",
-             label_w + plot_w + 120, height);
-    for (int i = 0; i < 2; i++) {
-        char *name = html_escape(shown(action_report_instance(rep, (size_t)i)));
-        html_put(b, "<rect x=\"%d\" y=\"6\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%d\" y=\"15\">%s</text>",
-                 label_w + i * 200, colour[i], label_w + 14 + i * 200, name);
-        free(name);
-    }
+    svg_open(b, label_w + plot_w + 120, height, "phase-chart", "worker phase durations on both pools");
+    for (int i = 0; i < 2; i++)
+        svg_legend(b, label_w + i * 200, 15, colour[i], shown(action_report_instance(rep, (size_t)i)));
     html_put(b, "<text x=\"%d\" y=\"15\" fill=\"#666\">bar: p50, line: p90, tick: p99</text>", label_w + 400);
     for (int ph = 0; ph < ACTION_PHASE_COUNT; ph++) {
         action_phase_stats st[2];
@@ -163,7 +157,7 @@ static void put_chart(gmb_buf *b, action_report *rep)
             html_put(b, "<text x=\"%d\" y=\"%d\">%.3f s</text>", label_w + plot_w + 8, yb + bar_h - 2, st[i].p50);
         }
     }
-    html_put(b, "</svg>");
+    svg_close(b);
 }
 
 static void put_phase_table(gmb_buf *b, action_report *rep)

@@ -1,39 +1,15 @@
+/* The file index: what each goma key holds (goma_files.h), and the
+ * StoreFile side of it, one FileBlob at a time. Resolution of keys into
+ * content is goma_files_resolve.c; the requests, goma_files_rpc.c. */
 #include "goma_files.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
-#include "buf.h"
-#include "goma/goma_data.pb-c.h"
-#include "goma_files_share.h"
-#include "goma_wire.h"
-#include "log.h"
-#include "pb_reader.h"
+#include "goma_files_internal.h"
 #include "mem.h"
-
-typedef struct entry {
-    char key[65];
-    int64_t blob_len;    /* length of the serialized FileBlob */
-    int type;            /* DevtoolsGoma__FileBlob__BlobType */
-    rev2_digest content; /* FILE, FILE_CHUNK, and FILE_META once assembled */
-    bool has_content;
-    cas_pin *pin; /* FILE_CHUNK: holds it in the store until a FILE_META used it (or the pin expires) */
-    bool shared;  /* on its way to Buildbarn, or known from there (goma_files_share.h) */
-    struct entry *next;
-} entry;
-
-struct goma_files {
-    cas_store *store;
-    pthread_mutex_t lock;
-    entry **buckets;
-    size_t n_buckets, count;
-    goma_files_stats stats;
-    goma_share *share; /* NULL: not shared */
-};
 
 static uint64_t key_hash(const char *key)
 {
@@ -56,7 +32,7 @@ void goma_files_free(goma_files *f)
         return;
     goma_share_free(f->share);
     for (size_t i = 0; i < f->n_buckets; i++)
-        for (entry *e = f->buckets[i], *next; e; e = next) {
+        for (goma_file_entry *e = f->buckets[i], *next; e; e = next) {
             next = e->next;
             cas_pin_release(e->pin);
             free(e);
@@ -66,9 +42,9 @@ void goma_files_free(goma_files *f)
     free(f);
 }
 
-static entry *find_locked(goma_files *f, const char *key)
+goma_file_entry *goma_files_find_locked(goma_files *f, const char *key)
 {
-    for (entry *e = f->buckets[key_hash(key) & (f->n_buckets - 1)]; e; e = e->next)
+    for (goma_file_entry *e = f->buckets[key_hash(key) & (f->n_buckets - 1)]; e; e = e->next)
         if (memcmp(e->key, key, 64) == 0)
             return e;
     return NULL;
@@ -77,9 +53,9 @@ static entry *find_locked(goma_files *f, const char *key)
 static void grow_locked(goma_files *f)
 {
     size_t n = f->n_buckets * 2;
-    entry **b = gmb_calloc(n, sizeof *b);
+    goma_file_entry **b = gmb_calloc(n, sizeof *b);
     for (size_t i = 0; i < f->n_buckets; i++)
-        for (entry *e = f->buckets[i], *next; e; e = next) {
+        for (goma_file_entry *e = f->buckets[i], *next; e; e = next) {
             next = e->next;
             size_t slot = key_hash(e->key) & (n - 1);
             e->next = b[slot];
@@ -88,6 +64,22 @@ static void grow_locked(goma_files *f)
     free(f->buckets);
     f->buckets = b;
     f->n_buckets = n;
+}
+
+goma_file_entry *goma_files_add_locked(goma_files *f, const goma_file_entry *e)
+{
+    goma_file_entry *have = goma_files_find_locked(f, e->key);
+    if (have)
+        return have;
+    if (f->count >= f->n_buckets)
+        grow_locked(f);
+    goma_file_entry *n = gmb_malloc(sizeof *n);
+    *n = *e;
+    size_t slot = key_hash(n->key) & (f->n_buckets - 1);
+    n->next = f->buckets[slot];
+    f->buckets[slot] = n;
+    f->count++;
+    return n;
 }
 
 /* goma's validity rules for a blob (see the header). */
@@ -148,14 +140,13 @@ static cas_pin *pin_chunk(goma_files *f, const rev2_digest *d, const uint8_t *by
     return NULL;
 }
 
-/* Takes the chunk pins of a FILE_META's keys out of the index (the caller
- * releases them outside the lock), or refreshes them. */
-static void chunk_pins(goma_files *f, const DevtoolsGoma__FileBlob *meta, bool refresh)
+/* The old pins are released outside the lock. */
+void goma_files_chunk_pins(goma_files *f, const DevtoolsGoma__FileBlob *meta, bool refresh)
 {
     cas_pin **old = gmb_calloc(meta->n_hash_key + 1, sizeof *old);
     pthread_mutex_lock(&f->lock);
     for (size_t i = 0; i < meta->n_hash_key; i++) {
-        entry *e = find_locked(f, meta->hash_key[i]);
+        goma_file_entry *e = goma_files_find_locked(f, meta->hash_key[i]);
         if (!e || e->type != DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_CHUNK)
             continue;
         old[i] = e->pin;
@@ -172,6 +163,17 @@ static void chunk_pins(goma_files *f, const DevtoolsGoma__FileBlob *meta, bool r
     free(old);
 }
 
+void goma_files_release_served_chunk(goma_files *f, const char *key)
+{
+    pthread_mutex_lock(&f->lock);
+    goma_file_entry *e = goma_files_find_locked(f, key);
+    cas_pin *p = e ? e->pin : NULL;
+    if (e)
+        e->pin = NULL;
+    pthread_mutex_unlock(&f->lock);
+    cas_pin_release(p);
+}
+
 void goma_files_share_start(goma_files *f, const goma_share_options *o)
 {
     if (!f->share)
@@ -179,10 +181,10 @@ void goma_files_share_start(goma_files *f, const goma_share_options *o)
 }
 
 /* Queues a newly stored blob for the other gateways (once per key). */
-static void share_stored(goma_files *f, const entry *e, goma_share_answer *answer)
+static void share_stored(goma_files *f, const goma_file_entry *e, goma_share_answer *answer)
 {
     pthread_mutex_lock(&f->lock);
-    entry *have = find_locked(f, e->key);
+    goma_file_entry *have = goma_files_find_locked(f, e->key);
     bool first = have && !have->shared;
     if (first)
         have->shared = true;
@@ -190,32 +192,56 @@ static void share_stored(goma_files *f, const entry *e, goma_share_answer *answe
     bool file = e->type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE;
     if (first && !goma_share_put(f->share, e->key, e->blob_len, e->type, file ? &e->content : NULL, answer)) {
         pthread_mutex_lock(&f->lock);
-        if ((have = find_locked(f, e->key)) != NULL)
+        if ((have = goma_files_find_locked(f, e->key)) != NULL)
             have->shared = false; /* not queued: the next StoreFile tries again */
         pthread_mutex_unlock(&f->lock);
     }
 }
 
-static int store_blob(goma_files *f, const uint8_t *bytes, size_t len, char key[65], const char **why,
-                      goma_share_answer *answer)
+/* Indexes a blob just stored (its chunk pin taken over): stored again,
+ * its pin starts over. */
+static void index_stored(goma_files *f, const goma_file_entry *e, cas_pin *pin)
+{
+    pthread_mutex_lock(&f->lock);
+    goma_file_entry *have = goma_files_find_locked(f, e->key);
+    cas_pin *old = NULL;
+    if (have) {
+        old = have->pin;
+        have->pin = pin;
+    } else {
+        goma_file_entry n = *e;
+        n.pin = pin;
+        goma_files_add_locked(f, &n);
+    }
+    f->stats.stored++;
+    pthread_mutex_unlock(&f->lock);
+    cas_pin_release(old);
+}
+
+static int refuse(goma_files *f, int rc)
+{
+    __atomic_add_fetch(&f->stats.refused, 1, __ATOMIC_RELAXED);
+    return rc;
+}
+
+int goma_files_store_blob(goma_files *f, const uint8_t *bytes, size_t len, char key[65], const char **why,
+                          goma_share_answer *answer)
 {
     DevtoolsGoma__FileBlob *b = devtools_goma__file_blob__unpack(NULL, len, bytes);
     if (!b) {
         *why = "not a FileBlob";
-        __atomic_add_fetch(&f->stats.refused, 1, __ATOMIC_RELAXED);
-        return -EINVAL;
+        return refuse(f, -EINVAL);
     }
     if ((*why = invalid(b)) != NULL) {
         devtools_goma__file_blob__free_unpacked(b, NULL);
-        __atomic_add_fetch(&f->stats.refused, 1, __ATOMIC_RELAXED);
-        return -EINVAL;
+        return refuse(f, -EINVAL);
     }
     /* The key is the SHA-256 of these very bytes: the blob is its own
      * content-addressed object. */
     rev2_digest self;
     rev2_digest_of_bytes(bytes, len, &self);
     memcpy(key, self.hash, 65);
-    entry e = {.blob_len = (int64_t)len, .type = (int)b->blob_type};
+    goma_file_entry e = {.blob_len = (int64_t)len, .type = (int)b->blob_type};
     memcpy(e.key, self.hash, 65);
     if (b->has_content) {
         rev2_digest_of_bytes(b->content.data, b->content.len, &e.content);
@@ -232,29 +258,9 @@ static int store_blob(goma_files *f, const uint8_t *bytes, size_t len, char key[
         rc = -EIO; /* evicted twice right after its put: cannot be */
     if (rc < 0) {
         *why = cas_error_words(rc);
-        __atomic_add_fetch(&f->stats.refused, 1, __ATOMIC_RELAXED);
-        return rc;
+        return refuse(f, rc);
     }
-    pthread_mutex_lock(&f->lock);
-    entry *have = find_locked(f, key);
-    cas_pin *old = NULL;
-    if (have) {
-        old = have->pin; /* stored again: the pin starts over */
-        have->pin = pin;
-    } else {
-        if (f->count >= f->n_buckets)
-            grow_locked(f);
-        entry *n = gmb_malloc(sizeof *n);
-        *n = e;
-        n->pin = pin;
-        size_t slot = key_hash(key) & (f->n_buckets - 1);
-        n->next = f->buckets[slot];
-        f->buckets[slot] = n;
-        f->count++;
-    }
-    f->stats.stored++;
-    pthread_mutex_unlock(&f->lock);
-    cas_pin_release(old);
+    index_stored(f, &e, pin);
     if (f->share)
         share_stored(f, &e, answer);
     return 0;
@@ -262,300 +268,7 @@ static int store_blob(goma_files *f, const uint8_t *bytes, size_t len, char key[
 
 int goma_files_store(goma_files *f, const uint8_t *bytes, size_t len, char key[65], const char **why)
 {
-    return store_blob(f, bytes, len, key, why, NULL);
-}
-
-/* A key known from Buildbarn's action cache, indexed as if stored here;
- * its bytes come from the CAS when read. */
-static void index_remote(goma_files *f, const goma_share_hit *h)
-{
-    pthread_mutex_lock(&f->lock);
-    if (!find_locked(f, h->key)) {
-        if (f->count >= f->n_buckets)
-            grow_locked(f);
-        entry *n = gmb_calloc(1, sizeof *n);
-        memcpy(n->key, h->key, 64);
-        n->blob_len = h->blob_len;
-        n->type = h->type;
-        n->content = h->content;
-        n->has_content = h->has_content;
-        n->shared = true;
-        size_t slot = key_hash(n->key) & (f->n_buckets - 1);
-        n->next = f->buckets[slot];
-        f->buckets[slot] = n;
-        f->count++;
-    }
-    pthread_mutex_unlock(&f->lock);
-}
-
-/* Fetches (in parallel, one wave of at most 64 at a time) the blobs
- * found remotely that the request will read: a FILE's content for an
- * Exec, else the FileBlob; a FILE_META's FileBlob, then its chunks. */
-static void prefetch(goma_files *f, const char *const *keys, size_t n, bool contents, int depth);
-
-static void fetch_found(goma_files *f, const goma_share_hit *hits, size_t n, bool contents, int depth)
-{
-    enum { WAVE = 64 };
-    cas_blob *h[WAVE];
-    const goma_share_hit *metas[WAVE];
-    for (size_t start = 0; start < n; start += WAVE) {
-        size_t nh = 0, nm = 0;
-        for (size_t i = start; i < n && i < start + WAVE; i++) {
-            if (!hits[i].found)
-                continue;
-            rev2_digest d;
-            if (contents && hits[i].has_content)
-                d = hits[i].content;
-            else
-                rev2_digest_set(&d, hits[i].key, hits[i].blob_len);
-            int error = 0;
-            if ((h[nh] = cas_store_open_blob(f->store, NULL, &d, &error)) != NULL)
-                nh++;
-            if (hits[i].type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_META)
-                metas[nm++] = &hits[i];
-        }
-        for (size_t i = 0; i < nh; i++) { /* each wait bounded by cache.fetch_timeout_ms */
-            cas_blob_wait(h[i]);
-            cas_blob_close(h[i]);
-        }
-        for (size_t i = 0; i < nm && depth == 0; i++) {
-            rev2_digest d;
-            uint8_t *bytes = NULL;
-            rev2_digest_set(&d, metas[i]->key, metas[i]->blob_len);
-            DevtoolsGoma__FileBlob *b = cas_store_read_all(f->store, NULL, &d, &bytes) == 0
-                                            ? devtools_goma__file_blob__unpack(NULL, (size_t)d.size, bytes)
-                                            : NULL;
-            free(bytes);
-            if (b && b->n_hash_key)
-                prefetch(f, (const char *const *)b->hash_key, b->n_hash_key, false, depth + 1);
-            if (b)
-                devtools_goma__file_blob__free_unpacked(b, NULL);
-        }
-    }
-}
-
-static void prefetch(goma_files *f, const char *const *keys, size_t n, bool contents, int depth)
-{
-    if (!f->share || n == 0)
-        return;
-    goma_share_hit *hits = gmb_calloc(n, sizeof *hits);
-    size_t asked = 0;
-    rev2_digest local;
-    for (size_t i = 0; i < n; i++) {
-        const char *k = keys[i];
-        if (!k || !rev2_hash_is_valid(k))
-            continue;
-        pthread_mutex_lock(&f->lock);
-        bool known = find_locked(f, k) != NULL;
-        pthread_mutex_unlock(&f->lock);
-        bool dup = false;
-        for (size_t j = 0; j < asked && !dup; j++)
-            dup = strcmp(hits[j].key, k) == 0;
-        if (!known && !dup && !cas_store_find_hash(f->store, k, &local))
-            hits[asked++].key = k;
-    }
-    if (asked && goma_share_find(f->share, hits, asked) > 0) {
-        for (size_t i = 0; i < asked; i++)
-            if (hits[i].found)
-                index_remote(f, &hits[i]);
-        fetch_found(f, hits, asked, contents, depth);
-    }
-    free(hits);
-}
-
-void goma_files_prefetch(goma_files *f, const char *const *keys, size_t n, bool contents)
-{
-    prefetch(f, keys, n, contents, 0);
-}
-
-/* The store digest of a key's FileBlob: from the index, or found in the
- * store by hash (stored before a restart). false if unknown. */
-static bool blob_digest(goma_files *f, const char *key, rev2_digest *d, bool *indexed)
-{
-    pthread_mutex_lock(&f->lock);
-    entry *e = find_locked(f, key);
-    int64_t len = e ? e->blob_len : -1;
-    pthread_mutex_unlock(&f->lock);
-    if (len < 0 && cas_store_find_hash(f->store, key, d)) {
-        *indexed = false;
-        return true;
-    }
-    if (len < 0 && f->share) {
-        /* Stored through another gateway? (chunks of a FILE_META found
-         * remotely are fetched ahead, with it: this is the fallback) */
-        goma_files_prefetch(f, &key, 1, false);
-        pthread_mutex_lock(&f->lock);
-        e = find_locked(f, key);
-        len = e ? e->blob_len : -1;
-        pthread_mutex_unlock(&f->lock);
-    }
-    *indexed = len >= 0;
-    return len >= 0 && rev2_digest_set(d, key, len);
-}
-
-/* The stored bytes of a key's FileBlob, decoded (NULL if unknown). */
-static DevtoolsGoma__FileBlob *load_blob(goma_files *f, const char *key)
-{
-    rev2_digest d;
-    bool indexed;
-    if (!blob_digest(f, key, &d, &indexed))
-        return NULL;
-    int64_t len = indexed ? d.size : -1;
-    uint8_t *bytes = NULL;
-    if (cas_store_read_all(f->store, NULL, &d, &bytes) < 0)
-        return NULL;
-    DevtoolsGoma__FileBlob *b = devtools_goma__file_blob__unpack(NULL, (size_t)d.size, bytes);
-    if (b && len < 0) { /* known to the store from before a restart: index it */
-        char again[65];
-        const char *why;
-        goma_files_store(f, bytes, (size_t)d.size, again, &why);
-    }
-    free(bytes);
-    return b;
-}
-
-/* Pins every chunk of a FILE_META for the time of its assembly. false
- * (nothing pinned) if one is not in the store. */
-static bool pin_all_chunks(goma_files *f, const DevtoolsGoma__FileBlob *meta, cas_pin **pin)
-{
-    rev2_digest *d = gmb_calloc(meta->n_hash_key, sizeof *d);
-    bool indexed, known = true;
-    for (size_t i = 0; known && i < meta->n_hash_key; i++)
-        known = blob_digest(f, meta->hash_key[i], &d[i], &indexed);
-    size_t missing = 1;
-    *pin = known ? cas_store_pin(f->store, d, meta->n_hash_key, 0, &missing) : NULL;
-    free(d);
-    if (missing) {
-        cas_pin_release(*pin);
-        *pin = NULL;
-    }
-    return *pin != NULL;
-}
-
-/* Joins a FILE_META's chunks into one stored file, streamed into the
- * store and hashed on the way: one chunk in memory at a time, whatever
- * the file's size. 1 with *out, and *chunks pinning the chunks still (the
- * caller pins the file before it lets them go: with the store over its
- * limit, the new file would otherwise be the one unpinned blob to evict);
- * 0 if a chunk is missing or they do not add up; -errno if the store
- * failed (-EFBIG: the file cannot fit). */
-static int assemble(goma_files *f, const DevtoolsGoma__FileBlob *meta, rev2_digest *out, cas_pin **chunks)
-{
-    *chunks = NULL;
-    if (!meta->has_file_size || meta->file_size < 0 ||
-        (uint64_t)meta->file_size > (uint64_t)meta->n_hash_key * GOMA_CHUNK_BYTES)
-        return 0;
-    cas_pin *pin;
-    if (!pin_all_chunks(f, meta, &pin))
-        return 0;
-    uint64_t size = (uint64_t)meta->file_size, have = 0;
-    int rc = 0;
-    cas_writer *w = cas_writer_new(f->store, meta->file_size, &rc);
-    bool ok = w != NULL;
-    for (size_t i = 0; ok && i < meta->n_hash_key; i++) {
-        DevtoolsGoma__FileBlob *c = load_blob(f, meta->hash_key[i]);
-        ok = c && c->blob_type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_CHUNK && c->has_offset &&
-             (uint64_t)c->offset == (uint64_t)i * GOMA_CHUNK_BYTES && have == (uint64_t)c->offset &&
-             c->content.len <= size - have;
-        if (ok) {
-            rc = cas_writer_write(w, c->content.data, c->content.len);
-            ok = rc == 0;
-            have += c->content.len;
-        }
-        if (c)
-            devtools_goma__file_blob__free_unpacked(c, NULL);
-    }
-    ok = ok && have == size;
-    if (ok)
-        rc = cas_writer_finish(w, out);
-    else
-        cas_writer_abort(w);
-    if (ok && rc == 0) {
-        *chunks = pin;
-        return 1;
-    }
-    cas_pin_release(pin);
-    return rc;
-}
-
-/* The content pinned; NULL if it is not in the store (evicted). */
-static cas_pin *pin_content(goma_files *f, const rev2_digest *content)
-{
-    size_t missing = 0;
-    cas_pin *p = cas_store_pin(f->store, content, 1, 0, &missing);
-    if (missing) {
-        cas_pin_release(p);
-        p = NULL;
-    }
-    return p;
-}
-
-/* A FILE_META's content: assembled, pinned (*pin), remembered, and its
- * chunks let go. 1, 0 or -errno as goma_files_resolve. */
-static int resolve_meta(goma_files *f, const char *key, const DevtoolsGoma__FileBlob *meta, rev2_digest *content,
-                        cas_pin **pin)
-{
-    cas_pin *chunks = NULL;
-    int rc = assemble(f, meta, content, &chunks);
-    if (rc == 1 && !(*pin = pin_content(f, content)))
-        rc = 0; /* cannot be: the chunks held the store, not the new file */
-    if (rc == 1) {
-        pthread_mutex_lock(&f->lock);
-        entry *m = find_locked(f, key);
-        if (m) { /* assembled once; remembered */
-            m->content = *content;
-            m->has_content = true;
-        }
-        pthread_mutex_unlock(&f->lock);
-    }
-    /* Used, or never usable: the chunks need not hold any longer. Still
-     * waiting for some: those here hold on, for the client's next round. */
-    if (rc == 1 || rc == -EFBIG)
-        chunk_pins(f, meta, false);
-    else if (rc == 0)
-        chunk_pins(f, meta, true);
-    cas_pin_release(chunks);
-    return rc;
-}
-
-int goma_files_resolve(goma_files *f, const char *key, rev2_digest *content, cas_pin **pin)
-{
-    cas_pin *held = NULL;
-    if (pin)
-        *pin = NULL;
-    if (!rev2_hash_is_valid(key))
-        return 0;
-    pthread_mutex_lock(&f->lock);
-    entry *e = find_locked(f, key);
-    bool known = e && e->has_content &&
-                 (e->type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE ||
-                  e->type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_META);
-    if (known)
-        *content = e->content;
-    pthread_mutex_unlock(&f->lock);
-    /* Remembered, but the store may have evicted the content since: then
-     * it is made again from the FileBlob (or the chunks). */
-    int rc = known && (held = pin_content(f, content)) ? 1 : 0;
-    DevtoolsGoma__FileBlob *b = rc ? NULL : load_blob(f, key);
-    if (b && b->blob_type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE && b->has_content) {
-        rev2_digest_of_bytes(b->content.data, b->content.len, content);
-        rc = cas_store_put(f->store, content, b->content.data, b->content.len);
-        rc = rc < 0 ? rc : (held = pin_content(f, content)) != NULL;
-    } else if (b && b->blob_type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_META) {
-        rc = resolve_meta(f, key, b, content, &held);
-    }
-    if (b)
-        devtools_goma__file_blob__free_unpacked(b, NULL);
-    if (pin)
-        *pin = held;
-    else
-        cas_pin_release(held);
-    return rc;
-}
-
-bool goma_files_file_digest(goma_files *f, const char *key, rev2_digest *content)
-{
-    return goma_files_resolve(f, key, content, NULL) == 1;
+    return goma_files_store_blob(f, bytes, len, key, why, NULL);
 }
 
 void goma_files_stats_get(goma_files *f, goma_files_stats *out)
@@ -563,168 +276,4 @@ void goma_files_stats_get(goma_files *f, goma_files_stats *out)
     pthread_mutex_lock(&f->lock);
     *out = f->stats;
     pthread_mutex_unlock(&f->lock);
-}
-
-/* ---- HTTP handlers ---- */
-
-/* Calls fn for the raw bytes of every field-1 value of a message (the
- * repeated FileBlob of StoreFileReq), without re-serializing anything. */
-static int each_field1(const uint8_t *p, size_t len, void (*fn)(void *, const uint8_t *, size_t), void *arg)
-{
-    pb_reader r;
-    pb_field f;
-    int rc;
-    pb_reader_init(&r, p, len);
-    while ((rc = pb_reader_next(&r, &f)) > 0)
-        if (f.number == 1 && f.wire == PB_BYTES)
-            fn(arg, f.data, f.len);
-    return rc;
-}
-
-typedef struct {
-    goma_files *files;
-    http_request *req;
-    char **keys;
-    size_t n;
-    goma_share_answer *answer; /* NULL: not shared, or no wait */
-} store_ctx;
-
-static void store_one(void *arg, const uint8_t *blob, size_t len)
-{
-    store_ctx *c = arg;
-    char key[65];
-    const char *why = NULL;
-    c->keys = gmb_realloc(c->keys, (c->n + 1) * sizeof *c->keys);
-    if (store_blob(c->files, blob, len, key, &why, c->answer) == 0) {
-        c->keys[c->n++] = gmb_strdup(key);
-    } else {
-        /* goma's answer for a refused blob: an empty key in its slot. */
-        GMB_WARN("goma", "#%llu StoreFile: blob %zu refused: %s", (unsigned long long)http_request_id(c->req), c->n,
-                 why);
-        c->keys[c->n++] = gmb_strdup("");
-    }
-}
-
-/* Through the share when its files are to reach Buildbarn first. */
-static void answer(store_ctx *c, int status, const char *type, const void *body, size_t len)
-{
-    if (c->answer)
-        goma_share_answer_send(c->files->share, c->answer, status, type, body, len);
-    else
-        http_respond(c->req, status, type, body, len);
-}
-
-static void on_store_file(http_request *r, void *user)
-{
-    goma_files *f = user;
-    size_t len;
-    const uint8_t *body = http_request_body(r, &len);
-    /* Decode once to refuse garbage with 400; the blobs are then taken
-     * from the raw bytes so each keeps the exact encoding it was hashed in. */
-    DevtoolsGoma__StoreFileReq *req = devtools_goma__store_file_req__unpack(NULL, len, body);
-    store_ctx c = {f, r, NULL, 0, f->share ? goma_share_answer_new(f->share, r) : NULL};
-    if (!req || each_field1(body, len, store_one, &c) < 0) {
-        const char *msg = "gomabarn: StoreFile body is not a StoreFileReq\n";
-        answer(&c, 400, "text/plain; charset=utf-8", msg, strlen(msg));
-    } else {
-        DevtoolsGoma__StoreFileResp resp = DEVTOOLS_GOMA__STORE_FILE_RESP__INIT;
-        resp.n_hash_key = c.n;
-        resp.hash_key = c.keys;
-        size_t n = devtools_goma__store_file_resp__get_packed_size(&resp);
-        uint8_t *out = gmb_malloc(n + 1);
-        devtools_goma__store_file_resp__pack(&resp, out);
-        answer(&c, 200, "binary/x-protocol-buffer", out, n);
-        free(out);
-    }
-    for (size_t i = 0; i < c.n; i++)
-        free(c.keys[i]);
-    free(c.keys);
-    if (req)
-        devtools_goma__store_file_req__free_unpacked(req, NULL);
-}
-
-/* An output's chunk, fetched by the client: it need not hold any more. */
-static void release_served_chunk(goma_files *f, const char *key)
-{
-    pthread_mutex_lock(&f->lock);
-    entry *e = find_locked(f, key);
-    cas_pin *p = e ? e->pin : NULL;
-    if (e)
-        e->pin = NULL;
-    pthread_mutex_unlock(&f->lock);
-    cas_pin_release(p);
-}
-
-static void on_lookup_file(http_request *r, void *user)
-{
-    goma_files *f = user;
-    size_t len;
-    const uint8_t *body = http_request_body(r, &len);
-    DevtoolsGoma__LookupFileReq *req = devtools_goma__lookup_file_req__unpack(NULL, len, body);
-    if (!req) {
-        const char *msg = "gomabarn: LookupFile body is not a LookupFileReq\n";
-        http_respond(r, 400, "text/plain; charset=utf-8", msg, strlen(msg));
-        return;
-    }
-    /* LookupFileResp is "repeated FileBlob blob = 2": written by hand so
-     * every stored blob goes back in its original bytes. An unknown key
-     * gets a FILE_UNSPECIFIED placeholder (blob_type present, as goma's
-     * client requires): tag 0x12, length 2, then 08 00. */
-    /* Keys stored through another gateway: found in one parallel round. */
-    goma_files_prefetch(f, (const char *const *)req->hash_key, req->n_hash_key, false);
-    gmb_buf out;
-    gmb_buf_init(&out, GMB_BUF_UNLIMITED);
-    for (size_t i = 0; i < req->n_hash_key; i++) {
-        const char *key = req->hash_key[i];
-        pthread_mutex_lock(&f->lock);
-        entry *e = rev2_hash_is_valid(key) ? find_locked(f, key) : NULL;
-        int64_t blob_len = e ? e->blob_len : -1;
-        f->stats.lookups++;
-        pthread_mutex_unlock(&f->lock);
-        uint8_t *bytes = NULL;
-        rev2_digest d;
-        /* Not indexed (stored before a restart)? The store still has it. */
-        if (blob_len < 0 && cas_store_find_hash(f->store, key, &d) &&
-            cas_store_read_all(f->store, NULL, &d, &bytes) == 0) {
-            char again[65];
-            const char *why;
-            if (goma_files_store(f, bytes, (size_t)d.size, again, &why) == 0)
-                blob_len = d.size;
-            free(bytes);
-            bytes = NULL;
-        }
-        if (blob_len >= 0 && rev2_digest_set(&d, key, blob_len) &&
-            cas_store_read_all(f->store, NULL, &d, &bytes) == 0) {
-            uint8_t hdr[11];
-            size_t h = 0;
-            hdr[h++] = 0x12;
-            for (uint64_t v = (uint64_t)blob_len;; v >>= 7) {
-                hdr[h++] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
-                if (v < 0x80)
-                    break;
-            }
-            gmb_buf_put(&out, hdr, h);
-            gmb_buf_put(&out, bytes, (size_t)blob_len);
-            release_served_chunk(f, key);
-        } else {
-            static const uint8_t unknown[] = {0x12, 0x02, 0x08, 0x00};
-            gmb_buf_put(&out, unknown, sizeof unknown);
-            pthread_mutex_lock(&f->lock);
-            f->stats.lookup_misses++;
-            pthread_mutex_unlock(&f->lock);
-        }
-        free(bytes);
-    }
-    http_respond(r, 200, "binary/x-protocol-buffer", out.data, out.len);
-    gmb_buf_free(&out);
-    devtools_goma__lookup_file_req__free_unpacked(req, NULL);
-}
-
-void goma_files_routes(goma_files *f, http_server *http, const char *prefix)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/s", prefix);
-    http_server_route(http, path, "POST", false, on_store_file, f);
-    snprintf(path, sizeof path, "%s/l", prefix);
-    http_server_route(http, path, "POST", false, on_lookup_file, f);
 }

@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "cas_store.h"
 #include "goma_files_share.h"
 #include "http_server.h"
@@ -39,8 +40,29 @@ typedef struct goma_files goma_files;
 goma_files *goma_files_new(cas_store *store);
 /* Releases its pins in the store: call it before cas_store_close. */
 void goma_files_free(goma_files *f);
-/* Registers <prefix>/s and <prefix>/l. */
+/* Registers <prefix>/s and <prefix>/l: goma_files_store_file and
+ * goma_files_lookup_file over HTTP (200 with the answer, or 400 with the
+ * reason in words). */
 void goma_files_routes(goma_files *f, http_server *http, const char *prefix);
+
+/* ---- goma's StoreFile and LookupFile, without HTTP ----
+ * `req` is the request message as it comes out of the HTTP body's
+ * decoding (gzip or deflate undone; these messages carry no groups). The
+ * answer message is appended to `resp`, a buffer made with
+ * GMB_BUF_UNLIMITED: its size follows the blobs stored, each bounded by
+ * http.max_body_bytes when it came in. Both return 0, or -1 with *why
+ * (static, plain words) when the bytes are not that request. */
+/* Stores every FileBlob of a StoreFileReq (goma_files_store's rules) and
+ * answers a StoreFileResp: one key per blob, in order, and an empty key
+ * for a blob refused (logged with request number `id`). With sharing on,
+ * each blob is queued with `wait` (goma_share_answer_new; NULL: none) so
+ * the HTTP answer can wait for the uploads. */
+int goma_files_store_file(goma_files *f, const uint8_t *req, size_t len, uint64_t id, goma_share_answer *wait,
+                          gmb_buf *resp, const char **why);
+/* Answers a LookupFileReq with a LookupFileResp: per key, in order, the
+ * FileBlob in the bytes it was stored in, or a FILE_UNSPECIFIED blob for
+ * a key not stored. Serving an output's chunk releases its pin. */
+int goma_files_lookup_file(goma_files *f, const uint8_t *req, size_t len, gmb_buf *resp, const char **why);
 
 /* Stores one FileBlob given as its serialized bytes. 0 with the key
  * (65 bytes with NUL), or -errno with a static reason: -EINVAL for a blob

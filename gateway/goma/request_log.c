@@ -1,5 +1,8 @@
 #include "request_log.h"
+
+#include "build_log.h"
 #include "mem.h"
+#include "request_series.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -9,7 +12,14 @@ struct request_log {
     pthread_mutex_t lock;
     request_entry *ring;
     size_t capacity;
+    request_series *series;
+    build_log *builds;
 };
+
+bool request_entry_finished(const request_entry *e)
+{
+    return *e->state && strcmp(e->state, "running") != 0;
+}
 
 request_log *request_log_new(size_t capacity)
 {
@@ -17,6 +27,8 @@ request_log *request_log_new(size_t capacity)
     l->capacity = capacity ? capacity : 1;
     l->ring = gmb_calloc(l->capacity, sizeof *l->ring);
     pthread_mutex_init(&l->lock, NULL);
+    l->series = request_series_new();
+    l->builds = build_log_new();
     return l;
 }
 
@@ -25,6 +37,8 @@ void request_log_free(request_log *l)
     if (!l)
         return;
     pthread_mutex_destroy(&l->lock);
+    request_series_free(l->series);
+    build_log_free(l->builds);
     free(l->ring);
     free(l);
 }
@@ -32,14 +46,36 @@ void request_log_free(request_log *l)
 void request_log_put(request_log *l, const request_entry *e)
 {
     pthread_mutex_lock(&l->lock);
-    l->ring[e->id % l->capacity] = *e; /* ids grow by one: a ring by id */
+    request_entry *slot = &l->ring[e->id % l->capacity]; /* ids grow by one: a ring by id */
+    bool newly_finished = request_entry_finished(e) && !(slot->id == e->id && request_entry_finished(slot));
+    *slot = *e;
     pthread_mutex_unlock(&l->lock);
+    if (newly_finished) { /* counted once, however often it is put */
+        time_t now = time(NULL);
+        request_series_add(l->series, now, e);
+        build_log_add(l->builds, now, e);
+    }
+}
+
+struct request_series *request_log_series(request_log *l)
+{
+    return l->series;
+}
+
+struct build_log *request_log_builds(request_log *l)
+{
+    return l->builds;
 }
 
 static int newer_first(const void *a, const void *b)
 {
     uint64_t x = ((const request_entry *)a)->id, y = ((const request_entry *)b)->id;
     return x < y ? 1 : x > y ? -1 : 0;
+}
+
+size_t request_log_capacity(request_log *l)
+{
+    return l->capacity;
 }
 
 size_t request_log_recent(request_log *l, request_entry *out, size_t max)

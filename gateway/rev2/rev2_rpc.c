@@ -175,8 +175,7 @@ static void start_send(rpc *r, bool with_initial_metadata)
     pthread_mutex_unlock(&r->lock);
     grpc_call_error rc = grpc_call_start_batch(r->call, ops, n, &r->send_tag, NULL);
     if (rc != GRPC_CALL_OK) {
-        GMB_ERROR("rev2", "%s: start_batch(send) failed: %d", r->method, rc);
-        fail_locally(r, rev2_error_new(REV2_INTERNAL, "gRPC refused a send batch (%d)", rc));
+        fail_locally(r, rev2_error_new(REV2_INTERNAL, "%s: gRPC refused a send batch (%d)", r->method, rc));
         batch_finished(r);
     }
 }
@@ -197,7 +196,7 @@ static void start_recv(rpc *r, bool with_initial_metadata)
     pthread_mutex_unlock(&r->lock);
     grpc_call_error rc = grpc_call_start_batch(r->call, ops, n, &r->recv_tag, NULL);
     if (rc != GRPC_CALL_OK) {
-        fail_locally(r, rev2_error_new(REV2_INTERNAL, "gRPC refused a receive batch (%d)", rc));
+        fail_locally(r, rev2_error_new(REV2_INTERNAL, "%s: gRPC refused a receive batch (%d)", r->method, rc));
         batch_finished(r);
     }
 }

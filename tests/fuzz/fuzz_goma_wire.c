@@ -9,7 +9,7 @@
  *   mode % 8 = 3, 4, 5   the same kinds, messages -> groups on raw bytes
  *   mode % 8 = 6         StoreFileReq: protobuf-c unpack, and the FileBlobs
  *                        taken from the raw bytes with pb_reader (as
- *                        goma_files.c does) must be the same blobs
+ *                        goma_files_rpc.c does) must be the same blobs
  *   mode % 8 = 7         LookupFileReq
  *   mode & 0x80          the output buffer's limit is half the input
  *                        (the "message too large" paths) */

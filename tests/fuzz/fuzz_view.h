@@ -3,8 +3,7 @@
  * missing; nothing is mounted), and a walk that does what a reader of the
  * mount does: lookup, getattr, readdir, forget.
  *
- * The store lives in a fresh directory under $TMPDIR (or /tmp), removed at
- * exit; blobs put by earlier inputs stay until evicted, like a long-running
+ * The store is fuzz_store.h's; blobs put by earlier inputs stay until evicted, like a long-running
  * gateway's cache. Every node reference an input takes is given back, so
  * afterwards the view holds only its root again (checked: a node kept
  * alive is a leak the kernel's forgets could never free). Creating a view
@@ -17,48 +16,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cas_store.h"
-#include "errmsg.h"
-#include "fuzz_common.h"
+#include "fuzz_store.h"
 #include "view_internal.h"
 
 #define FUZZ_VIEW_ROOT 1 /* FUSE_ROOT_ID */
 
-static cas_store *fuzz_store;
 static gmb_view *fuzz_view;
-static char fuzz_view_dir[4096];
 
+/* Runs before the store's own removal (atexit's order). */
 static void fuzz_view_cleanup(void)
 {
     view_destroy(fuzz_view);
     fuzz_view = NULL;
-    if (fuzz_store)
-        cas_store_close(fuzz_store);
-    fuzz_store = NULL;
-    char *rm = gmb_format("rm -rf '%s'", fuzz_view_dir);
-    if (system(rm) != 0)
-        fprintf(stderr, "fuzz: could not remove %s\n", fuzz_view_dir);
-    free(rm);
 }
 
 static void fuzz_view_init(const char *name)
 {
-    fuzz_quiet_logs();
-    const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    snprintf(fuzz_view_dir, sizeof fuzz_view_dir, "%s/gomabarn-fuzz-%s-XXXXXX", tmp, name);
-    if (!mkdtemp(fuzz_view_dir)) {
-        perror("fuzz: mkdtemp");
-        exit(2);
-    }
-    char *store_dir = gmb_format("%s/store", fuzz_view_dir);
-    cas_store_options so = {.dir = store_dir, .max_bytes = (uint64_t)256 << 20};
-    char *err = NULL;
-    fuzz_store = cas_store_open(&so, NULL, &err);
-    if (!fuzz_store) {
-        fprintf(stderr, "fuzz: cannot open the store: %s\n", err);
-        exit(2);
-    }
-    free(store_dir);
+    fuzz_store_init(name);
     atexit(fuzz_view_cleanup);
 }
 
@@ -66,7 +40,7 @@ static void fuzz_view_init(const char *name)
 static gmb_view *fuzz_view_get(void)
 {
     if (!fuzz_view) {
-        view_options vo = {.mountpoint = fuzz_view_dir};
+        view_options vo = {.mountpoint = fuzz_store_dir};
         char *err = NULL;
         fuzz_view = view_create(fuzz_store, &vo, &err);
         FUZZ_CHECK(fuzz_view != NULL, "view_create: %s", err);

@@ -304,6 +304,61 @@ def goma_wire():
     return out
 
 
+def goma_files():
+    """StoreFile and LookupFile requests as a compile of tests/data/sample
+    sends them, one after the other (a kind byte: 0 StoreFile, odd
+    LookupFile, 2 a file over 2 MiB sent as chunks, made by the target from
+    a flags byte and a tail; a 3-byte length)."""
+    def store(body, kind=0):
+        return bytes([kind]) + struct.pack(">I", len(body))[1:] + body
+
+    def lookup(keys):
+        body = msg(many(1, keys), f_bytes(10, requester_info()))
+        return bytes([1]) + struct.pack(">I", len(body))[1:] + body
+
+    def chunked(flags, tail):
+        """A chunked file (kind 2) the target runs: one input in 16 is, by
+        the FNV-1a hash of the input; the tail is padded until this one is."""
+        for pad in range(1024):
+            data = store(flags + tail + b"\n" * pad, kind=2)
+            h = 2166136261
+            for b in data:
+                h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+            if h % 16 == 0:
+                return data
+        raise SystemExit("no padding selects the chunked file")
+
+    blobs = [file_blob(read_sample(n)) for n in ("main.c", "greet.c", "greet.h")]
+    keys = [goma_key(b) for b in blobs]
+    chunk0 = msg(f_varint(1, FILE_CHUNK), f_varint(10, 0), f_bytes(11, OBJECT))
+    chunk1 = msg(f_varint(1, FILE_CHUNK), f_varint(10, 2 << 20), f_bytes(11, b"tail"))
+    meta = msg(f_varint(1, FILE_META), f_varint(20, (2 << 20) + 4), many(21, [goma_key(chunk0), goma_key(chunk1)]))
+    # A FILE_META naming one chunk twice: the second is not at its offset.
+    small0 = msg(f_varint(1, FILE_CHUNK), f_varint(10, 0), f_bytes(11, OBJECT))
+    small_meta = msg(f_varint(1, FILE_META), f_varint(20, len(OBJECT)), many(21, [goma_key(small0)] * 2))
+    ref = msg(f_varint(1, FILE_REF), f_bytes(21, keys[0]))
+    refused = [msg(f_varint(1, FILE), f_bytes(11, b"short"), f_varint(20, 99)),  # size differs
+               msg(f_varint(1, FILE_META), many(21, [keys[0]])),  # one chunk key
+               msg(f_varint(1, FILE_CHUNK), f_varint(10, 5), f_bytes(11, b"x")),  # offset off the layout
+               b"\xff\xff"]  # not a FileBlob
+    output = file_blob(OBJECT)
+    return {
+        "sources_then_lookup": store(msg(many(1, blobs), f_bytes(10, requester_info())))
+        + lookup(keys + ["not-a-key", hashlib.sha256(b"nobody").hexdigest()]),
+        "chunks_then_lookup": store(msg(many(1, [chunk0, chunk1]))) + store(msg(many(1, [meta])))
+        + lookup([goma_key(meta), goma_key(chunk0), goma_key(chunk1)]),
+        "meta_one_chunk_twice": store(msg(many(1, [small0, small_meta]))) + lookup([goma_key(small_meta)]),
+        "ref": store(msg(many(1, [blobs[0]]))) + store(msg(f_bytes(1, ref))) + lookup([goma_key(ref)]),
+        "refused_among_good": store(msg(many(1, [blobs[1]] + refused + [blobs[2]]))),
+        "stored_twice": store(msg(many(1, [output]))) + store(msg(many(1, [output]))) + lookup([goma_key(output)]),
+        "lookup_only": lookup(keys),
+        "empty_requests": store(b"") + lookup([]),
+        "not_requests": store(b"\x0a\xff\xff\x03") + bytes([1, 0, 0, 3]) + b"\x08\x96\x01",
+        "chunked_file": chunked(b"\x20", read_sample("greet.c")),
+        "chunked_file_swapped": chunked(b"\x01", read_sample("greet.h")),
+    }
+
+
 def http_body():
     body = exec_req("main.c", ["greet.h"])
     store = msg(many(1, [file_blob(read_sample("greet.c"))]))
@@ -585,6 +640,26 @@ def cc_args():
     }
 
 
+def worker_args():
+    """Compile lines as build systems write them, under the input root /r/p
+    (the target's root): mode byte (1 clang, 2 wd "build", 4 no shell),
+    then the NUL-separated argv."""
+    def line(mode, *args):
+        return bytes([mode]) + b"\0".join(a.encode() for a in args)
+
+    return {
+        "cmake_absolute": line(2, "gcc", "-I/r/p/include", "-isystem", "/r/p/third_party", "-O2", "-g",
+                               "-o", "CMakeFiles/x.dir/a.c.o", "-c", "/r/p/src/a.c"),
+        "autotools_relative": line(2, "gcc", "-DHAVE_CONFIG_H", "-I.", "-I../include", "-g", "-O2", "-c",
+                                   "../src/a.c", "-o", "a.o"),
+        "debian_flags": line(0, "gcc", "-g", "-O2", "-ffile-prefix-map=/r/p=.", "-fstack-protector-strong",
+                             "-Wformat", "-c", "a.c", "-o", "a.o"),
+        "clang_sysroot": line(1, "clang", "--sysroot=/r/p/sysroot", "-B/r/p/bin", "-gdwarf-5", "-c", "a.c"),
+        "names_not_paths": line(2, "gcc", "-MT", "/r/p/build/a.o", "-D", "DIR=/r/p", "-c", "/r/p/a.c"),
+        "no_shell": line(4, "gcc", "-g", "-c", "/r/p/a.c"),
+    }
+
+
 def cc_args_dict():
     flags = ["-c", "-o", "-E", "-M", "-MM", "-MD", "-MMD", "-MF", "-MT", "-MQ", "-MP", "-", ".c", ".cc", ".cpp",
              ".cxx", ".C", ".s", ".S", ".m", ".o", ".d", "\\\n", "\\ ", ":"]
@@ -657,10 +732,10 @@ def check_all():
 
 
 CORPORA = {
-    "goma_wire": goma_wire, "http_body": http_body, "pb_reader": pb_reader, "exec_stream": exec_stream,
+    "goma_wire": goma_wire, "goma_files": goma_files, "http_body": http_body, "pb_reader": pb_reader, "exec_stream": exec_stream,
     "rpc_status": rpc_status_corpus, "output_list": output_list, "proto_json": proto_json,
     "view_tree": view_tree, "view_action": view_action, "config": config_corpus, "routing": routing_corpus,
-    "cc_args": cc_args,
+    "cc_args": cc_args, "worker_args": worker_args,
 }
 DICTS = {"config": config_dict, "cc_args": cc_args_dict}
 

@@ -16,39 +16,18 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include "../unit/check.h"
+#include "cas_remote.h"
 #include "cas_store.h"
 #include "errmsg.h"
-#include "rev2_blocking.h"
 
 #define MIB (1u << 20)
 
 static char mnt[] = "/tmp/gmb-cas-fetch-full-XXXXXX";
-static const char *instance;
-static rev2_client *client;
-static uint64_t nonce;
 
 static uint64_t fs_free(void)
 {
     struct statvfs v;
     return statvfs(mnt, &v) == 0 ? (uint64_t)v.f_bavail * v.f_frsize : 0;
-}
-
-/* Distinct content for this run, uploaded to Buildbarn (not to the store). */
-static uint8_t *remote_blob(size_t n, int tag, rev2_digest *d)
-{
-    uint8_t *data = malloc(n);
-    uint64_t x = nonce ^ ((uint64_t)tag << 40);
-    for (size_t i = 0; i < n; i++) {
-        x = x * 6364136223846793005ull + 1442695040888963407ull;
-        data[i] = (uint8_t)(x >> 33);
-    }
-    rev2_digest_of_bytes(data, n, d);
-    rev2_blob b = {.digest = *d, .data = data};
-    rev2_error *e = rev2_upload_sync(client, NULL, &b, 1);
-    CHECK(e == NULL);
-    rev2_error_free(e);
-    return data;
 }
 
 /* 1 MiB local blobs, `n` of them: what eviction can give back. */
@@ -181,24 +160,13 @@ int main(int argc, char **argv)
 {
     if (argc < 2 || !mkdtemp(mnt))
         return 2;
-    instance = argv[1];
     if (mount("gomabarn-test", mnt, "tmpfs", 0, "size=64m") < 0) {
         fprintf(stderr, "cannot mount a tmpfs at %s (%s): this test needs root\n", mnt, strerror(errno));
         rmdir(mnt);
         printf("0 passed, 1 failed\n");
         return 1;
     }
-    nonce = (uint64_t)rev2_now_us() ^ ((uint64_t)getpid() << 32);
-    rev2_client_options o;
-    rev2_client_options_init(&o);
-    o.channel.target = getenv("GMB_BB_TARGET") ? getenv("GMB_BB_TARGET") : "127.0.0.1:8980";
-    o.instance_name = instance;
-    char *err = NULL;
-    client = rev2_client_new(&o, &err);
-    if (!client) {
-        fprintf(stderr, "%s\n", err);
-        return 2;
-    }
+    cas_remote_start(argv[1]);
     RUN(fetch_into_a_full_disk);
     RUN(fetches_that_together_overflow);
     rev2_client_free(client);

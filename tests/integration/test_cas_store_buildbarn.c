@@ -16,32 +16,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../unit/check.h"
+#include "cas_remote.h"
 #include "cas_store.h"
 #include "errmsg.h"
-#include "rev2_blocking.h"
 
-static const char *instance;
-static rev2_client *client;
 static char dir[] = "/tmp/gmb-cas-bb-XXXXXX";
-static uint64_t nonce;
-
-static rev2_client *make_client(const char *target, int attempts)
-{
-    rev2_client_options o;
-    rev2_client_options_init(&o);
-    o.channel.target = target;
-    o.instance_name = instance;
-    o.max_attempts = attempts;
-    o.initial_backoff_ms = 10;
-    char *err = NULL;
-    rev2_client *c = rev2_client_new(&o, &err);
-    if (!c) {
-        fprintf(stderr, "%s\n", err);
-        exit(2);
-    }
-    return c;
-}
 
 static cas_store *open_store(rev2_client *remote, const char *sub)
 {
@@ -53,23 +32,6 @@ static cas_store *open_store(rev2_client *remote, const char *sub)
         fprintf(stderr, "%s\n", err);
     free(path);
     return s;
-}
-
-/* Distinct content for this run, uploaded to Buildbarn (not to the store). */
-static uint8_t *remote_blob(size_t n, int tag, rev2_digest *d)
-{
-    uint8_t *data = malloc(n);
-    uint64_t x = nonce ^ ((uint64_t)tag << 40);
-    for (size_t i = 0; i < n; i++) {
-        x = x * 6364136223846793005ull + 1442695040888963407ull;
-        data[i] = (uint8_t)(x >> 33);
-    }
-    rev2_digest_of_bytes(data, n, d);
-    rev2_blob b = {.digest = *d, .data = data};
-    rev2_error *e = rev2_upload_sync(client, NULL, &b, 1);
-    CHECK(e == NULL);
-    rev2_error_free(e);
-    return data;
 }
 
 static void small_and_large_equal_to_upload(void)
@@ -280,9 +242,7 @@ int main(int argc, char **argv)
 {
     if (argc < 2 || !mkdtemp(dir))
         return 2;
-    instance = argv[1];
-    nonce = (uint64_t)rev2_now_us() ^ ((uint64_t)getpid() << 32);
-    client = make_client(getenv("GMB_BB_TARGET") ? getenv("GMB_BB_TARGET") : "127.0.0.1:8980", 5);
+    cas_remote_start(argv[1]);
     RUN(small_and_large_equal_to_upload);
     RUN(concurrent_readers_share_one_fetch);
     RUN(first_page_before_the_whole_blob);

@@ -15,15 +15,13 @@ import gzip
 import hashlib
 import http.client
 import os
-import re
-import subprocess
 import time
 
 import pytest
 
+import gmb_serve
 import goma_rules
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PREFIX = "/cxx-compiler-service"
 CHUNK = 2 * 1024 * 1024
 BIG = 3 * 1024 * 1024 + 12345
@@ -43,29 +41,11 @@ done
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    gomabarn = os.environ.get("GMB_GOMABARN")
-    if not gomabarn:
-        pytest.fail("GMB_GOMABARN must name the built gomabarn (ctest sets it)")
-    tmp = tmp_path_factory.mktemp("by_reference")
-    conf = tmp / "gomabarn.conf"
-    # The workers' platform: the container image the example config names.
-    image = re.search(r'container_image = "(.*)";', open(os.path.join(REPO, "config/gomabarn.conf.example")).read()).group(1)
-    conf.write_text('http = { port = 0; max_body_bytes = 33554432; };\ncache = { dir = "%s"; };\n'
-                    'buildbarn = { instance_name = "hardlinking"; };\nplatform = { container_image = "%s"; };\n'
-                    % (tmp / "cache", image))
-    log = open(tmp / "serve.log", "w+")
-    proc = subprocess.Popen([gomabarn, "serve", "--config", str(conf)], stderr=log)
-    port = None
-    deadline = time.time() + 10
-    while time.time() < deadline and port is None:
-        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", (tmp / "serve.log").read_text())
-        port = int(m.group(1)) if m else time.sleep(0.05)
-    assert port, "gomabarn serve did not start: " + (tmp / "serve.log").read_text()
+    proc, port, _ = gmb_serve.start(tmp_path_factory.mktemp("by_reference"),
+                                    'buildbarn = { instance_name = "hardlinking"; };',
+                                    http="max_body_bytes = 33554432;")
     yield port
-    proc.terminate()
-    assert proc.wait(timeout=20) == 0
-    log.close()
-
+    gmb_serve.stop(proc, timeout=20)
 
 def key(blob):
     return hashlib.sha256(blob.SerializeToString()).hexdigest()

@@ -18,6 +18,7 @@ import time
 
 import pytest
 
+import gmb_serve
 import goma_rules
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -29,28 +30,13 @@ MOUNT = None  # where the server fixture mounts the view
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    gomabarn = os.environ.get("GMB_GOMABARN")
-    if not gomabarn:
-        pytest.fail("GMB_GOMABARN must name the built gomabarn (ctest sets it)")
     tmp = tmp_path_factory.mktemp("serve")
-    image = re.search(r'container_image = "(.*)";', open(os.path.join(REPO, "config/gomabarn.conf.example")).read()).group(1)
-    conf = tmp / "gomabarn.conf"
     global MOUNT
     MOUNT = str(tmp / "mnt")
-    conf.write_text('http = { port = 0; max_body_bytes = 33554432; };\ncache = { dir = "%s"; };\n'
-                    'platform = { container_image = "%s"; };\nmount = { enabled = true; path = "%s"; };\n'
-                    % (tmp / "cache", image, MOUNT))
-    proc = subprocess.Popen([gomabarn, "serve", "--config", str(conf)], stderr=subprocess.PIPE, text=True)
-    port = None
-    deadline = time.time() + 10
-    while time.time() < deadline and port is None:
-        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", proc.stderr.readline())
-        port = int(m.group(1)) if m else None
-    assert port, "gomabarn serve did not start"
+    proc, port, _ = gmb_serve.start(tmp, 'mount = { enabled = true; path = "%s"; };' % MOUNT,
+                                    http="max_body_bytes = 33554432;")
     yield port
-    proc.terminate()
-    assert proc.wait(timeout=20) == 0
-
+    gmb_serve.stop(proc, timeout=20)
 
 def key(blob):
     return hashlib.sha256(blob.SerializeToString()).hexdigest()
@@ -191,7 +177,7 @@ def test_unknown_instance_and_path_escape(gg, server, tmp_path):
 
 def test_input_over_2_mib_via_chunks(gg, server, tmp_path):
     # A source file of about 3 MiB: goma sends it as FILE_META + FILE_CHUNKs.
-    body = b"/* " + b"padding " * (3 * 1024 * 1024 // 8) + b" */\nint big_answer(void) { return %d; }\n" % (time.time_ns() % 1000)
+    body = b"/* " + b"padding " * (3 * 1024 * 1024 // 8) + b" */\nint big_answer(void) { return %d; }\n" % (int.from_bytes(os.urandom(3), "little"))
     chunk_size = 2 * 1024 * 1024
     chunks = [gg.FileBlob(blob_type=3, offset=o, content=body[o:o + chunk_size], file_size=len(body[o:o + chunk_size]))
               for o in range(0, len(body), chunk_size)]

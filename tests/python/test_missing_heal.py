@@ -12,15 +12,13 @@ Everything else about Exec is tested against the real Buildbarn."""
 import gzip
 import hashlib
 import http.client
-import os
 import re
-import subprocess
 import threading
-import time
 from concurrent import futures
 
 import pytest
 
+import gmb_serve
 import goma_rules
 
 grpc = pytest.importorskip("grpc")
@@ -154,21 +152,9 @@ def pbx(pb):
 
 
 def start_gateway(tmp_path, bb_port):
-    gomabarn = os.environ.get("GMB_GOMABARN")
-    if not gomabarn:
-        pytest.fail("GMB_GOMABARN must name the built gomabarn (ctest sets it)")
-    conf = tmp_path / "gomabarn.conf"
-    conf.write_text('http = { port = 0; };\ncache = { dir = "%s"; };\n'
-                    'buildbarn = { target = "127.0.0.1:%d"; instance_name = "fake"; };\n' % (tmp_path / "cache", bb_port))
-    proc = subprocess.Popen([gomabarn, "serve", "--config", str(conf)], stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", proc.stderr.readline())
-        if m:
-            return proc, int(m.group(1))
-    proc.kill()
-    pytest.fail("gomabarn serve did not start")
-
+    proc, port, _ = gmb_serve.start(
+        tmp_path, 'buildbarn = { target = "127.0.0.1:%d"; instance_name = "fake"; };' % bb_port)
+    return proc, port
 
 def exec_once(gg, port):
     src = b"int healed(void) { return 1; }\n"
@@ -207,8 +193,7 @@ def test_a_lost_input_is_uploaded_again_and_the_exec_succeeds(gg, pbx, tmp_path)
         assert fake.executes == 2
         assert metric(metrics, "gomabarn_exec_missing_blobs_healed_total") == 1
     finally:
-        proc.terminate()
-        assert proc.wait(timeout=20) == 0
+        gmb_serve.stop(proc, timeout=20)
         server.stop(0)
 
 
@@ -225,6 +210,5 @@ def test_a_missing_blob_that_is_not_ours_is_a_retryable_error(gg, pbx, tmp_path)
         assert fake.executes == 1
         assert metric(metrics, "gomabarn_exec_missing_blobs_healed_total") == 0
     finally:
-        proc.terminate()
-        assert proc.wait(timeout=20) == 0
+        gmb_serve.stop(proc, timeout=20)
         server.stop(0)

@@ -16,9 +16,6 @@ import concurrent.futures
 import gzip
 import hashlib
 import http.client
-import os
-import re
-import subprocess
 import time
 
 import pytest
@@ -26,35 +23,18 @@ import pytest
 import gmb_serve
 import goma_rules
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PREFIX = "/cxx-compiler-service"
 PROBE_S = 4
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    gomabarn = os.environ.get("GMB_GOMABARN")
-    if not gomabarn:
-        pytest.fail("GMB_GOMABARN must name the built gomabarn (ctest sets it)")
-    tmp = tmp_path_factory.mktemp("pools")
-    image = re.search(r'container_image = "(.*)";', open(os.path.join(REPO, "config/gomabarn.conf.example")).read()).group(1)
-    (tmp / "gomabarn.conf").write_text(
-        'http = { port = 0; };\ncache = { dir = "%s"; };\nplatform = { container_image = "%s"; };\n'
+    proc, port, log = gmb_serve.start(
+        tmp_path_factory.mktemp("pools"),
         'buildbarn = { instance_name = "hardlinking"; scheduler_target = "127.0.0.1:8984"; };\n'
-        'exec = { max_queued_s = 2; pool_probe_interval_s = %d; };\n' % (tmp / "cache", image, PROBE_S))
-    log = open(tmp / "serve.log", "w+")
-    proc = subprocess.Popen([gomabarn, "serve", "--config", str(tmp / "gomabarn.conf")], stderr=log)
-    port = None
-    deadline = time.time() + 10
-    while time.time() < deadline and port is None:
-        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", (tmp / "serve.log").read_text())
-        port = int(m.group(1)) if m else time.sleep(0.05)
-    assert port, "gomabarn serve did not start: " + (tmp / "serve.log").read_text()
-    yield port, tmp / "serve.log"
-    proc.terminate()
-    assert proc.wait(timeout=20) == 0
-    log.close()
-
+        'exec = { max_queued_s = 2; pool_probe_interval_s = %d; };' % PROBE_S)
+    yield port, log
+    gmb_serve.stop(proc, timeout=20)
 
 def metrics(port):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)

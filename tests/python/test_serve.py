@@ -6,13 +6,13 @@ import gzip
 import hashlib
 import http.client
 import os
-import re
 import subprocess
 import time
 import zlib
 
 import pytest
 
+import gmb_serve
 import goma_rules
 
 PREFIX = "/cxx-compiler-service"
@@ -27,24 +27,15 @@ def gomabarn():
 
 
 def start(gomabarn, tmp_path, extra="", max_body=1048576):
-    conf = tmp_path / "gomabarn.conf"
-    conf.write_text('http = { port = 0; max_body_bytes = %d; };\ncache = { dir = "%s"; };\n'
-                    % (max_body, tmp_path / "cache") + extra)
-    proc = subprocess.Popen([gomabarn, "serve", "--config", str(conf)], stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        line = proc.stderr.readline()
-        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
-        if m:
-            return proc, int(m.group(1))
-    proc.kill()
-    pytest.fail("gomabarn serve did not start")
+    # Not shared through the cluster: what other runs stored there (the
+    # same files, by content) would be found, and "nothing stored" fail.
+    proc, port, _ = gmb_serve.start(tmp_path, extra + "\ngoma = { share_through_buildbarn = false; };",
+                                    http="max_body_bytes = %d;" % max_body)
+    return proc, port
 
 
 def stop(proc):
-    proc.terminate()
-    assert proc.wait(timeout=10) == 0  # clean exit (and no sanitizer report)
-
+    gmb_serve.stop(proc, timeout=10)  # clean exit (and no sanitizer report)
 
 def request(port, method, path, body=None, headers=None):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)

@@ -9,13 +9,10 @@ tests/integration/cc_test.sh (a real compile with a shipped gcc)."""
 import gzip
 import hashlib
 import http.client
-import os
-import re
-import subprocess
-import time
 
 import pytest
 
+import gmb_serve
 import goma_rules
 
 PREFIX = "/cxx-compiler-service"
@@ -24,24 +21,10 @@ BAD_REQUEST = -1  # ExecResp.ExecError.BAD_REQUEST
 
 @pytest.fixture(scope="module")
 def port(tmp_path_factory):
-    gomabarn = os.environ.get("GMB_GOMABARN")
-    if not gomabarn:
-        pytest.fail("GMB_GOMABARN must name the built gomabarn (ctest sets it)")
-    tmp = tmp_path_factory.mktemp("toolchain_serve")
-    conf = tmp / "gomabarn.conf"
-    conf.write_text('http = { port = 0; };\ncache = { dir = "%s"; };\n'
-                    'buildbarn = { target = "127.0.0.1:1"; call_timeout_ms = 2000; };\n' % (tmp / "cache"))
-    proc = subprocess.Popen([gomabarn, "serve", "--config", str(conf)], stderr=subprocess.PIPE, text=True)
-    found = None
-    deadline = time.time() + 10
-    while time.time() < deadline and found is None:
-        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", proc.stderr.readline())
-        found = int(m.group(1)) if m else None
-    assert found, "gomabarn serve did not start"
+    proc, found, _ = gmb_serve.start(tmp_path_factory.mktemp("toolchain_serve"),
+                                     'buildbarn = { target = "127.0.0.1:1"; call_timeout_ms = 2000; };')
     yield found
-    proc.terminate()
-    assert proc.wait(timeout=20) == 0
-
+    gmb_serve.stop(proc, timeout=20)
 
 def blob(gg, data):
     return gg.FileBlob(blob_type=1, content=data, file_size=len(data))

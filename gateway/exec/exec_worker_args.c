@@ -1,0 +1,169 @@
+#include "exec_worker_args.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errmsg.h"
+#include "mem.h"
+
+/* The shell's part: $1 is "/<working directory>" ("" at the root), the
+ * rest is the command. Every EXEC_ROOT_TOKEN becomes the worker's root;
+ * POSIX sh has no arrays, so the new arguments are appended to "$@" and
+ * the old ones shifted off. */
+static const char WRAPPER[] = "W=${PWD%\"$1\"}; shift; n=$#\n"
+                              "for a in \"$@\"; do\n"
+                              "  while :; do case $a in\n"
+                              "    *" EXEC_ROOT_TOKEN "*) a=${a%%" EXEC_ROOT_TOKEN "*}$W${a#*" EXEC_ROOT_TOKEN "} ;;\n"
+                              "    *) break ;;\n"
+                              "  esac; done\n"
+                              "  set -- \"$@\" \"$a\"\n"
+                              "done\n"
+                              "shift $n\n"
+                              "exec \"$@\"\n";
+
+/* Flags whose path is glued to them ("-I/x", "--sysroot=/x"). */
+static const char *const PATH_FLAGS[] = {"-I",
+                                         "-iquote",
+                                         "-isystem",
+                                         "-idirafter",
+                                         "-include",
+                                         "-imacros",
+                                         "-isysroot",
+                                         "--sysroot=",
+                                         "-B",
+                                         "-L",
+                                         "-fprofile-use=",
+                                         "-fprofile-instr-use=",
+                                         "-fsanitize-ignorelist=",
+                                         "-fsanitize-blacklist="};
+/* Flags whose value is OLD=NEW, OLD a path to rewrite. */
+static const char *const MAP_FLAGS[] = {"-ffile-prefix-map=", "-fdebug-prefix-map=", "-fmacro-prefix-map=",
+                                        "-fprofile-prefix-map=", "-fcoverage-prefix-map="};
+/* Flags whose next argument is a name, not a path to rewrite. */
+static const char *const NAME_FLAGS[] = {"-D", "-U", "-MT", "-MQ", "-o"};
+
+#define COUNT(a) (sizeof(a) / sizeof *(a))
+
+static bool starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* `len` bytes of `p` name `root` or a path below it. */
+static bool under_root(const char *p, size_t len, const char *root)
+{
+    size_t rl = strlen(root);
+    return len >= rl && strncmp(p, root, rl) == 0 && (len == rl || p[rl] == '/');
+}
+
+static bool is_one_of(const char *a, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(a, list[i]) == 0)
+            return true;
+    return false;
+}
+
+/* -g, -g2, -ggdb, -gdwarf-5, -gsplit-dwarf...: not -g0, -gno-*, -gz*. */
+static bool asks_debug_info(const char *a)
+{
+    return starts_with(a, "-g") && strcmp(a, "-g0") != 0 && !starts_with(a, "-gno-") && !starts_with(a, "-gz");
+}
+
+/* `a` with the root in `a[at..]` replaced by the token; NULL if no path
+ * under the root starts at `at` (for a map flag, the OLD part). */
+static char *tokenised(const char *a, size_t at, const char *root, bool map)
+{
+    const char *p = a + at;
+    size_t len = map && strchr(p, '=') ? (size_t)(strchr(p, '=') - p) : strlen(p);
+    if (!under_root(p, len, root))
+        return NULL;
+    return gmb_format("%.*s%s%s", (int)at, a, EXEC_ROOT_TOKEN, p + strlen(root));
+}
+
+/* The worker's form of argument `a`, or NULL to keep it. */
+static char *rewrite(const char *a, const char *root)
+{
+    if (a[0] == '/')
+        return tokenised(a, 0, root, false);
+    for (size_t i = 0; i < COUNT(MAP_FLAGS); i++)
+        if (starts_with(a, MAP_FLAGS[i]))
+            return tokenised(a, strlen(MAP_FLAGS[i]), root, true);
+    for (size_t i = 0; i < COUNT(PATH_FLAGS); i++) {
+        char *t = starts_with(a, PATH_FLAGS[i]) ? tokenised(a, strlen(PATH_FLAGS[i]), root, false) : NULL;
+        if (t)
+            return t;
+    }
+    return NULL;
+}
+
+static const char *keep(exec_worker_args *out, char *s)
+{
+    out->owned = gmb_realloc(out->owned, (out->n_owned + 1) * sizeof *out->owned);
+    out->owned[out->n_owned++] = s;
+    return s;
+}
+
+static bool gcc_family(const char *compiler)
+{
+    return starts_with(compiler, "gcc") || starts_with(compiler, "g++") || strcmp(compiler, "cc") == 0 ||
+           strcmp(compiler, "c++") == 0;
+}
+
+void exec_worker_args_build(const char *const *args, size_t n, const char *compiler, const char *root, const char *wd,
+                            const char *shell, exec_worker_args *out)
+{
+    memset(out, 0, sizeof *out);
+    const char **mine = gmb_calloc(n + 1, sizeof *mine);
+    bool gcc = compiler && gcc_family(compiler), clang = compiler && starts_with(compiler, "clang");
+    bool eligible = (gcc || clang) && shell && *shell && root && root[0] == '/' && strcmp(root, "/") != 0;
+    bool debug = false;
+    for (size_t i = 0; i < n; i++) {
+        mine[i] = args[i];
+        if (!eligible)
+            continue;
+        debug |= i > 0 && asks_debug_info(args[i]);
+        bool a_name = i > 0 && is_one_of(args[i - 1], NAME_FLAGS, COUNT(NAME_FLAGS));
+        char *w = a_name ? NULL : rewrite(args[i], root);
+        if (w) {
+            mine[i] = keep(out, w);
+            out->rewritten++;
+        }
+    }
+    if (!eligible || n == 0 || (out->rewritten == 0 && !debug)) {
+        out->argv = mine;
+        out->argc = n;
+        return;
+    }
+    /* The shell, its script, $0, $1, the command and the prefix map:
+     * first for GCC (the last matching map wins there, so the client's own
+     * maps keep their say), last for clang (the first one wins). */
+    out->wrapped = true;
+    out->argc = n + 6;
+    out->argv = gmb_calloc(out->argc + 1, sizeof *out->argv);
+    size_t k = 0;
+    out->argv[k++] = shell;
+    out->argv[k++] = "-c";
+    out->argv[k++] = WRAPPER;
+    out->argv[k++] = "gomabarn-worker-args";
+    out->argv[k++] = keep(out, *wd ? gmb_format("/%s", wd) : gmb_strdup(""));
+    const char *map = keep(out, gmb_format("-ffile-prefix-map=%s=%s", EXEC_ROOT_TOKEN, root));
+    out->argv[k++] = mine[0];
+    if (gcc)
+        out->argv[k++] = map;
+    for (size_t i = 1; i < n; i++)
+        out->argv[k++] = mine[i];
+    if (!gcc)
+        out->argv[k++] = map;
+    free(mine);
+}
+
+void exec_worker_args_free(exec_worker_args *a)
+{
+    for (size_t i = 0; i < a->n_owned; i++)
+        free(a->owned[i]);
+    free(a->owned);
+    free(a->argv);
+    memset(a, 0, sizeof *a);
+}

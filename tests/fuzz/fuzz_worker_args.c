@@ -1,0 +1,93 @@
+/* fuzz_worker_args: a goma client's compiler arguments as the worker
+ * runs them (gateway/exec/exec_worker_args.h).
+ *
+ * Input: one mode byte (bit 0: gcc or clang; bit 1: working directory ""
+ * or "build"; bit 2: no shell configured), then the arguments separated
+ * by NUL bytes. The input root is /r/p. Checked: without the shell the
+ * arguments are exactly the client's; with it, the command is the shell,
+ * -c, the script, $0, "/<wd>" and the client's arguments in order, each
+ * equal to the client's once the root token is read as the root, plus one
+ * -ffile-prefix-map (right after the compiler for gcc, last for clang);
+ * argv ends with NULL. */
+#include "fuzz_common.h"
+
+#include "exec_worker_args.h"
+
+#define MAX_ARGS 256
+#define ROOT "/r/p"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    fuzz_quiet_logs();
+    return 0;
+}
+
+/* `s` with every root token read as the root (malloc'd). */
+static char *as_client(const char *s)
+{
+    size_t tl = strlen(EXEC_ROOT_TOKEN), n = 0;
+    for (const char *p = strstr(s, EXEC_ROOT_TOKEN); p; p = strstr(p + tl, EXEC_ROOT_TOKEN))
+        n++;
+    char *out = gmb_malloc(strlen(s) + n * strlen(ROOT) + 1), *o = out;
+    for (const char *p = s;;) {
+        const char *t = strstr(p, EXEC_ROOT_TOKEN);
+        size_t len = t ? (size_t)(t - p) : strlen(p);
+        memcpy(o, p, len);
+        o += len;
+        if (!t)
+            break;
+        memcpy(o, ROOT, strlen(ROOT));
+        o += strlen(ROOT);
+        p = t + tl;
+    }
+    *o = '\0';
+    return out;
+}
+
+static bool same_for_the_client(const char *ours, const char *theirs)
+{
+    char *a = as_client(ours), *b = as_client(theirs);
+    bool same = strcmp(a, b) == 0;
+    free(a);
+    free(b);
+    return same;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
+{
+    if (len < 2)
+        return 0;
+    uint8_t mode = data[0];
+    char *text = gmb_malloc(len);
+    memcpy(text, data + 1, len - 1);
+    text[len - 1] = '\0';
+    const char *args[MAX_ARGS];
+    size_t n = 0;
+    for (size_t at = 0; at < len - 1 && n < MAX_ARGS; at += strlen(text + at) + 1)
+        args[n++] = text + at;
+    const char *compiler = mode & 1 ? "clang" : "gcc", *wd = mode & 2 ? "build" : "";
+    exec_worker_args w;
+    exec_worker_args_build(args, n, compiler, ROOT, wd, mode & 4 ? "" : "/bin/sh", &w);
+    FUZZ_CHECK(w.argv[w.argc] == NULL, "argv does not end with NULL");
+    if (!w.wrapped) {
+        FUZZ_CHECK(w.argc == n, "%zu arguments for %zu", w.argc, n);
+        for (size_t i = 0; i < n; i++)
+            FUZZ_CHECK(strcmp(w.argv[i], args[i]) == 0, "argument %zu changed without the shell", i);
+    } else {
+        FUZZ_CHECK(!(mode & 4), "wrapped with no shell configured");
+        FUZZ_CHECK(w.argc == n + 6, "%zu arguments for %zu", w.argc, n);
+        FUZZ_CHECK(strcmp(w.argv[0], "/bin/sh") == 0 && strcmp(w.argv[1], "-c") == 0, "not the shell");
+        FUZZ_CHECK(strcmp(w.argv[4], *wd ? "/build" : "") == 0, "$1 is \"%s\"", w.argv[4]);
+        size_t map_at = mode & 1 ? w.argc - 1 : 6;
+        FUZZ_CHECK(strcmp(w.argv[map_at], "-ffile-prefix-map=" EXEC_ROOT_TOKEN "=" ROOT) == 0, "no map at %zu", map_at);
+        for (size_t i = 0, k = 5; i < n; i++, k++) {
+            if (k == map_at)
+                k++;
+            FUZZ_CHECK(same_for_the_client(w.argv[k], args[i]), "argument %zu is \"%s\" for \"%s\"", i, w.argv[k],
+                       args[i]);
+        }
+    }
+    exec_worker_args_free(&w);
+    free(text);
+    return 0;
+}

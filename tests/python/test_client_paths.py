@@ -1,0 +1,103 @@
+"""Client paths on the worker (integration: needs the local cluster).
+
+The worker builds each action in a fresh directory of its own, so a client
+path in the arguments (CMake gives absolute sources and -I directories)
+must be turned into the worker's, and debug info must name the client's
+paths again. Here the client directory does not exist while the worker
+compiles (on this machine the worker shares the file system, which would
+otherwise hide a path that was not rewritten); afterwards the same files
+are written at those paths and compiled locally, and the objects must be
+identical byte for byte: with absolute sources and -I, with -g (the
+compile directory in DW_AT_comp_dir), with __FILE__, with a client's own
+-ffile-prefix-map as Debian's build flags add, for gcc and clang, on both
+instance names."""
+import gzip
+import hashlib
+import http.client
+import os
+import shutil
+import subprocess
+import uuid
+
+import pytest
+
+import gmb_serve
+
+PREFIX = "/cxx-compiler-service"
+INSTANCES = ["hardlinking", "fuse"]
+
+HEADER = b'#define ANSWER 42\nstatic inline const char *where(void) { return __FILE__; }\n'
+SOURCE = b'#include "answer.h"\n#include <stdio.h>\nint main(void) { printf("%s %d %s\\n", __FILE__, ANSWER, where()); return 0; }\n'
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("client_paths")
+    proc, port, _ = gmb_serve.start(tmp, extra="mount = { enabled = false; };\ngoma = { share_through_buildbarn = false; };")
+    yield port
+    gmb_serve.stop(proc)
+
+
+def key(blob):
+    return hashlib.sha256(blob.SerializeToString()).hexdigest()
+
+
+def exec_once(gg, port, instance, compiler, cwd, files, args, output):
+    req = gg.ExecReq(cwd=cwd, arg=args, expected_output_files=[output], cache_policy=1)
+    req.command_spec.name = compiler
+    for name, data in files.items():
+        b = gg.FileBlob(blob_type=1, content=data, file_size=len(data))
+        req.input.add(filename=name, hash_key=key(b)).content.CopyFrom(b)
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    c.request("POST", PREFIX + "/e", body=gzip.compress(req.SerializeToString()),
+              headers={"Content-Encoding": "gzip", "X-Gomabarn-Instance": instance})
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    assert r.status == 200, body
+    resp = gg.ExecResp.FromString(body)
+    assert resp.result.exit_status == 0, resp.result.stderr_buffer.decode(errors="replace")
+    outs = {o.filename: o.blob.content for o in resp.result.output}
+    assert output in outs, list(outs)
+    return outs[output]
+
+
+CASES = {
+    # name: (compiler, extra flags, absolute source and -I (CMake) or relative (autotools))
+    "gcc": ("gcc", [], True),
+    "gcc -g": ("gcc", ["-g", "-O2"], True),
+    "gcc -g relative": ("gcc", ["-g", "-O2"], False),
+    "gcc -g Debian flags": ("gcc", ["-g", "-O2", "-ffile-prefix-map={root}=.", "-fstack-protector-strong"], True),
+    "clang -g": ("clang", ["-g"], True),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("instance", INSTANCES)
+def test_absolute_paths_and_debug_info_match_a_local_compile(gg, server, instance, case):
+    compiler, extra, absolute = CASES[case]
+    if shutil.which(compiler) is None:
+        pytest.fail(compiler + " is not installed (scripts/install-deps.sh installs it)")
+    root = "/tmp/gomabarn-client-%s" % uuid.uuid4().hex[:12]
+    assert not os.path.exists(root)
+    cwd = root + "/build"
+    src = SOURCE + b"/* %s %s %s */\n" % (instance.encode(), case.encode(), uuid.uuid4().hex.encode())
+    files = {root + "/include/answer.h": HEADER, root + "/src/main.c": src}
+    flags = [f.format(root=root) for f in extra]
+    top = root if absolute else ".."
+    args = [compiler, "-c", "-I" + top + "/include"] + flags + [top + "/src/main.c", "-o", "main.o"]
+    remote = exec_once(gg, server, instance, compiler, cwd, files, args, "main.o")
+    try:
+        for name, data in files.items():
+            os.makedirs(os.path.dirname(name), exist_ok=True)
+            open(name, "wb").write(data)
+        os.makedirs(cwd)
+        subprocess.run(args, cwd=cwd, check=True)
+        local = open(cwd + "/main.o", "rb").read()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    assert remote == local, "the remote object differs from a local compile in %s" % cwd
+    # The client's paths are in it (debug info, __FILE__), the worker's are not.
+    if absolute and "-ffile-prefix-map" not in " ".join(flags):
+        assert (root + "/src/main.c").encode() in remote
+    assert os.environ.get("GOMABARN_BB_DIR", "/tmp/gomabarn-bb").encode() not in remote
