@@ -207,7 +207,8 @@ cell() {
 
 # ---- the runs ------------------------------------------------------------------
 echo "== zlib $(basename "$SRC") (Debian source package), make -j$JOBS all: $N_COMPILES compiles + links/ar (local in every mode)"
-echo "   nproc $(nproc); Buildbarn's workers share this machine; $RUNS runs per cell, medians"
+echo "   nproc $(nproc), load average $(cut -d' ' -f1-3 /proc/loadavg) at the start; Buildbarn's workers share this"
+echo "   machine; $RUNS runs per cell, medians"
 echo "   cold = new -D salt in CFLAGS (new action digests), new gateway (empty cache.dir), for gomacc a new compiler_proxy"
 echo "          (empty GOMA_CACHE_DIR); inputs may be in Buildbarn's CAS already. warm = make clean, the same build again."
 # The reference objects (a local build, which also warms the page cache).
@@ -232,36 +233,54 @@ for ((run = 1; run <= RUNS; run++)); do
 done
 
 # ---- the table -------------------------------------------------------------------
-median() { # MODE INSTANCE PHASE (a regex)
+# stats MODE INSTANCE PHASE (a regex): "MEDIAN MIN MAX" of the good builds, "- - -" if none.
+stats() {
     awk -v m="$1" -v i="$2" -v p="^($3)$" '$1 == m && $2 == i && $3 ~ p && $6 == 1 { print $5 }' "$RESULTS" |
-        sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+        sort -n | awk '{ v[NR] = $1 }
+            END { if (NR == 0) { print "- - -"; exit }
+                  med = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+                  printf "%.2f %.2f %.2f\n", med, v[1], v[NR] }'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
 builds() { # MODE INSTANCE: "OK/ALL builds ok"
     awk -v m="$1" -v i="$2" '$1 == m && $2 == i { n++; ok += $6 } END { printf "%d/%d", ok, n }' "$RESULTS"
 }
+row() { # LABEL INSTANCE MODE: medians, ranges and ratios to local
+    local c w
+    read -r -a c <<<"$(stats "$3" "$2" cold)"
+    read -r -a w <<<"$(stats "$3" "$2" warm)"
+    printf '%-22s %-12s %7s %-13s %7s %-13s %10s %10s %9s\n' "$1" "$2" "${c[0]}" "(${c[1]}-${c[2]})" "${w[0]}" \
+        "(${w[1]}-${w[2]})" "$(ratio "${c[0]}" "$L")" "$(ratio "${w[0]}" "$L")" "$(builds "$3" "$2")"
+}
 # Local builds have no cache: both of a run's builds do the same work, so
 # the ratios divide by the median of all of them.
-L=$(median local - 'cold|warm')
+L=$(stats local - 'cold|warm' | cut -d' ' -f1)
 echo
-echo "== zlib, make -j$JOBS all, nproc $(nproc), median of $RUNS (seconds); ratio = time / local ($L s, the median"
-echo "   of all $((2 * RUNS)) local builds); builds ok = exit 0 and every object equal to the local build's"
-printf '%-24s %-12s %8s %8s %11s %11s %10s\n' mode instance cold warm cold/local warm/local "builds ok"
-LC=$(median local - cold)
-LW=$(median local - warm)
-printf '%-24s %-12s %8s %8s %11s %11s %10s\n' "local gcc" - "$LC" "$LW" "$(ratio "$LC" "$L")" "$(ratio "$LW" "$L")" \
-    "$(builds local -)"
+echo "== zlib, make -j$JOBS all, nproc $(nproc), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end;"
+echo "   seconds, median of $RUNS (min-max); ratio = median / local ($L s, the median of all $((2 * RUNS)) local"
+echo "   builds); builds ok = exit 0 and every object equal to the local build's"
+printf '%-22s %-12s %-21s %-21s %10s %10s %9s\n' mode instance "   cold (min-max)" "   warm (min-max)" cold/local \
+    warm/local "builds ok"
+row "local gcc" - local
 for inst in "${INSTANCES[@]}"; do
     for client in "${CLIENTS[@]}"; do
-        for kind in "${KINDS[@]}"; do
-            m="$client-$kind"
-            c=$(median "$m" "$inst" cold)
-            w=$(median "$m" "$inst" warm)
-            printf '%-24s %-12s %8s %8s %11s %11s %10s\n' "$m" "$inst" "$c" "$w" "$(ratio "$c" "$L")" \
-                "$(ratio "$w" "$L")" "$(builds "$m" "$inst")"
-        done
+        for kind in "${KINDS[@]}"; do row "$client-$kind" "$inst" "$client-$kind"; done
     done
 done
+# The two clients side by side, when both ran.
+if [ ${#CLIENTS[@]} -eq 2 ]; then
+    echo
+    echo "${CLIENTS[0]} / ${CLIENTS[1]} (medians): cold, warm"
+    for inst in "${INSTANCES[@]}"; do
+        for kind in "${KINDS[@]}"; do
+            a=$(stats "${CLIENTS[0]}-$kind" "$inst" cold | cut -d' ' -f1)
+            b=$(stats "${CLIENTS[1]}-$kind" "$inst" cold | cut -d' ' -f1)
+            c=$(stats "${CLIENTS[0]}-$kind" "$inst" warm | cut -d' ' -f1)
+            d=$(stats "${CLIENTS[1]}-$kind" "$inst" warm | cut -d' ' -f1)
+            printf '  %-10s %-12s %6s %6s\n' "$kind" "$inst" "$(ratio "$a" "$b")" "$(ratio "$c" "$d")"
+        done
+    done
+fi
 if [ "$FAILED" != 0 ]; then
     echo "some builds failed or gave objects different from local (see the lines above)"
     exit 1
