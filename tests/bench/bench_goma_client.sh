@@ -25,8 +25,11 @@
 # usage: bench_goma_client.sh BUILD_DIR [INSTANCE...]   (default: hardlinking fuse)
 # Settings: GMB_BENCH_RUNS (3), GMB_BENCH_JOBS (make -j, 8), GMB_BENCH_CLIENTS
 # ("gomabarn-cc gomacc"), GMB_BENCH_KINDS ("plain toolchain"), GMB_BENCH_KEEP=1
-# (keep the work directory). The gcc -g flag is dropped: a worker compiles in
-# its own directory, which -g records (tests/goma_client/README.md).
+# (keep the work directory), GMB_BENCH_NO_DEBUG=1 (drop -g from Debian's
+# flags, for a gateway older than 6611cfa, whose workers recorded their own
+# build directory in the debug info). Every build runs in the same directory
+# (the tree a build left is replaced): with -g a compile records its
+# directory, so objects can equal the local build's only at the same path.
 set -euo pipefail
 BUILD=$(cd "$1" && pwd)
 shift
@@ -43,7 +46,7 @@ CACHE_ROOT=${GOMABARN_CACHE:-/var/cache/gomabarn}
 . "$REPO/tests/lib/debian_src.sh"
 GMB_WAIT_SECONDS=60   # a loaded machine
 WORK=$(mktemp -d /tmp/gomabarn-bench-gc-XXXXXX)
-mkdir -p "$WORK/logs" "$WORK/b" "$WORK/gw"
+mkdir -p "$WORK/logs" "$WORK/gw"
 RESULTS=$WORK/results   # MODE INSTANCE PHASE RUN SECONDS OK SAME TOTAL
 FAILED=0
 GW_DIR=
@@ -75,18 +78,25 @@ SRC=$(gmb_debian_src zlib "$CACHE_ROOT" 2>"$WORK/logs/zlib-fetch.log") || {
     exit 1
 }
 gmc_unlock
-TEMPLATE=$WORK/zlib
-cp -a "$SRC" "$TEMPLATE"
-gmb_zlib_configure "$TEMPLATE" "$WORK/logs/configure.log" "-DGOMABARN_BENCH_SALT=0" || {
+TREE=$WORK/zlib          # where every build runs
+TEMPLATE=$WORK/template  # the configured tree, copied to TREE before each cold build
+cp -a "$SRC" "$TREE"
+# Configured where it builds: dpkg-buildflags maps that directory to "."
+# (-ffile-prefix-map), as in a Debian build.
+gmb_zlib_configure "$TREE" "$WORK/logs/configure.log" "-DGOMABARN_BENCH_SALT=0" || {
     echo "error: zlib's configure failed; see $WORK/logs/configure.log" >&2
     exit 1
 }
-sed -i -E 's/^((C|S)FLAGS=.*) -g( |$)/\1\3/; s/^((C|S)FLAGS=)-g /\1/' "$TEMPLATE/Makefile"
-if grep -qE '^(C|S)FLAGS=(.* )?-g( |$)' "$TEMPLATE/Makefile"; then
-    echo "error: could not drop -g from $TEMPLATE/Makefile" >&2
-    exit 1
+if [ "${GMB_BENCH_NO_DEBUG:-0}" = 1 ]; then
+    sed -i -E 's/^((C|S)FLAGS=.*) -g( |$)/\1\3/; s/^((C|S)FLAGS=)-g /\1/' "$TREE/Makefile"
+    if grep -qE '^(C|S)FLAGS=(.* )?-g( |$)' "$TREE/Makefile"; then
+        echo "error: could not drop -g from $TREE/Makefile" >&2
+        exit 1
+    fi
 fi
+mv "$TREE" "$TEMPLATE"
 N_COMPILES=$( (cd "$TEMPLATE" && make -n -B all) | grep -c -- ' -c ')
+FLAGS=$(sed -n 's/^CFLAGS=//p' "$TEMPLATE/Makefile")
 
 # compiler_proxy needs one to skip Google's OAuth; auth.mode none ignores it.
 echo "Bearer bench" >"$WORK/authorization"
@@ -177,7 +187,7 @@ start_gateway() { # INSTANCE NAME
 # cell CLIENT KIND INSTANCE RUN: a cold build and a warm one.
 cell() {
     local client=$1 kind=$2 inst=$3 run=$4 mode="$1 $2"
-    local dir=$WORK/b/$client-$kind-$inst
+    local dir=$TREE
     mode=${mode// /-}
     fresh_tree "$dir"
     start_gateway "$inst" "$mode-$inst-$run"
@@ -208,23 +218,23 @@ cell() {
 # ---- the runs ------------------------------------------------------------------
 echo "== zlib $(basename "$SRC") (Debian source package), make -j$JOBS all: $N_COMPILES compiles + links/ar (local in every mode)"
 echo "   nproc $(nproc), load average $(cut -d' ' -f1-3 /proc/loadavg) at the start; Buildbarn's workers share this"
-echo "   machine; $RUNS runs per cell, medians"
+echo "   machine; $RUNS runs per cell, medians; CFLAGS: $FLAGS"
 echo "   cold = new -D salt in CFLAGS (new action digests), new gateway (empty cache.dir), for gomacc a new compiler_proxy"
 echo "          (empty GOMA_CACHE_DIR); inputs may be in Buildbarn's CAS already. warm = make clean, the same build again."
 # The reference objects (a local build, which also warms the page cache).
-fresh_tree "$WORK/b/local"
-(cd "$WORK/b/local" && make -j"$JOBS" all) >"$WORK/logs/reference.log" 2>&1 || {
+fresh_tree "$TREE"
+(cd "$TREE" && make -j"$JOBS" all) >"$WORK/logs/reference.log" 2>&1 || {
     echo "error: the local reference build failed; see $WORK/logs/reference.log" >&2
     exit 1
 }
 mkdir -p "$WORK/reference"
-cp "$WORK/b/local"/*.o "$WORK/b/local"/*.lo "$WORK/reference/"
+cp "$TREE"/*.o "$TREE"/*.lo "$WORK/reference/"
 : >"$RESULTS"
 for ((run = 1; run <= RUNS; run++)); do
     echo "-- run $run of $RUNS"
-    fresh_tree "$WORK/b/local"
-    build local - cold "$run" "$WORK/b/local" gcc
-    build local - warm "$run" "$WORK/b/local" gcc
+    fresh_tree "$TREE"
+    build local - cold "$run" "$TREE" gcc
+    build local - warm "$run" "$TREE" gcc
     for inst in "${INSTANCES[@]}"; do
         for client in "${CLIENTS[@]}"; do
             for kind in "${KINDS[@]}"; do cell "$client" "$kind" "$inst" "$run"; done
