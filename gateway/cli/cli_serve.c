@@ -110,140 +110,177 @@ static gmb_view *start_view(const gmb_config *cfg, cas_store *store, pthread_t *
     return NULL;
 }
 
+/* Everything serve runs, started in order and stopped in reverse. */
+typedef struct {
+    gmb_config cfg;
+    gmb_auth *auth;
+    http_server *http;
+    goma_service *goma;
+    rev2_client *client;
+    cas_store *store;
+    goma_files *files;
+    exec_pipeline *pipeline;
+    metrics *met;
+    request_log *rlog;
+    status_page *status;
+    gmb_budget *budget;
+    rev2_pool_health *pools;
+    rev2_client *scheduler;
+    gmb_view *view;
+    serve_shadow *shadow;
+    pthread_t view_thread;
+    bool view_running;
+} serve_parts;
+
+/* The Buildbarn side: the blob memory budget, the client (connecting is
+ * lazy: serve starts even while Buildbarn is down), pool health and, when
+ * configured, the scheduler's build queue state it watches. */
+static int start_buildbarn(serve_parts *s, char **err)
+{
+    const gmb_config *cfg = &s->cfg;
+    s->budget = gmb_budget_new((uint64_t)cfg->exec_max_blob_memory_bytes);
+    if (!(s->client = gmb_client_from_config_budget(cfg, s->budget, err)))
+        return -1;
+    s->pools = rev2_pool_health_new(cfg->exec_pool_probe_interval_s * 1000);
+    if (*cfg->bb_scheduler_target) {
+        /* The same TLS and token settings, another endpoint. */
+        gmb_config sc = *cfg;
+        sc.bb_target = cfg->bb_scheduler_target;
+        if (!(s->scheduler = gmb_client_from_config(&sc, err)))
+            return -1;
+        rev2_pool_health_watch(s->pools, s->scheduler, 5000);
+    }
+    return 0;
+}
+
+/* The content store, the goma files on it (shared through Buildbarn when
+ * configured) and the view over it. */
+static int start_store(serve_parts *s, char **err)
+{
+    const gmb_config *cfg = &s->cfg;
+    cas_store_options so = gmb_store_options(cfg);
+    if (!(s->store = cas_store_open(&so, s->client, err)))
+        return -1;
+    warn_store_options(&so);
+    s->files = goma_files_new(s->store);
+    if (cfg->goma_share_through_buildbarn) /* stopped by goma_files_free */
+        goma_files_share_start(s->files, &(goma_share_options){.client = s->client,
+                                                               .store = s->store,
+                                                               .queue_max = (size_t)cfg->goma_share_queue_max,
+                                                               .wait_ms = cfg->goma_share_wait_ms,
+                                                               .lookup_timeout_ms = cfg->goma_share_lookup_timeout_ms,
+                                                               .metrics = s->met});
+    if (cfg->mount_enabled) {
+        s->view = start_view(cfg, s->store, &s->view_thread);
+        s->view_running = s->view != NULL;
+    }
+    return 0;
+}
+
+/* The HTTP server and what answers on it: goma's endpoints, the Exec
+ * pipeline (with its shadow queue) and the status pages. */
+static int start_http(serve_parts *s, char **err)
+{
+    const gmb_config *cfg = &s->cfg;
+    http_server_options ho = {.listen_address = cfg->http_listen,
+                              .port = (int)cfg->http_port,
+                              .max_body_bytes = (size_t)cfg->http_max_body_bytes,
+                              .threads = (int)cfg->http_threads,
+                              .auth = s->auth,
+                              .metrics = s->met};
+    if (!(s->http = http_server_new(&ho, err)))
+        return -1;
+    s->goma = goma_service_new(s->http, cfg->http_path_prefix);
+    goma_files_routes(s->files, s->http, cfg->http_path_prefix);
+    exec_pipeline_parts parts = {.client = s->client,
+                                 .store = s->store,
+                                 .files = s->files,
+                                 .cfg = cfg,
+                                 .threads = 8,
+                                 .metrics = s->met,
+                                 .log = s->rlog,
+                                 .view = s->view_running ? s->view : NULL,
+                                 .budget = s->budget,
+                                 .pools = s->pools};
+    if (!(s->shadow = serve_shadow_start(cfg, s->met, parts.view, s->http, err)))
+        return -1;
+    parts.shadow = serve_shadow_queue(s->shadow);
+    if (!(s->pipeline = exec_pipeline_new(&parts, err)))
+        return -1;
+    exec_pipeline_routes(s->pipeline, s->http, cfg->http_path_prefix);
+    s->status = status_page_new(cfg, s->client, s->store, s->files, s->http, s->met, s->rlog);
+    status_page_watch_budget(s->status, s->budget);
+    status_page_watch_pools(s->status, s->pools);
+    status_page_routes(s->status, s->http);
+    return http_server_start(s->http, err);
+}
+
+static int serve_start(serve_parts *s, const char *config_path, char **err)
+{
+    if (config_path && gmb_config_load(config_path, &s->cfg, err) < 0)
+        return -1;
+    gmb_log_set_level(gmb_log_parse_level(s->cfg.log_level));
+    if (!(s->auth = gmb_auth_new(s->cfg.auth_mode, s->cfg.auth_token_file, err)))
+        return -1;
+    return start_buildbarn(s, err) < 0 || start_store(s, err) < 0 || start_http(s, err) < 0 ? -1 : 0;
+}
+
+/* In this order: the HTTP server answers or gives up on every request
+ * (libmicrohttpd aborts if stopped with one suspended); then Buildbarn
+ * calls end, so the pipeline's callbacks run now, answering into requests
+ * already answered, never later into freed parts; then the work queued by
+ * those callbacks drains. */
+static void serve_stop(serve_parts *s)
+{
+    http_server_shutdown(s->http);
+    rev2_client_stop(s->client);
+    exec_pipeline_free(s->pipeline);
+    serve_shadow_stop(s->shadow); /* the pipeline submitted to it */
+    if (s->view_running) {
+        view_stop(s->view);
+        pthread_join(s->view_thread, NULL);
+    }
+    view_destroy(s->view);
+    status_page_free(s->status);
+    http_server_free(s->http);
+    goma_service_free(s->goma);
+    goma_files_free(s->files);
+    cas_store_close(s->store);
+    rev2_client_free(s->client);
+    rev2_client_free(s->scheduler); /* ends the pool watch's polling */
+    rev2_pool_health_free(s->pools);
+    gmb_budget_free(s->budget);
+    gmb_auth_free(s->auth);
+    metrics_free(s->met);
+    request_log_free(s->rlog);
+    gmb_config_free(&s->cfg);
+}
+
 int gmb_cli_serve(int argc, char **argv)
 {
     const char *config_path;
     int parsed = parse_options(argc, argv, &config_path);
     if (parsed >= 0)
         return parsed;
-    gmb_config cfg;
-    gmb_config_defaults(&cfg);
-    char *err = NULL;
-    int exit_status = 1;
-    gmb_auth *auth = NULL;
-    http_server *http = NULL;
-    goma_service *goma = NULL;
-    rev2_client *client = NULL;
-    cas_store *store = NULL;
-    goma_files *files = NULL;
-    exec_pipeline *pipeline = NULL;
-    metrics *met = metrics_new();
-    request_log *rlog = request_log_new(200);
-    status_page *status = NULL;
-    gmb_budget *budget = NULL;
-    rev2_pool_health *pools = NULL;
-    rev2_client *scheduler = NULL;
-    gmb_view *view = NULL;
-    serve_shadow *shadow = NULL;
-    pthread_t view_thread;
-    bool view_running = false;
+    serve_parts s = {.met = metrics_new(), .rlog = request_log_new(200)};
+    gmb_config_defaults(&s.cfg);
     sigset_t stop;
     block_stop_signals(&stop);
-
-    if (config_path && gmb_config_load(config_path, &cfg, &err) < 0)
-        goto fail;
-    gmb_log_set_level(gmb_log_parse_level(cfg.log_level));
-    if (!(auth = gmb_auth_new(cfg.auth_mode, cfg.auth_token_file, &err)))
-        goto fail;
-    /* Connecting is lazy: serve starts even while Buildbarn is down. */
-    budget = gmb_budget_new((uint64_t)cfg.exec_max_blob_memory_bytes);
-    if (!(client = gmb_client_from_config_budget(&cfg, budget, &err)))
-        goto fail;
-    pools = rev2_pool_health_new(cfg.exec_pool_probe_interval_s * 1000);
-    if (*cfg.bb_scheduler_target) {
-        /* The same TLS and token settings, another endpoint. */
-        gmb_config sc = cfg;
-        sc.bb_target = cfg.bb_scheduler_target;
-        if (!(scheduler = gmb_client_from_config(&sc, &err)))
-            goto fail;
-        rev2_pool_health_watch(pools, scheduler, 5000);
+    char *err = NULL;
+    int exit_status = 1;
+    if (serve_start(&s, config_path, &err) == 0) {
+        const gmb_config *cfg = &s.cfg;
+        GMB_INFO("serve", "goma endpoints at http://%s:%d%s/ (auth: %s%s); Buildbarn %s, instance \"%s\"",
+                 cfg->http_listen, http_server_port(s.http), cfg->http_path_prefix, cfg->auth_mode,
+                 gmb_auth_required(s.auth) ? ", tokens loaded" : "", cfg->bb_target, cfg->bb_instance_name);
+        int sig = 0;
+        sigwait(&stop, &sig);
+        GMB_INFO("serve", "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        exit_status = 0;
+    } else {
+        fprintf(stderr, "gomabarn serve: %s\n", err);
+        free(err);
     }
-    cas_store_options so = gmb_store_options(&cfg);
-    if (!(store = cas_store_open(&so, client, &err)))
-        goto fail;
-    warn_store_options(&so);
-    files = goma_files_new(store);
-    if (cfg.goma_share_through_buildbarn) /* stopped by goma_files_free */
-        goma_files_share_start(files, &(goma_share_options){.client = client,
-                                                            .store = store,
-                                                            .queue_max = (size_t)cfg.goma_share_queue_max,
-                                                            .wait_ms = cfg.goma_share_wait_ms,
-                                                            .lookup_timeout_ms = cfg.goma_share_lookup_timeout_ms,
-                                                            .metrics = met});
-    if (cfg.mount_enabled) {
-        view = start_view(&cfg, store, &view_thread);
-        view_running = view != NULL;
-    }
-    http_server_options ho = {.listen_address = cfg.http_listen,
-                              .port = (int)cfg.http_port,
-                              .max_body_bytes = (size_t)cfg.http_max_body_bytes,
-                              .threads = (int)cfg.http_threads,
-                              .auth = auth,
-                              .metrics = met};
-    if (!(http = http_server_new(&ho, &err)))
-        goto fail;
-    goma = goma_service_new(http, cfg.http_path_prefix);
-    goma_files_routes(files, http, cfg.http_path_prefix);
-    exec_pipeline_parts parts = {.client = client,
-                                 .store = store,
-                                 .files = files,
-                                 .cfg = &cfg,
-                                 .threads = 8,
-                                 .metrics = met,
-                                 .log = rlog,
-                                 .view = view_running ? view : NULL,
-                                 .budget = budget,
-                                 .pools = pools};
-    if (!(shadow = serve_shadow_start(&cfg, met, parts.view, http, &err)))
-        goto fail;
-    parts.shadow = serve_shadow_queue(shadow);
-    if (!(pipeline = exec_pipeline_new(&parts, &err)))
-        goto fail;
-    exec_pipeline_routes(pipeline, http, cfg.http_path_prefix);
-    status = status_page_new(&cfg, client, store, files, http, met, rlog);
-    status_page_watch_budget(status, budget);
-    status_page_watch_pools(status, pools);
-    status_page_routes(status, http);
-    if (http_server_start(http, &err) < 0)
-        goto fail;
-    GMB_INFO("serve", "goma endpoints at http://%s:%d%s/ (auth: %s%s); Buildbarn %s, instance \"%s\"", cfg.http_listen,
-             http_server_port(http), cfg.http_path_prefix, cfg.auth_mode,
-             gmb_auth_required(auth) ? ", tokens loaded" : "", cfg.bb_target, cfg.bb_instance_name);
-    int sig = 0;
-    sigwait(&stop, &sig);
-    GMB_INFO("serve", "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    exit_status = 0;
-    goto done;
-fail:
-    fprintf(stderr, "gomabarn serve: %s\n", err);
-    free(err);
-done:
-    /* In this order: the HTTP server answers or gives up on every request
-     * (libmicrohttpd aborts if stopped with one suspended); then Buildbarn
-     * calls end, so the pipeline's callbacks run now, answering into
-     * requests already answered, never later into freed parts; then the
-     * work queued by those callbacks drains. */
-    http_server_shutdown(http);
-    rev2_client_stop(client);
-    exec_pipeline_free(pipeline);
-    serve_shadow_stop(shadow); /* the pipeline submitted to it */
-    if (view_running) {
-        view_stop(view);
-        pthread_join(view_thread, NULL);
-    }
-    view_destroy(view);
-    status_page_free(status);
-    http_server_free(http);
-    goma_service_free(goma);
-    goma_files_free(files);
-    cas_store_close(store);
-    rev2_client_free(client);
-    rev2_client_free(scheduler); /* ends the pool watch's polling */
-    rev2_pool_health_free(pools);
-    gmb_budget_free(budget);
-    gmb_auth_free(auth);
-    metrics_free(met);
-    request_log_free(rlog);
-    gmb_config_free(&cfg);
+    serve_stop(&s);
     return exit_status;
 }
