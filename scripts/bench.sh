@@ -2,7 +2,9 @@
 # Benchmarks (figures and ratios from one run; the machines are noisy):
 # per-action times on both worker pools and the cache-hit path, 1,000
 # Executes in flight, the FUSE view (reads, stat/readdir rates), the goma
-# front end, and reading Exec outputs back through the mount.
+# front end, reading Exec outputs back through the mount, and a real
+# project (zlib) built locally, through gomabarn-cc and through Google's
+# goma client, cold and warm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -17,3 +19,4 @@ tests/bench/bench_goma.sh build-normal
 tests/bench/bench_readback.sh build-normal
 tests/bench/bench_toolchain_hits.sh build-normal
 tests/bench/bench_exec_kinds.sh build-normal
+tests/bench/bench_goma_client.sh build-normal

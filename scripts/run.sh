@@ -56,7 +56,8 @@ gomabarn is serving the goma protocol on 127.0.0.1:5050 (log: $RUN/serve.log).
                 GOMA_HTTP_AUTHORIZATION_FILE=<a file holding "Bearer <token>"> (skips Google's OAuth)
                 GOMA_TMP_DIR=<a directory of yours, mode 0700>
                 GOMA_ARBITRARY_TOOLCHAIN_SUPPORT=true (ship the client's compiler; false: the worker's)
-                then: goma_ctl.py ensure_start; make CC="gomacc gcc"; goma_ctl.py stat; goma_ctl.py ensure_stop
+                then: goma_ctl.py ensure_start (its status line must say ok); make CC="gomacc gcc";
+                goma_ctl.py stat; goma_ctl.py ensure_stop
                 (unset https_proxy/HTTPS_PROXY/all_proxy/ALL_PROXY; as root upstream gomacc compiles
                  locally: see docs/operations.md, "Google's goma client, step by step")
   stop          kill \$(cat $RUN/serve.pid); tests/buildbarn/stop.sh

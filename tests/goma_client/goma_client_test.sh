@@ -29,6 +29,8 @@
 # Settings (none named GOMA_*: gomacc refuses unknown GOMA_ variables):
 #   GOMABARN_GOMA_CLIENT_BUILD  the client's build.sh (default: shared/ beside
 #                               the repository, else /work/shared)
+#   GOMABARN_GOMA_START_S       how long compiler_proxy may take to start
+#                               (default 300; tests/lib/goma_client.sh)
 #   GOMABARN_E2E_XFAIL          "gcc_toolchain": for a gateway without the
 #                               COMPILER_PATH fix (283b345), where a relocated
 #                               system gcc finds no cc1: reported as XFAIL,
@@ -52,11 +54,8 @@ JOBS=${GOMABARN_E2E_JOBS:-4}
 XFAIL=" ${GOMABARN_E2E_XFAIL:-} "
 CACHE_ROOT=${GOMABARN_CACHE:-/var/cache/gomabarn}
 T0=$(date +%s)
-
-# gomacc refuses GOMA_* variables it does not know: start from none.
-for v in $(compgen -e | grep '^GOMA_' || true); do unset "$v"; done
-# compiler_proxy routes through these even without TLS (docs/operations.md).
-unset https_proxy HTTPS_PROXY all_proxy ALL_PROXY http_proxy HTTP_PROXY
+. "$REPO/tests/lib/goma_client.sh"
+. "$REPO/tests/lib/debian_src.sh"
 
 WORK=$(mktemp -d /tmp/gomabarn-goma-client-XXXXXX)
 chmod 755 "$WORK"
@@ -65,8 +64,6 @@ GW_PID=
 GW_RC=
 GW_DIR=
 PORT=
-PROXY_PID=
-BIN=
 passed=0
 failed=0
 xfailed=0
@@ -113,17 +110,7 @@ wait_for() {
 }
 gone() { ! kill -0 "$1" 2>/dev/null; }
 
-goma_ctl() { timeout 120 python3 "$BIN/goma_ctl.py" "$@"; }
-
-stop_proxy() {
-    [ -n "$BIN" ] || return 0
-    goma_ctl ensure_stop >>"$WORK/logs/proxy-stop.log" 2>&1 || true
-    if [ -n "$PROXY_PID" ]; then
-        wait_for 15 gone "$PROXY_PID" || { kill -TERM "$PROXY_PID" 2>/dev/null || true; }
-        wait_for 10 gone "$PROXY_PID" || { kill -KILL "$PROXY_PID" 2>/dev/null || true; }
-    fi
-    PROXY_PID=
-}
+stop_proxy() { gmc_stop_proxy "$WORK/logs/proxy-stop.log"; }
 
 # Sets GW_RC: the gateway's exit status (0 after a clean SIGTERM stop;
 # a sanitizer build exits non-zero on a leak).
@@ -157,25 +144,16 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---- the goma client --------------------------------------------------------
-BUILD_SH=${GOMABARN_GOMA_CLIENT_BUILD:-}
-if [ -z "$BUILD_SH" ]; then
-    for c in "$REPO/../shared/goma-client/build.sh" /work/shared/goma-client/build.sh; do
-        [ -f "$c" ] && BUILD_SH=$c && break
-    done
-fi
-log "goma client: $BUILD_SH"
-# Two runs at once (ctest -j, both instance names) must not build the client
-# or fetch the sources side by side: one lock for both, held to the end.
-mkdir -p "$CACHE_ROOT"
-exec 9>"$CACHE_ROOT/goma-client-test.lock"
-flock -w 1800 9 || { echo "FAIL could not lock $CACHE_ROOT/goma-client-test.lock in 30 minutes"; exit 1; }
-if [ -z "$BUILD_SH" ] || ! BIN=$(timeout 1500 bash "$BUILD_SH" 2>"$WORK/logs/goma-client-build.log" | tail -n 1); then
-    BIN=
+# Two runs at once (ctest -j, both instance names, a benchmark) must not
+# build the client or fetch the sources side by side: one lock, held until
+# both are ready.
+gmc_lock "$CACHE_ROOT" || { echo "FAIL the goma client's lock"; exit 1; }
+if ! gmc_build "$REPO" "$CACHE_ROOT" "$WORK/logs/goma-client-build.log"; then
     check "the goma client builds (see $WORK/logs/goma-client-build.log)" false
     exit 1
 fi
-check "the goma client is built ($BIN)" test -x "$BIN/compiler_proxy" -a -x "$BIN/gomacc" -a -f "$BIN/goma_ctl.py"
-GOMACC=$BIN/gomacc
+check "the goma client is built ($GMC_BIN)" true
+GOMACC=$GMC_BIN/gomacc
 for tool in gcc g++ clang clang++; do
     check "$tool is installed" command -v "$tool" >/dev/null
 done
@@ -203,82 +181,18 @@ mkdir -p "$WORK/src/big"
 printf '/* 3 MiB of initialized read-only data */\n__attribute__((used)) const unsigned char gomabarn_big[3 << 20] = {1, 2, 3};\nint big_first(void) { return gomabarn_big[0]; }\n' >"$WORK/src/big/big.c"
 for cc in gcc clang; do add_job big "$cc" "$WORK/src/big" "big.o" "-O2 -c big.c"; done
 
-# zlib from Debian's source package, with a private apt configuration that
-# adds deb-src lines for the machine's own apt sources (nothing on the
-# machine is changed). Cached under $CACHE_ROOT/debian-src.
+# zlib from Debian's source package (tests/lib/debian_src.sh), cached under
+# $CACHE_ROOT/debian-src.
 fetch_zlib() {
-    local dir=$CACHE_ROOT/debian-src/zlib
-    if [ -f "$dir/.complete" ]; then
-        cat "$dir/.complete"
-        return 0
-    fi
-    rm -rf "$dir" && mkdir -p "$dir/lists/partial" "$dir/cache" "$dir/dl"
-    command -v dpkg-source >/dev/null ||
-        DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -qq --no-install-recommends dpkg-dev >&2
-    # deb822 .sources stanzas and one-line .list entries of type deb -> deb-src.
-    python3 - "$dir/sources.list" <<'EOF'
-import glob, re, sys
-out = []
-for path in glob.glob("/etc/apt/sources.list.d/*.sources"):
-    for stanza in re.split(r"\n\s*\n", open(path).read()):
-        f = {}
-        for line in stanza.splitlines():
-            m = re.match(r"^([A-Za-z-]+):\s*(.*)$", line)
-            if m:
-                f[m.group(1).lower()] = m.group(2).split()
-        if "deb" not in f.get("types", []) or f.get("enabled", ["yes"])[0] == "no":
-            continue
-        opt = "[signed-by=%s] " % f["signed-by"][0] if f.get("signed-by") else ""
-        for uri in f.get("uris", []):
-            for suite in f.get("suites", []):
-                out.append("deb-src %s%s %s %s" % (opt, uri, suite, " ".join(f.get("components", []))))
-for path in ["/etc/apt/sources.list"] + glob.glob("/etc/apt/sources.list.d/*.list"):
-    try:
-        for line in open(path):
-            if line.split()[:1] == ["deb"]:
-                out.append("deb-src" + line.strip()[3:])
-    except OSError:
-        pass
-open(sys.argv[1], "w").write("\n".join(out) + "\n")
-EOF
-    local opts=(-o "Dir::Etc::SourceList=$dir/sources.list" -o Dir::Etc::SourceParts=/nonexistent
-                -o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache")
-    # A third-party source without deb-src fails its part of the update;
-    # `apt-get source` below says whether Debian's part is there.
-    timeout 300 apt-get -q "${opts[@]}" update >"$dir/update.log" 2>&1 || true
-    # The newest version first; an archive that lists a version it cannot
-    # serve (a security mirror without sources) makes apt try the next.
-    local v fetched=0
-    for v in "" $(apt-cache "${opts[@]}" showsrc zlib 2>/dev/null | sed -n 's/^Version: //p' | sort -Vru); do
-        (cd "$dir/dl" && timeout 300 apt-get -q "${opts[@]}" source "zlib${v:+=$v}") >>"$dir/source.log" 2>&1 &&
-            fetched=1 && break
-        rm -rf "${dir:?}"/dl/*
-    done
-    if [ "$fetched" != 1 ]; then
-        echo "apt-get source zlib failed; see $dir/source.log and $dir/update.log" >&2
-        return 1
-    fi
     local src
-    src=$(find "$dir/dl" -mindepth 1 -maxdepth 1 -type d -name 'zlib-*' | head -n 1)
-    [ -n "$src" ] && [ -f "$src/configure" ] || return 1
-    echo "$src" >"$dir/.complete"
-    echo "$src"
+    src=$(gmb_debian_src zlib "$CACHE_ROOT") && [ -f "$src/configure" ] && echo "$src"
 }
 
 log "zlib from Debian's source package"
 ZLIB_OK=0
 if ZLIB_SRC=$(fetch_zlib 2>"$WORK/logs/zlib-fetch.log"); then
     cp -rp "$ZLIB_SRC" "$WORK/src/zlib"
-    # As debian/rules configures it (its CFLAGS: dpkg-buildflags' CFLAGS and
-    # CPPFLAGS, -Wall -D_REENTRANT -O3 -DUNALIGNED_OK).
-    if command -v dpkg-buildflags >/dev/null; then
-        ZCFLAGS="$(cd "$WORK/src/zlib" && dpkg-buildflags --get CFLAGS) $(dpkg-buildflags --get CPPFLAGS)"
-    else
-        ZCFLAGS="-g -O2 -fstack-protector-strong -Wformat -Werror=format-security -Wdate-time -D_FORTIFY_SOURCE=2"
-    fi
-    ZCFLAGS="$ZCFLAGS -Wall -D_REENTRANT -O3 -DUNALIGNED_OK"
-    if (cd "$WORK/src/zlib" && CC=gcc CFLAGS="$ZCFLAGS" uname=GNU timeout 120 ./configure --shared --prefix=/usr) \
-        >"$WORK/logs/zlib-configure.log" 2>&1 &&
+    if gmb_zlib_configure "$WORK/src/zlib" "$WORK/logs/zlib-configure.log" &&
         (cd "$WORK/src/zlib" && make -n -B all) >"$WORK/logs/zlib-make-n.log" 2>&1; then
         # Every compile command make would run: `gcc ... -c -o OBJ SRC`.
         n=0
@@ -405,7 +319,7 @@ compare() {
     done
 }
 
-flock -u 9   # the client and the sources are ready
+gmc_unlock   # the client and the sources are ready
 
 log "local compiles (the reference objects)"
 run_jobs local local "" "$JOBS_ALL"
@@ -441,38 +355,11 @@ EOF
     [ -n "$PORT" ]
 }
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
-# compiler_proxy's settings; its state (GOMA_CACHE_DIR, logs) survives a
-# restart like a developer's does.
-export HOME=$WORK/home GOMA_TMP_DIR=$WORK/goma-tmp GOMA_CACHE_DIR=$WORK/goma-cache GLOG_log_dir=$WORK/glog
-mkdir -p "$HOME" "$GOMA_TMP_DIR" "$GOMA_CACHE_DIR" "$GLOG_log_dir"
-chmod 700 "$GOMA_TMP_DIR"
-export GOMA_SERVER_HOST=127.0.0.1 GOMA_USE_SSL=false GOMACTL_USE_PROXY=false GOMACTL_SKIP_AUTH=true
-export GOMA_HTTP_AUTHORIZATION_FILE=$WORK/authorization
-export GOMA_COMPILER_PROXY_SOCKET_NAME=$WORK/goma-tmp/goma.ipc
-export GOMA_GOMACC_ALLOW_ROOT=true GOMA_USE_LOCAL=false GOMA_FALLBACK=false
+gmc_env "$WORK" "$WORK/authorization"
 
 # start_proxy MODE (plain | toolchain)
-start_proxy() {
-    export GOMA_SERVER_PORT=$PORT GOMA_COMPILER_PROXY_PORT
-    GOMA_COMPILER_PROXY_PORT=$(free_port)
-    if [ "$1" = toolchain ]; then export GOMA_ARBITRARY_TOOLCHAIN_SUPPORT=true; else export GOMA_ARBITRARY_TOOLCHAIN_SUPPORT=false; fi
-    goma_ctl ensure_start >"$WORK/logs/proxy-$1.start" 2>&1 || true
-    PROXY_PID=$(sed -n 's/.*compiler proxy (pid=\([0-9]*\)).*/\1/p' "$WORK/logs/proxy-$1.start" | tail -n 1)
-    grep -q "Now goma is ready" "$WORK/logs/proxy-$1.start"
-}
+start_proxy() { gmc_start_proxy "$PORT" "$1" "$WORK/logs/proxy-$1.start"; }
 
-# stat_to FILE; statv FILE SECTION KEY: a count from `goma_ctl.py stat`.
-stat_to() { goma_ctl stat >"$1" 2>/dev/null || true; }
-statv() { sed -n "s/^ *$2:.*[ :]$3=\(-\{0,1\}[0-9][0-9]*\).*/\1/p" "$1" | head -n 1; }
-# delta BEFORE AFTER SECTION KEY
-delta() {
-    local a b
-    a=$(statv "$1" "$3" "$4")
-    b=$(statv "$2" "$3" "$4")
-    [ -n "$a" ] && [ -n "$b" ] && echo $((b - a)) || echo "?"
-}
 metric() {
     curl -fsS --max-time 10 "http://127.0.0.1:$PORT/metrics" 2>/dev/null |
         awk -v s="$1" '$1 == s { print $2; found = 1 } END { if (!found) print 0 }'
@@ -488,7 +375,7 @@ build() {
     local n
     n=$(wc -l <"$file")
     log "$label: $n compiles through gomacc on \"$INSTANCE\""
-    stat_to "$before"
+    gmc_stat "$before"
     local t=$(date +%s)
     # A fresh gateway knows no file yet, and the client embeds at most 1 MiB
     # of content per request and retries missing inputs 4 times: C++ compiles
@@ -499,15 +386,15 @@ build() {
     [ "$mode" = toolchain ] && [ "$nr" = 1 ] && first='^cxx\|'
     run_jobs "$mode" "$mode$nr" "$GOMACC" "$file" "$first"
     echo "     ($n compiles in $(($(date +%s) - t)) s)"
-    stat_to "$after"
+    gmc_stat "$after"
     compare "$mode" "$mode$nr" "$file" "$label"
     local fin fail hits lrun cpfail gfail
-    fin=$(delta "$before" "$after" goma finished)
-    fail=$(delta "$before" "$after" request failure)
-    hits=$(delta "$before" "$after" goma cache_hit)
-    gfail=$(delta "$before" "$after" goma fail)
-    lrun=$(statv "$after" local run)
-    cpfail=$(statv "$after" compiler_proxy fail)
+    fin=$(gmc_delta "$before" "$after" goma finished)
+    fail=$(gmc_delta "$before" "$after" request failure)
+    hits=$(gmc_delta "$before" "$after" goma cache_hit)
+    gfail=$(gmc_delta "$before" "$after" goma fail)
+    lrun=$(gmc_statv "$after" local run)
+    cpfail=$(gmc_statv "$after" compiler_proxy fail)
     echo "     goma_ctl.py stat: $(sed -n 's/^request: //p' "$after"); goma:$(sed -n 's/^ *goma:\(.*\)/\1/p' "$after"); local:$(sed -n 's/^ *local:\(.*\)/\1/p' "$after"); files:$(sed -n 's/^files:\(.*\)/\1/p' "$after")"
     check "$label: stat counts $n finished remote compiles (goma finished +$fin)" test "$fin" = "$n"
     check "$label: stat shows 0 failures (request failure +$fail, goma fail +$gfail, compiler_proxy fail=$cpfail)" \
@@ -536,9 +423,9 @@ compile_error() {
         [ "$rc" -ne 0 ] && ! grep -q "error: .*nope_$NONCE" "$err" && sed -n '1,4s/^/     | /p' "$err"
         check "$mode: ... and no object" test ! -e "$WORK/src/err/$out"
     done
-    stat_to "$WORK/stat.$mode.error"
+    gmc_stat "$WORK/stat.$mode.error"
     local lrun
-    lrun=$(statv "$WORK/stat.$mode.error" local run)
+    lrun=$(gmc_statv "$WORK/stat.$mode.error" local run)
     check "$mode: ... and no local run (local run=$lrun)" is_zero "$lrun"
 }
 
@@ -574,7 +461,7 @@ build plain 1
 # way every input came from somewhere real.
 rounds=$(metric gomabarn_exec_missing_input_rounds_total)
 remote=$(metric gomabarn_files_remote_hits_total)
-check "plain: inputs the fresh gateway lacked were asked for, or found through Buildbarn (gateway: $rounds missing-input rounds, $remote files found through Buildbarn; client: files missed +$(delta "$WORK/stat.plain.1.before" "$WORK/stat.plain.1.after" files missed))" \
+check "plain: inputs the fresh gateway lacked were asked for, or found through Buildbarn (gateway: $rounds missing-input rounds, $remote files found through Buildbarn; client: files missed +$(gmc_delta "$WORK/stat.plain.1.before" "$WORK/stat.plain.1.after" files missed))" \
     is_pos "$((${rounds:-0} + ${remote:-0}))"
 check "plain: outputs over 2 MiB come as FILE_META, fetched with LookupFile ($(metric 'gomabarn_http_requests_total{endpoint="l",code="200"}') LookupFile calls)" \
     is_pos "$(metric 'gomabarn_http_requests_total{endpoint="l",code="200"}')"
@@ -594,7 +481,7 @@ check "toolchain: gomabarn serve starts on a new cache directory" start_gateway 
 echo "     gateway 2 on 127.0.0.1:$PORT"
 check "toolchain: compiler_proxy restarts with toolchain support" start_proxy toolchain
 build toolchain 1
-missed=$(delta "$WORK/stat.toolchain.1.before" "$WORK/stat.toolchain.1.after" files missed)
+missed=$(gmc_delta "$WORK/stat.toolchain.1.before" "$WORK/stat.toolchain.1.after" files missed)
 check "toolchain: the fresh gateway asked for missing inputs and the client sent them (gateway: $(metric gomabarn_exec_missing_input_rounds_total) rounds, client: files missed +$missed)" \
     sh -c "[ '$(metric gomabarn_exec_missing_input_rounds_total)' -gt 0 ] && [ '$missed' != '?' ] && [ '$missed' -gt 0 ]"
 stores=$(metric 'gomabarn_http_requests_total{endpoint="s",code="200"}')
