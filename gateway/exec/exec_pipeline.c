@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "errmsg.h"
+#include "exec_paths.h"
 #include "exec_worker_args.h"
 #include "log.h"
 #include "mem.h"
@@ -144,7 +145,7 @@ static void prepare(void *arg)
     const char **args = exec_command_arguments(j);
     exec_worker_args wargs;
     exec_worker_args_build(args, x->n_arg, x->command_spec ? x->command_spec->name : NULL, j->inputs.root_path,
-                           j->inputs.working_dir, p->shell, &wargs);
+                           j->inputs.working_dir, j->inputs.n_relocated ? EXEC_TOOLCHAIN_DIR : NULL, p->shell, &wargs);
     rev2_action_spec spec = {
         .arguments = wargs.argv,
         .n_arguments = wargs.argc,

@@ -112,7 +112,7 @@ static bool gcc_family(const char *compiler)
 }
 
 void exec_worker_args_build(const char *const *args, size_t n, const char *compiler, const char *root, const char *wd,
-                            const char *shell, exec_worker_args *out)
+                            const char *relocated, const char *shell, exec_worker_args *out)
 {
     memset(out, 0, sizeof *out);
     const char **mine = gmb_calloc(n + 1, sizeof *mine);
@@ -136,11 +136,15 @@ void exec_worker_args_build(const char *const *args, size_t n, const char *compi
         out->argc = n;
         return;
     }
-    /* The shell, its script, $0, $1, the command and the prefix map:
-     * first for GCC (the last matching map wins there, so the client's own
-     * maps keep their say), last for clang (the first one wins). */
+    /* The shell, its script, $0, $1, the command and the prefix maps
+     * (the header says where they go and why). */
+    const char *maps[2];
+    size_t n_maps = 0;
+    maps[n_maps++] = keep(out, gmb_format("-ffile-prefix-map=%s=%s", EXEC_ROOT_TOKEN, root));
+    if (relocated && *relocated)
+        maps[n_maps++] = keep(out, gmb_format("-ffile-prefix-map=%s/%s=", EXEC_ROOT_TOKEN, relocated));
     out->wrapped = true;
-    out->argc = n + 6;
+    out->argc = n + 5 + n_maps;
     out->argv = gmb_calloc(out->argc + 1, sizeof *out->argv);
     size_t k = 0;
     out->argv[k++] = shell;
@@ -148,14 +152,13 @@ void exec_worker_args_build(const char *const *args, size_t n, const char *compi
     out->argv[k++] = WRAPPER;
     out->argv[k++] = "gomabarn-worker-args";
     out->argv[k++] = keep(out, *wd ? gmb_format("/%s", wd) : gmb_strdup(""));
-    const char *map = keep(out, gmb_format("-ffile-prefix-map=%s=%s", EXEC_ROOT_TOKEN, root));
     out->argv[k++] = mine[0];
-    if (gcc)
-        out->argv[k++] = map;
+    for (size_t m = 0; gcc && m < n_maps; m++)
+        out->argv[k++] = maps[m];
     for (size_t i = 1; i < n; i++)
         out->argv[k++] = mine[i];
-    if (!gcc)
-        out->argv[k++] = map;
+    for (size_t m = 0; !gcc && m < n_maps; m++)
+        out->argv[k++] = maps[m];
     free(mine);
 }
 

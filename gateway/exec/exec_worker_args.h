@@ -11,7 +11,11 @@
  * and adds -ffile-prefix-map=<worker root>=<client root>: debug info
  * (DW_AT_comp_dir, file names) and __FILE__ then name the client's paths,
  * as a local compile in the client's directory does. A compile with no
- * such path and no debug info runs as sent, without the shell. */
+ * such path and no debug info runs as sent, without the shell.
+ * Which of several matching maps applies: GCC takes the last one on the
+ * command line, clang the most specific (the first given among equal
+ * ones); ours go first for GCC and last for clang, so a client's own map
+ * keeps its say, and the relocated directory's map wins over the root's. */
 #ifndef EXEC_WORKER_ARGS_H
 #define EXEC_WORKER_ARGS_H
 
@@ -32,10 +36,13 @@ typedef struct {
 /* `args` (n of them, args[0] the compiler) of a compile by `compiler`
  * (goma's command_spec name: "gcc", "g++", "clang", "clang++"; others run
  * as sent), in client directory `root` (absolute) with the working
- * directory `wd` relative to it ("" for the root itself). `shell` "" or
- * NULL: run as sent. The result borrows `args`' strings. */
+ * directory `wd` relative to it ("" for the root itself). `relocated`:
+ * the root's directory holding files from elsewhere on the client under
+ * their absolute paths (EXEC_TOOLCHAIN_DIR, a shipped compiler's own
+ * headers among them), mapped back to "/" likewise; NULL: none. `shell`
+ * "" or NULL: run as sent. The result borrows `args`' strings. */
 void exec_worker_args_build(const char *const *args, size_t n, const char *compiler, const char *root, const char *wd,
-                            const char *shell, exec_worker_args *out);
+                            const char *relocated, const char *shell, exec_worker_args *out);
 void exec_worker_args_free(exec_worker_args *a);
 
 #endif

@@ -2,12 +2,14 @@
  * runs them (gateway/exec/exec_worker_args.h).
  *
  * Input: one mode byte (bit 0: gcc or clang; bit 1: working directory ""
- * or "build"; bit 2: no shell configured), then the arguments separated
+ * or "build"; bit 2: no shell configured; bit 3: a relocated toolchain
+ * directory), then the arguments separated
  * by NUL bytes. The input root is /r/p. Checked: without the shell the
  * arguments are exactly the client's; with it, the command is the shell,
  * -c, the script, $0, "/<wd>" and the client's arguments in order, each
- * equal to the client's once the root token is read as the root, plus one
- * -ffile-prefix-map (right after the compiler for gcc, last for clang);
+ * equal to the client's once the root token is read as the root, plus the
+ * -ffile-prefix-map of the root and, with bit 3, of the relocated
+ * directory (right after the compiler for gcc, last for clang);
  * argv ends with NULL. */
 #include "fuzz_common.h"
 
@@ -67,7 +69,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
         args[n++] = text + at;
     const char *compiler = mode & 1 ? "clang" : "gcc", *wd = mode & 2 ? "build" : "";
     exec_worker_args w;
-    exec_worker_args_build(args, n, compiler, ROOT, wd, mode & 4 ? "" : "/bin/sh", &w);
+    const char *relocated = mode & 8 ? ".gomabarn-toolchain" : NULL;
+    exec_worker_args_build(args, n, compiler, ROOT, wd, relocated, mode & 4 ? "" : "/bin/sh", &w);
     FUZZ_CHECK(w.argv[w.argc] == NULL, "argv does not end with NULL");
     if (!w.wrapped) {
         FUZZ_CHECK(w.argc == n, "%zu arguments for %zu", w.argc, n);
@@ -75,14 +78,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
             FUZZ_CHECK(strcmp(w.argv[i], args[i]) == 0, "argument %zu changed without the shell", i);
     } else {
         FUZZ_CHECK(!(mode & 4), "wrapped with no shell configured");
-        FUZZ_CHECK(w.argc == n + 6, "%zu arguments for %zu", w.argc, n);
+        size_t n_maps = relocated ? 2 : 1;
+        FUZZ_CHECK(w.argc == n + 5 + n_maps, "%zu arguments for %zu", w.argc, n);
         FUZZ_CHECK(strcmp(w.argv[0], "/bin/sh") == 0 && strcmp(w.argv[1], "-c") == 0, "not the shell");
         FUZZ_CHECK(strcmp(w.argv[4], *wd ? "/build" : "") == 0, "$1 is \"%s\"", w.argv[4]);
-        size_t map_at = mode & 1 ? w.argc - 1 : 6;
+        size_t map_at = mode & 1 ? w.argc - n_maps : 6;
         FUZZ_CHECK(strcmp(w.argv[map_at], "-ffile-prefix-map=" EXEC_ROOT_TOKEN "=" ROOT) == 0, "no map at %zu", map_at);
+        FUZZ_CHECK(!relocated ||
+                       strcmp(w.argv[map_at + 1], "-ffile-prefix-map=" EXEC_ROOT_TOKEN "/.gomabarn-toolchain=") == 0,
+                   "no map for the relocated directory at %zu", map_at + 1);
         for (size_t i = 0, k = 5; i < n; i++, k++) {
             if (k == map_at)
-                k++;
+                k += n_maps;
             FUZZ_CHECK(same_for_the_client(w.argv[k], args[i]), "argument %zu is \"%s\" for \"%s\"", i, w.argv[k],
                        args[i]);
         }

@@ -642,7 +642,8 @@ def cc_args():
 
 def worker_args():
     """Compile lines as build systems write them, under the input root /r/p
-    (the target's root): mode byte (1 clang, 2 wd "build", 4 no shell),
+    (the target's root): mode byte (1 clang, 2 wd "build", 4 no shell, 8 a
+    relocated toolchain),
     then the NUL-separated argv."""
     def line(mode, *args):
         return bytes([mode]) + b"\0".join(a.encode() for a in args)
@@ -657,6 +658,7 @@ def worker_args():
         "clang_sysroot": line(1, "clang", "--sysroot=/r/p/sysroot", "-B/r/p/bin", "-gdwarf-5", "-c", "a.c"),
         "names_not_paths": line(2, "gcc", "-MT", "/r/p/build/a.o", "-D", "DIR=/r/p", "-c", "/r/p/a.c"),
         "no_shell": line(4, "gcc", "-g", "-c", "/r/p/a.c"),
+        "clang_toolchain": line(1 | 2 | 8, "../.gomabarn-toolchain/usr/bin/clang", "-g", "-c", "../src/a.c"),
     }
 
 

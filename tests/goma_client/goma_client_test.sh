@@ -23,8 +23,9 @@
 # build must be all cache hits by the client's count; a compile error must
 # come back with the compiler's message and a non-zero exit.
 #
-# -g is dropped from zlib's flags: the worker compiles in its own build
-# directory, so DW_AT_comp_dir differs from a local compile (see README.md).
+# zlib keeps Debian's -g: the gateway maps the worker's build directory back
+# to the client's (-ffile-prefix-map, exec_worker_args.c), so DW_AT_comp_dir
+# and the objects equal a local compile in the same directory.
 #
 # Settings (none named GOMA_*: gomacc refuses unknown GOMA_ variables):
 #   GOMABARN_GOMA_CLIENT_BUILD  the client's build.sh (default: shared/ beside
@@ -202,7 +203,6 @@ if ZLIB_SRC=$(fetch_zlib 2>"$WORK/logs/zlib-fetch.log"); then
             for ((i = 1; i < ${#words[@]}; i++)); do
                 case "${words[i]}" in
                 -o) obj=${words[i + 1]}; i=$((i + 1)) ;;
-                -g) ;;   # see the header: DW_AT_comp_dir
                 *) args="$args ${words[i]}" ;;
                 esac
             done

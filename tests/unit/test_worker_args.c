@@ -19,7 +19,7 @@
 static exec_worker_args build(const char *compiler, const char *const *args, size_t n)
 {
     exec_worker_args w;
-    exec_worker_args_build(args, n, compiler, ROOT, "build", "/bin/sh", &w);
+    exec_worker_args_build(args, n, compiler, ROOT, "build", NULL, "/bin/sh", &w);
     return w;
 }
 
@@ -92,8 +92,27 @@ static void runs_as_sent_when_nothing_needs_the_shell(void)
     CHECK(!w.wrapped);
     CHECK_STR(w.argv[1], ROOT "/A.java");
     exec_worker_args_free(&w);
-    exec_worker_args_build(abs, 2, "gcc", ROOT, "", "", &w);
+    exec_worker_args_build(abs, 2, "gcc", ROOT, "", NULL, "", &w);
     CHECK(!w.wrapped);
+    exec_worker_args_free(&w);
+}
+
+static void a_relocated_toolchain_maps_back_to_its_own_paths(void)
+{
+    /* A shipped clang's own headers sit under .gomabarn-toolchain/usr/...:
+     * mapped to /usr/..., as the client's compile names them. */
+    const char *args[] = {"../.gomabarn-toolchain/usr/bin/clang", "-g", "-c", "a.c"};
+    exec_worker_args w;
+    exec_worker_args_build(args, 4, "clang", ROOT, "build", ".gomabarn-toolchain", "/bin/sh", &w);
+    CHECK_INT((int)w.argc, 4 + 7);
+    CHECK_STR(w.argv[9], "-ffile-prefix-map=" T "=" ROOT);
+    CHECK_STR(w.argv[10], "-ffile-prefix-map=" T "/.gomabarn-toolchain=");
+    exec_worker_args_free(&w);
+    /* GCC: both right after the compiler, the relocated one later (it wins). */
+    exec_worker_args_build(args, 4, "gcc", ROOT, "build", ".gomabarn-toolchain", "/bin/sh", &w);
+    CHECK_STR(w.argv[6], "-ffile-prefix-map=" T "=" ROOT);
+    CHECK_STR(w.argv[7], "-ffile-prefix-map=" T "/.gomabarn-toolchain=");
+    CHECK_STR(w.argv[8], "-g");
     exec_worker_args_free(&w);
 }
 
@@ -102,7 +121,7 @@ static void runs_as_sent_when_nothing_needs_the_shell(void)
 static char *run_in(const char *dir, const char *const *args, size_t n, const char *wd)
 {
     exec_worker_args w;
-    exec_worker_args_build(args, n, "gcc", ROOT, wd, "/bin/sh", &w);
+    exec_worker_args_build(args, n, "gcc", ROOT, wd, NULL, "/bin/sh", &w);
     char out[] = "/tmp/gomabarn-worker-args-XXXXXX";
     int fd = mkstemp(out);
     CHECK(fd >= 0);
@@ -147,6 +166,7 @@ int main(void)
     RUN(paths_under_the_root_are_rewritten);
     RUN(prefix_maps_and_lookalikes);
     RUN(runs_as_sent_when_nothing_needs_the_shell);
+    RUN(a_relocated_toolchain_maps_back_to_its_own_paths);
     RUN(the_shell_puts_in_the_workers_root);
     return CHECK_REPORT();
 }
