@@ -52,6 +52,7 @@ typedef struct {
     int64_t exec_max_output_bytes;
     int64_t exec_max_blob_memory_bytes;
     int64_t exec_max_queued_s;
+    int64_t exec_max_silent_s;
     char *exec_action_log;
     char *exec_fallback_instance;
     int64_t exec_pool_probe_interval_s;

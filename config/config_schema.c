@@ -83,6 +83,10 @@ const gmb_config_key gmb_config_schema[] = {
       "disappeared); past it the request fails at once with a retryable error naming the pool, and the pool is "
       "marked down; 0: wait as long as Buildbarn does (its platformQueueWithNoWorkersTimeout, 900 s in its "
       "reference deployment)"),
+    K("exec.max_silent_s", GMB_CFG_INT, exec_max_silent_s, "180", 0, 86400,
+      "longest time an action's Execute stream may go without a word from Buildbarn (it updates running actions "
+      "at least once a minute): then it is asked again, and after a second such time the client gets a retryable "
+      "error and compiles locally; 0: no limit but buildbarn.execute_timeout_ms"),
     K("exec.fallback_instance", GMB_CFG_STRING, exec_fallback_instance, "", 0, 0,
       "an instance name (worker pool) to run an action on, once, when its own pool has no workers, is known "
       "down or let it wait QUEUED past exec.max_queued_s; \"\": none, the client gets a retryable error and "

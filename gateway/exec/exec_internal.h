@@ -48,6 +48,7 @@ struct exec_pipeline {
     rev2_pool_health *pools;     /* NULL: not tracked */
     action_log *actions;         /* exec.action_log; NULL: none */
     int64_t max_queued_ms;       /* exec.max_queued_s */
+    int64_t max_silent_ms;       /* exec.max_silent_s, in ms */
     exec_shadow *shadow;         /* NULL: no shadow execution */
     char *fallback_instance;     /* exec.fallback_instance; NULL: none */
     _Atomic uint64_t shadow_seq; /* requests offered a shadow share (sampling) */

@@ -228,6 +228,7 @@ exec_pipeline *exec_pipeline_new(const exec_pipeline_parts *parts, char **err)
     p->shadow = parts->shadow;
     p->fallback_instance = *cfg->exec_fallback_instance ? gmb_strdup(cfg->exec_fallback_instance) : NULL;
     p->max_queued_ms = cfg->exec_max_queued_s * 1000;
+    p->max_silent_ms = cfg->exec_max_silent_s * 1000;
     p->actions = action_log_open(cfg->exec_action_log);
     p->default_instance = gmb_strdup(cfg->bb_instance_name);
     if (*cfg->platform_os_family)

@@ -119,7 +119,10 @@ bool exec_heal_missing(exec_job *j)
     j->err = NULL;
     rev2_msg_free(j->resp);
     j->resp = NULL;
-    rev2_execute_options eo = {.skip_cache_lookup = true, .max_queued_ms = j->p->max_queued_ms, .pools = j->p->pools};
+    rev2_execute_options eo = {.skip_cache_lookup = true,
+                               .max_queued_ms = j->p->max_queued_ms,
+                               .pools = j->p->pools,
+                               .max_silent_ms = j->p->max_silent_ms};
     rev2_execute(j->p->client, j->instance, &j->action.action_digest, &eo, NULL, exec_executed, j);
     return true;
 }
@@ -207,7 +210,10 @@ void exec_upload_and_execute(void *arg)
              (unsigned long long)j->id, j->entry.action, j->instance, j->inputs.n_inputs, j->inputs.n_skipped,
              uploaded);
     /* The cache was asked already (or must not be). */
-    rev2_execute_options eo = {.skip_cache_lookup = true, .max_queued_ms = j->p->max_queued_ms, .pools = j->p->pools};
+    rev2_execute_options eo = {.skip_cache_lookup = true,
+                               .max_queued_ms = j->p->max_queued_ms,
+                               .pools = j->p->pools,
+                               .max_silent_ms = j->p->max_silent_ms};
     rev2_execute(p->client, j->instance, &j->action.action_digest, &eo, NULL, exec_executed, j);
 }
 

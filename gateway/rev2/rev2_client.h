@@ -165,6 +165,11 @@ typedef struct {
      * marked down after it was queued (another action's queue timeout,
      * the scheduler listing no workers). NULL: no check. */
     struct rev2_pool_health *pools;
+    /* Longest time without a word from Buildbarn about the action (it
+     * updates a running operation at least once a minute): then the
+     * stream is asked again with WaitExecution, and after a second such
+     * time the call ends with UNAVAILABLE. 0: no watch. */
+    int64_t max_silent_ms;
 } rev2_execute_options;
 void rev2_execute(rev2_client *c, const char *instance, const rev2_digest *action, const rev2_execute_options *opts,
                   rev2_progress_cb progress, rev2_execute_cb cb, void *user);

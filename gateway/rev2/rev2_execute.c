@@ -74,6 +74,12 @@ typedef struct {
     bool deadline_is_queue;
     bool rewatch;
     int64_t submitted_ms; /* the first Execute: a pool marked down later gives this action up */
+    /* The silence watch (opts.max_silent_ms): when Buildbarn last said
+     * anything; whether this call's deadline is the watch's; calls in a
+     * row that heard nothing. */
+    int64_t heard_ms;
+    bool deadline_is_silence;
+    int silent_calls;
 } exec_op;
 
 /* While QUEUED with opts.pools, the call ends this often to ask whether
@@ -121,6 +127,8 @@ static bool exec_next_request(void *user, gmb_buf *out, bool *last, char **why)
 static bool exec_on_message(void *user, const uint8_t *data, size_t len)
 {
     exec_op *x = user;
+    x->heard_ms = rev2_now_ms();
+    x->silent_calls = 0;
     int before = x->st.stage;
     if (!rev2_exec_stream_feed(&x->st, data, len))
         return true;
@@ -208,6 +216,32 @@ static bool queue_watch_ended(exec_op *x, rev2_error **err)
     return true;
 }
 
+/* Whether the silence watch ended this call: true when handled. A call
+ * that heard something, or the first one that heard nothing, is followed
+ * by a WaitExecution (Buildbarn updates a running operation at least once
+ * a minute); a second silent one ends the action: the connection or the
+ * scheduler is stuck, and the client is better off compiling itself. */
+static bool silence_watch_ended(exec_op *x, rev2_error **err)
+{
+    if (!x->deadline_is_silence || !*err || (*err)->code != REV2_DEADLINE_EXCEEDED)
+        return false;
+    rev2_error_free(*err);
+    int64_t silent = rev2_now_ms() - x->heard_ms;
+    if (silent < x->opts.max_silent_ms || x->silent_calls++ == 0) {
+        x->waiting = x->st.operation_name != NULL;
+        exec_attempt(x);
+        return true;
+    }
+    char ds[REV2_DIGEST_STR_LEN];
+    GMB_WARN("rev2", "action %s on instance \"%s\": no word from Buildbarn for %lld s; given up",
+             rev2_digest_str(&x->action, ds), x->instance, (long long)(silent / 1000));
+    exec_finish(x, rev2_error_new(REV2_UNAVAILABLE,
+                                  "no word from Buildbarn about the action for %lld s: its Execute stream went "
+                                  "silent twice (exec.max_silent_s)",
+                                  (long long)(silent / 1000)));
+    return true;
+}
+
 static void exec_on_done(void *user, rev2_error *err)
 {
     exec_op *x = user;
@@ -217,7 +251,7 @@ static void exec_on_done(void *user, rev2_error *err)
         exec_finish(x, rev2_exec_stream_outcome(&x->st));
         return;
     }
-    if (queue_watch_ended(x, &err))
+    if (queue_watch_ended(x, &err) || silence_watch_ended(x, &err))
         return;
     /* The stream ended early: reattach to the operation if we know it,
      * otherwise submit again (the scheduler deduplicates). */
@@ -267,6 +301,12 @@ static void exec_attempt(exec_op *x)
             x->deadline_is_queue = true;
         }
     }
+    x->deadline_is_silence = false;
+    if (x->opts.max_silent_ms > 0 && x->opts.max_silent_ms < timeout) {
+        timeout = x->opts.max_silent_ms;
+        x->deadline_is_silence = true;
+        x->deadline_is_queue = false;
+    }
     rev2_rpc_start(rev2_client_channel(x->client),
                    x->waiting ? REV2_METHOD_EXEC "WaitExecution" : REV2_METHOD_EXEC "Execute", timeout, &exec_handlers,
                    x);
@@ -309,7 +349,7 @@ void rev2_execute(rev2_client *c, const char *instance, const rev2_digest *actio
     x->cb = cb;
     x->user = user;
     x->attempt = 1;
-    x->submitted_ms = rev2_now_ms();
+    x->submitted_ms = x->heard_ms = rev2_now_ms();
     rev2_exec_stream_init(&x->st);
     REV2_STAT_ADD(c, executes, 1);
     if (x->opts.skip_cache_lookup)

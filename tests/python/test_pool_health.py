@@ -13,11 +13,15 @@ worker takes them, as Buildbarn's reference deployment does).
   interval has passed a request tries a down pool again.
 - Actions queued before the pool was marked down give up then, not each
   after its own exec.max_queued_s.
+- An Execute stream that goes silent (the scheduler stopped) is asked
+  again once, then given up in words (exec.max_silent_s).
 """
 import concurrent.futures
 import gzip
 import hashlib
 import http.client
+import os
+import signal
 import time
 
 import pytest
@@ -195,3 +199,35 @@ def test_a_dead_pool_falls_back_to_the_configured_one(gg, fallback_server):
     # The fallback pool itself is served as usual.
     resp, _ = call(gg, port, shell_req(gg, "echo x > out.txt", "fb3"), "fuse")
     assert resp.result.exit_status == 0
+
+
+@pytest.fixture(scope="module")
+def silent_server(tmp_path_factory):
+    """exec.max_silent_s = 2 and no queue limit: only the silence watch ends a wait."""
+    proc, port, log = gmb_serve.start(
+        tmp_path_factory.mktemp("silent"),
+        'buildbarn = { instance_name = "hardlinking"; };\nexec = { max_queued_s = 0; max_silent_s = 2; };')
+    yield port, log
+    gmb_serve.stop(proc, timeout=20)
+
+
+def test_a_silent_execute_stream_is_given_up(gg, silent_server):
+    """Buildbarn's scheduler stopped (SIGSTOP: its connections stay open and
+    say nothing): the Execute stream is asked again once, then the client
+    gets a retryable error in words after about twice exec.max_silent_s,
+    not after buildbarn.execute_timeout_ms."""
+    port, log = silent_server
+    bb = os.environ.get("GOMABARN_BB_DIR", "/tmp/gomabarn-bb")
+    scheduler = int(open(os.path.join(bb, "pids", "scheduler.pid")).read())
+    os.kill(scheduler, signal.SIGSTOP)
+    try:
+        resp, took = call(gg, port, shell_req(gg, "echo quiet > out.txt", "silent"))
+    finally:
+        os.kill(scheduler, signal.SIGCONT)
+    assert any("went silent" in m for m in resp.error_message), resp.error_message
+    assert resp.error != -1  # retryable, not the client's fault
+    assert 3.5 <= took < 10, took
+    assert "no word from Buildbarn" in log.read_text()
+    # The scheduler is back: the same pool runs actions again.
+    ok, _ = call(gg, port, shell_req(gg, "echo back > out.txt", "after-silence"))
+    assert ok.result.exit_status == 0, ok
