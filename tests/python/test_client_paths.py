@@ -11,9 +11,6 @@ identical byte for byte: with absolute sources and -I, with -g (the
 compile directory in DW_AT_comp_dir), with __FILE__, with a client's own
 -ffile-prefix-map as Debian's build flags add, for gcc and clang, on both
 instance names."""
-import gzip
-import hashlib
-import http.client
 import os
 import shutil
 import subprocess
@@ -22,8 +19,8 @@ import uuid
 import pytest
 
 import gmb_serve
+from test_goma_exec import call, exec_req
 
-PREFIX = "/cxx-compiler-service"
 INSTANCES = ["hardlinking", "fuse"]
 
 HEADER = b'#define ANSWER 42\nstatic inline const char *where(void) { return __FILE__; }\n'
@@ -38,24 +35,10 @@ def server(tmp_path_factory):
     gmb_serve.stop(proc)
 
 
-def key(blob):
-    return hashlib.sha256(blob.SerializeToString()).hexdigest()
-
-
 def exec_once(gg, port, instance, compiler, cwd, files, args, output):
-    req = gg.ExecReq(cwd=cwd, arg=args, expected_output_files=[output], cache_policy=1)
+    req = exec_req(gg, cwd, files, args, [output])
     req.command_spec.name = compiler
-    for name, data in files.items():
-        b = gg.FileBlob(blob_type=1, content=data, file_size=len(data))
-        req.input.add(filename=name, hash_key=key(b)).content.CopyFrom(b)
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    c.request("POST", PREFIX + "/e", body=gzip.compress(req.SerializeToString()),
-              headers={"Content-Encoding": "gzip", "X-Gomabarn-Instance": instance})
-    r = c.getresponse()
-    body = r.read()
-    c.close()
-    assert r.status == 200, body
-    resp = gg.ExecResp.FromString(body)
+    resp = call(gg, port, req, instance)  # checked against the goma client's rules
     assert resp.result.exit_status == 0, resp.result.stderr_buffer.decode(errors="replace")
     outs = {o.filename: o.blob.content for o in resp.result.output}
     assert output in outs, list(outs)
