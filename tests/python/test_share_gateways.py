@@ -91,7 +91,8 @@ def stored(gg, gateways):
     port_a = gateways[0]
     salt = b"%d" % time.time_ns()
     header = b"/* " + b"shared " * (5 * (1 << 20) // 7) + b" */\nint big_value(void);\n"
-    source = b'#include "big.h"\nint a(void) { return %s; }\n' % salt[-6:]
+    # "1" first: six digits with a leading 0 are an octal constant, and 8 or 9 then do not compile.
+    source = b'#include "big.h"\nint a(void) { return 1%s; }\n' % salt[-6:]
     src_blob = gg.FileBlob(blob_type=1, content=source, file_size=len(source))
     chunks = [gg.FileBlob(blob_type=3, offset=o, content=header[o:o + CHUNK], file_size=len(header[o:o + CHUNK]))
               for o in range(0, len(header), CHUNK)]
