@@ -20,7 +20,9 @@
  * does with GOMA_ARBITRARY_TOOLCHAIN_SUPPORT=true; cc_toolchain.h),
  * GOMABARN_DEADLINE (seconds, default 300), GOMABARN_RACE (auto, 0 or a
  * delay in seconds; default auto: cc_local_times.h), GOMABARN_BUILD_ID
- * (which learned local times to use; default: the working directory). */
+ * (which learned local times to use, default the working directory; and
+ * the build the gateway's /build page groups it in, default the parent
+ * process). */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -59,8 +61,9 @@ static const char usage[] =
     "  GOMABARN_RACE         when a local compile starts racing the remote one: auto (default:\n"
     "                        once the remote one has run longer than local compiles of this\n"
     "                        build took, 10 s while none is known), a delay in seconds, or 0: never\n"
-    "  GOMABARN_BUILD_ID     which build's local compile times to learn from (default: the\n"
-    "                        working directory)\n";
+    "  GOMABARN_BUILD_ID     which build this compile belongs to: the local compile times\n"
+    "                        to learn from (default: the working directory) and the\n"
+    "                        gateway's /build page (default: the parent process, make)\n";
 
 static char *read_token(const char *path)
 {

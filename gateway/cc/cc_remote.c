@@ -200,6 +200,25 @@ static bool write_file(const char *name, const uint8_t *data, size_t n, bool exe
     free(tmp);
     return ok;
 }
+/* The request's compiler_proxy id, as goma's client makes them:
+ * "<who>/<build>/<request>". The gateway groups a build's requests by
+ * what comes before the last '/' (its /build page), so <build> is
+ * GOMABARN_BUILD_ID, else the parent process (the make that runs this
+ * compile), and the output's own slashes become ':'. */
+static char *requester_id(const char *host, const char *output)
+{
+    const char *build = getenv("GOMABARN_BUILD_ID");
+    char *mine = build && *build ? gmb_format("%s", build) : gmb_format("make-%d", (int)getppid());
+    for (char *p = mine; *p; p++)
+        if (*p == '/')
+            *p = ':';
+    char *id = gmb_format("gomabarn-cc@%s/%s/%d:%s", host, mine, (int)getpid(), output);
+    for (char *p = id + strlen(id) - strlen(output); *p; p++)
+        if (*p == '/')
+            *p = ':';
+    free(mine);
+    return id;
+}
 
 /* ---- one compile through the gateway ---- */
 
@@ -222,7 +241,7 @@ static uint8_t *pack_exec_req(const compile_args *c, const char *compiler, input
     DevtoolsGoma__RequesterInfo info = DEVTOOLS_GOMA__REQUESTER_INFO__INIT;
     char host[256] = "localhost";
     gethostname(host, sizeof host - 1);
-    char *id = gmb_format("gomabarn-cc@%s/%d/%s", host, (int)getpid(), c->output);
+    char *id = requester_id(host, c->output);
     info.compiler_proxy_id = id;
     info.has_api_version = true;
     info.api_version = 2;
