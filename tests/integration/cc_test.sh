@@ -63,7 +63,7 @@ for instance in hardlinking fuse; do
         test -f "$action/input/.gomabarn-toolchain/usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h"
     # requests/<goma request id> leads to the action; the listing is never
     # cached (the second pass sees the newer request).
-    request=$(cd "$WORK/mnt/requests" && for n in *_tc.o; do
+    request=$(cd "$WORK/mnt/requests" && for n in *:tc.o; do
         [ "$(readlink "$n")" = "../by-instance/$instance/$digest" ] && echo "$n"; done)
     check "... requests/ lists it as a link to by-instance/$instance/<action>" test -n "$request"
     check "... the request's link opens the action" \
