@@ -205,18 +205,21 @@ static bool write_file(const char *name, const uint8_t *data, size_t n, bool exe
  * what comes before the last '/' (its /build page), so <build> is
  * GOMABARN_BUILD_ID, else the parent process (the make that runs this
  * compile), and the output's own slashes become ':'. */
+static char *slashes_to_colons(char *s)
+{
+    for (char *p = s; (p = strchr(p, '/')) != NULL;)
+        *p = ':';
+    return s;
+}
+
 static char *requester_id(const char *host, const char *output)
 {
     const char *build = getenv("GOMABARN_BUILD_ID");
-    char *mine = build && *build ? gmb_format("%s", build) : gmb_format("make-%d", (int)getppid());
-    for (char *p = mine; *p; p++)
-        if (*p == '/')
-            *p = ':';
-    char *id = gmb_format("gomabarn-cc@%s/%s/%d:%s", host, mine, (int)getpid(), output);
-    for (char *p = id + strlen(id) - strlen(output); *p; p++)
-        if (*p == '/')
-            *p = ':';
-    free(mine);
+    char *build_part = slashes_to_colons(build && *build ? gmb_strdup(build) : gmb_format("make-%d", (int)getppid()));
+    char *request_part = slashes_to_colons(gmb_format("%d:%s", (int)getpid(), output));
+    char *id = gmb_format("gomabarn-cc@%s/%s/%s", host, build_part, request_part);
+    free(build_part);
+    free(request_part);
     return id;
 }
 

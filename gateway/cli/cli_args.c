@@ -19,7 +19,7 @@ int gmb_cli_options(const gmb_cli_spec *spec, int argc, char **argv, const char 
             fputs(spec->usage, stderr);
             return 2;
         } else {
-            status = spec->on_option(opt, optarg, spec->user);
+            status = spec->on_option(spec, opt, optarg);
         }
         if (status >= 0)
             return status;

@@ -12,15 +12,16 @@
 #include <getopt.h>
 #include <stdbool.h>
 
-typedef struct {
+typedef struct gmb_cli_spec {
     const char *me;                /* "gomabarn replay": how every complaint starts */
     const char *usage;             /* the --help text */
     const char *shortopts;         /* getopt_long's, with "c:" and "h" */
     const struct option *longopts; /* with "config" ('c') and "help" ('h') */
-    /* Any other option (opt as getopt_long returns it, arg its optarg):
-     * -1 to go on, else the exit status (the complaint printed). NULL:
+    /* Any other option (opt as getopt_long returns it, arg its optarg;
+     * spec->user the subcommand's own state): -1 to go on, else the exit
+     * status (the complaint printed, e.g. by gmb_cli_usage_error). NULL:
      * the subcommand has no other options. */
-    int (*on_option)(int opt, const char *arg, void *user);
+    int (*on_option)(const struct gmb_cli_spec *spec, int opt, const char *arg);
     void *user;
 } gmb_cli_spec;
 

@@ -294,9 +294,9 @@ typedef struct {
     size_t n;
 } instance_list;
 
-static int instance_option(int opt, const char *arg, void *user)
+static int instance_option(const gmb_cli_spec *spec, int opt, const char *arg)
 {
-    instance_list *l = user;
+    instance_list *l = spec->user;
     l->names[l->n++] = arg;
     return -1;
 }

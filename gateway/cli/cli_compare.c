@@ -75,19 +75,18 @@ typedef struct {
     bool json;
 } compare_args;
 
-static int compare_option(int opt, const char *arg, void *user)
+static int compare_option(const gmb_cli_spec *spec, int opt, const char *arg)
 {
-    compare_args *a = user;
+    compare_args *a = spec->user;
     switch (opt) {
     case 'g':
         a->gateway = arg;
         return -1;
     case 's':
         a->since = duration_s(arg);
-        if (a->since <= 0) {
-            fprintf(stderr, "%s: bad --since \"%s\" (seconds, or a number with s, m, h or d: 30m, 2h)\n", me, arg);
-            return 2;
-        }
+        if (a->since <= 0)
+            return gmb_cli_usage_error(spec, false,
+                                       "bad --since \"%s\" (seconds, or a number with s, m, h or d: 30m, 2h)", arg);
         return -1;
     default: /* 'J' */
         a->json = true;

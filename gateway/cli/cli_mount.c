@@ -35,9 +35,9 @@ static const char usage[] = "usage: gomabarn mount [--config FILE] [--mountpoint
                             "gomabarn at PATH is detached first.\n";
 
 /* --mountpoint, the one option of its own. */
-static int mount_option(int opt, const char *arg, void *user)
+static int mount_option(const gmb_cli_spec *spec, int opt, const char *arg)
 {
-    *(const char **)user = arg;
+    *(const char **)spec->user = arg;
     return -1;
 }
 

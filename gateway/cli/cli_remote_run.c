@@ -83,7 +83,6 @@ typedef struct {
     size_t n_extra;
     int64_t timeout_ms; /* --timeout; 0: Buildbarn's */
     bool no_cache, quiet;
-    const gmb_cli_spec *spec; /* while parsing */
 } run_args;
 
 static const struct option options[] = {
@@ -141,12 +140,12 @@ static bool take_option(run_args *a, int opt, const char *arg)
     return ok;
 }
 
-static int run_option(int opt, const char *arg, void *user)
+static int run_option(const gmb_cli_spec *spec, int opt, const char *arg)
 {
-    run_args *a = user;
+    run_args *a = spec->user;
     if (take_option(a, opt, arg))
         return -1;
-    return gmb_cli_usage_error(a->spec, false, "bad value \"%s\" for --%s (expected %s)", arg,
+    return gmb_cli_usage_error(spec, false, "bad value \"%s\" for --%s (expected %s)", arg,
                                opt == 't'   ? "timeout"
                                : opt == 'e' ? "env"
                                             : "platform",
@@ -157,7 +156,6 @@ static int run_option(int opt, const char *arg, void *user)
 static int parse_args(int argc, char **argv, run_args *a)
 {
     const gmb_cli_spec spec = {"gomabarn remote-run", usage, "+c:n:i:o:e:p:qh", options, run_option, a};
-    a->spec = &spec;
     int status = gmb_cli_options(&spec, argc, argv, &a->config_path);
     if (status >= 0)
         return status;

@@ -72,7 +72,6 @@ typedef struct {
     size_t n_instances;
     int in_flight;
     bool json, no_bypass;
-    const gmb_cli_spec *spec; /* while parsing */
 } replay_args;
 
 static const char *const me = "gomabarn replay";
@@ -83,10 +82,9 @@ static const struct option options[] = {
     {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 };
 
-static int replay_option(int opt, const char *arg, void *user)
+static int replay_option(const gmb_cli_spec *spec, int opt, const char *arg)
 {
-    replay_args *a = user;
-    const gmb_cli_spec *spec = a->spec;
+    replay_args *a = spec->user;
     switch (opt) {
     case 'n':
         for (size_t i = 0; i < a->n_instances; i++)
@@ -121,7 +119,6 @@ static int replay_option(int opt, const char *arg, void *user)
 static int parse_args(int argc, char **argv, replay_args *a)
 {
     const gmb_cli_spec spec = {me, usage, "c:n:a:j:h", options, replay_option, a};
-    a->spec = &spec;
     a->in_flight = 8;
     int status = gmb_cli_options(&spec, argc, argv, &a->config_path);
     if (status >= 0)

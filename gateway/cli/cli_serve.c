@@ -129,7 +129,6 @@ typedef struct {
     gmb_view *view;
     serve_shadow *shadow;
     pthread_t view_thread;
-    bool view_running;
 } serve_parts;
 
 /* The Buildbarn side: the blob memory budget, the client (connecting is
@@ -170,10 +169,8 @@ static int start_store(serve_parts *s, char **err)
                                                                .wait_ms = cfg->goma_share_wait_ms,
                                                                .lookup_timeout_ms = cfg->goma_share_lookup_timeout_ms,
                                                                .metrics = s->met});
-    if (cfg->mount_enabled) {
+    if (cfg->mount_enabled) /* NULL when FUSE is unavailable: outputs are read in-process */
         s->view = start_view(cfg, s->store, &s->view_thread);
-        s->view_running = s->view != NULL;
-    }
     return 0;
 }
 
@@ -199,7 +196,7 @@ static int start_http(serve_parts *s, char **err)
                                  .threads = 8,
                                  .metrics = s->met,
                                  .log = s->rlog,
-                                 .view = s->view_running ? s->view : NULL,
+                                 .view = s->view,
                                  .budget = s->budget,
                                  .pools = s->pools};
     if (!(s->shadow = serve_shadow_start(cfg, s->met, parts.view, s->http, err)))
@@ -236,7 +233,7 @@ static void serve_stop(serve_parts *s)
     rev2_client_stop(s->client);
     exec_pipeline_free(s->pipeline);
     serve_shadow_stop(s->shadow); /* the pipeline submitted to it */
-    if (s->view_running) {
+    if (s->view) {
         view_stop(s->view);
         pthread_join(s->view_thread, NULL);
     }

@@ -42,7 +42,7 @@ void exec_job_record(exec_job *j, const char *state, const char *error)
     if (e->cache_hit)
         metrics_add(p->metrics, "gomabarn_exec_cache_hits_total", 1);
     if (*e->reason) { /* fixed phrases: a bounded set of series */
-        snprintf(series, sizeof series, "gomabarn_exec_errors_total{reason=\"%s\"}", e->reason);
+        snprintf(series, sizeof series, GMB_EXEC_ERRORS_SERIES, e->reason);
         metrics_add(p->metrics, series, 1);
     }
     if (strcmp(state, "done") == 0 && p->mount_path)
@@ -146,22 +146,21 @@ void exec_finish(void *arg)
         return; /* executing again */
     if (j->err) {
         rev2_error *e = j->err;
-        bool pool_gone = rev2_error_is_no_workers(e) || rev2_error_is_queue_timeout(e);
-        const char *why = rev2_error_is_no_workers(e) ? "Buildbarn says no worker serves it"
-                                                      : "an action waited in its queue past exec.max_queued_s";
-        if (p->pools && pool_gone)
+        bool no_workers = rev2_error_is_no_workers(e), queue_timeout = rev2_error_is_queue_timeout(e);
+        const char *why =
+            no_workers ? "Buildbarn says no worker serves it" : "an action waited in its queue past exec.max_queued_s";
+        if (p->pools && (no_workers || queue_timeout))
             rev2_pool_health_down(p->pools, j->instance, why);
-        if (pool_gone && exec_try_fallback(j, why))
+        if ((no_workers || queue_timeout) && exec_try_fallback(j, why))
             return; /* executing on the fallback pool */
         char *msg = gmb_format("Buildbarn (instance \"%s\"): %s%s", j->instance, e->message,
-                               rev2_error_is_no_workers(e)
-                                   ? " (no worker pool serves this instance name with this platform: check the "
-                                     "gateway's buildbarn.instance_name and platform settings)"
-                                   : "");
+                               no_workers ? " (no worker pool serves this instance name with this platform: check the "
+                                            "gateway's buildbarn.instance_name and platform settings)"
+                                          : "");
         exec_respond_error(j, false,
-                           rev2_error_is_no_workers(e)      ? "no worker for the platform"
-                           : rev2_error_is_queue_timeout(e) ? "queued past exec.max_queued_s"
-                                                            : "Buildbarn error",
+                           no_workers      ? "no worker for the platform"
+                           : queue_timeout ? "queued past exec.max_queued_s"
+                                           : "Buildbarn error",
                            msg);
         free(msg);
         exec_job_free(j);

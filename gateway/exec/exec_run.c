@@ -53,6 +53,18 @@ static void unpin_input_files(cas_blob **handles, size_t n)
     free(handles);
 }
 
+/* Executes the job's action with the pipeline's watches; the cache was
+ * asked already (or must not be). */
+static void execute(exec_job *j)
+{
+    exec_pipeline *p = j->p;
+    rev2_execute_options eo = {.skip_cache_lookup = true,
+                               .max_queued_ms = p->max_queued_ms,
+                               .pools = p->pools,
+                               .max_silent_ms = p->max_silent_ms};
+    rev2_execute(p->client, j->instance, &j->action.action_digest, &eo, NULL, exec_executed, j);
+}
+
 /* Why healing did not help, added to the error the Exec is answered with
  * (and logged once, there). Takes `why`. false. */
 static bool not_healed(exec_job *j, char *why)
@@ -76,31 +88,36 @@ bool exec_heal_missing(exec_job *j)
         return false;
     size_t n_all;
     rev2_blob *all = action_blobs(j, &n_all);
-    cas_blob **pins = gmb_calloc(j->inputs.n_blobs + 1, sizeof *pins);
-    char *why = NULL;
-    if (pin_input_files(j, all, pins, &why) < 0) {
-        free(pins);
-        free(all);
-        char *msg = gmb_format("cannot upload the lost blobs again: %s", why);
-        free(why);
-        return not_healed(j, msg);
-    }
-    rev2_blob *again = gmb_calloc(e->n_missing, sizeof *again);
-    size_t n_again = 0;
+    /* Every lost digest must be one of ours, before any file is opened. */
+    size_t *which = gmb_calloc(e->n_missing, sizeof *which);
     for (size_t m = 0; m < e->n_missing; m++) {
         size_t k = 0;
         while (k < n_all && !rev2_digest_equal(&all[k].digest, &e->missing[m]))
             k++;
         if (k == n_all) {
             char ds[REV2_DIGEST_STR_LEN];
-            unpin_input_files(pins, j->inputs.n_blobs);
             free(all);
-            free(again);
+            free(which);
             return not_healed(j, gmb_format("Buildbarn misses %s, which is not one of this action's blobs",
                                             rev2_digest_str(&e->missing[m], ds)));
         }
-        again[n_again++] = all[k];
+        which[m] = k;
     }
+    cas_blob **pins = gmb_calloc(j->inputs.n_blobs + 1, sizeof *pins);
+    char *why = NULL;
+    if (pin_input_files(j, all, pins, &why) < 0) {
+        free(pins);
+        free(all);
+        free(which);
+        char *msg = gmb_format("cannot upload the lost blobs again: %s", why);
+        free(why);
+        return not_healed(j, msg);
+    }
+    size_t n_again = e->n_missing;
+    rev2_blob *again = gmb_calloc(n_again, sizeof *again);
+    for (size_t m = 0; m < n_again; m++)
+        again[m] = all[which[m]]; /* after pinning: input files carry their path */
+    free(which);
     j->healed = true;
     GMB_WARN("exec", "#%llu Buildbarn lost %zu of the action's blobs (first %.16s...); uploading them again",
              (unsigned long long)j->id, n_again, again[0].digest.hash);
@@ -119,11 +136,7 @@ bool exec_heal_missing(exec_job *j)
     j->err = NULL;
     rev2_msg_free(j->resp);
     j->resp = NULL;
-    rev2_execute_options eo = {.skip_cache_lookup = true,
-                               .max_queued_ms = j->p->max_queued_ms,
-                               .pools = j->p->pools,
-                               .max_silent_ms = j->p->max_silent_ms};
-    rev2_execute(j->p->client, j->instance, &j->action.action_digest, &eo, NULL, exec_executed, j);
+    execute(j);
     return true;
 }
 
@@ -141,11 +154,10 @@ void exec_executed(void *user, rev2_error *err, Rev2ExecuteResponse *resp)
  * (input/ included) without asking Buildbarn. Only a convenience: a blob
  * not staged is fetched from Buildbarn when the view reads it, so a
  * failure is said once and the Exec goes on. */
-static void stage_in_store(exec_job *j)
+static void stage_in_store(exec_job *j, const rev2_blob *blobs, size_t n)
 {
-    size_t n, failed = 0;
+    size_t failed = 0;
     int first = 0;
-    rev2_blob *blobs = action_blobs(j, &n);
     /* Input files are in the store already (they came through goma_files). */
     for (size_t i = j->inputs.n_blobs; i < n; i++) {
         int rc = cas_store_put(j->p->store, &blobs[i].digest, blobs[i].data, (size_t)blobs[i].digest.size);
@@ -157,7 +169,6 @@ static void stage_in_store(exec_job *j)
                  "#%llu %zu of the action's %zu blobs not staged in the local store (%s); the view fetches them "
                  "from Buildbarn",
                  (unsigned long long)j->id, failed, n - j->inputs.n_blobs, cas_error_words(first));
-    free(blobs);
 }
 
 /* A miss: upload what Buildbarn lacks, then Execute. On a pool thread. */
@@ -179,10 +190,10 @@ void exec_upload_and_execute(void *arg)
         exec_job_free(j);
         return;
     }
-    if (p->view)
-        stage_in_store(j);
     size_t n;
     rev2_blob *blobs = action_blobs(j, &n);
+    if (p->view)
+        stage_in_store(j, blobs, n);
     cas_blob **pins = gmb_calloc(j->inputs.n_blobs + 1, sizeof *pins);
     char *why = NULL;
     if (pin_input_files(j, blobs, pins, &why) < 0) {
@@ -209,12 +220,7 @@ void exec_upload_and_execute(void *arg)
     GMB_INFO("exec", "#%llu action %s on \"%s\": %zu inputs (%zu system files left to the worker), %zu blobs uploaded",
              (unsigned long long)j->id, j->entry.action, j->instance, j->inputs.n_inputs, j->inputs.n_skipped,
              uploaded);
-    /* The cache was asked already (or must not be). */
-    rev2_execute_options eo = {.skip_cache_lookup = true,
-                               .max_queued_ms = j->p->max_queued_ms,
-                               .pools = j->p->pools,
-                               .max_silent_ms = j->p->max_silent_ms};
-    rev2_execute(p->client, j->instance, &j->action.action_digest, &eo, NULL, exec_executed, j);
+    execute(j);
 }
 
 /* The answer of the action cache (on an engine thread). */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "errmsg.h"
+#include "exec_paths.h"
 #include "mem.h"
 
 /* The shell's part: $1 is "/<working directory>" ("" at the root), the
@@ -50,13 +51,6 @@ static bool starts_with(const char *s, const char *prefix)
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-/* `len` bytes of `p` name `root` or a path below it. */
-static bool under_root(const char *p, size_t len, const char *root)
-{
-    size_t rl = strlen(root);
-    return len >= rl && strncmp(p, root, rl) == 0 && (len == rl || p[rl] == '/');
-}
-
 static bool is_one_of(const char *a, const char *const *list, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -76,8 +70,10 @@ static bool asks_debug_info(const char *a)
 static char *tokenised(const char *a, size_t at, const char *root, bool map)
 {
     const char *p = a + at;
-    size_t len = map && strchr(p, '=') ? (size_t)(strchr(p, '=') - p) : strlen(p);
-    if (!under_root(p, len, root))
+    char *path = gmb_strndup(p, map && strchr(p, '=') ? (size_t)(strchr(p, '=') - p) : strlen(p));
+    bool below = p[0] == '/' && exec_path_is_below(path, root);
+    free(path);
+    if (!below)
         return NULL;
     return gmb_format("%.*s%s%s", (int)at, a, EXEC_ROOT_TOKEN, p + strlen(root));
 }

@@ -196,7 +196,7 @@ static void requests_of(status_page *s, const char *prefix, time_t since, build_
     request_entry *all = gmb_calloc(kept, sizeof *all);
     size_t n = request_log_recent(s->log, all, kept), listed = 0;
     for (size_t i = n; i-- > 0;) /* oldest first, as they happened */
-        if (in_build(&all[i], prefix, since) && count)
+        if (count && in_build(&all[i], prefix, since))
             build_summary_add(count, all[i].started, &all[i]);
     html_put(b, json ? ",\n\"recent_requests\": ["
                      : "<h2>Its requests still in the request log</h2><table "

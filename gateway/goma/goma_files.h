@@ -83,8 +83,6 @@ int goma_files_store(goma_files *f, const uint8_t *blob, size_t len, char key[65
  *   -errno  the store failed: -EFBIG (the file is larger than
  *           cache.max_bytes), -ENOSPC/-EDQUOT, -EIO. The server's fault. */
 int goma_files_resolve(goma_files *f, const char *key, rev2_digest *content, cas_pin **pin);
-/* goma_files_resolve(f, key, content, NULL) == 1. */
-bool goma_files_file_digest(goma_files *f, const char *key, rev2_digest *content);
 
 /* Shares stored files with the other gateways on the same Buildbarn and
  * finds theirs (goma_files_share.h); once, before serving. */

@@ -192,8 +192,3 @@ int goma_files_resolve(goma_files *f, const char *key, rev2_digest *content, cas
         cas_pin_release(held);
     return rc;
 }
-
-bool goma_files_file_digest(goma_files *f, const char *key, rev2_digest *content)
-{
-    return goma_files_resolve(f, key, content, NULL) == 1;
-}

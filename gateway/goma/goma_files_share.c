@@ -22,9 +22,8 @@ void goma_share_action_digest(const char *key, rev2_digest *out)
     rev2_digest_of_bytes(text, (size_t)n, out);
 }
 
-void goma_share_count(goma_share *s, const char *series, uint64_t *field, uint64_t n)
+void goma_share_count(goma_share *s, const char *series, uint64_t n)
 {
-    *field += n; /* under s->lock */
     if (s->o.metrics && n)
         metrics_add(s->o.metrics, series, (int64_t)n);
 }
@@ -45,13 +44,6 @@ struct timespec goma_share_deadline(int64_t ms)
         ts.tv_nsec -= 1000000000;
     }
     return ts;
-}
-
-void goma_share_stats_get(goma_share *s, goma_share_stats *out)
-{
-    pthread_mutex_lock(&s->lock);
-    *out = s->stats;
-    pthread_mutex_unlock(&s->lock);
 }
 
 goma_share *goma_share_new(const goma_share_options *o)

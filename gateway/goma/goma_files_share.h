@@ -80,9 +80,4 @@ typedef struct {
 /* Looks the keys up in parallel; returns how many were found. */
 size_t goma_share_find(goma_share *s, goma_share_hit *hits, size_t n);
 
-typedef struct {
-    uint64_t queued, shared, dropped_full, failed, remote_hits, remote_misses, lookups_avoided;
-} goma_share_stats;
-void goma_share_stats_get(goma_share *s, goma_share_stats *out);
-
 #endif

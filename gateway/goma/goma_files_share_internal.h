@@ -57,15 +57,14 @@ struct goma_share {
     pthread_t workers[GOMA_SHARE_WORKERS], sweeper;
     goma_share_answer *waiting;
     goma_share_negative *neg; /* GOMA_SHARE_NEGATIVE_SLOTS, under lock */
-    goma_share_stats stats;
 };
 
 /* The output file names of an entry, by DevtoolsGoma__FileBlob__BlobType. */
 extern const char *const goma_share_type_names[];
 #define GOMA_SHARE_N_TYPES 5
 
-/* Adds n to a stats field (under s->lock) and to its metrics series. */
-void goma_share_count(goma_share *s, const char *series, uint64_t *field, uint64_t n);
+/* Adds n to a metrics series (none without metrics). */
+void goma_share_count(goma_share *s, const char *series, uint64_t n);
 /* The slot of the "not in Buildbarn" table for a key (under s->lock). */
 goma_share_negative *goma_share_negative_slot(goma_share *s, const char *key);
 /* The CLOCK_REALTIME time `ms` from now, for pthread_cond_timedwait. */

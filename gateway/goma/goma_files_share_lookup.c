@@ -101,10 +101,8 @@ size_t goma_share_find(goma_share *s, goma_share_hit *hits, size_t n)
     for (size_t i = 0; i < n; i++) {
         hits[i].found = false;
         goma_share_negative *g = goma_share_negative_slot(s, hits[i].key);
-        if (memcmp(g->key, hits[i].key, 64) == 0 && g->until_ms > now) {
-            s->stats.lookups_avoided++;
+        if (memcmp(g->key, hits[i].key, 64) == 0 && g->until_ms > now)
             continue;
-        }
         which[asked++] = i;
     }
     pthread_mutex_unlock(&s->lock);
@@ -152,8 +150,8 @@ size_t goma_share_find(goma_share *s, goma_share_hit *hits, size_t n)
             g->until_ms = now + GOMA_SHARE_NEGATIVE_TTL_MS;
         }
     }
-    goma_share_count(s, "gomabarn_files_remote_hits_total", &s->stats.remote_hits, hit);
-    goma_share_count(s, "gomabarn_files_remote_misses_total", &s->stats.remote_misses, missed);
+    goma_share_count(s, "gomabarn_files_remote_hits_total", hit);
+    goma_share_count(s, "gomabarn_files_remote_misses_total", missed);
     pthread_mutex_unlock(&s->lock);
     if (last)
         lookups_free(l); /* else the last late answer frees it */

@@ -18,7 +18,7 @@ bool goma_share_put(goma_share *s, const char *key, int64_t blob_len, int type, 
 {
     pthread_mutex_lock(&s->lock);
     if (s->stop || s->queued >= s->o.queue_max) {
-        goma_share_count(s, "gomabarn_files_share_dropped_total{reason=\"queue_full\"}", &s->stats.dropped_full, 1);
+        goma_share_count(s, "gomabarn_files_share_dropped_total{reason=\"queue_full\"}", 1);
         pthread_mutex_unlock(&s->lock);
         return false;
     }
@@ -39,7 +39,6 @@ bool goma_share_put(goma_share *s, const char *key, int64_t blob_len, int type, 
         s->head = it;
     s->tail = it;
     s->queued++;
-    s->stats.queued++;
     /* Stored here: not worth asking Buildbarn about any more. */
     goma_share_negative_slot(s, key)->until_ms = 0;
     pthread_cond_signal(&s->work);
@@ -198,22 +197,21 @@ static void upload_batch(goma_share *s, goma_share_item *first, size_t n)
         write_entries(s, good, n_good, errs);
     for (i = 0; i < nb; i++)
         cas_blob_close(handles[i]);
-    size_t shared = 0, failed = 0;
+    size_t shared = 0;
     const char *why = up ? up->message : NULL;
     for (i = 0; i < n_good; i++) {
         shared += errs[i] == NULL;
-        failed += errs[i] != NULL;
         if (errs[i] && !why)
             why = errs[i]->message;
     }
-    failed = n - shared; /* with the items never uploaded */
+    size_t failed = n - shared; /* with the items never uploaded */
     if (failed)
         GMB_WARN("goma", "%zu of %zu goma files not shared through Buildbarn: %s", failed, n,
                  why ? why : "they left the content store before their upload");
     goma_share_outgoing *outs = gmb_calloc(n, sizeof *outs);
     pthread_mutex_lock(&s->lock);
-    goma_share_count(s, "gomabarn_files_shared_total", &s->stats.shared, shared);
-    goma_share_count(s, "gomabarn_files_share_dropped_total{reason=\"failed\"}", &s->stats.failed, failed);
+    goma_share_count(s, "gomabarn_files_shared_total", shared);
+    goma_share_count(s, "gomabarn_files_share_dropped_total{reason=\"failed\"}", failed);
     for (i = 0; i < n; i++)
         if (its[i]->answer)
             goma_share_file_done_locked(s, its[i]->answer, &outs[i]);

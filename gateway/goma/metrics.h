@@ -15,6 +15,10 @@
 
 typedef struct metrics metrics;
 
+/* The series of Exec errors by reason (a printf format taking the
+ * reason): written by the pipeline, read back by the status page. */
+#define GMB_EXEC_ERRORS_SERIES "gomabarn_exec_errors_total{reason=\"%s\"}"
+
 metrics *metrics_new(void);
 void metrics_free(metrics *m);
 /* Declares a family: name (no labels), "counter", "gauge" or "histogram",

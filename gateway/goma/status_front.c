@@ -10,7 +10,6 @@
 #include <time.h>
 
 #include "build_log.h"
-#include "errmsg.h"
 #include "html.h"
 #include "mem.h"
 #include "request_series.h"
@@ -145,7 +144,7 @@ static void put_reasons(gmb_buf *b, status_page *s, const build_summary *all, bo
         if (!n)
             continue;
         char *why = html_escape(c->name), series[160];
-        snprintf(series, sizeof series, "gomabarn_exec_errors_total{reason=\"%s\"}", c->name);
+        snprintf(series, sizeof series, GMB_EXEC_ERRORS_SERIES, c->name);
         html_put(b, "<tr><td class=\"reason\">%s</td>", why);
         metric_cell(b, s, series, AS_COUNT);
         html_put(b, "<td></td><td></td></tr>");

@@ -178,35 +178,37 @@ static void exec_retry_timer(void *arg, bool cancelled)
         exec_attempt(x);
 }
 
+/* A watch ended the call on purpose: go on with the operation we know
+ * (WaitExecution), or submit again if none was named yet (the scheduler
+ * deduplicates). Returns true, for the watches' callers. */
+static bool watch_again(exec_op *x, rev2_error **err)
+{
+    rev2_error_free(*err);
+    *err = NULL;
+    x->waiting = x->st.operation_name != NULL;
+    exec_attempt(x);
+    return true;
+}
+
 /* Whether the queue watch ended this call, and what follows: true when
  * handled (reattached, or finished with the queue timeout). */
 static bool queue_watch_ended(exec_op *x, rev2_error **err)
 {
     if (x->rewatch && x->st.operation_name) {
         x->rewatch = false;
-        rev2_error_free(*err);
-        x->waiting = true;
-        exec_attempt(x);
-        return true;
+        return watch_again(x, err);
     }
     if (!x->deadline_is_queue || !*err || (*err)->code != REV2_DEADLINE_EXCEEDED)
         return false;
-    if (x->queued_since_ms == 0 && x->st.operation_name) { /* a worker took it meanwhile */
-        rev2_error_free(*err);
-        x->waiting = true;
-        exec_attempt(x);
-        return true;
-    }
-    rev2_error_free(*err);
+    if (x->queued_since_ms == 0 && x->st.operation_name) /* a worker took it meanwhile */
+        return watch_again(x, err);
     int64_t waited = rev2_now_ms() - x->queued_since_ms;
     char down[512];
     bool pool_down =
         x->opts.pools && rev2_pool_health_down_since(x->opts.pools, x->instance, x->submitted_ms, down, sizeof down);
-    if (waited < x->opts.max_queued_ms && !pool_down) { /* a check, not the end: wait on */
-        x->waiting = x->st.operation_name != NULL;
-        exec_attempt(x);
-        return true;
-    }
+    if (waited < x->opts.max_queued_ms && !pool_down) /* a check, not the end: wait on */
+        return watch_again(x, err);
+    rev2_error_free(*err);
     REV2_STAT_ADD(x->client, queue_timeouts, 1);
     /* No waiter left: the scheduler drops the operation within a minute. */
     exec_finish(x, rev2_error_new(REV2_UNAVAILABLE,
@@ -225,13 +227,10 @@ static bool silence_watch_ended(exec_op *x, rev2_error **err)
 {
     if (!x->deadline_is_silence || !*err || (*err)->code != REV2_DEADLINE_EXCEEDED)
         return false;
-    rev2_error_free(*err);
     int64_t silent = rev2_now_ms() - x->heard_ms;
-    if (silent < x->opts.max_silent_ms || x->silent_calls++ == 0) {
-        x->waiting = x->st.operation_name != NULL;
-        exec_attempt(x);
-        return true;
-    }
+    if (silent < x->opts.max_silent_ms || x->silent_calls++ == 0)
+        return watch_again(x, err);
+    rev2_error_free(*err);
     char ds[REV2_DIGEST_STR_LEN];
     GMB_WARN("rev2", "action %s on instance \"%s\": no word from Buildbarn for %lld s; given up",
              rev2_digest_str(&x->action, ds), x->instance, (long long)(silent / 1000));

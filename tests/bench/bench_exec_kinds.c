@@ -263,25 +263,18 @@ static shadow_latency shadow_added(const kind *k, const char *other)
     return l;
 }
 
-/* A gauge of the gateway's /metrics ("name value" line), or -1. */
-static long long metrics_gauge(const char *name)
+/* The value of gauge `name` in a /metrics text ("name value" lines), or 0. */
+static long long gauge_in(const gmb_buf *text, const char *name)
 {
-    http_client_target t = {.host = "127.0.0.1", .port = port, .timeout_s = 10};
-    gmb_buf out;
-    gmb_buf_init(&out, 16 * 1024 * 1024);
-    const char *why = NULL;
-    long long v = -1;
-    if (http_client_get(&t, "/metrics", &out, &why) == 200) {
-        size_t n = strlen(name);
-        for (const char *l = (const char *)out.data; l && l < (const char *)out.data + out.len;) {
-            const char *end = memchr(l, '\n', (size_t)((const char *)out.data + out.len - l));
-            if (strncmp(l, name, n) == 0 && l[n] == ' ')
-                v = strtoll(l + n + 1, NULL, 10);
-            l = end ? end + 1 : NULL;
-        }
+    size_t n = strlen(name);
+    const char *end = (const char *)text->data + text->len;
+    for (const char *l = (const char *)text->data; l && l < end;) {
+        const char *eol = memchr(l, '\n', (size_t)(end - l));
+        if (strncmp(l, name, n) == 0 && l[n] == ' ')
+            return strtoll(l + n + 1, NULL, 10);
+        l = eol ? eol + 1 : NULL;
     }
-    gmb_buf_free(&out);
-    return v;
+    return 0;
 }
 
 /* Shadows still running after phase 2b would be counted as hit CPU in
@@ -289,12 +282,21 @@ static long long metrics_gauge(const char *name)
  * 120 s; then say so, the CPU figures include them). */
 static void wait_for_shadows(void)
 {
-    for (int i = 0; i < 1200; i++) {
-        long long q = metrics_gauge("gomabarn_shadow_queued"), r = metrics_gauge("gomabarn_shadow_running");
-        if (q <= 0 && r <= 0)
+    http_client_target t = {.host = "127.0.0.1", .port = port, .timeout_s = 10};
+    int64_t deadline = rev2_now_us() + 120 * 1000000LL;
+    gmb_buf text;
+    gmb_buf_init(&text, 16 * 1024 * 1024);
+    const char *why = NULL;
+    while (rev2_now_us() < deadline) {
+        gmb_buf_reset(&text);
+        if (http_client_get(&t, "/metrics", &text, &why) != 200 ||
+            gauge_in(&text, "gomabarn_shadow_queued") + gauge_in(&text, "gomabarn_shadow_running") <= 0) {
+            gmb_buf_free(&text);
             return;
+        }
         usleep(100 * 1000);
     }
+    gmb_buf_free(&text);
     fprintf(stderr, "bench_exec_kinds: shadows still running after 120 s; phase 3's CPU includes them\n");
 }
 

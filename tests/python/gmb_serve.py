@@ -44,3 +44,11 @@ def stop(proc, timeout=30):
     """SIGTERM, then the exit status must be 0."""
     proc.terminate()
     assert proc.wait(timeout=timeout) == 0
+
+
+def serving(tmp, extra="", stop_timeout=30, **settings):
+    """start() for a pytest fixture: yields (port, log path), stops the
+    gateway afterwards (exit status 0). Use: `yield from serving(...)`."""
+    proc, port, log = start(tmp, extra, **settings)
+    yield port, log
+    stop(proc, timeout=stop_timeout)

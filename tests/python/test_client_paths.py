@@ -29,10 +29,8 @@ SOURCE = b'#include "answer.h"\n#include <stdio.h>\nint main(void) { printf("%s 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("client_paths")
-    proc, port, _ = gmb_serve.start(tmp, extra="mount = { enabled = false; };\ngoma = { share_through_buildbarn = false; };")
-    yield port
-    gmb_serve.stop(proc)
+    yield from gmb_serve.serving(tmp_path_factory.mktemp("client_paths"),
+                                 "mount = { enabled = false; };\ngoma = { share_through_buildbarn = false; };")
 
 
 def exec_once(gg, port, instance, compiler, cwd, files, args, output):
@@ -69,7 +67,7 @@ def test_absolute_paths_and_debug_info_match_a_local_compile(gg, server, instanc
     flags = [f.format(root=root) for f in extra]
     top = root if absolute else ".."
     args = [compiler, "-c", "-I" + top + "/include"] + flags + [top + "/src/main.c", "-o", "main.o"]
-    remote = exec_once(gg, server, instance, compiler, cwd, files, args, "main.o")
+    remote = exec_once(gg, server[0], instance, compiler, cwd, files, args, "main.o")
     try:
         for name, data in files.items():
             os.makedirs(os.path.dirname(name), exist_ok=True)

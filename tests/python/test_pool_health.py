@@ -35,12 +35,10 @@ PROBE_S = 4
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    proc, port, log = gmb_serve.start(
+    yield from gmb_serve.serving(
         tmp_path_factory.mktemp("pools"),
         'buildbarn = { instance_name = "hardlinking"; scheduler_target = "127.0.0.1:8984"; };\n'
-        'exec = { max_queued_s = 2; pool_probe_interval_s = %d; };' % PROBE_S)
-    yield port, log
-    gmb_serve.stop(proc, timeout=20)
+        'exec = { max_queued_s = 2; pool_probe_interval_s = %d; };' % PROBE_S, stop_timeout=20)
 
 def metrics(port):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -132,11 +130,10 @@ def test_queue_timeout_marks_the_pool_down_and_a_probe_brings_it_back(gg, server
 @pytest.fixture(scope="module")
 def queue4_server(tmp_path_factory):
     """exec.max_queued_s = 4: long enough against the 1 s queue checks."""
-    proc, port, _ = gmb_serve.start(
+    yield from gmb_serve.serving(
         tmp_path_factory.mktemp("queue4"),
-        'buildbarn = { instance_name = "hardlinking"; };\nexec = { max_queued_s = 4; pool_probe_interval_s = 30; };')
-    yield port
-    gmb_serve.stop(proc, timeout=20)
+        'buildbarn = { instance_name = "hardlinking"; };\nexec = { max_queued_s = 4; pool_probe_interval_s = 30; };',
+        stop_timeout=20)
 
 
 def test_actions_queued_on_a_pool_give_up_when_it_is_marked_down(gg, queue4_server):
@@ -144,7 +141,7 @@ def test_actions_queued_on_a_pool_give_up_when_it_is_marked_down(gg, queue4_serv
     and marked it down, the others queued before give up within a second,
     not each after its own exec.max_queued_s (a build's queued compiles
     would otherwise fall back one by one)."""
-    port = queue4_server
+    port, _ = queue4_server
     sleepers = [shell_req(gg, "sleep 12; echo slept > out.txt", "gsleep%d" % i) for i in range(4)]
     with concurrent.futures.ThreadPoolExecutor(6) as pool:
         busy = [pool.submit(call, gg, port, r) for r in sleepers]
@@ -177,11 +174,9 @@ def test_a_down_pool_is_tried_again_after_the_probe_interval(gg, server):
 @pytest.fixture(scope="module")
 def fallback_server(tmp_path_factory):
     """A gateway with exec.fallback_instance = "fuse"."""
-    proc, port, log = gmb_serve.start(
+    yield from gmb_serve.serving(
         tmp_path_factory.mktemp("fallback"),
-        'exec = { max_queued_s = 2; fallback_instance = "fuse"; pool_probe_interval_s = 60; };')
-    yield port, log
-    gmb_serve.stop(proc, timeout=20)
+        'exec = { max_queued_s = 2; fallback_instance = "fuse"; pool_probe_interval_s = 60; };', stop_timeout=20)
 
 
 def test_a_dead_pool_falls_back_to_the_configured_one(gg, fallback_server):
@@ -204,11 +199,10 @@ def test_a_dead_pool_falls_back_to_the_configured_one(gg, fallback_server):
 @pytest.fixture(scope="module")
 def silent_server(tmp_path_factory):
     """exec.max_silent_s = 2 and no queue limit: only the silence watch ends a wait."""
-    proc, port, log = gmb_serve.start(
+    yield from gmb_serve.serving(
         tmp_path_factory.mktemp("silent"),
-        'buildbarn = { instance_name = "hardlinking"; };\nexec = { max_queued_s = 0; max_silent_s = 2; };')
-    yield port, log
-    gmb_serve.stop(proc, timeout=20)
+        'buildbarn = { instance_name = "hardlinking"; };\nexec = { max_queued_s = 0; max_silent_s = 2; };',
+        stop_timeout=20)
 
 
 def test_a_silent_execute_stream_is_given_up(gg, silent_server):
