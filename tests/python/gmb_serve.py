@@ -1,6 +1,7 @@
 """Starting `gomabarn serve` for a test: one place for the configuration's
 common part (the workers' container image from the example configuration,
 a free port, a fresh cache directory) and the wait for "listening on"."""
+import http.client
 import os
 import re
 import subprocess
@@ -52,3 +53,23 @@ def serving(tmp, extra="", stop_timeout=30, **settings):
     proc, port, log = start(tmp, extra, **settings)
     yield port, log
     stop(proc, timeout=stop_timeout)
+
+
+def get(port, path, timeout=60):
+    """GET path from the gateway: (HTTP status, body text)."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    c.request("GET", path)
+    r = c.getresponse()
+    body = r.read().decode()
+    c.close()
+    return r.status, body
+
+
+def metrics(port):
+    """The gateway's /metrics as {series: value}."""
+    out = {}
+    for line in get(port, "/metrics", timeout=30)[1].splitlines():
+        if line and not line.startswith("#"):
+            series, value = line.rsplit(" ", 1)
+            out[series] = float(value)
+    return out

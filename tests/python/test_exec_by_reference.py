@@ -20,6 +20,7 @@ import time
 import pytest
 
 import gmb_serve
+from gmb_serve import metrics
 import goma_rules
 
 PREFIX = "/cxx-compiler-service"
@@ -60,19 +61,6 @@ def post(port, path, body, gz=False):
     c.close()
     assert r.status == 200, data
     return data
-
-
-def metrics(port):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    c.request("GET", "/metrics")
-    text = c.getresponse().read().decode()
-    c.close()
-    values = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            values[name] = float(value)
-    return values
 
 
 def delta(after, before, name):

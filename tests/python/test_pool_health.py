@@ -27,6 +27,7 @@ import time
 import pytest
 
 import gmb_serve
+from gmb_serve import metrics
 import goma_rules
 
 PREFIX = "/cxx-compiler-service"
@@ -39,15 +40,6 @@ def server(tmp_path_factory):
         tmp_path_factory.mktemp("pools"),
         'buildbarn = { instance_name = "hardlinking"; scheduler_target = "127.0.0.1:8984"; };\n'
         'exec = { max_queued_s = 2; pool_probe_interval_s = %d; };' % PROBE_S, stop_timeout=20)
-
-def metrics(port):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    c.request("GET", "/metrics")
-    text = c.getresponse().read().decode()
-    c.close()
-    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines() if line and not line.startswith("#")}
-
 
 def shell_req(gg, script, tag):
     """An action running `sh -c script` that writes out.txt."""

@@ -21,6 +21,7 @@ import time
 import pytest
 
 import gmb_serve
+from gmb_serve import get, metrics
 
 PREFIX = "/cxx-compiler-service"
 RUN = os.urandom(6).hex()
@@ -107,24 +108,6 @@ def call(gg, port, req):
     c.close()
     assert r.status == 200, body
     return gg.ExecResp.FromString(body)
-
-
-def get(port, path):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    c.request("GET", path)
-    r = c.getresponse()
-    body = r.read().decode()
-    c.close()
-    return r.status, body
-
-
-def metrics(port):
-    out = {}
-    for line in get(port, "/metrics")[1].splitlines():
-        if line and not line.startswith("#"):
-            series, value = line.rsplit(" ", 1)
-            out[series] = float(value)
-    return out
 
 
 @pytest.fixture(scope="module")
