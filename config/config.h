@@ -75,6 +75,7 @@ typedef struct {
     int64_t mount_threads;
     int64_t mount_entry_timeout_s;
     bool mount_allow_other;
+    bool mount_passthrough;
     /* http: the goma-facing server */
     char *http_listen;
     int64_t http_port;

@@ -137,6 +137,9 @@ const gmb_config_key gmb_config_schema[] = {
       "how long the kernel caches names and attributes (content never changes)"),
     K("mount.allow_other", GMB_CFG_BOOL, mount_allow_other, "true", 0, 0,
       "let users other than the mounting one read the view"),
+    K("mount.passthrough", GMB_CFG_BOOL, mount_passthrough, "true", 0, 0,
+      "let the kernel read blobs already in cache.dir itself (FUSE passthrough: Linux >= 6.9, run as root); "
+      "reads of blobs still arriving from Buildbarn go through gomabarn either way"),
     K("http.listen", GMB_CFG_STRING, http_listen, "127.0.0.1", 0, 0,
       "address the goma HTTP server listens on (IPv4 or IPv6 literal)"),
     K("http.port", GMB_CFG_INT, http_port, "5050", 0, 65535,

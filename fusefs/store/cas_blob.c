@@ -212,6 +212,11 @@ int cas_blob_ready_fd(cas_blob *h, off_t off, size_t *len)
     return h->flight->fd;
 }
 
+int cas_blob_file_fd(const cas_blob *h)
+{
+    return h->fd;
+}
+
 int cas_blob_wait(cas_blob *h)
 {
     if (h->fd >= 0)

@@ -184,6 +184,9 @@ ssize_t cas_blob_pread(cas_blob *b, void *buf, size_t len, off_t off);
  * returns a file descriptor holding those bytes at their own offsets,
  * for splice(2); valid while the handle is open. -EIO like pread. */
 int cas_blob_ready_fd(cas_blob *b, off_t off, size_t *len);
+/* The verified file when the blob was on disk at open, else -1 (still
+ * arriving); valid while the handle is open. */
+int cas_blob_file_fd(const cas_blob *b);
 /* Waits until the whole blob is on disk and verified; 0 or -EIO. */
 int cas_blob_wait(cas_blob *b);
 /* The verified file's path, once cas_blob_wait returned 0 (for splice or

@@ -35,6 +35,7 @@ typedef struct {
     double entry_timeout_s; /* kernel caching of names and attributes (content never changes) */
     int threads;            /* FUSE worker threads at most */
     bool allow_other;       /* let other users read the mount */
+    bool passthrough;       /* let the kernel read blobs on disk itself (Linux >= 6.9, root) */
 } view_options;
 
 /* NULL with *err. The store must outlive the view. */

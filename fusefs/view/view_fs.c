@@ -20,6 +20,7 @@
 #include "errmsg.h"
 #include "log.h"
 #include "view_internal.h"
+#include "view_passthrough.h"
 #include "mem.h"
 
 /* Largest read the kernel sends us (a mount option and an init() setting
@@ -53,7 +54,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
         conn->want |= FUSE_CAP_CACHE_SYMLINKS;
     if (conn->capable & FUSE_CAP_SPLICE_WRITE)
         conn->want |= FUSE_CAP_SPLICE_WRITE;
-    (void)userdata;
+    view_passthrough_on_init(((gmb_view *)userdata)->passthrough);
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -236,14 +237,20 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         fuse_reply_err(req, -err);
         return;
     }
-    fi->fh = (uintptr_t)h;
-    fi->keep_cache = 1; /* content is immutable: keep the page cache across opens */
-    fuse_reply_open(req, fi);
+    /* A blob on disk is read by the kernel itself when it can; one still
+     * arriving is served by op_read as it comes. */
+    view_file *f = gmb_calloc(1, sizeof *f);
+    f->blob = h;
+    fi->fh = (uintptr_t)f;
+    if (view_passthrough_reply_open(v->passthrough, req, ino, cas_blob_file_fd(h), fi, &f->passthrough) != 0) {
+        cas_blob_close(h);
+        free(f);
+    }
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
-    cas_blob *h = (cas_blob *)(uintptr_t)fi->fh;
+    cas_blob *h = ((view_file *)(uintptr_t)fi->fh)->blob;
     int fd = cas_blob_ready_fd(h, off, &size);
     if (fd < 0) {
         fuse_reply_err(req, -fd);
@@ -260,7 +267,10 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-    cas_blob_close((cas_blob *)(uintptr_t)fi->fh);
+    view_file *f = (view_file *)(uintptr_t)fi->fh;
+    view_passthrough_release(view_of(req)->passthrough, ino, f->passthrough);
+    cas_blob_close(f->blob);
+    free(f);
     fuse_reply_err(req, 0);
 }
 
@@ -332,6 +342,7 @@ gmb_view *view_create(cas_store *store, const view_options *o, char **err)
     view_table_init(&v->table);
     v->requests = view_requests_new(VIEW_REQUESTS_KEPT);
     v->results = view_results_new();
+    v->passthrough = view_passthrough_new(o->passthrough);
     view_node *root = view_table_intern(&v->table, "/", init_root, NULL);
     root->nlookup = 1;
     return v;
@@ -418,6 +429,10 @@ int view_mount(gmb_view *v, char **err)
                         v->mountpoint);
     }
     v->mounted = true;
+    int rc = view_passthrough_install(v->passthrough, v->session);
+    if (rc != 0)
+        GMB_WARN("view", "cannot hook the FUSE replies for kernel passthrough (%s): every read goes through gomabarn",
+                 strerror(-rc));
     GMB_INFO("view", "mounted the CAS view on %s", v->mountpoint);
     return 0;
 }
@@ -430,6 +445,10 @@ int view_run(gmb_view *v, bool handle_signals)
     fuse_loop_cfg_set_max_threads(cfg, (unsigned)v->opts.threads);
     int rc = fuse_session_loop_mt(v->session, cfg);
     fuse_loop_cfg_destroy(cfg);
+    view_passthrough_stats pt;
+    view_passthrough_stats_get(v->passthrough, &pt);
+    GMB_INFO("view", "file opens: %llu read by the kernel itself (passthrough%s), %llu through gomabarn",
+             (unsigned long long)pt.opens, pt.active ? "" : " off", (unsigned long long)pt.cached_opens);
     if (handle_signals)
         fuse_remove_signal_handlers(v->session);
     if (v->mounted) {
@@ -466,6 +485,7 @@ void view_destroy(gmb_view *v)
     view_table_free(&v->table);
     view_requests_free(v->requests);
     view_results_free(v->results);
+    view_passthrough_free(v->passthrough);
     pthread_mutex_destroy(&v->lock);
     free(v->mountpoint);
     free(v);

@@ -7,6 +7,7 @@
 
 #include "view.h"
 #include "view_nodes.h"
+typedef struct view_passthrough view_passthrough; /* view_passthrough.h */
 #include "view_requests.h"
 #include "view_results.h"
 
@@ -23,7 +24,14 @@ struct gmb_view {
     gid_t gid;
     struct fuse_session *session;
     bool mounted;
+    view_passthrough *passthrough; /* kernel passthrough of blobs on disk */
 };
+
+/* An open file of the view. */
+typedef struct {
+    cas_blob *blob;
+    bool passthrough; /* the kernel reads the store's file itself */
+} view_file;
 
 /* One entry of a directory listing. */
 typedef struct {

@@ -55,5 +55,6 @@ view_options gmb_view_options(const gmb_config *cfg, const char *mountpoint)
     return (view_options){.mountpoint = mountpoint ? mountpoint : cfg->mount_path,
                           .entry_timeout_s = (double)cfg->mount_entry_timeout_s,
                           .threads = (int)cfg->mount_threads,
-                          .allow_other = cfg->mount_allow_other};
+                          .allow_other = cfg->mount_allow_other,
+                          .passthrough = cfg->mount_passthrough};
 }

@@ -5,7 +5,9 @@
 # cause one fetch; a missing blob fails fast; the mount is read-only;
 # SIGTERM unmounts; a SIGKILLed daemon's dead mount is repaired by the next
 # start; the cache survives restarts; a corrupted cache file is detected
-# and fetched again.
+# and fetched again; a blob on disk is read by the kernel itself (FUSE
+# passthrough), which a frozen daemon shows, and an inode opened while its
+# blob was arriving keeps working when opened again once it is on disk.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 GOMABARN=$1
@@ -33,7 +35,8 @@ printf '#!/bin/sh\necho tool-ran\n' >src/sub/tool && chmod +x src/sub/tool
 ln -s ../hello.txt src/sub/link
 head -c $((3 * 1024 * 1024)) /dev/urandom >src/sub/deeper/big.bin
 head -c $((8 * 1024 * 1024)) /dev/urandom >shared.bin
-"$GOMABARN" remote-run -q --config gomabarn.conf --no-cache -i src -i shared.bin -- /bin/true
+head -c $((4 * 1024 * 1024)) /dev/urandom >mixed.bin
+"$GOMABARN" remote-run -q --config gomabarn.conf --no-cache -i src -i shared.bin -i mixed.bin -- /bin/true
 check "inputs uploaded" test $? -eq 0
 "$GOMABARN" remote-run --config gomabarn.conf --no-cache -o gen -- \
     /bin/sh -c 'mkdir -p gen/sub && echo one >gen/a && echo two >gen/sub/b && ln -s a gen/l && printf "#!/bin/sh\n" >gen/x && chmod +x gen/x' 2>run.err
@@ -90,6 +93,17 @@ wait $(jobs -p | grep -v "^$pid$") 2>/dev/null
 check "32 concurrent readers all got the bytes" test "$(cat r* 2>/dev/null | grep -c ok)" -eq 32
 check "32 concurrent readers caused one fetch" test "$(grep -c "fetched ${SHARED%-*}/" mount.log)" -eq 1
 
+# Opened while arriving (page-cache mode), then opened again once on disk
+# while the first is still open: the kernel refuses passthrough on an inode
+# with a page-cache open, so the second open must stay in that mode.
+MIXED="$CAS/file/$(gmb_digest mixed.bin)"
+exec 4<"$MIXED"
+cmp -s "$MIXED" mixed.bin
+check "a blob opened while arriving reads" test $? -eq 0
+check "... opened again on disk while the first is open: reads" cmp -s "$MIXED" mixed.bin
+check "... and the first open reads too" cmp -s - mixed.bin <&4
+exec 4<&-
+
 MISSING=$(head -c 64 /dev/urandom | sha256sum | cut -d' ' -f1)-64
 t0=$(date +%s%N)
 cat "$CAS/file/$MISSING" >/dev/null 2>cat.err
@@ -111,6 +125,39 @@ start
 before=$(grep -c "fetched " mount.log)
 check "restart keeps the cache" cmp -s "$CAS/file/$(gmb_digest src/hello.txt)" src/hello.txt
 check "... without fetching" test "$(grep -c "fetched " mount.log)" -eq "$before"
+
+# frozen_read: opens shared.bin (on disk since the 32 readers; a new
+# daemon, so its inode has no cached pages), freezes the daemon and reads
+# for up to 3 s. Only the kernel reading the store's file itself
+# (passthrough) gets the bytes; through the daemon the read waits. Prints
+# "read" or "waited". (Not `timeout`: a reader killed while waiting on a
+# frozen FUSE daemon cannot exit until the daemon answers.)
+frozen_read() {
+    rm -f frozen.rc
+    exec 3<"$CAS/file/$SHARED"
+    kill -STOP "$pid"
+    (cmp -s - shared.bin <&3; echo $? >frozen.rc) &
+    local reader=$! i
+    for i in $(seq 30); do
+        [ -s frozen.rc ] && break
+        sleep 0.1
+    done
+    if [ -s frozen.rc ] && [ "$(cat frozen.rc)" = 0 ]; then echo read; else echo waited; fi
+    kill -CONT "$pid"
+    wait "$reader"
+    exec 3<&-
+}
+check "passthrough: a blob on disk reads while the daemon is frozen" test "$(frozen_read)" = read
+gmb_stop "$pid" TERM
+check "... and the daemon counted it" grep -Eq "file opens: [1-9][0-9]* read by the kernel itself \(passthrough\)" mount.log
+sed 's/^mount = {/mount = { passthrough = false;/' gomabarn.conf >no-passthrough.conf
+gmb_mount mount.log "$GOMABARN" mount --config no-passthrough.conf
+pid=$GMB_PID
+check "mount.passthrough = false: the read waits for the frozen daemon (the check above can fail)" \
+    test "$(frozen_read)" = waited
+gmb_stop "$pid" TERM
+check "... and no open was passthrough" grep -q "file opens: 0 read by the kernel itself (passthrough off)" mount.log
+start
 
 gmb_stop "$pid" KILL
 check "SIGKILL leaves a dead mount" sh -c "! ls '$MNT' >/dev/null 2>&1"
