@@ -22,4 +22,8 @@ void *gmb_memdup(const void *p, size_t size) __attribute__((malloc, returns_nonn
 /* Called with the size that failed; prints and aborts. */
 void gmb_out_of_memory(size_t size) __attribute__((noreturn));
 
+/* Tunes glibc's allocator for streams of short-lived buffers (once, at
+ * start, before threads). See mem.c for the figures. */
+void gmb_mem_tune_for_streams(void);
+
 #endif

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "mem.h"
 
 #ifndef GOMABARN_VERSION
 #define GOMABARN_VERSION "dev"
@@ -50,6 +51,7 @@ int main(int argc, char **argv)
         fputs(usage_text, stderr);
         return 2;
     }
+    gmb_mem_tune_for_streams();
     const char *cmd = argv[1];
     bool help = argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

@@ -17,6 +17,7 @@
  *   5. cold misses (plain): gomabarn vs upload + Execute done directly.
  * Prints the targets first, then the figures. Exit 0 even when a target
  * fails; 1 when the benchmark cannot run (why on stderr). */
+#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -86,6 +87,46 @@ static long proc_status(int pid, const char *name)
     if (f)
         fclose(f);
     return v;
+}
+
+/* The names of pid's threads, counted ("4 MHD-worker, 23 gomabarn, ..."),
+ * so a grown thread count says whose threads grew. */
+static void thread_names(int pid, char *out, size_t cap)
+{
+    enum { MAX_NAMES = 32 };
+    char names[MAX_NAMES][17];
+    int counts[MAX_NAMES], n = 0;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", pid);
+    DIR *d = opendir(path);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char comm_path[320], name[17] = "";
+        snprintf(comm_path, sizeof comm_path, "/proc/%d/task/%s/comm", pid, de->d_name);
+        FILE *f = fopen(comm_path, "r");
+        if (!f)
+            continue;
+        if (fgets(name, sizeof name, f))
+            name[strcspn(name, "\n")] = 0;
+        fclose(f);
+        int i = 0;
+        while (i < n && strcmp(names[i], name) != 0)
+            i++;
+        if (i == n && n < MAX_NAMES) {
+            snprintf(names[n], sizeof names[n], "%s", name);
+            counts[n++] = 0;
+        }
+        if (i < n)
+            counts[i]++;
+    }
+    if (d)
+        closedir(d);
+    size_t used = 0;
+    out[0] = 0;
+    for (int i = 0; i < n && used < cap; i++)
+        used += (size_t)snprintf(out + used, cap - used, "%s%d %s", i ? ", " : "", counts[i], names[i]);
 }
 
 /* Resets VmHWM to the current RSS (Linux's clear_refs "5"); false if refused. */
@@ -428,6 +469,7 @@ static void *one_flight(void *arg)
 
 typedef struct {
     long threads_idle, threads_max, rss_before_kb, hwm_lifetime_kb, hwm_kb, rss_max_kb;
+    char names_idle[512], names_max[512]; /* whose threads, idle and at the most */
     bool hwm_reset;
     int ok_hits, ok_misses, failed;
     double seconds;
@@ -458,6 +500,7 @@ static flight_result in_flight(const kind *tc, const bench_toolchain *t)
     }
     usleep(300 * 1000); /* let the connections of phase 3 go */
     res.threads_idle = proc_status(serve_pid, "Threads");
+    thread_names(serve_pid, res.names_idle, sizeof res.names_idle);
     res.rss_before_kb = proc_status(serve_pid, "VmRSS");
     res.hwm_lifetime_kb = proc_status(serve_pid, "VmHWM");
     res.hwm_reset = reset_peak_rss(serve_pid);
@@ -471,8 +514,10 @@ static flight_result in_flight(const kind *tc, const bench_toolchain *t)
     pthread_barrier_wait(&go);
     while (atomic_load(&done) < INFLIGHT) {
         long n = proc_status(serve_pid, "Threads"), rss = proc_status(serve_pid, "VmRSS");
-        if (n > res.threads_max)
+        if (n > res.threads_max) {
             res.threads_max = n;
+            thread_names(serve_pid, res.names_max, sizeof res.names_max);
+        }
         if (rss > res.rss_max_kb)
             res.rss_max_kb = rss;
         usleep(20 * 1000);
@@ -791,6 +836,7 @@ int main(int argc, char **argv)
     printf("  compiled: %d misses, %d hits; failed %d%s%s\n", fl.ok_misses, fl.ok_hits, fl.failed,
            fl.first_error ? "; first failure: " : "", fl.first_error ? fl.first_error : "");
     printf("  gateway threads: %ld idle, at most %ld in flight\n", fl.threads_idle, fl.threads_max);
+    printf("    idle:      %s\n    at most:   %s\n", fl.names_idle, fl.names_max);
     printf("  RSS: gateway peak %.1f MiB while in flight (VmHWM%s, or a larger sampled VmRSS), %.1f MiB before; VmRSS "
            "sampled max %.1f MiB; "
            "lifetime peak before the phase %.1f MiB\n",

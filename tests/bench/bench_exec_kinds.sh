@@ -2,6 +2,8 @@
 # Runs bench_exec_kinds (plain vs toolchain_included Execs, keep-alive
 # clients) against a fresh `gomabarn serve` (view not mounted) and the
 # local Buildbarn, instance hardlinking. usage: bench_exec_kinds.sh BUILD_DIR
+# To compare settings: BENCH_BUILDBARN adds settings to the buildbarn group
+# (e.g. 'threads = 1;'), BENCH_CONF adds other groups (e.g. 'exec = { ... };').
 # Exits 0 when the benchmark ran, whatever its targets say; on a failure
 # to run, prints the gateway's warnings and the end of its log.
 set -euo pipefail
@@ -12,7 +14,7 @@ WORK=$(mktemp -d /tmp/gomabarn-bench-kinds-XXXXXX)
 trap 'gmb_stop_all; rm -rf "$WORK"' EXIT
 "$REPO/tests/buildbarn/start.sh" >&2
 gmb_conf "$WORK/serve.conf" 'http = { port = 0; };' "cache = { dir = \"$WORK/cache\"; };" \
-    'log = { level = "info"; };' 'buildbarn = { instance_name = "hardlinking"; };' 'mount = { enabled = false; };'
+    'log = { level = "info"; };' "buildbarn = { instance_name = \"hardlinking\"; ${BENCH_BUILDBARN:-} };" 'mount = { enabled = false; };' "${BENCH_CONF:-}"
 gmb_serve "$WORK/serve.log" "$BUILD/bin/gomabarn" serve --config "$WORK/serve.conf"
 ulimit -n 8192
 rc=0
