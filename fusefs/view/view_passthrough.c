@@ -270,6 +270,9 @@ int view_passthrough_reply_open(view_passthrough *pt, fuse_req_t req, fuse_ino_t
     pthread_mutex_unlock(&pt->lock);
 
     fi->keep_cache = 1; /* content is immutable: keep the page cache across opens */
+    /* Said before the reply: once the kernel has it, a release can come on
+     * another thread and free what *passthrough_out points into. */
+    *passthrough_out = passthrough;
     if (passthrough) {
         next_patch = PATCH_OPEN;
         next_backing_id = id;
@@ -281,7 +284,6 @@ int view_passthrough_reply_open(view_passthrough *pt, fuse_req_t req, fuse_ino_t
         drop_open_locked(pt, ino, passthrough);
         pthread_mutex_unlock(&pt->lock);
     }
-    *passthrough_out = passthrough;
     return rc;
 }
 

@@ -34,7 +34,8 @@ void view_passthrough_on_init(view_passthrough *pt);
 
 /* Replies to an open of inode `ino`. `blob_fd` is the store's verified
  * file, or -1 when the blob is still arriving. *passthrough says which
- * mode the open got (the caller hands it to view_passthrough_release).
+ * mode the open got (the caller hands it to view_passthrough_release); it
+ * is set before the reply goes out, as the release may come at once.
  * Returns fuse_reply_open's result: non-zero means the open never reached
  * the kernel and no release will come. */
 int view_passthrough_reply_open(view_passthrough *pt, fuse_req_t req, fuse_ino_t ino, int blob_fd,

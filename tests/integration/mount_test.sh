@@ -129,32 +129,42 @@ check "... without fetching" test "$(grep -c "fetched " mount.log)" -eq "$before
 # frozen_read: opens shared.bin (on disk since the 32 readers; a new
 # daemon, so its inode has no cached pages), freezes the daemon and reads
 # for up to 3 s. Only the kernel reading the store's file itself
-# (passthrough) gets the bytes; through the daemon the read waits. Prints
-# "read" or "waited". (Not `timeout`: a reader killed while waiting on a
-# frozen FUSE daemon cannot exit until the daemon answers.)
+# (passthrough) gets the bytes; through the daemon the read waits. Sets
+# FROZEN to "read" or "waited".
+# While the daemon is frozen, this shell starts no process but the reader:
+# any child inherits the open file, and its exit would close it, which
+# can wait on the frozen daemon (FLUSH) too; so the waits are `read -t` on
+# a FIFO nobody writes, not sleep. A close before the freeze (of another
+# file) lets the kernel learn that the view has no flush.
 frozen_read() {
-    rm -f frozen.rc
+    rm -f frozen.rc frozen.fifo
+    mkfifo frozen.fifo
+    exec 5<>frozen.fifo
+    cat "$CAS/file/$(gmb_digest src/hello.txt)" >/dev/null
     exec 3<"$CAS/file/$SHARED"
     kill -STOP "$pid"
-    (cmp -s - shared.bin <&3; echo $? >frozen.rc) &
-    local reader=$! i
-    for i in $(seq 30); do
-        [ -s frozen.rc ] && break
-        sleep 0.1
+    (cmp -s - shared.bin <&3; echo $? >frozen.rc) >/dev/null 2>&1 &
+    local reader=$! tenths=0 rc=
+    while [ ! -s frozen.rc ] && [ $tenths -lt 30 ]; do
+        read -r -t 0.1 -u 5 _
+        tenths=$((tenths + 1))
     done
-    if [ -s frozen.rc ] && [ "$(cat frozen.rc)" = 0 ]; then echo read; else echo waited; fi
+    [ -s frozen.rc ] && read -r rc <frozen.rc
+    if [ "$rc" = 0 ]; then FROZEN=read; else FROZEN=waited; fi
     kill -CONT "$pid"
     wait "$reader"
-    exec 3<&-
+    exec 3<&- 5<&-
 }
-check "passthrough: a blob on disk reads while the daemon is frozen" test "$(frozen_read)" = read
+frozen_read
+check "passthrough: a blob on disk reads while the daemon is frozen" test "$FROZEN" = read
 gmb_stop "$pid" TERM
 check "... and the daemon counted it" grep -Eq "file opens: [1-9][0-9]* read by the kernel itself \(passthrough\)" mount.log
 sed 's/^mount = {/mount = { passthrough = false;/' gomabarn.conf >no-passthrough.conf
 gmb_mount mount.log "$GOMABARN" mount --config no-passthrough.conf
 pid=$GMB_PID
+frozen_read
 check "mount.passthrough = false: the read waits for the frozen daemon (the check above can fail)" \
-    test "$(frozen_read)" = waited
+    test "$FROZEN" = waited
 gmb_stop "$pid" TERM
 check "... and no open was passthrough" grep -q "file opens: 0 read by the kernel itself (passthrough off)" mount.log
 start
