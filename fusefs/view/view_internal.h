@@ -7,9 +7,10 @@
 
 #include "view.h"
 #include "view_nodes.h"
-typedef struct view_passthrough view_passthrough; /* view_passthrough.h */
 #include "view_requests.h"
 #include "view_results.h"
+
+typedef struct view_passthrough view_passthrough; /* view_passthrough.h */
 
 struct gmb_view {
     view_options opts;

@@ -58,7 +58,6 @@ typedef struct pt_inode {
 enum pt_state { PT_UNTRIED, PT_ACTIVE, PT_OFF };
 
 struct view_passthrough {
-    bool wanted;
     int dev_fd; /* /dev/fuse, for the backing ioctls; -1 before install */
     pthread_mutex_t lock;
     enum pt_state state;
@@ -76,7 +75,6 @@ static _Thread_local uint32_t next_backing_id;
 view_passthrough *view_passthrough_new(bool wanted)
 {
     view_passthrough *pt = gmb_calloc(1, sizeof *pt);
-    pt->wanted = wanted;
     pt->dev_fd = -1;
     pt->state = wanted ? PT_UNTRIED : PT_OFF;
     pthread_mutex_init(&pt->lock, NULL);
@@ -162,7 +160,7 @@ static ssize_t hook_splice(int fdin, off_t *offin, int fdout, off_t *offout, siz
 
 int view_passthrough_install(view_passthrough *pt, struct fuse_session *se)
 {
-    if (!pt->wanted)
+    if (pt->state == PT_OFF)
         return 0;
     static const struct fuse_custom_io io = {
         .writev = hook_writev,
@@ -172,15 +170,17 @@ int view_passthrough_install(view_passthrough *pt, struct fuse_session *se)
     };
     int fd = fuse_session_fd(se);
     int rc = fuse_session_custom_io(se, &io, fd);
-    if (rc != 0)
+    if (rc != 0) {
+        pt->state = PT_OFF;
         return rc;
+    }
     pt->dev_fd = fd;
     return 0;
 }
 
 void view_passthrough_on_init(view_passthrough *pt)
 {
-    if (pt->wanted && pt->dev_fd >= 0)
+    if (pt->state != PT_OFF && pt->dev_fd >= 0)
         next_patch = PATCH_INIT;
 }
 
@@ -230,11 +230,12 @@ static void drop_open_locked(view_passthrough *pt, fuse_ino_t ino, bool passthro
     pt_inode **slot = slot_of(pt, ino), *e = *slot;
     if (!e)
         return;
-    if (passthrough && e->passthrough_opens > 0 && --e->passthrough_opens == 0 && e->backing_id) {
+    if (!passthrough) {
+        if (e->cached_opens > 0)
+            e->cached_opens--;
+    } else if (e->passthrough_opens > 0 && --e->passthrough_opens == 0 && e->backing_id) {
         unregister_backing_locked(pt, e->backing_id);
         e->backing_id = 0;
-    } else if (!passthrough && e->cached_opens > 0) {
-        e->cached_opens--;
     }
     if (e->passthrough_opens == 0 && e->cached_opens == 0) {
         *slot = e->next;
@@ -248,25 +249,32 @@ int view_passthrough_reply_open(view_passthrough *pt, fuse_req_t req, fuse_ino_t
     bool passthrough = false;
     uint32_t id = 0;
     pthread_mutex_lock(&pt->lock);
-    pt_inode **slot = slot_of(pt, ino), *e = *slot;
-    if (!e) {
-        e = *slot = gmb_calloc(1, sizeof *e);
-        e->ino = ino;
+    /* With passthrough off, no inode's mode needs tracking: a release
+     * finds no entry and does nothing. */
+    pt_inode *e = NULL;
+    if (pt->state != PT_OFF) {
+        pt_inode **slot = slot_of(pt, ino);
+        if (!*slot) {
+            *slot = gmb_calloc(1, sizeof **slot);
+            (*slot)->ino = ino;
+        }
+        e = *slot;
     }
     /* An inode with a page-cache open stays in that mode until it closes. */
-    if (pt->state != PT_OFF && pt->dev_fd >= 0 && blob_fd >= 0 && e->cached_opens == 0) {
+    if (e && blob_fd >= 0 && e->cached_opens == 0) {
         if (!e->backing_id)
             e->backing_id = register_backing_locked(pt, blob_fd);
         id = e->backing_id;
         passthrough = id != 0;
     }
-    if (passthrough) {
+    if (passthrough)
         e->passthrough_opens++;
-        pt->opens++;
-    } else {
+    else if (e)
         e->cached_opens++;
+    if (passthrough)
+        pt->opens++;
+    else
         pt->cached_opens++;
-    }
     pthread_mutex_unlock(&pt->lock);
 
     fi->keep_cache = 1; /* content is immutable: keep the page cache across opens */

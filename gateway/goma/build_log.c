@@ -38,14 +38,7 @@ void build_key_of(const char *requester, char *out, size_t size)
 static void count(build_count *c, const request_entry *e)
 {
     c->requests++;
-    if (strcmp(e->state, "done") == 0)
-        e->cache_hit ? c->hits++ : c->executed++;
-    else if (strcmp(e->state, "missing") == 0)
-        c->missing++;
-    else if (strcmp(e->state, "bad") == 0)
-        c->bad++;
-    else
-        c->failed++;
+    request_outcome_add(e, &c->hits, &c->executed, &c->missing, &c->bad, &c->failed);
     if (e->fell_back)
         c->fell_back++;
 }

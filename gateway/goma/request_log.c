@@ -21,6 +21,19 @@ bool request_entry_finished(const request_entry *e)
     return *e->state && strcmp(e->state, "running") != 0;
 }
 
+void request_outcome_add(const request_entry *e, uint64_t *hits, uint64_t *executed, uint64_t *missing, uint64_t *bad,
+                         uint64_t *failed)
+{
+    if (strcmp(e->state, "done") == 0)
+        (*(e->cache_hit ? hits : executed))++;
+    else if (strcmp(e->state, "missing") == 0)
+        (*missing)++;
+    else if (strcmp(e->state, "bad") == 0)
+        (*bad)++;
+    else
+        (*failed)++;
+}
+
 request_log *request_log_new(size_t capacity)
 {
     request_log *l = gmb_calloc(1, sizeof *l);

@@ -36,6 +36,12 @@ struct build_log;
 /* An entry in a final state (not "running"). */
 bool request_entry_finished(const request_entry *e);
 
+/* Counts how a finished entry ended, as the status pages do: one more in
+ * the counter of its outcome (done from the action cache, done by
+ * running, answered with missing inputs, refused as bad, failed). */
+void request_outcome_add(const request_entry *e, uint64_t *hits, uint64_t *executed, uint64_t *missing, uint64_t *bad,
+                         uint64_t *failed);
+
 request_log *request_log_new(size_t capacity);
 void request_log_free(request_log *l);
 /* Records or replaces the entry with e->id. */

@@ -62,14 +62,7 @@ void request_series_add(request_series *s, time_t now, const request_entry *e)
     minute_slot *m = slot_for(s, now - now % 60);
     series_point *c = &m->counts;
     c->requests++;
-    if (strcmp(e->state, "done") == 0)
-        e->cache_hit ? c->hits++ : c->executed++;
-    else if (strcmp(e->state, "missing") == 0)
-        c->missing++;
-    else if (strcmp(e->state, "bad") == 0)
-        c->bad++;
-    else
-        c->failed++;
+    request_outcome_add(e, &c->hits, &c->executed, &c->missing, &c->bad, &c->failed);
     m->lat[bucket_of(e->duration_ms)]++;
     pthread_mutex_unlock(&s->lock);
 }
