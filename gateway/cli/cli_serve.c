@@ -226,10 +226,13 @@ static int serve_start(serve_parts *s, const char *config_path, char **err)
  * (libmicrohttpd aborts if stopped with one suspended); then Buildbarn
  * calls end, so the pipeline's callbacks run now, answering into requests
  * already answered, never later into freed parts; then the work queued by
- * those callbacks drains. */
+ * those callbacks drains. Between the two, with no StoreFile left to come
+ * and Buildbarn still reachable, the files queued for the other gateways
+ * go up. */
 static void serve_stop(serve_parts *s)
 {
     http_server_shutdown(s->http);
+    goma_files_share_drain(s->files);
     rev2_client_stop(s->client);
     exec_pipeline_free(s->pipeline);
     serve_shadow_stop(s->shadow); /* the pipeline submitted to it */

@@ -351,14 +351,23 @@ static int build_tree(inputs_build *b, char **err)
 }
 
 /* Keys sent hash-only that another gateway stored: looked up in
- * Buildbarn all at once, not one round trip per input (goma_files.h). */
-static void prefetch_shared(goma_files *files, const DevtoolsGoma__ExecReq *req)
+ * Buildbarn all at once, not one round trip per input (goma_files.h).
+ * A plain request's system files are left out: the worker's own are used,
+ * nobody stores them, and asking would cost a GetActionResult for each
+ * (60-90 per compile) every few seconds. */
+static void prefetch_shared(goma_files *files, const DevtoolsGoma__ExecReq *req, bool toolchain)
 {
     const char **keys = gmb_calloc(req->n_input + 1, sizeof *keys);
     size_t n = 0;
-    for (size_t i = 0; i < req->n_input; i++)
-        if (!req->input[i]->content && req->input[i]->hash_key)
-            keys[n++] = req->input[i]->hash_key;
+    for (size_t i = 0; i < req->n_input; i++) {
+        const DevtoolsGoma__ExecReq__Input *in = req->input[i];
+        if (in->content || !in->hash_key || !in->filename)
+            continue;
+        char *abs = toolchain ? NULL : exec_path_absolute(req->cwd, in->filename);
+        if (toolchain || (abs && !is_system(abs)))
+            keys[n++] = in->hash_key;
+        free(abs);
+    }
     goma_files_prefetch(files, keys, n, true);
     free(keys);
 }
@@ -377,7 +386,7 @@ int exec_inputs_build(goma_files *files, cas_store *store, const DevtoolsGoma__E
         gmb_fail(err, "toolchain_included is set but toolchain_specs is empty (the first spec names the compiler)");
         return -EINVAL;
     }
-    prefetch_shared(files, req);
+    prefetch_shared(files, req, b.toolchain);
     b.cwd = exec_path_normalize(req->cwd);
     b.st = gmb_calloc(req->n_input + 1, sizeof *b.st);
     b.spec_abs = gmb_calloc(req->n_toolchain_specs + 1, sizeof *b.spec_abs);

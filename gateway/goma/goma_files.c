@@ -180,6 +180,12 @@ void goma_files_share_start(goma_files *f, const goma_share_options *o)
         f->share = goma_share_new(o);
 }
 
+void goma_files_share_drain(goma_files *f)
+{
+    if (f && f->share)
+        goma_share_drain(f->share);
+}
+
 /* Queues a newly stored blob for the other gateways (once per key). */
 static void share_stored(goma_files *f, const goma_file_entry *e, goma_share_answer *answer)
 {

@@ -87,6 +87,9 @@ int goma_files_resolve(goma_files *f, const char *key, rev2_digest *content, cas
 /* Shares stored files with the other gateways on the same Buildbarn and
  * finds theirs (goma_files_share.h); once, before serving. */
 void goma_files_share_start(goma_files *f, const goma_share_options *o);
+/* When stopping, after the last StoreFile and before Buildbarn's calls
+ * end: uploads what is still queued (goma_share_drain). No-op unless shared. */
+void goma_files_share_drain(goma_files *f);
 /* Looks keys this gateway does not hold up in Buildbarn, all in one
  * round, and fetches what a request will read: for `contents` (an Exec)
  * a FILE's content, else the FileBlobs; a FILE_META's chunks too. Keys

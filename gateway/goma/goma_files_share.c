@@ -56,6 +56,7 @@ goma_share *goma_share_new(const goma_share_options *o)
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->work, NULL);
     pthread_cond_init(&s->sweep, NULL);
+    pthread_cond_init(&s->idle, NULL);
     if (o->metrics) {
         metrics_family(o->metrics, "gomabarn_files_shared_total", "counter",
                        "goma files uploaded to Buildbarn with their key in the action cache, for the other gateways "
@@ -72,6 +73,19 @@ goma_share *goma_share_new(const goma_share_options *o)
         pthread_create(&s->workers[i], NULL, goma_share_work_main, s);
     pthread_create(&s->sweeper, NULL, goma_share_sweep_main, s);
     return s;
+}
+
+void goma_share_drain(goma_share *s)
+{
+    pthread_mutex_lock(&s->lock);
+    size_t left = s->queued + s->uploading;
+    if (left)
+        GMB_INFO("goma", "stopping: sharing the %zu goma files still queued through Buildbarn first (%d s at most)",
+                 left, GOMA_SHARE_DRAIN_MS / 1000);
+    struct timespec ts = goma_share_deadline(GOMA_SHARE_DRAIN_MS);
+    while ((s->head || s->uploading) && pthread_cond_timedwait(&s->idle, &s->lock, &ts) == 0)
+        ;
+    pthread_mutex_unlock(&s->lock);
 }
 
 void goma_share_free(goma_share *s)
@@ -100,6 +114,7 @@ void goma_share_free(goma_share *s)
         GMB_INFO("goma", "stopping: %zu goma files not shared through Buildbarn", dropped);
     pthread_cond_destroy(&s->work);
     pthread_cond_destroy(&s->sweep);
+    pthread_cond_destroy(&s->idle);
     pthread_mutex_destroy(&s->lock);
     free(s->neg);
     free(s);

@@ -46,7 +46,12 @@ typedef struct {
 } goma_share_options;
 
 goma_share *goma_share_new(const goma_share_options *o);
-/* Sends the answers still waiting, drops the queue (counted) and waits
+/* Waits for the workers to upload what is queued, GOMA_SHARE_DRAIN_MS at
+ * most: a stopping gateway's build goes on through the other gateways,
+ * which would ask again for each file left behind. Call it before the
+ * REv2 client stops (a stopped client fails every upload). */
+void goma_share_drain(goma_share *s);
+/* Sends the answers still waiting, drops the queue (logged) and waits
  * for the batches being uploaded. */
 void goma_share_free(goma_share *s);
 

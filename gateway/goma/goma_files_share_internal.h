@@ -17,6 +17,9 @@
  * another gateway may store the key any moment. */
 #define GOMA_SHARE_NEGATIVE_TTL_MS 5000
 #define GOMA_SHARE_NEGATIVE_SLOTS 16384
+/* A stopping gateway shares what it queued first, this long at most: the
+ * build's next compile may go to another gateway (a rolling restart). */
+#define GOMA_SHARE_DRAIN_MS 10000
 
 /* A stored file waiting to go up. */
 typedef struct goma_share_item {
@@ -50,9 +53,10 @@ typedef struct {
 struct goma_share {
     goma_share_options o;
     pthread_mutex_t lock;
-    pthread_cond_t work, sweep;
+    pthread_cond_t work, sweep, idle; /* idle: queue empty, nothing uploading */
     goma_share_item *head, *tail;
     size_t queued;
+    size_t uploading; /* items taken by a worker, not done yet */
     bool stop;
     pthread_t workers[GOMA_SHARE_WORKERS], sweeper;
     goma_share_answer *waiting;

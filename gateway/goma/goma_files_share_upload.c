@@ -66,6 +66,7 @@ static goma_share_item *pop_batch(goma_share *s, size_t *n)
             s->tail = NULL;
         last->next = NULL;
         s->queued -= *n;
+        s->uploading += *n;
     }
     if (s->o.metrics)
         metrics_set(s->o.metrics, "gomabarn_files_share_queue", (int64_t)s->queued);
@@ -236,7 +237,13 @@ void *goma_share_work_main(void *arg)
     goma_share *s = arg;
     size_t n;
     goma_share_item *batch;
-    while ((batch = pop_batch(s, &n)) != NULL)
+    while ((batch = pop_batch(s, &n)) != NULL) {
         upload_batch(s, batch, n);
+        pthread_mutex_lock(&s->lock);
+        s->uploading -= n;
+        if (!s->head && s->uploading == 0)
+            pthread_cond_broadcast(&s->idle);
+        pthread_mutex_unlock(&s->lock);
+    }
     return NULL;
 }

@@ -120,10 +120,13 @@ gateway_notes
 A_ROUNDS=$(rounds) A_S=$WALL_S
 row "none: gateway A, cold" "$WALL_S" "objects identical" true
 gw_stop
+# What A shared, counted after its stop (which shares the queue first).
+A_NOT_SHARED=$(grep -c "not shared through Buildbarn" gwa.log)
 fresh_times
 gw_start gwb
 build baseline && finish_build
-gateway_notes "gateway A had $A_ROUNDS"
+gateway_notes "gateway A had $A_ROUNDS, $A_NOT_SHARED warnings of files not shared; B found $(metric gomabarn_files_remote_hits_total) keys through Buildbarn, missed $(metric gomabarn_files_remote_misses_total)"
+[ "$(rounds)" -eq 0 ] || NOTES="$NOTES; B missed: $(sed -n 's/.*inputs missing (first: \(.*\))$/\1/p' gwb.log | paste -sd, -)"
 BASE_S=$(printf '%s\n' "$A_S" "$WALL_S" | sort -n | head -n 1)
 row "two gateways: B after A (fault-free)" "$WALL_S" "0 missing-input rounds on B" test "$(rounds)" -eq 0
 gw_stop

@@ -8,6 +8,7 @@ action-cache entries and the CAS) and compiles with zero missing-input
 rounds; LookupFile on B returns A's bytes exactly. The control: a gateway
 with goma.share_through_buildbarn = false asks for the same keys. After
 100 more Execs (cache hits) B holds no pin. Prints the measured rounds."""
+import concurrent.futures
 import gzip
 import hashlib
 import http.client
@@ -162,3 +163,58 @@ def test_hits_leave_no_pin_behind(gg, gateways, stored, tmp_path):
         resp = exec_on(gg, port_b, tmp_path, stored["keys"])
         assert resp.cache_hit == 2, resp  # STORAGE_CACHE
     assert metric(port_b, "gomabarn_cache_pins") == 0
+
+
+def test_a_stopping_gateway_shares_its_queue_first(gg, gateways, tmp_path):
+    """StoreFile answered at once (goma.share_wait_ms = 0), SIGTERM right
+    after: the files still queued go up before the gateway exits (a
+    rolling restart must not cost the build's other gateways a round
+    per file), and B finds every one. Uploads are fast, so a run may find
+    the queue empty at SIGTERM: it is tried again (3 times at most) until
+    the gateway had files left to share when told to stop."""
+    drained = False
+    for attempt in range(3):
+        work = tmp_path / str(attempt)
+        work.mkdir()
+        proc, port, log_path = gmb_serve.start(
+            work, 'goma = { share_wait_ms = 0; };\nbuildbarn = { instance_name = "hardlinking"; };', wait_s=10)
+        salt = b"%d" % time.time_ns()
+        contents = [b"queued %d " % i + salt for i in range(2000)]
+        blobs = [gg.FileBlob(blob_type=1, content=c, file_size=len(c)) for c in contents]
+        try:
+            with concurrent.futures.ThreadPoolExecutor(8) as pool:  # as a client's parallel uploads
+                list(pool.map(lambda i: store(gg, port, blobs[i:i + 100]), range(0, len(blobs), 100)))
+        finally:
+            proc.terminate()
+            assert proc.wait(timeout=30) == 0
+        log = log_path.read_text()
+        assert "not shared" not in log, log[-2000:]
+        keys = [key(b) for b in blobs]
+        resp = gg.LookupFileResp.FromString(
+            post(gateways[1], "/l", gg.LookupFileReq(hash_key=keys).SerializeToString()))
+        assert goma_rules.lookup_problems(resp, keys) == []
+        assert [b.SerializeToString() for b in resp.blob] == [b.SerializeToString() for b in blobs]
+        m = re.search(r"sharing the (\d+) goma files still queued", log)
+        print("\nattempt %d: %s goma files queued at SIGTERM, all found on B" % (attempt + 1, m.group(1) if m else "no"))
+        if m:
+            drained = True
+            break
+    assert drained, "the queue was empty at SIGTERM 3 times: the drain was not exercised"
+
+
+def test_a_plain_requests_system_files_are_not_looked_up(gg, gateways, tmp_path):
+    """A plain request's system headers are the worker's own: nobody
+    stores them, and B must not ask Buildbarn about them on every compile."""
+    port_b = gateways[1]
+    misses = metric(port_b, "gomabarn_files_remote_misses_total")
+    unknown = hashlib.sha256(b"a system header nobody stored %d" % time.time_ns()).hexdigest()
+    source = b"int f(void) { return 2; }\n"
+    src_blob = gg.FileBlob(blob_type=1, content=source, file_size=len(source))
+    req = gg.ExecReq(cwd=str(tmp_path), arg=["gcc", "-c", "a.c", "-o", "a.o"], expected_output_files=["a.o"])
+    req.command_spec.name = "gcc"
+    req.input.add(filename="a.c", hash_key=key(src_blob), content=src_blob)
+    req.input.add(filename="/usr/include/stdio.h", hash_key=unknown)
+    resp = gg.ExecResp.FromString(post(port_b, "/e", req.SerializeToString()))
+    assert list(resp.missing_input) == []
+    assert resp.result.exit_status == 0, resp.result.stderr_buffer
+    assert metric(port_b, "gomabarn_files_remote_misses_total") == misses
