@@ -29,7 +29,8 @@ typedef struct rpc {
     pthread_mutex_t lock;
     int pending; /* batches started and not yet completed */
     bool status_done;
-    bool stopped_by_us; /* on_message asked to stop: cancelled on purpose */
+    bool stopped_by_us;  /* on_message asked to stop: cancelled on purpose */
+    bool cancelled_live; /* cancelled by the engine's shutdown */
     bool sent_last;
     rev2_error *local_err; /* a failure of ours, reported instead of the status */
 
@@ -56,6 +57,20 @@ static rev2_error *status_to_error(rpc *r)
     }
     if (r->status == GRPC_STATUS_OK || (r->stopped_by_us && r->status == GRPC_STATUS_CANCELLED))
         return NULL;
+    pthread_mutex_lock(&r->lock);
+    bool cancelled_here = r->cancelled_live;
+    pthread_mutex_unlock(&r->lock);
+    if (r->status == GRPC_STATUS_CANCELLED && !cancelled_here) {
+        /* Not cancelled here, so by the server (RST_STREAM CANCEL, as
+         * Buildbarn under load sometimes sends): the call did not fail,
+         * it was dropped. Every REv2 call of ours is idempotent (Execute
+         * is deduplicated by the scheduler), so it is worth another try. */
+        char *details = grpc_slice_to_c_string(r->status_details);
+        rev2_error *e = rev2_error_new(REV2_UNAVAILABLE, "Buildbarn dropped the call (%s)",
+                                       *details ? details : "cancelled by the server");
+        gpr_free(details);
+        return e;
+    }
     /* Rich details (PreconditionFailure...) travel in this trailer. */
     for (size_t i = 0; i < r->trailing_md.count; i++) {
         grpc_metadata *m = &r->trailing_md.metadata[i];
@@ -122,6 +137,9 @@ static void batch_finished(rpc *r)
 static void cancel_live(void *arg)
 {
     rpc *r = arg;
+    pthread_mutex_lock(&r->lock);
+    r->cancelled_live = true;
+    pthread_mutex_unlock(&r->lock);
     grpc_call_cancel(r->call, NULL);
 }
 
