@@ -61,6 +61,13 @@ static int resolve(goma_files *files, const DevtoolsGoma__ExecReq__Input *in, re
                      in->filename, self.hash, in->hash_key ? in->hash_key : "(none)");
             return -EINVAL;
         }
+        /* Checked, and held here already: not stored again (a client that
+         * embeds its source in every request, hit or not, would pay for
+         * an unpack, four more hashes and the store's lookups each time). */
+        if (goma_files_resolve_held(files, self.hash, d, pin)) {
+            free(bytes);
+            return 1;
+        }
         char key[65];
         const char *why = NULL;
         int rc = goma_files_store(files, bytes, n, key, &why);

@@ -83,6 +83,10 @@ int goma_files_store(goma_files *f, const uint8_t *blob, size_t len, char key[65
  *   -errno  the store failed: -EFBIG (the file is larger than
  *           cache.max_bytes), -ENOSPC/-EDQUOT, -EIO. The server's fault. */
 int goma_files_resolve(goma_files *f, const char *key, rev2_digest *content, cas_pin **pin);
+/* goma_files_resolve's fast half: 1 with the content pinned when the key
+ * is indexed and its content still stored, else 0 (nothing is read,
+ * assembled or looked up in Buildbarn). */
+int goma_files_resolve_held(goma_files *f, const char *key, rev2_digest *content, cas_pin **pin);
 
 /* Shares stored files with the other gateways on the same Buildbarn and
  * finds theirs (goma_files_share.h); once, before serving. */

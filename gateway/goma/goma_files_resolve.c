@@ -158,13 +158,10 @@ static int resolve_meta(goma_files *f, const char *key, const DevtoolsGoma__File
     return rc;
 }
 
-int goma_files_resolve(goma_files *f, const char *key, rev2_digest *content, cas_pin **pin)
+/* The key's content when the index knows it and the store still has
+ * it, pinned (*held); NULL otherwise. Nothing is read or fetched. */
+static cas_pin *resolve_indexed(goma_files *f, const char *key, rev2_digest *content)
 {
-    cas_pin *held = NULL;
-    if (pin)
-        *pin = NULL;
-    if (!rev2_hash_is_valid(key))
-        return 0;
     pthread_mutex_lock(&f->lock);
     goma_file_entry *e = goma_files_find_locked(f, key);
     bool known = e && e->has_content &&
@@ -173,9 +170,26 @@ int goma_files_resolve(goma_files *f, const char *key, rev2_digest *content, cas
     if (known)
         *content = e->content;
     pthread_mutex_unlock(&f->lock);
+    return known ? pin_content(f, content) : NULL;
+}
+
+int goma_files_resolve_held(goma_files *f, const char *key, rev2_digest *content, cas_pin **pin)
+{
+    *pin = rev2_hash_is_valid(key) ? resolve_indexed(f, key, content) : NULL;
+    return *pin != NULL;
+}
+
+int goma_files_resolve(goma_files *f, const char *key, rev2_digest *content, cas_pin **pin)
+{
+    cas_pin *held = NULL;
+    if (pin)
+        *pin = NULL;
+    if (!rev2_hash_is_valid(key))
+        return 0;
     /* Remembered, but the store may have evicted the content since: then
      * it is made again from the FileBlob (or the chunks). */
-    int rc = known && (held = pin_content(f, content)) ? 1 : 0;
+    held = resolve_indexed(f, key, content);
+    int rc = held ? 1 : 0;
     DevtoolsGoma__FileBlob *b = rc ? NULL : load_blob(f, key);
     if (b && b->blob_type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE && b->has_content) {
         rev2_digest_of_bytes(b->content.data, b->content.len, content);

@@ -234,6 +234,66 @@ static void toolchain_file_larger_than_the_store_refused_at_once(void)
     cas_store_close(s);
 }
 
+/* An embedded copy of a key held already is checked against its key but
+ * not stored again: the tree is the same as for the key alone; a copy
+ * that lies is still refused; a key not held is stored as before. */
+static void embedded_copy_of_a_held_key_is_not_stored_again(void)
+{
+    cas_store *s = open_store(64 << 20);
+    goma_files *f = goma_files_new(s);
+    char key[65];
+    CHECK_INT(store_file(f, "int a;\n", key), 0);
+    one_input_req r;
+    one_input(&r, key);
+    exec_inputs by_key;
+    char *err = NULL;
+    CHECK_INT(exec_inputs_build(f, s, &r.req, NULL, &by_key, &err), 0);
+    goma_files_stats before, after;
+    goma_files_stats_get(f, &before);
+    DevtoolsGoma__FileBlob same = DEVTOOLS_GOMA__FILE_BLOB__INIT;
+    same.blob_type = DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE;
+    same.has_content = same.has_file_size = true;
+    same.content.data = (uint8_t *)"int a;\n";
+    same.content.len = 7;
+    same.file_size = 7;
+    r.in.content = &same;
+    exec_inputs embedded;
+    CHECK_INT(exec_inputs_build(f, s, &r.req, NULL, &embedded, &err), 0);
+    CHECK_INT(embedded.n_missing, 0);
+    CHECK_INT(embedded.n_pins, 1);
+    CHECK(rev2_digest_equal(&embedded.root, &by_key.root));
+    goma_files_stats_get(f, &after);
+    CHECK_INT(after.stored, before.stored);
+    exec_inputs_free(&embedded);
+    exec_inputs_free(&by_key);
+    DevtoolsGoma__FileBlob other = same;
+    other.content.data = (uint8_t *)"int b;\n";
+    r.in.content = &other; /* not what the held key says */
+    CHECK_INT(exec_inputs_build(f, s, &r.req, NULL, &embedded, &err), -EINVAL);
+    CHECK_CONTAINS(err, "does not match its hash key");
+    exec_inputs_free(&embedded);
+    free(err);
+    err = NULL;
+    /* A key not held: the copy is checked and stored. */
+    DevtoolsGoma__FileBlob fresh = other;
+    size_t n = devtools_goma__file_blob__get_packed_size(&fresh);
+    uint8_t *bytes = malloc(n + 1);
+    devtools_goma__file_blob__pack(&fresh, bytes);
+    rev2_digest fd;
+    rev2_digest_of_bytes(bytes, n, &fd);
+    free(bytes);
+    one_input(&r, fd.hash);
+    r.in.content = &fresh;
+    CHECK_INT(exec_inputs_build(f, s, &r.req, NULL, &embedded, &err), 0);
+    CHECK_INT(embedded.n_missing, 0);
+    goma_files_stats_get(f, &after);
+    CHECK_INT(after.stored, before.stored + 1);
+    exec_inputs_free(&embedded);
+    free(err);
+    goma_files_free(f);
+    cas_store_close(s);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
@@ -241,6 +301,7 @@ int main(void)
     RUN(inputs_pinned_then_released);
     RUN(store_failure_is_the_servers);
     RUN(corrupt_embedded_blob_is_the_clients);
+    RUN(embedded_copy_of_a_held_key_is_not_stored_again);
     RUN(toolchain_file_larger_than_the_store_refused_at_once);
     char *rm = gmb_format("rm -rf %s", dir);
     if (system(rm) != 0)
