@@ -166,20 +166,26 @@ void exec_finish(void *arg)
         exec_job_free(j);
         return;
     }
-    if (p->pools && !j->resp->cached_result) /* it ran: the pool has a working worker */
-        rev2_pool_health_up(p->pools, j->instance);
-    char *err = NULL;
-    if (p->view) /* so by-instance/<instance>/<action>/ shows output/ at once */
-        view_action_result(p->view, j->instance, &j->action.action_digest, j->resp->result);
-    /* The answer's bytes wait their turn under exec.max_blob_memory_bytes. */
+    /* The answer's bytes wait their turn under exec.max_blob_memory_bytes;
+     * not on the engine thread: there the job moves to the pool. */
     uint64_t held = exec_result_memory(j->resp->result);
-    if (!gmb_budget_take(p->budget, held, BUDGET_WAIT_MS)) {
+    if (j->on_engine && !gmb_budget_take(p->budget, held, 0)) {
+        j->on_engine = false;
+        work_pool_run(p->pool, exec_finish, j);
+        return;
+    }
+    if (!j->on_engine && !gmb_budget_take(p->budget, held, BUDGET_WAIT_MS)) {
         exec_respond_error(j, false, "short of blob memory",
                            "the gateway is short of blob memory (exec.max_blob_memory_bytes) and waited 5 minutes; try "
                            "again");
         exec_job_free(j);
         return;
     }
+    if (p->pools && !j->resp->cached_result) /* it ran: the pool has a working worker */
+        rev2_pool_health_up(p->pools, j->instance);
+    char *err = NULL;
+    if (p->view) /* so by-instance/<instance>/<action>/ shows output/ at once */
+        view_action_result(p->view, j->instance, &j->action.action_digest, j->resp->result);
     DevtoolsGoma__ExecResult *result = answer_of(j, &err);
     if (!result) {
         gmb_budget_give(p->budget, held);

@@ -72,6 +72,7 @@ typedef struct {
     bool healed;         /* MISSING blobs were re-uploaded once already */
     char *shadow;        /* the shadow instance name, or NULL */
     bool fell_back;      /* moved to exec.fallback_instance once already */
+    bool on_engine;      /* answered on the engine thread: may not wait */
     request_entry entry; /* what the status page shows */
 } exec_job;
 
@@ -106,7 +107,8 @@ bool exec_try_fallback(exec_job *j, const char *why);
 
 /* ---- exec_answer.c ---------------------------------------------------- */
 
-/* The finished action answered (pool thread); frees the job. */
+/* The finished action answered (pool thread, or the engine thread for a
+ * hit whose outputs are all on disk here: j->on_engine); frees the job. */
 void exec_finish(void *arg);
 /* Publishes the request's state; terminal states also count in metrics. */
 void exec_job_record(exec_job *j, const char *state, const char *error);

@@ -224,6 +224,30 @@ void exec_upload_and_execute(void *arg)
 }
 
 /* The answer of the action cache (on an engine thread). */
+/* Whether every blob the answer reads is on disk here (or inline in the
+ * result): then building it waits for nothing but the local disk, and
+ * the engine thread may do it. An output directory needs its Tree; a
+ * compiler's stdout or stderr not inline comes from Buildbarn. */
+static bool outputs_on_disk(cas_store *s, const Rev2ActionResult *r)
+{
+    if (r->n_output_directories > 0)
+        return false;
+    for (size_t i = 0; i < r->n_output_files; i++) {
+        const Rev2OutputFile *f = r->output_files[i];
+        rev2_digest d;
+        if (f->contents.len > 0)
+            continue;
+        if (!f->digest || !rev2_digest_from_proto(f->digest, &d) || (d.size > 0 && !cas_store_contains(s, &d)))
+            return false;
+    }
+    const Rev2Digest *streams[] = {r->stdout_raw.len ? NULL : r->stdout_digest,
+                                   r->stderr_raw.len ? NULL : r->stderr_digest};
+    for (size_t i = 0; i < 2; i++)
+        if (streams[i] && streams[i]->size_bytes > 0)
+            return false;
+    return true;
+}
+
 void exec_cache_checked(void *user, rev2_error *err, Rev2ActionResult *result)
 {
     exec_job *j = user;
@@ -233,6 +257,14 @@ void exec_cache_checked(void *user, rev2_error *err, Rev2ActionResult *result)
         build__bazel__remote__execution__v2__execute_response__init(resp);
         resp->result = result;
         resp->cached_result = true;
+        if (outputs_on_disk(j->p->store, result)) {
+            /* Answered here: a hand-over to the pool costs a thread
+             * wake-up, a good part of a hit's CPU. */
+            j->resp = resp;
+            j->on_engine = true;
+            exec_finish(j);
+            return;
+        }
         exec_executed(j, NULL, resp);
         return;
     }
