@@ -22,7 +22,10 @@ struct rev2_engine {
 
     pthread_t timer_thread;
     pthread_mutex_t lock; /* guards timers, stopping, calls_in_flight */
-    pthread_cond_t cond;
+    pthread_cond_t cond;  /* the timer thread's: a new timer, stopping */
+    /* Shutdown's: the last call finished. Apart from cond, so that a
+     * finished call (thousands a second) does not wake the timer thread. */
+    pthread_cond_t calls_done;
     timer_entry *timers;
     bool stopping;   /* no new calls; timers fire at once, cancelled */
     bool timer_done; /* timer thread has exited: run new timers inline */
@@ -106,6 +109,7 @@ rev2_engine *rev2_engine_new(int threads)
     e->cq = grpc_completion_queue_create_for_next(NULL);
     pthread_mutex_init(&e->lock, NULL);
     pthread_cond_init(&e->cond, NULL);
+    pthread_cond_init(&e->calls_done, NULL);
     e->live.prev = e->live.next = &e->live;
     e->n_threads = threads;
     e->threads = gmb_calloc((size_t)threads, sizeof *e->threads);
@@ -166,7 +170,8 @@ void rev2_engine_call_finished(rev2_engine *e, rev2_live_call *node)
     node->next->prev = node->prev;
     node->prev = node->next = NULL;
     e->calls_in_flight--;
-    pthread_cond_broadcast(&e->cond);
+    if (e->stopping && e->calls_in_flight == 0)
+        pthread_cond_broadcast(&e->calls_done);
     pthread_mutex_unlock(&e->lock);
 }
 
@@ -206,7 +211,7 @@ void rev2_engine_shutdown(rev2_engine *e)
     for (rev2_live_call *c = e->live.next; c != &e->live; c = c->next)
         c->cancel(c->arg);
     while (e->calls_in_flight > 0)
-        pthread_cond_wait(&e->cond, &e->lock);
+        pthread_cond_wait(&e->calls_done, &e->lock);
     e->shut_down = true;
     pthread_mutex_unlock(&e->lock);
 }
@@ -222,6 +227,7 @@ void rev2_engine_free(rev2_engine *e)
     grpc_completion_queue_destroy(e->cq);
     pthread_mutex_destroy(&e->lock);
     pthread_cond_destroy(&e->cond);
+    pthread_cond_destroy(&e->calls_done);
     free(e->threads);
     free(e);
     grpc_shutdown();
