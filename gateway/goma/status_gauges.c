@@ -64,6 +64,7 @@ void status_refresh_gauges(status_page *s)
     metrics_set(s->metrics, "gomabarn_buildbarn_uploads_joined_total", (int64_t)cs.uploads_joined);
     metrics_set(s->metrics, "gomabarn_exec_input_bytes_read_total", (int64_t)cs.file_bytes_read);
     metrics_set(s->metrics, "gomabarn_buildbarn_requeued_total", (int64_t)cs.requeued);
+    metrics_set(s->metrics, "gomabarn_buildbarn_reattaches_total", (int64_t)cs.reattaches);
     metrics_set(s->metrics, "gomabarn_buildbarn_queue_timeouts_total", (int64_t)cs.queue_timeouts);
     if (s->pools)
         refresh_pool_gauges(s);
@@ -168,6 +169,9 @@ void status_declare_families(metrics *m)
          "Actions Buildbarn queued again because their worker disappeared."},
         {"gomabarn_buildbarn_queue_timeouts_total", "counter",
          "Actions given up after waiting QUEUED past exec.max_queued_s."},
+        {"gomabarn_buildbarn_reattaches_total", "counter",
+         "WaitExecution calls: an Execute stream ended before its action (broken, silent, requeued) and was "
+         "followed up."},
         {"gomabarn_pool_up", "gauge", "1 if the worker pool (instance name) is up, 0 if known down."},
         {"gomabarn_pool_workers", "gauge", "Workers the scheduler lists for the pool (buildbarn.scheduler_target)."},
         {"gomabarn_pool_refused_total", "counter", "Requests answered at once because their pool was down."},

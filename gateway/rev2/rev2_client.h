@@ -55,7 +55,7 @@ typedef struct {
     uint64_t bytes_up;             /* blob bytes uploaded */
     uint64_t bytes_down;           /* blob bytes downloaded */
     uint64_t executes;             /* Execute operations started */
-    uint64_t reattaches;           /* WaitExecution after a broken stream */
+    uint64_t reattaches;           /* WaitExecution calls: a stream ended before its action */
     uint64_t find_missing_calls;   /* FindMissingBlobs calls made by rev2_upload_missing */
     uint64_t find_missing_avoided; /* of its calls, those every blob of which was known present */
     uint64_t blobs_known_present;  /* blobs not asked about because known present */

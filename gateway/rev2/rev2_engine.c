@@ -31,7 +31,9 @@ struct rev2_engine {
     bool timer_done; /* timer thread has exited: run new timers inline */
     bool shut_down;
     int calls_in_flight;
-    rev2_live_call live; /* sentinel of the list of calls in flight */
+    int calls_watched;     /* live calls with a give_up hook */
+    int64_t next_sweep_ms; /* when the timer thread asks them next */
+    rev2_live_call live;   /* sentinel of the list of calls in flight */
 };
 
 int64_t rev2_now_ms(void)
@@ -62,6 +64,28 @@ static void *completion_loop(void *arg)
     }
 }
 
+/* Asks the watched calls whether to give up (rev2_live_call.give_up). */
+static void sweep_locked(rev2_engine *e)
+{
+    for (rev2_live_call *c = e->live.next; c != &e->live; c = c->next)
+        if (c->give_up && c->give_up(c->arg))
+            c->cancel(c->arg);
+}
+
+static void wait_until_locked(rev2_engine *e, int64_t due_ms, int64_t now)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    int64_t wait = due_ms - now;
+    until.tv_sec += wait / 1000;
+    until.tv_nsec += (wait % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&e->cond, &e->lock, &until);
+}
+
 static void *timer_loop(void *arg)
 {
     rev2_engine *e = arg;
@@ -69,23 +93,23 @@ static void *timer_loop(void *arg)
     for (;;) {
         if (e->stopping && !e->timers)
             break;
-        if (!e->timers) {
+        int64_t now = rev2_now_ms();
+        bool sweeping = e->calls_watched > 0 && !e->stopping;
+        if (sweeping && e->next_sweep_ms <= now) {
+            sweep_locked(e);
+            e->next_sweep_ms = now + REV2_ENGINE_SWEEP_MS;
+        }
+        timer_entry *t = e->timers;
+        int64_t due = t ? t->due_ms : INT64_MAX;
+        if (sweeping && e->next_sweep_ms < due)
+            due = e->next_sweep_ms;
+        if (due == INT64_MAX) {
             pthread_cond_wait(&e->cond, &e->lock);
             continue;
         }
-        int64_t now = rev2_now_ms();
-        timer_entry *t = e->timers;
-        if (!e->stopping && t->due_ms > now) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            int64_t wait = t->due_ms - now;
-            until.tv_sec += wait / 1000;
-            until.tv_nsec += (wait % 1000) * 1000000;
-            if (until.tv_nsec >= 1000000000) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000;
-            }
-            pthread_cond_timedwait(&e->cond, &e->lock, &until);
+        if (!e->stopping && (!t || t->due_ms > now)) {
+            if (due > now)
+                wait_until_locked(e, due, now);
             continue;
         }
         e->timers = t->next;
@@ -155,6 +179,11 @@ bool rev2_engine_call_started(rev2_engine *e, rev2_live_call *node)
         return false;
     }
     e->calls_in_flight++;
+    if (node->give_up && e->calls_watched++ == 0) {
+        /* The timer thread may sleep without a deadline: it now has one. */
+        e->next_sweep_ms = rev2_now_ms() + REV2_ENGINE_SWEEP_MS;
+        pthread_cond_broadcast(&e->cond);
+    }
     node->next = e->live.next;
     node->prev = &e->live;
     e->live.next->prev = node;
@@ -170,6 +199,8 @@ void rev2_engine_call_finished(rev2_engine *e, rev2_live_call *node)
     node->next->prev = node->prev;
     node->prev = node->next = NULL;
     e->calls_in_flight--;
+    if (node->give_up)
+        e->calls_watched--;
     if (e->stopping && e->calls_in_flight == 0)
         pthread_cond_broadcast(&e->calls_done);
     pthread_mutex_unlock(&e->lock);

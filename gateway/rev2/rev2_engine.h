@@ -36,9 +36,14 @@ void rev2_engine_after(rev2_engine *e, int64_t delay_ms, void (*fn)(void *arg, b
  * them to end. The node is embedded in the call's own struct. */
 typedef struct rev2_live_call {
     void (*cancel)(void *arg); /* asks the call to end soon (grpc_call_cancel) */
+    /* NULL, or asked every REV2_ENGINE_SWEEP_MS on the timer thread with
+     * the engine's lock held (quick; no call into the engine): true ends
+     * the call now (cancel). */
+    bool (*give_up)(void *arg);
     void *arg;
     struct rev2_live_call *prev, *next;
 } rev2_live_call;
+#define REV2_ENGINE_SWEEP_MS 250
 /* Returns false when the engine is shutting down: do not start the call. */
 bool rev2_engine_call_started(rev2_engine *e, rev2_live_call *node);
 void rev2_engine_call_finished(rev2_engine *e, rev2_live_call *node);

@@ -1,5 +1,6 @@
 /* rev2_execute: GetActionResult, and Execute followed to the end,
  * reattaching with WaitExecution when the stream breaks. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,11 +69,11 @@ typedef struct {
     bool waiting;        /* this attempt is a WaitExecution */
     rev2_exec_stream st; /* what the stream has said */
     /* The queue watch (opts.max_queued_ms): since when the action waits
-     * QUEUED (0: it does not); whether this attempt's deadline is the
-     * queue's; whether the call was ended to restart the watch. */
-    int64_t queued_since_ms;
-    bool deadline_is_queue;
-    bool rewatch;
+     * QUEUED (0: it does not; read by the engine's sweep too), and whether
+     * the sweep ended the call (exec_give_up: queued too long, or its pool
+     * was marked down). */
+    _Atomic int64_t queued_since_ms;
+    _Atomic bool queue_watch_fired;
     int64_t submitted_ms; /* the first Execute: a pool marked down later gives this action up */
     /* The silence watch (opts.max_silent_ms): when Buildbarn last said
      * anything; whether this call's deadline is the watch's; calls in a
@@ -81,10 +82,6 @@ typedef struct {
     bool deadline_is_silence;
     int silent_calls;
 } exec_op;
-
-/* While QUEUED with opts.pools, the call ends this often to ask whether
- * the pool was marked down meanwhile (then WaitExecution goes on). */
-#define QUEUE_CHECK_MS 1000
 
 #define STAGE_QUEUED BUILD__BAZEL__REMOTE__EXECUTION__V2__EXECUTION_STAGE__VALUE__QUEUED
 #define STAGE_EXECUTING BUILD__BAZEL__REMOTE__EXECUTION__V2__EXECUTION_STAGE__VALUE__EXECUTING
@@ -143,11 +140,7 @@ static bool exec_on_message(void *user, const uint8_t *data, size_t len)
         GMB_WARN("rev2", "action %s on instance \"%s\": its worker disappeared; Buildbarn queued it again",
                  rev2_digest_str(&x->action, ds), x->instance);
         REV2_STAT_ADD(x->client, requeued, 1);
-        x->queued_since_ms = rev2_now_ms();
-        if (x->opts.max_queued_ms > 0) {
-            x->rewatch = true; /* end this call; the next one has the new queue deadline */
-            return false;
-        }
+        x->queued_since_ms = rev2_now_ms(); /* the queue watch starts over */
     }
     return true;
 }
@@ -194,11 +187,7 @@ static bool watch_again(exec_op *x, rev2_error **err)
  * handled (reattached, or finished with the queue timeout). */
 static bool queue_watch_ended(exec_op *x, rev2_error **err)
 {
-    if (x->rewatch && x->st.operation_name) {
-        x->rewatch = false;
-        return watch_again(x, err);
-    }
-    if (!x->deadline_is_queue || !*err || (*err)->code != REV2_DEADLINE_EXCEEDED)
+    if (!atomic_exchange(&x->queue_watch_fired, false))
         return false;
     if (x->queued_since_ms == 0 && x->st.operation_name) /* a worker took it meanwhile */
         return watch_again(x, err);
@@ -266,45 +255,53 @@ static void exec_on_done(void *user, rev2_error *err)
         free(x->st.operation_name);
         x->st.operation_name = NULL;
     }
-    if (reattach)
-        REV2_STAT_ADD(x->client, reattaches, 1);
     if (rev2_retry_later(x->client, err, rev2_code_is_retryable(err->code) || lost, lost, &x->attempt, "Execute stream",
                          reattach ? "reattaching with WaitExecution" : "submitting again", exec_retry_timer, x))
         return;
     exec_finish(x, err);
 }
 
+/* The queue watch, asked by the engine's sweep four times a second while
+ * the call is in flight: an action QUEUED past opts.max_queued_ms, or on a
+ * pool marked down since it was submitted, will not be taken; the call
+ * ends and queue_watch_ended gives the action up. The stream itself stays
+ * open while the action waits. (Before, a queued call's deadline ended it
+ * every second to look, and it reattached: a WaitExecution and a gRPC
+ * timer per queued action per second.) */
+static bool exec_give_up(void *user)
+{
+    exec_op *x = user;
+    int64_t since = atomic_load(&x->queued_since_ms);
+    if (since == 0 || x->opts.max_queued_ms <= 0)
+        return false;
+    if (rev2_now_ms() - since < x->opts.max_queued_ms &&
+        !(x->opts.pools && rev2_pool_health_down_since(x->opts.pools, x->instance, x->submitted_ms, NULL, 0)))
+        return false;
+    atomic_store(&x->queue_watch_fired, true);
+    return true;
+}
+
 static const rev2_rpc_handlers exec_handlers = {
     .next_request = exec_next_request,
     .on_message = exec_on_message,
     .on_done = exec_on_done,
+    .give_up = exec_give_up,
 };
 
 static void exec_attempt(exec_op *x)
 {
     REV2_STAT_ADD(x->client, calls, 1);
-    /* While the action may be waiting in the queue, the call's deadline is
-     * the queue's: when it passes, queue_watch_ended decides. */
+    if (x->waiting)
+        REV2_STAT_ADD(x->client, reattaches, 1);
+    /* While the action may be waiting in the queue, the queue watch
+     * (exec_give_up) is on; the deadline stays the silence watch's. */
     int64_t timeout = rev2_client_options_of(x->client)->execute_timeout_ms;
-    x->deadline_is_queue = false;
-    if (x->opts.max_queued_ms > 0 && x->st.stage != STAGE_EXECUTING) {
-        if (x->queued_since_ms == 0)
-            x->queued_since_ms = rev2_now_ms();
-        int64_t left = x->opts.max_queued_ms - (rev2_now_ms() - x->queued_since_ms);
-        if (left < 1)
-            left = 1;
-        if (x->opts.pools && left > QUEUE_CHECK_MS)
-            left = QUEUE_CHECK_MS;
-        if (left < timeout) {
-            timeout = left;
-            x->deadline_is_queue = true;
-        }
-    }
+    if (x->opts.max_queued_ms > 0 && x->st.stage != STAGE_EXECUTING && x->queued_since_ms == 0)
+        x->queued_since_ms = rev2_now_ms();
     x->deadline_is_silence = false;
     if (x->opts.max_silent_ms > 0 && x->opts.max_silent_ms < timeout) {
         timeout = x->opts.max_silent_ms;
         x->deadline_is_silence = true;
-        x->deadline_is_queue = false;
     }
     rev2_rpc_start(rev2_client_channel(x->client),
                    x->waiting ? REV2_METHOD_EXEC "WaitExecution" : REV2_METHOD_EXEC "Execute", timeout, &exec_handlers,

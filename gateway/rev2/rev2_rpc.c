@@ -134,13 +134,23 @@ static void batch_finished(rpc *r)
     rpc_free(r);
 }
 
+/* The engine's: shutdown, or give_up said so. Before the gRPC call
+ * exists, rev2_rpc_start cancels it as soon as it does. */
 static void cancel_live(void *arg)
 {
     rpc *r = arg;
     pthread_mutex_lock(&r->lock);
     r->cancelled_live = true;
+    grpc_call *call = r->call;
     pthread_mutex_unlock(&r->lock);
-    grpc_call_cancel(r->call, NULL);
+    if (call)
+        grpc_call_cancel(call, NULL);
+}
+
+static bool give_up_live(void *arg)
+{
+    rpc *r = arg;
+    return r->h->give_up(r->user);
 }
 
 static void fail_locally(rpc *r, rev2_error *e)
@@ -289,6 +299,7 @@ void rev2_rpc_start(rev2_channel *ch, const char *method, int64_t timeout_ms, co
     r->recv_tag = (rev2_tag){on_recv_done, r};
     r->status_tag = (rev2_tag){on_status_done, r};
     r->live.cancel = cancel_live;
+    r->live.give_up = handlers->give_up ? give_up_live : NULL;
     r->live.arg = r;
 
     rev2_engine *engine = rev2_channel_engine(ch);
@@ -301,8 +312,14 @@ void rev2_rpc_start(rev2_channel *ch, const char *method, int64_t timeout_ms, co
     gpr_timespec deadline =
         timeout_ms > 0 ? gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(timeout_ms, GPR_TIMESPAN))
                        : gpr_inf_future(GPR_CLOCK_MONOTONIC);
-    r->call = grpc_channel_create_call(rev2_channel_grpc(ch), NULL, GRPC_PROPAGATE_DEFAULTS, rev2_engine_cq(engine),
-                                       r->method_slice, NULL, deadline, NULL);
+    grpc_call *call = grpc_channel_create_call(rev2_channel_grpc(ch), NULL, GRPC_PROPAGATE_DEFAULTS,
+                                               rev2_engine_cq(engine), r->method_slice, NULL, deadline, NULL);
+    pthread_mutex_lock(&r->lock);
+    r->call = call;
+    bool cancelled = r->cancelled_live; /* by the engine, before the call existed */
+    pthread_mutex_unlock(&r->lock);
+    if (cancelled)
+        grpc_call_cancel(call, NULL);
 
     /* The status batch first: it holds the call open until everything ends. */
     grpc_op status_op;

@@ -27,6 +27,13 @@ typedef struct {
     bool (*on_message)(void *user, const uint8_t *data, size_t len);
     /* Exactly once. `err` is NULL for OK; the callee owns it. */
     void (*on_done)(void *user, rev2_error *err);
+    /* NULL, or asked four times a second (REV2_ENGINE_SWEEP_MS) while the
+     * call is in flight, on the engine's timer thread with its lock held:
+     * quick, reading only what is safe from another thread, no call into
+     * the engine. true ends the call: on_done then gets CANCELLED. Lets a
+     * long call end on an outside event without a deadline that cuts it
+     * every second. */
+    bool (*give_up)(void *user);
 } rev2_rpc_handlers;
 
 /* Starts a call to `method` (e.g. "/google.bytestream.ByteStream/Read").

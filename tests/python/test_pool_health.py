@@ -134,7 +134,7 @@ def test_queue_timeout_marks_the_pool_down_and_a_probe_brings_it_back(gg, server
 
 @pytest.fixture(scope="module")
 def queue4_server(tmp_path_factory):
-    """exec.max_queued_s = 4: long enough against the 1 s queue checks."""
+    """exec.max_queued_s = 4: long enough against the quarter-second queue checks."""
     yield from gmb_serve.serving(
         tmp_path_factory.mktemp("queue4"),
         'buildbarn = { instance_name = "hardlinking"; };\nexec = { max_queued_s = 4; pool_probe_interval_s = 30; };',
@@ -160,6 +160,9 @@ def test_actions_queued_on_a_pool_give_up_when_it_is_marked_down(gg, queue4_serv
         # a timed out after its 4 s about 2 s into b's wait; b gave up at
         # its next check, well before its own 4 s.
         assert took < 3.5, (took, took_a)
+        # Their streams stayed open while they waited (the check asks the
+        # pool's state, it does not end the call): no WaitExecution.
+        assert metrics(port)["gomabarn_buildbarn_reattaches_total"] == 0
         for f in busy:
             f.result()
 
