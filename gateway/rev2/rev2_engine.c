@@ -206,6 +206,16 @@ void rev2_engine_call_finished(rev2_engine *e, rev2_live_call *node)
     pthread_mutex_unlock(&e->lock);
 }
 
+void rev2_engine_call_unwatch(rev2_engine *e, rev2_live_call *node)
+{
+    pthread_mutex_lock(&e->lock);
+    if (node->give_up) {
+        node->give_up = NULL;
+        e->calls_watched--;
+    }
+    pthread_mutex_unlock(&e->lock);
+}
+
 int rev2_engine_calls_in_flight(rev2_engine *e)
 {
     pthread_mutex_lock(&e->lock);

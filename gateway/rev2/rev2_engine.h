@@ -47,6 +47,9 @@ typedef struct rev2_live_call {
 /* Returns false when the engine is shutting down: do not start the call. */
 bool rev2_engine_call_started(rev2_engine *e, rev2_live_call *node);
 void rev2_engine_call_finished(rev2_engine *e, rev2_live_call *node);
+/* No more give_up questions for this call (before its owner may be freed:
+ * once this returns, no sweep is asking). */
+void rev2_engine_call_unwatch(rev2_engine *e, rev2_live_call *node);
 int rev2_engine_calls_in_flight(rev2_engine *e);
 bool rev2_engine_is_stopping(rev2_engine *e);
 

@@ -125,6 +125,8 @@ static void batch_finished(rpc *r)
     if (err)
         GMB_DEBUG("rev2", "%s ended: %s %s", r->method, rev2_code_name(err->code), err->message);
     rev2_engine *engine = rev2_channel_engine(r->channel);
+    if (r->live.give_up) /* on_done may free what give_up reads */
+        rev2_engine_call_unwatch(engine, &r->live);
     /* The callback runs while this call still counts as in flight: it may
      * start the next call (a retry, the Execute after a cache check), and
      * shutdown must not free the channel under it. A call started while
