@@ -715,6 +715,25 @@ int main(int argc, char **argv)
     }
     free(src);
 
+    /* For a profiler: BENCH_PROFILE_KIND=plain|toolchain runs only that
+     * kind's hits at 64 clients for BENCH_PROFILE_S seconds (10), saying
+     * on stderr when the window opens and closes, and stops there. */
+    const char *only = getenv("BENCH_PROFILE_KIND");
+    if (only) {
+        int i = strcmp(only, "toolchain") == 0;
+        double secs = getenv("BENCH_PROFILE_S") ? atof(getenv("BENCH_PROFILE_S")) : 10;
+        cell c;
+        memset(&c, 0, sizeof c);
+        fprintf(stderr, "bench_exec_kinds: profile window opens: %s hits, 64 clients, %.0f s\n", kinds[i].name, secs);
+        double cpu0 = proc_cpu_ms(serve_pid);
+        throughput(&kinds[i], 64, secs, &c);
+        double cpu = proc_cpu_ms(serve_pid) - cpu0;
+        fprintf(stderr, "bench_exec_kinds: profile window closed\n");
+        printf("%s hits at 64 clients: %ld in %.0f s, gateway CPU %.3f ms/hit\n", kinds[i].name, c.hits, secs,
+               c.hits ? cpu / (double)c.hits : 0);
+        return 0;
+    }
+
     /* 2. hit latency */
     fprintf(stderr, "bench_exec_kinds: hit latency, %d sequential Execs per kind\n", LATENCY_N);
     latency lat[2];
