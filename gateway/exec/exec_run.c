@@ -224,20 +224,28 @@ void exec_upload_and_execute(void *arg)
 }
 
 /* The answer of the action cache (on an engine thread). */
+/* Outputs up to this much are answered on the engine thread (a larger
+ * one is read and chunked on the pool: it would hold the thread up). */
+#define INLINE_ANSWER_MAX_BYTES (1 << 20)
+
 /* Whether every blob the answer reads is on disk here (or inline in the
- * result): then building it waits for nothing but the local disk, and
- * the engine thread may do it. An output directory needs its Tree; a
- * compiler's stdout or stderr not inline comes from Buildbarn. */
+ * result), and small: then building it waits for nothing but a short
+ * read of the local disk, and the engine thread may do it. An output
+ * directory needs its Tree; a compiler's stdout or stderr not inline
+ * comes from Buildbarn. */
 static bool outputs_on_disk(cas_store *s, const Rev2ActionResult *r)
 {
     if (r->n_output_directories > 0)
         return false;
+    int64_t total = 0;
     for (size_t i = 0; i < r->n_output_files; i++) {
         const Rev2OutputFile *f = r->output_files[i];
         rev2_digest d;
         if (f->contents.len > 0)
             continue;
         if (!f->digest || !rev2_digest_from_proto(f->digest, &d) || (d.size > 0 && !cas_store_contains(s, &d)))
+            return false;
+        if ((total += d.size) > INLINE_ANSWER_MAX_BYTES)
             return false;
     }
     const Rev2Digest *streams[] = {r->stdout_raw.len ? NULL : r->stdout_digest,
