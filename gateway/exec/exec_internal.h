@@ -88,6 +88,14 @@ const char **exec_command_arguments(const exec_job *j);
 /* Builds j->action and sets j->lookup_digest. 0, or -1 with *err. */
 int exec_build_action(exec_job *j, rev2_action_spec *spec, char **err);
 
+/* requests/<goma request id> leads to the action in the view (mounted
+ * only). Its Action, Command and Directories are read lazily, so it is
+ * named once someone can read them: on a cache hit, where Buildbarn has
+ * them (a hit writes nothing to disk), and on a miss after they were
+ * staged in the local store (exec_upload_and_execute). Named before the
+ * cache lookup, a listing in between failed with EIO. (exec_pipeline.c) */
+void exec_show_in_view(exec_job *j);
+
 /* ---- exec_run.c ------------------------------------------------------- */
 
 /* The action cache's answer (on an engine thread): a hit is finished, a

@@ -89,12 +89,7 @@ static bool route(exec_job *j)
     return true;
 }
 
-/* requests/<goma request id> leads to the action in the view. Its
- * Action, Command and Directories are read lazily: on a cache hit
- * Buildbarn has them (the view fetches what it shows), and a miss stages
- * them in the local store first (exec_upload_and_execute), so a hit writes
- * nothing to disk. */
-static void show_in_view(exec_job *j)
+void exec_show_in_view(exec_job *j)
 {
     exec_pipeline *p = j->p;
     char own_id[32];
@@ -173,8 +168,6 @@ static void prepare(void *arg)
     char ds[REV2_DIGEST_STR_LEN];
     snprintf(j->entry.action, sizeof j->entry.action, "%s", rev2_digest_str(&j->action.action_digest, ds));
     j->entry.n_inputs = j->inputs.n_inputs;
-    if (p->view)
-        show_in_view(j);
     exec_job_record(j, "running", NULL);
     /* The action cache first: a hit needs no upload at all (one round
      * trip to Buildbarn instead of three). STORE_ONLY skips the lookup. */

@@ -192,8 +192,10 @@ void exec_upload_and_execute(void *arg)
     }
     size_t n;
     rev2_blob *blobs = action_blobs(j, &n);
-    if (p->view)
+    if (p->view) {
         stage_in_store(j, blobs, n);
+        exec_show_in_view(j);
+    }
     cas_blob **pins = gmb_calloc(j->inputs.n_blobs + 1, sizeof *pins);
     char *why = NULL;
     if (pin_input_files(j, blobs, pins, &why) < 0) {
@@ -265,6 +267,8 @@ void exec_cache_checked(void *user, rev2_error *err, Rev2ActionResult *result)
         build__bazel__remote__execution__v2__execute_response__init(resp);
         resp->result = result;
         resp->cached_result = true;
+        if (j->p->view)
+            exec_show_in_view(j);
         if (outputs_on_disk(j->p->store, result)) {
             /* Answered here: a hand-over to the pool costs a thread
              * wake-up, a good part of a hit's CPU. */

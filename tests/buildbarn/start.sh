@@ -7,7 +7,8 @@
 # the same data root is left running.
 #
 # Data root and port offset (a second cluster beside the shared one):
-# see cluster.sh.
+# see cluster.sh. GOMABARN_BB_FIXTURE=1 (ctest's buildbarn.start) marks a
+# cluster it started, so that buildbarn.stop stops only that one.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/cluster.sh"
@@ -29,7 +30,7 @@ fi
 BIN=$("$HERE/build.sh" | tail -n 1)
 
 # Whatever is left of an earlier run (crashed or still half up) goes first.
-"$HERE/stop.sh" >/dev/null 2>&1 || true
+GOMABARN_BB_FIXTURE= "$HERE/stop.sh" >/dev/null 2>&1 || true
 
 rm -f "$BB"/logs/*.log # a fresh start, fresh logs (a restart.sh appends)
 mkdir -p "$BB"/{logs,pids} "$BB"/hardlinking/{build,cache} "$BB"/fuse/build
@@ -52,6 +53,8 @@ for ((i = 0; i < WAIT_SECONDS; i++)); do
     fi
     if pools_registered; then
         echo "buildbarn: ready after ${i}s: instance names hardlinking and fuse on $STORAGE"
+        # Started for ctest's fixture: its buildbarn.stop may stop it.
+        [ -z "${GOMABARN_BB_FIXTURE:-}" ] || touch "$BB/.started-for-ctest"
         exit 0
     fi
     if ((i % 10 == 9)); then echo "buildbarn: waiting for both worker pools to register (${i}s)"; fi
@@ -63,5 +66,5 @@ for f in "$BB"/logs/*.log; do
     echo "---- $f" >&2
     tail -n 25 "$f" >&2
 done
-"$HERE/stop.sh" >/dev/null 2>&1 || true
+GOMABARN_BB_FIXTURE= "$HERE/stop.sh" >/dev/null 2>&1 || true
 exit 1

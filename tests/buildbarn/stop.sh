@@ -8,6 +8,15 @@
 set -uo pipefail
 BB=${GOMABARN_BB_DIR:-/tmp/gomabarn-bb}
 
+# ctest's buildbarn.stop (GOMABARN_BB_FIXTURE=1) leaves a cluster alone
+# that its buildbarn.start found running: `ctest -R one_test` must not
+# stop the cluster someone started by hand (and lose its CAS).
+if [ -n "${GOMABARN_BB_FIXTURE:-}" ] && [ -d "$BB/pids" ] && [ ! -e "$BB/.started-for-ctest" ]; then
+    echo "buildbarn: left running (it was running before ctest; tests/buildbarn/stop.sh stops it)"
+    exit 0
+fi
+rm -f "$BB/.started-for-ctest"
+
 pids=()
 for f in "$BB"/pids/*.pid; do
     [ -e "$f" ] || continue
