@@ -267,14 +267,14 @@ int view_passthrough_reply_open(view_passthrough *pt, fuse_req_t req, fuse_ino_t
         id = e->backing_id;
         passthrough = id != 0;
     }
-    if (passthrough)
+    if (passthrough) {
         e->passthrough_opens++;
-    else if (e)
-        e->cached_opens++;
-    if (passthrough)
         pt->opens++;
-    else
+    } else {
+        if (e)
+            e->cached_opens++;
         pt->cached_opens++;
+    }
     pthread_mutex_unlock(&pt->lock);
 
     fi->keep_cache = 1; /* content is immutable: keep the page cache across opens */
@@ -287,11 +287,8 @@ int view_passthrough_reply_open(view_passthrough *pt, fuse_req_t req, fuse_ino_t
     }
     int rc = fuse_reply_open(req, fi);
     next_patch = PATCH_NONE;
-    if (rc != 0) { /* the open was interrupted: no release will come */
-        pthread_mutex_lock(&pt->lock);
-        drop_open_locked(pt, ino, passthrough);
-        pthread_mutex_unlock(&pt->lock);
-    }
+    if (rc != 0) /* the open was interrupted: no release will come */
+        view_passthrough_release(pt, ino, passthrough);
     return rc;
 }
 

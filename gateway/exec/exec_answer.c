@@ -169,12 +169,12 @@ void exec_finish(void *arg)
     /* The answer's bytes wait their turn under exec.max_blob_memory_bytes;
      * not on the engine thread: there the job moves to the pool. */
     uint64_t held = exec_result_memory(j->resp->result);
-    if (j->on_engine && !gmb_budget_take(p->budget, held, 0)) {
-        j->on_engine = false;
-        work_pool_run(p->pool, exec_finish, j);
-        return;
-    }
-    if (!j->on_engine && !gmb_budget_take(p->budget, held, BUDGET_WAIT_MS)) {
+    if (!gmb_budget_take(p->budget, held, j->on_engine ? 0 : BUDGET_WAIT_MS)) {
+        if (j->on_engine) {
+            j->on_engine = false;
+            work_pool_run(p->pool, exec_finish, j);
+            return;
+        }
         exec_respond_error(j, false, "short of blob memory",
                            "the gateway is short of blob memory (exec.max_blob_memory_bytes) and waited 5 minutes; try "
                            "again");

@@ -225,7 +225,6 @@ void exec_upload_and_execute(void *arg)
     execute(j);
 }
 
-/* The answer of the action cache (on an engine thread). */
 /* Outputs up to this much are answered on the engine thread (a larger
  * one is read and chunked on the pool: it would hold the thread up). */
 #define INLINE_ANSWER_MAX_BYTES (1 << 20)
@@ -258,6 +257,7 @@ static bool outputs_on_disk(cas_store *s, const Rev2ActionResult *r)
     return true;
 }
 
+/* The answer of the action cache (on an engine thread). */
 void exec_cache_checked(void *user, rev2_error *err, Rev2ActionResult *result)
 {
     exec_job *j = user;

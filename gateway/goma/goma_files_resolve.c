@@ -158,8 +158,8 @@ static int resolve_meta(goma_files *f, const char *key, const DevtoolsGoma__File
     return rc;
 }
 
-/* The key's content when the index knows it and the store still has
- * it, pinned (*held); NULL otherwise. Nothing is read or fetched. */
+/* The pin of the key's content (*content) when the index knows it and
+ * the store still has it; NULL otherwise. Nothing is read or fetched. */
 static cas_pin *resolve_indexed(goma_files *f, const char *key, rev2_digest *content)
 {
     pthread_mutex_lock(&f->lock);
@@ -181,14 +181,13 @@ int goma_files_resolve_held(goma_files *f, const char *key, rev2_digest *content
 
 int goma_files_resolve(goma_files *f, const char *key, rev2_digest *content, cas_pin **pin)
 {
-    cas_pin *held = NULL;
     if (pin)
         *pin = NULL;
     if (!rev2_hash_is_valid(key))
         return 0;
     /* Remembered, but the store may have evicted the content since: then
      * it is made again from the FileBlob (or the chunks). */
-    held = resolve_indexed(f, key, content);
+    cas_pin *held = resolve_indexed(f, key, content);
     int rc = held ? 1 : 0;
     DevtoolsGoma__FileBlob *b = rc ? NULL : load_blob(f, key);
     if (b && b->blob_type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE && b->has_content) {

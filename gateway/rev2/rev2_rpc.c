@@ -30,7 +30,7 @@ typedef struct rpc {
     int pending; /* batches started and not yet completed */
     bool status_done;
     bool stopped_by_us;  /* on_message asked to stop: cancelled on purpose */
-    bool cancelled_live; /* cancelled by the engine's shutdown */
+    bool cancelled_live; /* cancelled by the engine: shutdown, or give_up */
     bool sent_last;
     rev2_error *local_err; /* a failure of ours, reported instead of the status */
 

@@ -26,26 +26,41 @@ static cas_store *open_store(uint64_t max_bytes)
     return s;
 }
 
+/* A FileBlob's bytes as goma's client sends them (malloc'd, *n long). */
+static uint8_t *packed(const DevtoolsGoma__FileBlob *b, size_t *n)
+{
+    *n = devtools_goma__file_blob__get_packed_size(b);
+    uint8_t *bytes = malloc(*n + 1);
+    devtools_goma__file_blob__pack(b, bytes);
+    return bytes;
+}
+
 /* Packs a FileBlob and stores it; its key in key. 0 or -errno. */
 static int store_blob(goma_files *f, DevtoolsGoma__FileBlob *b, char key[65])
 {
-    size_t n = devtools_goma__file_blob__get_packed_size(b);
-    uint8_t *bytes = malloc(n + 1);
-    devtools_goma__file_blob__pack(b, bytes);
+    size_t n;
+    uint8_t *bytes = packed(b, &n);
     const char *why = NULL;
     int rc = goma_files_store(f, bytes, n, key, &why);
     free(bytes);
     return rc;
 }
 
+/* The FILE blob of `text` (which it points into). */
+static void file_blob(DevtoolsGoma__FileBlob *b, const char *text)
+{
+    devtools_goma__file_blob__init(b);
+    b->blob_type = DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE;
+    b->has_content = b->has_file_size = true;
+    b->content.data = (uint8_t *)text;
+    b->content.len = strlen(text);
+    b->file_size = (int64_t)b->content.len;
+}
+
 static int store_file(goma_files *f, const char *text, char key[65])
 {
-    DevtoolsGoma__FileBlob b = DEVTOOLS_GOMA__FILE_BLOB__INIT;
-    b.blob_type = DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE;
-    b.has_content = b.has_file_size = true;
-    b.content.data = (uint8_t *)text;
-    b.content.len = strlen(text);
-    b.file_size = (int64_t)b.content.len;
+    DevtoolsGoma__FileBlob b;
+    file_blob(&b, text);
     return store_blob(f, &b, key);
 }
 
@@ -168,12 +183,8 @@ static void corrupt_embedded_blob_is_the_clients(void)
 {
     cas_store *s = open_store(64 << 20);
     goma_files *f = goma_files_new(s);
-    DevtoolsGoma__FileBlob b = DEVTOOLS_GOMA__FILE_BLOB__INIT;
-    b.blob_type = DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE;
-    b.has_content = b.has_file_size = true;
-    b.content.data = (uint8_t *)"x";
-    b.content.len = 1;
-    b.file_size = 1;
+    DevtoolsGoma__FileBlob b;
+    file_blob(&b, "x");
     char wrong[65];
     memset(wrong, 'b', 64);
     wrong[64] = '\0';
@@ -250,12 +261,8 @@ static void embedded_copy_of_a_held_key_is_not_stored_again(void)
     CHECK_INT(exec_inputs_build(f, s, &r.req, NULL, &by_key, &err), 0);
     goma_files_stats before, after;
     goma_files_stats_get(f, &before);
-    DevtoolsGoma__FileBlob same = DEVTOOLS_GOMA__FILE_BLOB__INIT;
-    same.blob_type = DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE;
-    same.has_content = same.has_file_size = true;
-    same.content.data = (uint8_t *)"int a;\n";
-    same.content.len = 7;
-    same.file_size = 7;
+    DevtoolsGoma__FileBlob same;
+    file_blob(&same, "int a;\n");
     r.in.content = &same;
     exec_inputs embedded;
     CHECK_INT(exec_inputs_build(f, s, &r.req, NULL, &embedded, &err), 0);
@@ -266,8 +273,8 @@ static void embedded_copy_of_a_held_key_is_not_stored_again(void)
     CHECK_INT(after.stored, before.stored);
     exec_inputs_free(&embedded);
     exec_inputs_free(&by_key);
-    DevtoolsGoma__FileBlob other = same;
-    other.content.data = (uint8_t *)"int b;\n";
+    DevtoolsGoma__FileBlob other;
+    file_blob(&other, "int b;\n");
     r.in.content = &other; /* not what the held key says */
     CHECK_INT(exec_inputs_build(f, s, &r.req, NULL, &embedded, &err), -EINVAL);
     CHECK_CONTAINS(err, "does not match its hash key");
@@ -275,15 +282,13 @@ static void embedded_copy_of_a_held_key_is_not_stored_again(void)
     free(err);
     err = NULL;
     /* A key not held: the copy is checked and stored. */
-    DevtoolsGoma__FileBlob fresh = other;
-    size_t n = devtools_goma__file_blob__get_packed_size(&fresh);
-    uint8_t *bytes = malloc(n + 1);
-    devtools_goma__file_blob__pack(&fresh, bytes);
-    rev2_digest fd;
-    rev2_digest_of_bytes(bytes, n, &fd);
+    size_t n;
+    uint8_t *bytes = packed(&other, &n);
+    rev2_digest other_key;
+    rev2_digest_of_bytes(bytes, n, &other_key);
     free(bytes);
-    one_input(&r, fd.hash);
-    r.in.content = &fresh;
+    one_input(&r, other_key.hash);
+    r.in.content = &other;
     CHECK_INT(exec_inputs_build(f, s, &r.req, NULL, &embedded, &err), 0);
     CHECK_INT(embedded.n_missing, 0);
     goma_files_stats_get(f, &after);
