@@ -170,7 +170,8 @@ def test_a_stopping_gateway_shares_its_queue_first(gg, gateways, tmp_path):
     after: the files still queued go up before the gateway exits (a
     rolling restart must not cost the build's other gateways a round
     per file), and B finds every one. Uploads are fast, so a run may find
-    the queue empty at SIGTERM: it is tried again (3 times at most) until
+    the queue empty at SIGTERM: it is tried again with twice the files
+    (3 times at most: 8,000, 16,000, 32,000) until
     the gateway had files left to share when told to stop."""
     drained = False
     for attempt in range(3):
@@ -179,7 +180,7 @@ def test_a_stopping_gateway_shares_its_queue_first(gg, gateways, tmp_path):
         proc, port, log_path = gmb_serve.start(
             work, 'goma = { share_wait_ms = 0; };\nbuildbarn = { instance_name = "hardlinking"; };', wait_s=10)
         salt = b"%d" % time.time_ns()
-        contents = [b"queued %d " % i + salt for i in range(2000)]
+        contents = [b"queued %d " % i + salt for i in range(8000 << attempt)]
         blobs = [gg.FileBlob(blob_type=1, content=c, file_size=len(c)) for c in contents]
         try:
             with concurrent.futures.ThreadPoolExecutor(8) as pool:  # as a client's parallel uploads
