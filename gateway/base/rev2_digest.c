@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +22,28 @@ struct rev2_hasher {
     int64_t size;
 };
 
+/* SHA-256 fetched once: EVP_sha256() makes every init look the
+ * algorithm up again under a lock shared by all threads, which cost more
+ * than hashing a Directory message. Kept for the process's life. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *sha256(void)
+{
+    pthread_once(&sha256_once, fetch_sha256);
+    return sha256_md ? sha256_md : EVP_sha256();
+}
+
 rev2_hasher *rev2_hasher_new(void)
 {
     rev2_hasher *h = gmb_calloc(1, sizeof *h);
     h->ctx = EVP_MD_CTX_new();
-    if (!h->ctx || EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1)
+    if (!h->ctx || EVP_DigestInit_ex(h->ctx, sha256(), NULL) != 1)
         abort(); /* only out of memory gets here */
     return h;
 }
@@ -61,9 +79,12 @@ void rev2_hasher_finish(rev2_hasher *h, rev2_digest *out)
 
 void rev2_digest_of_bytes(const void *data, size_t len, rev2_digest *out)
 {
-    rev2_hasher *h = rev2_hasher_new();
-    rev2_hasher_update(h, data, len);
-    rev2_hasher_finish(h, out);
+    unsigned char raw[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (EVP_Digest(data, len, raw, &n, sha256(), NULL) != 1)
+        abort(); /* only out of memory gets here */
+    hex_encode(raw, n, out->hash);
+    out->size = (int64_t)len;
 }
 
 int rev2_digest_of_fd(int fd, rev2_digest *out)

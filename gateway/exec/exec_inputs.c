@@ -43,7 +43,8 @@ static void common_dir(char *root, const char *dir)
  * goma's blob rules (a corrupt request, refused before anything is
  * stored); another -errno with *err when the store failed (the server's
  * fault: disk full, a file larger than cache.max_bytes, I/O). */
-static int resolve(goma_files *files, const DevtoolsGoma__ExecReq__Input *in, rev2_digest *d, cas_pin **pin, char **err)
+static int resolve(goma_files *files, const DevtoolsGoma__ExecReq__Input *in, bool quick, rev2_digest *d, cas_pin **pin,
+                   char **err)
 {
     if (in->content) {
         /* protobuf-c packs fields in number order, as goma's client does,
@@ -68,6 +69,10 @@ static int resolve(goma_files *files, const DevtoolsGoma__ExecReq__Input *in, re
             free(bytes);
             return 1;
         }
+        if (quick) { /* storing it writes to disk */
+            free(bytes);
+            return -EWOULDBLOCK;
+        }
         char key[65];
         const char *why = NULL;
         int rc = goma_files_store(files, bytes, n, key, &why);
@@ -80,6 +85,8 @@ static int resolve(goma_files *files, const DevtoolsGoma__ExecReq__Input *in, re
             return rc;
         }
     }
+    if (quick) /* anything but a key held here may read the disk or ask Buildbarn */
+        return goma_files_resolve_held(files, in->hash_key, d, pin) ? 1 : -EWOULDBLOCK;
     int rc = goma_files_resolve(files, in->hash_key, d, pin);
     if (rc < 0)
         gmb_fail(err, "input \"%s\" (key %.16s...): the gateway's content store failed: %s", in->filename, in->hash_key,
@@ -96,13 +103,20 @@ typedef struct {
     bool executable;
 } staged_input;
 
+/* The index of the spec for client path `abs`, or n_toolchain_specs. */
+static size_t spec_index(const DevtoolsGoma__ExecReq *req, char **spec_abs, const char *abs)
+{
+    size_t i = 0;
+    while (i < req->n_toolchain_specs && !(spec_abs[i] && strcmp(spec_abs[i], abs) == 0))
+        i++;
+    return i;
+}
+
 /* The spec for client path `abs`, or NULL. */
 static const DevtoolsGoma__ToolchainSpec *spec_for(const DevtoolsGoma__ExecReq *req, char **spec_abs, const char *abs)
 {
-    for (size_t i = 0; i < req->n_toolchain_specs; i++)
-        if (spec_abs[i] && strcmp(spec_abs[i], abs) == 0)
-            return req->toolchain_specs[i];
-    return NULL;
+    size_t i = spec_index(req, spec_abs, abs);
+    return i < req->n_toolchain_specs ? req->toolchain_specs[i] : NULL;
 }
 
 static bool is_symlink_spec(const DevtoolsGoma__ToolchainSpec *s)
@@ -139,10 +153,10 @@ static bool is_gcc_driver(const DevtoolsGoma__ExecReq *req)
 }
 
 /* Toolchain specs: their files must be among the inputs with the content
- * the spec names; symlink specs become symlinks. After the inputs are
- * placed. 0 or -1 with *err. */
-static int stage_toolchain(const DevtoolsGoma__ExecReq *req, char **spec_abs, staged_input *st, const char *root,
-                           exec_inputs *out, char **err)
+ * the spec names (spec_input[i]: the input of spec i, or n_input); symlink
+ * specs become symlinks. After the inputs are placed. 0 or -1 with *err. */
+static int stage_toolchain(const DevtoolsGoma__ExecReq *req, char **spec_abs, const size_t *spec_input,
+                           const staged_input *st, const char *root, exec_inputs *out, char **err)
 {
     for (size_t i = 0; i < req->n_toolchain_specs; i++) {
         const DevtoolsGoma__ToolchainSpec *s = req->toolchain_specs[i];
@@ -155,9 +169,7 @@ static int stage_toolchain(const DevtoolsGoma__ExecReq *req, char **spec_abs, st
                      : gmb_fail(err, "toolchain symlink \"%s\" -> \"%s\" climbs above \"/\"", s->path, s->symlink_path);
             free(target);
         } else {
-            size_t k = 0;
-            while (k < req->n_input && !(st[k].abs && strcmp(st[k].abs, spec_abs[i]) == 0))
-                k++;
+            size_t k = spec_input[i];
             if (k == req->n_input)
                 rc = gmb_fail(err, "toolchain file \"%s\" is in toolchain_specs but not among the inputs", s->path);
             else if ((s->hash && *s->hash && strcasecmp(s->hash, st[k].digest.hash) != 0) ||
@@ -209,13 +221,16 @@ typedef struct {
     goma_files *files;
     cas_store *store;
     const DevtoolsGoma__ExecReq *req;
-    bool toolchain;   /* a toolchain_included request */
-    bool fixed_root;  /* exec.root is configured */
-    char *cwd;        /* normalized */
-    char *root;       /* the input root so far; NULL: a bad exec.root */
-    staged_input *st; /* one per req->input */
-    int server_error; /* the store's -errno, when it failed (0: none) */
-    char **spec_abs;  /* one per toolchain spec: its client path, absolute */
+    bool toolchain;     /* a toolchain_included request */
+    bool fixed_root;    /* exec.root is configured */
+    bool quick;         /* exec_inputs_build_quick: nothing that may wait */
+    bool would_wait;    /* quick, and an input needs more */
+    char *cwd;          /* normalized */
+    char *root;         /* the input root so far; NULL: a bad exec.root */
+    staged_input *st;   /* one per req->input */
+    int server_error;   /* the store's -errno, when it failed (0: none) */
+    char **spec_abs;    /* one per toolchain spec: its client path, absolute */
+    size_t *spec_input; /* one per toolchain spec: the input it names, or n_input */
     exec_inputs *out;
 } inputs_build;
 
@@ -240,7 +255,8 @@ static int resolve_input(inputs_build *b, size_t i, char **err)
     char *abs = exec_path_absolute(b->cwd, in->filename);
     if (!abs)
         return gmb_fail(err, "input \"%s\" climbs above \"/\"", in->filename);
-    const DevtoolsGoma__ToolchainSpec *spec = b->toolchain ? spec_for(b->req, b->spec_abs, abs) : NULL;
+    size_t si = b->toolchain ? spec_index(b->req, b->spec_abs, abs) : b->req->n_toolchain_specs;
+    const DevtoolsGoma__ToolchainSpec *spec = si < b->req->n_toolchain_specs ? b->req->toolchain_specs[si] : NULL;
     if (spec && is_symlink_spec(spec)) {
         free(abs); /* the link itself is staged from its spec */
         return 0;
@@ -263,7 +279,12 @@ static int resolve_input(inputs_build *b, size_t i, char **err)
     }
     staged_input *st = &b->st[i];
     cas_pin *pin = NULL;
-    int found = resolve(b->files, in, &st->digest, &pin, err);
+    int found = resolve(b->files, in, b->quick, &st->digest, &pin, err);
+    if (found == -EWOULDBLOCK) {
+        free(abs);
+        b->would_wait = true;
+        return -1;
+    }
     if (found <= 0) {
         free(abs);
         if (found == 0)
@@ -274,6 +295,8 @@ static int resolve_input(inputs_build *b, size_t i, char **err)
     }
     out->pins[out->n_pins++] = pin;
     st->abs = abs;
+    if (spec && b->spec_input[si] == b->req->n_input)
+        b->spec_input[si] = i; /* the first input of that path, as the worker sees it */
     st->toolchain = spec || system;
     st->executable = spec && spec->has_is_executable && spec->is_executable;
     if (!st->toolchain) {
@@ -339,7 +362,7 @@ static int build_tree(inputs_build *b, char **err)
             out->blobs[out->n_blobs++] = (rev2_blob){.digest = st->digest};
     }
     if (rc == 0 && b->toolchain)
-        rc = stage_toolchain(req, b->spec_abs, b->st, root, out, err);
+        rc = stage_toolchain(req, b->spec_abs, b->spec_input, b->st, root, out, err);
     /* Output parents exist before the compiler runs, and so do output
      * directories themselves (javac -d fails on a missing one). */
     for (size_t i = 0; rc == 0 && i < n_outputs(req); i++) {
@@ -379,24 +402,28 @@ static void prefetch_shared(goma_files *files, const DevtoolsGoma__ExecReq *req,
     free(keys);
 }
 
-int exec_inputs_build(goma_files *files, cas_store *store, const DevtoolsGoma__ExecReq *req, const char *exec_root,
-                      exec_inputs *out, char **err)
+static int build(goma_files *files, cas_store *store, const DevtoolsGoma__ExecReq *req, const char *exec_root,
+                 bool quick, exec_inputs *out, char **err)
 {
     memset(out, 0, sizeof *out);
     if (!req->cwd || req->cwd[0] != '/') {
         gmb_fail(err, "ExecReq.cwd must be an absolute path (got \"%s\")", req->cwd ? req->cwd : "");
         return -EINVAL;
     }
-    inputs_build b = {.files = files, .store = store, .req = req, .out = out};
+    inputs_build b = {.files = files, .store = store, .req = req, .quick = quick, .out = out};
     b.toolchain = req->has_toolchain_included && req->toolchain_included;
     if (b.toolchain && req->n_toolchain_specs == 0) {
         gmb_fail(err, "toolchain_included is set but toolchain_specs is empty (the first spec names the compiler)");
         return -EINVAL;
     }
-    prefetch_shared(files, req, b.toolchain);
+    if (!quick) /* quick: every key is held here, or it waits for the slow build */
+        prefetch_shared(files, req, b.toolchain);
     b.cwd = exec_path_normalize(req->cwd);
     b.st = gmb_calloc(req->n_input + 1, sizeof *b.st);
     b.spec_abs = gmb_calloc(req->n_toolchain_specs + 1, sizeof *b.spec_abs);
+    b.spec_input = gmb_malloc((req->n_toolchain_specs + 1) * sizeof *b.spec_input);
+    for (size_t i = 0; i < req->n_toolchain_specs; i++)
+        b.spec_input[i] = req->n_input;
     out->missing = gmb_calloc(req->n_input + 1, sizeof *out->missing);
     out->pins = gmb_calloc(req->n_input + 1, sizeof *out->pins);
     b.fixed_root = exec_root && *exec_root;
@@ -426,10 +453,25 @@ int exec_inputs_build(goma_files *files, cas_store *store, const DevtoolsGoma__E
     for (size_t i = 0; i < req->n_toolchain_specs; i++)
         free(b.spec_abs[i]);
     free(b.spec_abs);
+    free(b.spec_input);
     free(b.cwd);
     if (rc < 0)
         exec_inputs_release_pins(out); /* nothing will use them */
+    if (rc < 0 && b.would_wait)
+        return -EWOULDBLOCK; /* the first input that needs more stopped it: *err was not set */
     return rc == 0 ? 0 : b.server_error ? b.server_error : -EINVAL;
+}
+
+int exec_inputs_build(goma_files *files, cas_store *store, const DevtoolsGoma__ExecReq *req, const char *exec_root,
+                      exec_inputs *out, char **err)
+{
+    return build(files, store, req, exec_root, false, out, err);
+}
+
+int exec_inputs_build_quick(goma_files *files, cas_store *store, const DevtoolsGoma__ExecReq *req,
+                            const char *exec_root, exec_inputs *out, char **err)
+{
+    return build(files, store, req, exec_root, true, out, err);
 }
 
 void exec_inputs_release_pins(exec_inputs *in)

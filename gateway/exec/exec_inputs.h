@@ -62,6 +62,12 @@ typedef struct {
  * retryable error, never BAD_REQUEST). */
 int exec_inputs_build(goma_files *files, cas_store *store, const DevtoolsGoma__ExecReq *req, const char *exec_root,
                       exec_inputs *out, char **err);
+/* The same without waiting, for a thread that must not (the HTTP
+ * server's): every input must be held here already, embedded ones
+ * included, and nothing is asked of Buildbarn or written to disk. Else
+ * -EWOULDBLOCK with nothing held and no *err: call exec_inputs_build. */
+int exec_inputs_build_quick(goma_files *files, cas_store *store, const DevtoolsGoma__ExecReq *req,
+                            const char *exec_root, exec_inputs *out, char **err);
 /* Lets the inputs' pins go (the blobs stay until evicted). Idempotent. */
 void exec_inputs_release_pins(exec_inputs *in);
 void exec_inputs_free(exec_inputs *in);

@@ -6,14 +6,13 @@
 #include "errmsg.h"
 #include "mem.h"
 
-char *exec_path_normalize(const char *abs)
+/* Normalizes the absolute path in `buf` (malloc'd, one byte to spare)
+ * in place: the result is never longer than what it has read, but "/".
+ * NULL (buf freed) for a path that climbs above "/". */
+static char *normalize_in_place(char *buf)
 {
-    if (abs[0] != '/')
-        return NULL;
-    size_t n = strlen(abs);
-    char *out = gmb_malloc(n + 2);
     size_t len = 0;
-    const char *p = abs;
+    const char *p = buf;
     while (*p) {
         while (*p == '/')
             p++;
@@ -25,30 +24,47 @@ char *exec_path_normalize(const char *abs)
             continue;
         if (sl == 2 && seg[0] == '.' && seg[1] == '.') {
             if (len == 0) {
-                free(out);
+                free(buf);
                 return NULL;
             }
-            while (len > 0 && out[len - 1] != '/')
+            while (len > 0 && buf[len - 1] != '/')
                 len--;
             len--; /* the '/' itself */
             continue;
         }
-        out[len++] = '/';
-        memcpy(out + len, seg, sl);
+        buf[len++] = '/';
+        memmove(buf + len, seg, sl);
         len += sl;
     }
     if (len == 0)
-        out[len++] = '/';
-    out[len] = '\0';
-    return out;
+        buf[len++] = '/';
+    buf[len] = '\0';
+    return buf;
+}
+
+char *exec_path_normalize(const char *abs)
+{
+    if (abs[0] != '/')
+        return NULL;
+    size_t n = strlen(abs);
+    char *buf = gmb_malloc(n + 2);
+    memcpy(buf, abs, n + 1);
+    return normalize_in_place(buf);
 }
 
 char *exec_path_absolute(const char *cwd, const char *name)
 {
-    char *joined = name[0] == '/' ? gmb_strdup(name) : gmb_format("%s/%s", cwd, name);
-    char *norm = exec_path_normalize(joined);
-    free(joined);
-    return norm;
+    /* Joined and normalized in one buffer: every input's path comes here. */
+    size_t cl = name[0] == '/' ? 0 : strlen(cwd), nl = strlen(name);
+    char *buf = gmb_malloc(cl + nl + 3);
+    memcpy(buf, cwd, cl);
+    buf[cl] = '/';
+    memcpy(buf + cl + (cl ? 1 : 0), name, nl + 1);
+    if (buf[0] != '/') { /* a relative cwd */
+        free(buf);
+        return NULL;
+    }
+    return normalize_in_place(buf);
 }
 
 char *exec_path_parent(const char *abs)
@@ -71,7 +87,11 @@ char *exec_path_place(const char *root, const char *abs)
         size_t n = strcmp(root, "/") == 0 ? 0 : strlen(root);
         return gmb_strdup(abs[n] == '/' ? abs + n + 1 : abs + n);
     }
-    return gmb_format("%s%s", EXEC_TOOLCHAIN_DIR, abs);
+    size_t dl = sizeof EXEC_TOOLCHAIN_DIR - 1, al = strlen(abs);
+    char *out = gmb_malloc(dl + al + 1);
+    memcpy(out, EXEC_TOOLCHAIN_DIR, dl);
+    memcpy(out + dl, abs, al + 1);
+    return out;
 }
 
 /* Length of the leading components `a` and `b` share (up to a '/' or the end). */

@@ -127,6 +127,9 @@ void status_declare_families(metrics *m)
         {"gomabarn_exec_requests_total", "counter", "Exec requests by outcome (done, missing, failed, bad)."},
         {"gomabarn_exec_in_flight", "gauge", "Exec requests not answered yet."},
         {"gomabarn_exec_cache_hits_total", "counter", "Exec requests answered from Buildbarn's action cache."},
+        {"gomabarn_exec_prepared_total", "counter",
+         "Exec requests prepared up to the action-cache lookup, by thread: on=\"http\" (every input held here, "
+         "no hand-over) or on=\"pool\" (an input to fetch or store first, or a body over 1 MiB)."},
         {"gomabarn_exec_missing_input_rounds_total", "counter", "Exec answers asking the client for missing inputs."},
         {"gomabarn_exec_errors_total", "counter",
          "Exec requests answered with an error (outcome failed or bad), by reason: the status page's reasons."},

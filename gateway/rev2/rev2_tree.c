@@ -23,8 +23,20 @@ typedef struct tnode {
     size_t n_children, cap_children;
 } tnode;
 
+/* Nodes, names and child arrays come from chunks freed all at once: a
+ * request's tree is built and dropped in one go, and one malloc per
+ * node, name and array was a good part of building it. */
+typedef struct tree_chunk {
+    struct tree_chunk *next;
+    size_t used, cap;
+    max_align_t data[];
+} tree_chunk;
+
+#define TREE_CHUNK_BYTES 4096
+
 struct rev2_tree {
     tnode root;
+    tree_chunk *chunks;
     bool finished;
     rev2_blob *blobs; /* distinct Directory messages */
     uint8_t **blob_data;
@@ -40,24 +52,26 @@ bool rev2_path_split(const char *path, char ***parts_out, size_t *n_out, char **
         gmb_fail(err, "path \"%s\" is absolute; input paths must be relative to the input root", path ? path : "");
         return false;
     }
-    char **parts = NULL;
+    /* One allocation: the pointer array, then a copy of the path cut into
+     * components in place (an input tree splits every input's path). A
+     * path of L bytes has at most L / 2 + 1 components. */
+    size_t len = strlen(path), max = len / 2 + 1;
+    char **parts = gmb_malloc(max * sizeof *parts + len + 1);
+    char *copy = memcpy((char *)(parts + max), path, len + 1);
     size_t n = 0;
-    const char *p = path;
-    while (*p) {
-        const char *slash = strchr(p, '/');
-        size_t len = slash ? (size_t)(slash - p) : strlen(p);
-        if (len == 2 && p[0] == '.' && p[1] == '.') {
-            rev2_path_parts_free(parts, n);
+    for (char *p = copy; *p;) {
+        char *slash = strchr(p, '/');
+        size_t clen = slash ? (size_t)(slash - p) : strlen(p);
+        if (clen == 2 && p[0] == '.' && p[1] == '.') {
+            free(parts);
             gmb_fail(err, "path \"%s\" climbs out with \"..\"", path);
             return false;
         }
-        if (!(len == 0 || (len == 1 && p[0] == '.'))) {
-            parts = gmb_realloc(parts, (n + 1) * sizeof *parts);
-            parts[n++] = gmb_strndup(p, len);
-        }
-        p += len;
+        if (!(clen == 0 || (clen == 1 && p[0] == '.')))
+            parts[n++] = p;
+        p += clen;
         if (*p == '/')
-            p++;
+            *p++ = '\0';
     }
     *parts_out = parts;
     *n_out = n;
@@ -66,16 +80,39 @@ bool rev2_path_split(const char *path, char ***parts_out, size_t *n_out, char **
 
 void rev2_path_parts_free(char **parts, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        free(parts[i]);
+    (void)n; /* the components live in the same block */
     free(parts);
+}
+
+/* Zeroed memory that lives as long as the tree. */
+static void *tree_alloc(rev2_tree *t, size_t size)
+{
+    size = (size + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+    tree_chunk *c = t->chunks;
+    if (!c || c->cap - c->used < size) {
+        size_t cap = size > TREE_CHUNK_BYTES ? size : TREE_CHUNK_BYTES;
+        c = gmb_malloc(sizeof *c + cap);
+        c->cap = cap;
+        c->used = 0;
+        c->next = t->chunks;
+        t->chunks = c;
+    }
+    void *p = (char *)c->data + c->used;
+    c->used += size;
+    return memset(p, 0, size);
+}
+
+static char *tree_strdup(rev2_tree *t, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    return memcpy(tree_alloc(t, n), s, n);
 }
 
 rev2_tree *rev2_tree_new(void)
 {
     rev2_tree *t = gmb_calloc(1, sizeof *t);
     t->root.kind = NODE_DIR;
-    t->root.name = gmb_strdup("");
+    t->root.name = tree_strdup(t, "");
     return t;
 }
 
@@ -87,14 +124,19 @@ static tnode *find_child(tnode *dir, const char *name)
     return NULL;
 }
 
-static tnode *add_child(tnode *dir, const char *name, node_kind kind)
+static tnode *add_child(rev2_tree *t, tnode *dir, const char *name, node_kind kind)
 {
     if (dir->n_children == dir->cap_children) {
-        dir->cap_children = dir->cap_children ? dir->cap_children * 2 : 4;
-        dir->children = gmb_realloc(dir->children, dir->cap_children * sizeof *dir->children);
+        /* The old array stays in its chunk until the tree goes. */
+        size_t cap = dir->cap_children ? dir->cap_children * 2 : 4;
+        tnode **grown = tree_alloc(t, cap * sizeof *grown);
+        if (dir->n_children)
+            memcpy(grown, dir->children, dir->n_children * sizeof *grown);
+        dir->children = grown;
+        dir->cap_children = cap;
     }
-    tnode *n = gmb_calloc(1, sizeof *n);
-    n->name = gmb_strdup(name);
+    tnode *n = tree_alloc(t, sizeof *n);
+    n->name = tree_strdup(t, name);
     n->kind = kind;
     dir->children[dir->n_children++] = n;
     return n;
@@ -107,7 +149,7 @@ static tnode *walk_parents(rev2_tree *t, const char *path, char **parts, size_t 
     for (size_t i = 0; i + 1 < n; i++) {
         tnode *c = find_child(dir, parts[i]);
         if (!c) {
-            c = add_child(dir, parts[i], NODE_DIR);
+            c = add_child(t, dir, parts[i], NODE_DIR);
         } else if (c->kind != NODE_DIR) {
             gmb_fail(err, "\"%s\": \"%s\" is a %s", path, parts[i],
                      c->kind == NODE_FILE      ? "file, not a directory"
@@ -152,12 +194,12 @@ static int add_entry(rev2_tree *t, const char *path, node_kind kind, const rev2_
             rc = gmb_fail(err, "\"%s\" is given twice with different contents", path);
         goto out;
     }
-    tnode *node = add_child(dir, parts[n - 1], kind);
+    tnode *node = add_child(t, dir, parts[n - 1], kind);
     if (kind == NODE_FILE || kind == NODE_DIR_DIGEST) {
         node->digest = *d;
         node->executable = executable;
     } else if (kind == NODE_SYMLINK) {
-        node->target = gmb_strdup(target);
+        node->target = tree_strdup(t, target);
     }
 out:
     rev2_path_parts_free(parts, n);
@@ -278,13 +320,18 @@ static void finish_dir(rev2_tree *t, tnode *dir)
             ns++;
         }
     }
-    Rev2FileNode *files = gmb_calloc(nf + 1, sizeof *files);
-    Rev2FileNode **fp = gmb_calloc(nf + 1, sizeof *fp);
-    Rev2DirectoryNode *dirs = gmb_calloc(nd + 1, sizeof *dirs);
-    Rev2DirectoryNode **dp = gmb_calloc(nd + 1, sizeof *dp);
-    Rev2SymlinkNode *links = gmb_calloc(ns + 1, sizeof *links);
-    Rev2SymlinkNode **sp = gmb_calloc(ns + 1, sizeof *sp);
-    Rev2Digest *digests = gmb_calloc(nf + nd + 1, sizeof *digests);
+    /* One block for the message's parts (a request builds a few dozen
+     * Directory messages): the nodes, their pointer arrays, the digests. */
+    size_t nc = dir->n_children + 1;
+    void *block = gmb_malloc(nc * (sizeof(Rev2FileNode) + sizeof(Rev2DirectoryNode) + sizeof(Rev2SymlinkNode) +
+                                   sizeof(Rev2Digest) + 3 * sizeof(void *)));
+    Rev2FileNode *files = block;
+    Rev2DirectoryNode *dirs = (Rev2DirectoryNode *)(files + nc);
+    Rev2SymlinkNode *links = (Rev2SymlinkNode *)(dirs + nc);
+    Rev2Digest *digests = (Rev2Digest *)(links + nc);
+    Rev2FileNode **fp = (Rev2FileNode **)(digests + nc);
+    Rev2DirectoryNode **dp = (Rev2DirectoryNode **)(fp + nc);
+    Rev2SymlinkNode **sp = (Rev2SymlinkNode **)(dp + nc);
     size_t fi = 0, di = 0, si = 0, gi = 0;
     for (size_t i = 0; i < dir->n_children; i++) {
         tnode *c = dir->children[i];
@@ -325,13 +372,7 @@ static void finish_dir(rev2_tree *t, tnode *dir)
     rev2_digest_of_bytes(bytes, len, &dir->digest);
     remember_blob(t, bytes, &dir->digest);
     t->dirs++;
-    free(files);
-    free(fp);
-    free(dirs);
-    free(dp);
-    free(links);
-    free(sp);
-    free(digests);
+    free(block);
 }
 
 void rev2_tree_finish(rev2_tree *t, rev2_digest *root)
@@ -368,22 +409,15 @@ void rev2_tree_counts(const rev2_tree *t, size_t *files, size_t *symlinks, size_
     *dirs = t->dirs;
 }
 
-static void free_node(tnode *n)
-{
-    for (size_t i = 0; i < n->n_children; i++) {
-        free_node(n->children[i]);
-        free(n->children[i]);
-    }
-    free(n->children);
-    free(n->name);
-    free(n->target);
-}
-
 void rev2_tree_free(rev2_tree *t)
 {
     if (!t)
         return;
-    free_node(&t->root);
+    while (t->chunks) {
+        tree_chunk *c = t->chunks;
+        t->chunks = c->next;
+        free(c);
+    }
     for (size_t i = 0; i < t->n_blobs; i++)
         free(t->blob_data[i]);
     free(t->blob_data);

@@ -47,8 +47,8 @@ void rev2_tree_counts(const rev2_tree *t, size_t *files, size_t *symlinks, size_
 void rev2_tree_free(rev2_tree *t);
 
 /* Splits `path` into clean components; false with *err for a path
- * rev2_tree refuses. Returns the count in *n (malloc'd array of strdup'd
- * strings in *parts, free with rev2_path_parts_free). */
+ * rev2_tree refuses. Returns the count in *n and the components in
+ * *parts (one malloc'd block, free with rev2_path_parts_free). */
 bool rev2_path_split(const char *path, char ***parts, size_t *n, char **err);
 void rev2_path_parts_free(char **parts, size_t n);
 

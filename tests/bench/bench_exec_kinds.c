@@ -716,21 +716,25 @@ int main(int argc, char **argv)
     free(src);
 
     /* For a profiler: BENCH_PROFILE_KIND=plain|toolchain runs only that
-     * kind's hits at 64 clients for BENCH_PROFILE_S seconds (10), saying
-     * on stderr when the window opens and closes, and stops there. */
+     * kind's hits at BENCH_PROFILE_CLIENTS clients (64) for BENCH_PROFILE_S
+     * seconds (10), saying on stderr when the window opens and closes, and
+     * stops there. */
     const char *only = getenv("BENCH_PROFILE_KIND");
     if (only) {
         int i = strcmp(only, "toolchain") == 0;
         double secs = getenv("BENCH_PROFILE_S") ? atof(getenv("BENCH_PROFILE_S")) : 10;
+        int clients = getenv("BENCH_PROFILE_CLIENTS") ? atoi(getenv("BENCH_PROFILE_CLIENTS")) : 64;
+        clients = clients < 1 ? 1 : clients;
         cell c;
         memset(&c, 0, sizeof c);
-        fprintf(stderr, "bench_exec_kinds: profile window opens: %s hits, 64 clients, %.0f s\n", kinds[i].name, secs);
+        fprintf(stderr, "bench_exec_kinds: profile window opens: %s hits, %d clients, %.0f s\n", kinds[i].name,
+                clients, secs);
         double cpu0 = proc_cpu_ms(serve_pid);
-        throughput(&kinds[i], 64, secs, &c);
+        throughput(&kinds[i], clients, secs, &c);
         double cpu = proc_cpu_ms(serve_pid) - cpu0;
         fprintf(stderr, "bench_exec_kinds: profile window closed\n");
-        printf("%s hits at 64 clients: %ld in %.0f s, gateway CPU %.3f ms/hit\n", kinds[i].name, c.hits, secs,
-               c.hits ? cpu / (double)c.hits : 0);
+        printf("%s hits at %d clients: %ld in %.0f s, gateway CPU %.3f ms/hit\n", kinds[i].name, clients, c.hits,
+               secs, c.hits ? cpu / (double)c.hits : 0);
         return 0;
     }
 

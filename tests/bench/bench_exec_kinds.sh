@@ -4,8 +4,8 @@
 # local Buildbarn, instance hardlinking. usage: bench_exec_kinds.sh BUILD_DIR
 # To compare settings: BENCH_BUILDBARN adds settings to the buildbarn group
 # (e.g. 'threads = 1;'), BENCH_CONF adds other groups (e.g. 'exec = { ... };').
-# BENCH_PROFILE_KIND=plain|toolchain (and BENCH_PROFILE_S) runs only that kind's hits at 64
-# clients, for a profiler attached to the gateway (the window is said on stderr).
+# BENCH_PROFILE_KIND=plain|toolchain (and BENCH_PROFILE_S, BENCH_PROFILE_CLIENTS: 64) runs
+# only that kind's hits, for a profiler attached to the gateway (the window is said on stderr).
 # Exits 0 when the benchmark ran, whatever its targets say; on a failure
 # to run, prints the gateway's warnings and the end of its log.
 set -euo pipefail

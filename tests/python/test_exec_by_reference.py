@@ -8,7 +8,9 @@ a goma client sends cc1). Then:
 - a miss uploads the missing blobs once, and the next miss with the same
   toolchain neither uploads nor asks about the toolchain again (blobs known
   present);
-- two concurrent misses sharing a new 3 MiB input upload it once.
+- two concurrent misses sharing a new 3 MiB input upload it once;
+- a request whose inputs are all held is prepared on the HTTP thread, one
+  with a new embedded source on the work pool.
 """
 import concurrent.futures
 import gzip
@@ -26,6 +28,8 @@ import goma_rules
 PREFIX = "/cxx-compiler-service"
 CHUNK = 2 * 1024 * 1024
 BIG = 3 * 1024 * 1024 + 12345
+PREPARED_HTTP = 'gomabarn_exec_prepared_total{on="http"}'
+PREPARED_POOL = 'gomabarn_exec_prepared_total{on="pool"}'
 
 # Prints the data file's first bytes and the source into the output: the
 # output proves the worker ran the shipped toolchain with both files.
@@ -121,6 +125,8 @@ def test_hit_reads_and_uploads_nothing_and_known_blobs_skip_checks(gg, server):
     # The miss read the 3 MiB toolchain file once and sent it once.
     assert BIG <= delta(m1, m0, "gomabarn_exec_input_bytes_read_total") < 2 * BIG
     assert BIG <= delta(m1, m0, "gomabarn_buildbarn_bytes_up_total") < 2 * BIG
+    # Its source was new (embedded): stored first, so on the work pool.
+    assert delta(m1, m0, PREPARED_POOL) == 1 and delta(m1, m0, PREPARED_HTTP) == 0
 
     hit = run(gg, server, toolchain_req(gg, source, data_key, data, script_key))
     assert hit.cache_hit == 2  # STORAGE_CACHE
@@ -129,6 +135,8 @@ def test_hit_reads_and_uploads_nothing_and_known_blobs_skip_checks(gg, server):
     assert delta(m2, m1, "gomabarn_exec_input_files_opened_total") == 0
     assert delta(m2, m1, "gomabarn_buildbarn_bytes_up_total") == 0
     assert delta(m2, m1, "gomabarn_buildbarn_find_missing_calls_total") == 0
+    # Every input held here now: no hand-over to the work pool.
+    assert delta(m2, m1, PREPARED_HTTP) == 1 and delta(m2, m1, PREPARED_POOL) == 0
 
     # Another source with the same toolchain: only the new source and the
     # action's own blobs go up; the toolchain is known present, not asked about.
