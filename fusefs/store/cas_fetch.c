@@ -3,6 +3,7 @@
  * come whole by BatchReadBlobs (checked before anyone reads them); large
  * ones stream by ByteStream into a temporary file that readers read as it
  * grows, and are checked when the stream ends. */
+#include <pthread.h>
 #include <errno.h>
 #include <stdint.h>
 #include <fcntl.h>
@@ -205,6 +206,7 @@ static void verify_and_finish(cas_flight *f)
 void *cas_verifier_main(void *arg)
 {
     cas_store *s = arg;
+    pthread_setname_np(pthread_self(), "gmb-verify");
     enum { CHUNK = 4 << 20 };
     uint8_t *buf = gmb_malloc(CHUNK);
     pthread_mutex_lock(&s->verify_lock);

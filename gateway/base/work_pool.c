@@ -23,6 +23,7 @@ struct work_pool {
 static void *worker(void *arg)
 {
     work_pool *p = arg;
+    pthread_setname_np(pthread_self(), "gmb-work");
     pthread_mutex_lock(&p->lock);
     for (;;) {
         while (!p->head && !p->stopping)

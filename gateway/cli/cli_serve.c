@@ -56,6 +56,7 @@ static const char usage[] = "usage: gomabarn serve [--config FILE]\n"
 
 static void *run_view(void *view)
 {
+    pthread_setname_np(pthread_self(), "gmb-fuse");
     view_run(view, false);
     return NULL;
 }

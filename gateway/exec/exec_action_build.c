@@ -41,6 +41,9 @@ bool exec_decode_req(exec_job *j)
         return false;
     }
     gmb_buf_free(&flat);
+    /* The decoded request holds its own copy: the body would only double
+     * a waiting request's memory. */
+    http_request_drop_body(j->req);
     return true;
 }
 

@@ -148,6 +148,7 @@ static void run_shadow(exec_shadow *s, shadow_job *j)
 static void *shadow_thread(void *arg)
 {
     exec_shadow *s = arg;
+    pthread_setname_np(pthread_self(), "gmb-shadow");
     pthread_mutex_lock(&s->lock);
     for (;;) {
         while (!s->head && !s->stopping)

@@ -2,6 +2,7 @@
  * (goma_share_answer_*), at most goma.share_wait_ms: sent by the upload
  * worker that finishes their last file, or by the sweeper at the
  * deadline. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,6 +77,7 @@ void goma_share_file_done_locked(goma_share *s, goma_share_answer *a, goma_share
 void *goma_share_sweep_main(void *arg)
 {
     goma_share *s = arg;
+    pthread_setname_np(pthread_self(), "gmb-share-sweep");
     pthread_mutex_lock(&s->lock);
     while (!s->stop || s->waiting) {
         int64_t now = rev2_now_ms(), next = INT64_MAX;

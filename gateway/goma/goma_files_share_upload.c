@@ -2,6 +2,7 @@
  * stored files, and worker threads that upload them in batches, blobs
  * first (FindMissingBlobs, then the missing ones), then their entries in
  * the action cache. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -235,6 +236,7 @@ static void upload_batch(goma_share *s, goma_share_item *first, size_t n)
 void *goma_share_work_main(void *arg)
 {
     goma_share *s = arg;
+    pthread_setname_np(pthread_self(), "gmb-share");
     size_t n;
     goma_share_item *batch;
     while ((batch = pop_batch(s, &n)) != NULL) {

@@ -103,6 +103,11 @@ const uint8_t *http_request_body(const http_request *r, size_t *len)
     return r->body.data;
 }
 
+void http_request_drop_body(http_request *r)
+{
+    gmb_buf_free(&r->body);
+}
+
 const char *http_request_header(const http_request *r, const char *name)
 {
     for (size_t i = 0; i < r->n_headers; i++)

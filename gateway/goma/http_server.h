@@ -42,7 +42,10 @@ typedef void (*http_handler)(http_request *req, void *user);
 const char *http_request_path(const http_request *r);
 const char *http_request_method(const http_request *r);
 const uint8_t *http_request_body(const http_request *r, size_t *len); /* decoded */
-const char *http_request_user(const http_request *r);                 /* from auth */
+/* For a handler done with the body before it answers (decoded it): the
+ * memory goes back while the request waits. */
+void http_request_drop_body(http_request *r);
+const char *http_request_user(const http_request *r); /* from auth */
 const char *http_request_header(const http_request *r, const char *name);
 /* A query-string argument, decoded (?since=3600 -> "3600"); NULL if absent. */
 const char *http_request_query(const http_request *r, const char *name);

@@ -53,6 +53,7 @@ int64_t rev2_now_us(void)
 static void *completion_loop(void *arg)
 {
     rev2_engine *e = arg;
+    pthread_setname_np(pthread_self(), "gmb-grpc-cq"); /* in top -H and the benchmarks' thread lists */
     for (;;) {
         grpc_event ev = grpc_completion_queue_next(e->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
         if (ev.type == GRPC_QUEUE_SHUTDOWN)
@@ -89,6 +90,7 @@ static void wait_until_locked(rev2_engine *e, int64_t due_ms, int64_t now)
 static void *timer_loop(void *arg)
 {
     rev2_engine *e = arg;
+    pthread_setname_np(pthread_self(), "gmb-rpc-timer");
     pthread_mutex_lock(&e->lock);
     for (;;) {
         if (e->stopping && !e->timers)
