@@ -1,5 +1,6 @@
 #include "errmsg.h"
 #include "rev2_tree.h"
+#include "rev2_dir_encode.h"
 #include "mem.h"
 
 #include <dirent.h>
@@ -306,73 +307,32 @@ static void finish_dir(rev2_tree *t, tnode *dir)
 {
     if (dir->n_children > 1)
         qsort(dir->children, dir->n_children, sizeof *dir->children, by_name);
-    size_t nf = 0, nd = 0, ns = 0;
+    rev2_dir_entry *entries = tree_alloc(t, (dir->n_children + 1) * sizeof *entries);
     for (size_t i = 0; i < dir->n_children; i++) {
         tnode *c = dir->children[i];
-        if (c->kind == NODE_DIR) {
+        rev2_dir_entry *e = &entries[i];
+        e->name = c->name;
+        if (c->kind == NODE_DIR)
             finish_dir(t, c);
-            nd++;
-        } else if (c->kind == NODE_DIR_DIGEST) {
-            nd++;
+        if (c->kind == NODE_DIR || c->kind == NODE_DIR_DIGEST) {
+            e->kind = REV2_DIR_DIRECTORY;
+            e->digest = &c->digest;
         } else if (c->kind == NODE_FILE) {
-            nf++;
-        } else {
-            ns++;
-        }
-    }
-    /* One block for the message's parts (a request builds a few dozen
-     * Directory messages): the nodes, their pointer arrays, the digests. */
-    size_t nc = dir->n_children + 1;
-    void *block = gmb_malloc(nc * (sizeof(Rev2FileNode) + sizeof(Rev2DirectoryNode) + sizeof(Rev2SymlinkNode) +
-                                   sizeof(Rev2Digest) + 3 * sizeof(void *)));
-    Rev2FileNode *files = block;
-    Rev2DirectoryNode *dirs = (Rev2DirectoryNode *)(files + nc);
-    Rev2SymlinkNode *links = (Rev2SymlinkNode *)(dirs + nc);
-    Rev2Digest *digests = (Rev2Digest *)(links + nc);
-    Rev2FileNode **fp = (Rev2FileNode **)(digests + nc);
-    Rev2DirectoryNode **dp = (Rev2DirectoryNode **)(fp + nc);
-    Rev2SymlinkNode **sp = (Rev2SymlinkNode **)(dp + nc);
-    size_t fi = 0, di = 0, si = 0, gi = 0;
-    for (size_t i = 0; i < dir->n_children; i++) {
-        tnode *c = dir->children[i];
-        if (c->kind == NODE_FILE) {
-            build__bazel__remote__execution__v2__file_node__init(&files[fi]);
-            files[fi].name = c->name;
-            rev2_digest_to_proto(&c->digest, &digests[gi]);
-            files[fi].digest = &digests[gi++];
-            files[fi].is_executable = c->executable;
-            fp[fi] = &files[fi];
-            fi++;
+            e->kind = REV2_DIR_FILE;
+            e->digest = &c->digest;
+            e->executable = c->executable;
             t->files++;
-        } else if (c->kind == NODE_DIR || c->kind == NODE_DIR_DIGEST) {
-            build__bazel__remote__execution__v2__directory_node__init(&dirs[di]);
-            dirs[di].name = c->name;
-            rev2_digest_to_proto(&c->digest, &digests[gi]);
-            dirs[di].digest = &digests[gi++];
-            dp[di] = &dirs[di];
-            di++;
         } else {
-            build__bazel__remote__execution__v2__symlink_node__init(&links[si]);
-            links[si].name = c->name;
-            links[si].target = c->target;
-            sp[si] = &links[si];
-            si++;
+            e->kind = REV2_DIR_SYMLINK;
+            e->target = c->target;
             t->symlinks++;
         }
     }
-    Rev2Directory msg = BUILD__BAZEL__REMOTE__EXECUTION__V2__DIRECTORY__INIT;
-    msg.n_files = nf;
-    msg.files = fp;
-    msg.n_directories = nd;
-    msg.directories = dp;
-    msg.n_symlinks = ns;
-    msg.symlinks = sp;
     size_t len;
-    uint8_t *bytes = REV2_PACK(&msg, &len);
+    uint8_t *bytes = rev2_directory_encode(entries, dir->n_children, &len);
     rev2_digest_of_bytes(bytes, len, &dir->digest);
     remember_blob(t, bytes, &dir->digest);
     t->dirs++;
-    free(block);
 }
 
 void rev2_tree_finish(rev2_tree *t, rev2_digest *root)

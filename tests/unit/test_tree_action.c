@@ -5,6 +5,8 @@
 
 #include "check.h"
 #include "rev2_action.h"
+#include "rev2_dir_encode.h"
+#include "rev2_proto.h"
 #include "rev2_tree.h"
 
 static rev2_digest digest_of(const char *s)
@@ -163,6 +165,70 @@ static void action_follows_rev2_2_3(void)
     rev2_built_action_free(&b);
 }
 
+/* The hand-written Directory encoder against protobuf-c's packer on the
+ * same message: the edges are multi-byte lengths and varints, zero
+ * values left out, and the order of the three lists. */
+static void directory_encoding_is_protobuf_cs(void)
+{
+    char long_name[300];
+    memset(long_name, 'n', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = '\0';
+    rev2_digest small = digest_of("x"), big = digest_of("y"), empty = rev2_empty_digest;
+    big.size = 5000000000LL; /* past 32 bits */
+    rev2_dir_entry entries[] = {
+        {.kind = REV2_DIR_SYMLINK, .name = "a-link", .target = "../up/there"},
+        {.kind = REV2_DIR_FILE, .name = "b", .digest = &small, .executable = true},
+        {.kind = REV2_DIR_DIRECTORY, .name = "c-dir", .digest = &empty},
+        {.kind = REV2_DIR_FILE, .name = "d-empty", .digest = &empty},
+        {.kind = REV2_DIR_SYMLINK, .name = "e-dangling", .target = ""},
+        {.kind = REV2_DIR_FILE, .name = long_name, .digest = &big},
+        {.kind = REV2_DIR_DIRECTORY, .name = "\xc3\xa9t\xc3\xa9", .digest = &big},
+    };
+    size_t n = sizeof entries / sizeof *entries;
+    for (size_t count = 0; count <= n; count++) {
+        Rev2FileNode files[8], *fp[8];
+        Rev2DirectoryNode dirs[8], *dp[8];
+        Rev2SymlinkNode links[8], *sp[8];
+        Rev2Digest digests[8];
+        Rev2Directory msg = BUILD__BAZEL__REMOTE__EXECUTION__V2__DIRECTORY__INIT;
+        for (size_t i = 0; i < count; i++) {
+            const rev2_dir_entry *e = &entries[i];
+            if (e->kind == REV2_DIR_FILE) {
+                build__bazel__remote__execution__v2__file_node__init(&files[msg.n_files]);
+                files[msg.n_files].name = (char *)e->name;
+                rev2_digest_to_proto(e->digest, &digests[i]);
+                files[msg.n_files].digest = &digests[i];
+                files[msg.n_files].is_executable = e->executable;
+                fp[msg.n_files] = &files[msg.n_files];
+                msg.n_files++;
+            } else if (e->kind == REV2_DIR_DIRECTORY) {
+                build__bazel__remote__execution__v2__directory_node__init(&dirs[msg.n_directories]);
+                dirs[msg.n_directories].name = (char *)e->name;
+                rev2_digest_to_proto(e->digest, &digests[i]);
+                dirs[msg.n_directories].digest = &digests[i];
+                dp[msg.n_directories] = &dirs[msg.n_directories];
+                msg.n_directories++;
+            } else {
+                build__bazel__remote__execution__v2__symlink_node__init(&links[msg.n_symlinks]);
+                links[msg.n_symlinks].name = (char *)e->name;
+                links[msg.n_symlinks].target = (char *)e->target;
+                sp[msg.n_symlinks] = &links[msg.n_symlinks];
+                msg.n_symlinks++;
+            }
+        }
+        msg.files = fp;
+        msg.directories = dp;
+        msg.symlinks = sp;
+        size_t want_len, got_len;
+        uint8_t *want = REV2_PACK(&msg, &want_len);
+        uint8_t *got = rev2_directory_encode(entries, count, &got_len);
+        CHECK_INT((long long)got_len, (long long)want_len);
+        CHECK(got_len == want_len && memcmp(got, want, got_len) == 0);
+        free(want);
+        free(got);
+    }
+}
+
 static void action_refuses_bad_outputs(void)
 {
     const char *args[] = {"cc"};
@@ -188,5 +254,6 @@ int main(void)
     RUN(identical_subtrees_share_one_blob);
     RUN(action_follows_rev2_2_3);
     RUN(action_refuses_bad_outputs);
+    RUN(directory_encoding_is_protobuf_cs);
     return CHECK_REPORT();
 }
