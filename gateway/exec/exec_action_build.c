@@ -29,6 +29,9 @@ bool exec_decode_req(exec_job *j)
     const uint8_t *body = http_request_body(j->req, &len);
     gmb_buf flat;
     gmb_buf_init(&flat, GMB_BUF_UNLIMITED);
+    /* Sized once: the messages take about the bytes the groups did. */
+    if (!gmb_buf_reserve(&flat, len + len / 8 + 64, NULL))
+        gmb_out_of_memory(len);
     const char *why = NULL;
     if (goma_groups_to_messages(GOMA_MSG_EXEC_REQ, body, len, &flat, &why) < 0 ||
         !(j->exec = devtools_goma__exec_req__unpack(NULL, flat.len, flat.data))) {

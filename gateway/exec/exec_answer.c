@@ -71,6 +71,9 @@ void exec_respond(exec_job *j, DevtoolsGoma__ExecResp *resp)
     devtools_goma__exec_resp__pack(resp, flat);
     gmb_buf wire;
     gmb_buf_init(&wire, GMB_BUF_UNLIMITED);
+    /* Sized once: groups take about the bytes the messages did. */
+    if (!gmb_buf_reserve(&wire, n + n / 8 + 64, NULL))
+        gmb_out_of_memory(n);
     const char *why = NULL;
     if (goma_messages_to_groups(GOMA_MSG_EXEC_RESP, flat, n, &wire, &why) == 0) {
         http_respond(j->req, 200, "binary/x-protocol-buffer", wire.data, wire.len);

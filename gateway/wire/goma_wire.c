@@ -1,5 +1,7 @@
 #include "goma_wire.h"
 
+#include <string.h>
+
 #include <stdbool.h>
 
 enum { WIRE_VARINT = 0, WIRE_I64 = 1, WIRE_LEN = 2, WIRE_SGROUP = 3, WIRE_EGROUP = 4, WIRE_I32 = 5 };
@@ -129,26 +131,62 @@ static bool skip_value(reader *r, uint32_t field, unsigned wire, int depth)
 static bool transcode(const uint8_t *in, size_t len, const rule *rules, bool to_messages, gmb_buf *out, int depth,
                       const char **why);
 
-/* Converts one body and writes it framed for the target encoding. */
+static size_t varint_len(uint64_t v)
+{
+    size_t n = 1;
+    for (; v >= 0x80; v >>= 7)
+        n++;
+    return n;
+}
+
+static void write_varint(uint8_t *p, uint64_t v)
+{
+    for (; v >= 0x80; v >>= 7)
+        *p++ = (uint8_t)(v | 0x80);
+    *p = (uint8_t)v;
+}
+
+/* Converts one body and writes it framed for the target encoding,
+ * straight into `out` (a request has a few dozen nested messages; a
+ * buffer of its own for each cost more than the conversion). A group
+ * needs no length. A message's length is known only after its body: the
+ * body goes after room for the input's length, and moves when its own
+ * length takes another number of bytes. */
 static bool emit(uint32_t field, bool as_group, const uint8_t *body, size_t len, const rule *inside, bool to_messages,
                  gmb_buf *out, int depth, const char **why)
 {
-    gmb_buf tmp;
-    gmb_buf_init(&tmp, out->max);
-    bool ok = transcode(body, len, inside, to_messages, &tmp, depth + 1, why);
-    if (ok) {
-        if (as_group)
-            ok = put_varint(out, (uint64_t)field << 3 | WIRE_SGROUP) &&
-                 gmb_buf_append(out, tmp.data, tmp.len) == GMB_BUF_OK &&
-                 put_varint(out, (uint64_t)field << 3 | WIRE_EGROUP);
-        else
-            ok = put_varint(out, (uint64_t)field << 3 | WIRE_LEN) && put_varint(out, tmp.len) &&
-                 gmb_buf_append(out, tmp.data, tmp.len) == GMB_BUF_OK;
-        if (!ok)
+    if (as_group) {
+        if (!put_varint(out, (uint64_t)field << 3 | WIRE_SGROUP)) {
             *why = "message too large";
+            return false;
+        }
+        if (!transcode(body, len, inside, to_messages, out, depth + 1, why))
+            return false; /* it said why */
+        if (!put_varint(out, (uint64_t)field << 3 | WIRE_EGROUP)) {
+            *why = "message too large";
+            return false;
+        }
+        return true;
     }
-    gmb_buf_free(&tmp);
-    return ok;
+    size_t guess = varint_len(len);
+    if (!put_varint(out, (uint64_t)field << 3 | WIRE_LEN) || !gmb_buf_reserve(out, guess, NULL)) {
+        *why = "message too large";
+        return false;
+    }
+    size_t len_at = out->len;
+    gmb_buf_commit(out, guess);
+    if (!transcode(body, len, inside, to_messages, out, depth + 1, why))
+        return false;
+    size_t body_len = out->len - len_at - guess, need = varint_len(body_len);
+    if (need > guess && !gmb_buf_reserve(out, need - guess, NULL)) {
+        *why = "message too large";
+        return false;
+    }
+    if (need != guess)
+        memmove(out->data + len_at + need, out->data + len_at + guess, body_len);
+    write_varint(out->data + len_at, body_len);
+    out->len = len_at + need + body_len;
+    return true;
 }
 
 static bool transcode(const uint8_t *in, size_t len, const rule *rules, bool to_messages, gmb_buf *out, int depth,
@@ -185,10 +223,13 @@ static bool transcode(const uint8_t *in, size_t len, const rule *rules, bool to_
                 return false;
             continue;
         }
-        if (ru && !(ru->group && to_messages) && wire == WIRE_LEN) {
+        if (ru && wire == WIRE_LEN) {
             /* A length-delimited body to convert: into a group (outgoing),
              * or a message whose inside has groups (both ways). A group
-             * field that already arrives length-delimited is copied. */
+             * field that already arrives length-delimited is checked
+             * field by field as it is copied, like one that arrives as a
+             * group: protobuf-c would keep a field numbered 0 inside it,
+             * which no encoder can write back. */
             reader lr = {value_start, r.p, NULL};
             uint64_t n;
             read_varint(&lr, &n);
