@@ -22,6 +22,19 @@ static bool env_allowed(const exec_pipeline *p, const char *name)
     return false;
 }
 
+/* protobuf-c's allocator over the job's arena: an ExecReq is dozens of
+ * strings and messages, freed together with the job. */
+static void *arena_alloc(void *arena, size_t size)
+{
+    return gmb_arena_alloc(arena, size);
+}
+
+static void arena_free_none(void *arena, void *pointer)
+{
+    (void)arena;
+    (void)pointer; /* gmb_arena_free, in exec_job_free */
+}
+
 /* Decodes the body into j->exec; false (400 answered) if it is no ExecReq. */
 bool exec_decode_req(exec_job *j)
 {
@@ -33,8 +46,10 @@ bool exec_decode_req(exec_job *j)
     if (!gmb_buf_reserve(&flat, len + len / 8 + 64, NULL))
         gmb_out_of_memory(len);
     const char *why = NULL;
+    j->exec_arena = gmb_arena_new();
+    ProtobufCAllocator in_arena = {.alloc = arena_alloc, .free = arena_free_none, .allocator_data = j->exec_arena};
     if (goma_groups_to_messages(GOMA_MSG_EXEC_REQ, body, len, &flat, &why) < 0 ||
-        !(j->exec = devtools_goma__exec_req__unpack(NULL, flat.len, flat.data))) {
+        !(j->exec = devtools_goma__exec_req__unpack(&in_arena, flat.len, flat.data))) {
         char *msg = gmb_format("gomabarn: the Exec body is not an ExecReq (%s)\n", why ? why : "undecodable");
         snprintf(j->entry.reason, sizeof j->entry.reason, "not an ExecReq");
         exec_job_record(j, "bad", msg);

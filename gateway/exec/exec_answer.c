@@ -52,8 +52,7 @@ void exec_job_record(exec_job *j, const char *state, const char *error)
 
 void exec_job_free(exec_job *j)
 {
-    if (j->exec)
-        devtools_goma__exec_req__free_unpacked(j->exec, NULL);
+    gmb_arena_free(j->exec_arena); /* j->exec's memory */
     exec_inputs_free(&j->inputs);
     rev2_built_action_free(&j->action);
     rev2_msg_free(j->resp);

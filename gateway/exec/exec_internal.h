@@ -11,6 +11,7 @@
 #ifndef EXEC_INTERNAL_H
 #define EXEC_INTERNAL_H
 
+#include "arena.h"
 #include "exec_pipeline.h"
 
 #include "action_log.h"
@@ -64,6 +65,7 @@ typedef struct {
     int64_t t0;
     char *instance;
     DevtoolsGoma__ExecReq *exec;
+    gmb_arena *exec_arena; /* exec's memory, all of it: freed with the job */
     exec_inputs inputs;
     rev2_built_action action;
     rev2_digest lookup_digest; /* the cacheable form of the action, for the action cache */

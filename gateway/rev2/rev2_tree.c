@@ -1,3 +1,4 @@
+#include "arena.h"
 #include "errmsg.h"
 #include "rev2_tree.h"
 #include "rev2_dir_encode.h"
@@ -24,20 +25,11 @@ typedef struct tnode {
     size_t n_children, cap_children;
 } tnode;
 
-/* Nodes, names and child arrays come from chunks freed all at once: a
- * request's tree is built and dropped in one go, and one malloc per
- * node, name and array was a good part of building it. */
-typedef struct tree_chunk {
-    struct tree_chunk *next;
-    size_t used, cap;
-    max_align_t data[];
-} tree_chunk;
-
-#define TREE_CHUNK_BYTES 4096
-
 struct rev2_tree {
     tnode root;
-    tree_chunk *chunks;
+    /* Nodes, names and child arrays: a request's tree is built and
+     * dropped in one go, and one malloc each was a good part of it. */
+    gmb_arena *arena;
     bool finished;
     rev2_blob *blobs; /* distinct Directory messages */
     uint8_t **blob_data;
@@ -88,30 +80,18 @@ void rev2_path_parts_free(char **parts, size_t n)
 /* Zeroed memory that lives as long as the tree. */
 static void *tree_alloc(rev2_tree *t, size_t size)
 {
-    size = (size + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
-    tree_chunk *c = t->chunks;
-    if (!c || c->cap - c->used < size) {
-        size_t cap = size > TREE_CHUNK_BYTES ? size : TREE_CHUNK_BYTES;
-        c = gmb_malloc(sizeof *c + cap);
-        c->cap = cap;
-        c->used = 0;
-        c->next = t->chunks;
-        t->chunks = c;
-    }
-    void *p = (char *)c->data + c->used;
-    c->used += size;
-    return memset(p, 0, size);
+    return gmb_arena_calloc(t->arena, size);
 }
 
 static char *tree_strdup(rev2_tree *t, const char *s)
 {
-    size_t n = strlen(s) + 1;
-    return memcpy(tree_alloc(t, n), s, n);
+    return gmb_arena_strdup(t->arena, s);
 }
 
 rev2_tree *rev2_tree_new(void)
 {
     rev2_tree *t = gmb_calloc(1, sizeof *t);
+    t->arena = gmb_arena_new();
     t->root.kind = NODE_DIR;
     t->root.name = tree_strdup(t, "");
     return t;
@@ -373,11 +353,7 @@ void rev2_tree_free(rev2_tree *t)
 {
     if (!t)
         return;
-    while (t->chunks) {
-        tree_chunk *c = t->chunks;
-        t->chunks = c->next;
-        free(c);
-    }
+    gmb_arena_free(t->arena);
     for (size_t i = 0; i < t->n_blobs; i++)
         free(t->blob_data[i]);
     free(t->blob_data);
