@@ -69,22 +69,38 @@ direct_figs() {
 }
 # CPU seconds a process has used so far (utime + stime).
 proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$1/stat"; }
+# bb_storage's (0 when it is not found: another Buildbarn).
+BB_STORAGE_PID=$(pgrep -f 'bin/bb_storage ' | head -n 1 || true)
+bb_cpu() { if [ -n "$BB_STORAGE_PID" ]; then proc_cpu "$BB_STORAGE_PID"; else echo 0; fi; }
 
 directs=() colds=() warms=() locals=() cold_ratios=() warm_ratios=() warm_cpu_ratios=()
-direct_cpus=() reader_cpus=() daemon_cpus=()
+direct_cpus=() reader_cpus=() daemon_cpus=() bb_direct_cpus=() bb_cold_cpus=()
 for r in $(seq "$ROUNDS"); do
     start_mount "$r"
     FILE="$MNT/cas/$INSTANCE/blobs/sha256/file/$BIG"
     # Alternate which read goes first, so neither always meets a quieter
     # machine (or Buildbarn's warmer caches).
     daemon_cpu0=$(proc_cpu "$MOUNT_PID")
+    # bb_storage's CPU for each read too: on a machine with few cores the
+    # two reads compete for the same CPU with it.
     if [ $((r % 2)) -eq 1 ]; then
+        bb0=$(bb_cpu)
         read -r direct direct_cpu <<<"$(direct_figs)"
+        bb1=$(bb_cpu)
         read -r cold reader_cpu _ <<<"$(read_figs "$FILE")"
+        bb2=$(bb_cpu)
+        bb_direct=$(awk -v a="$bb0" -v b="$bb1" 'BEGIN { printf "%.2f", b - a }')
+        bb_cold=$(awk -v a="$bb1" -v b="$bb2" 'BEGIN { printf "%.2f", b - a }')
     else
+        bb0=$(bb_cpu)
         read -r cold reader_cpu _ <<<"$(read_figs "$FILE")"
+        bb1=$(bb_cpu)
         read -r direct direct_cpu <<<"$(direct_figs)"
+        bb2=$(bb_cpu)
+        bb_cold=$(awk -v a="$bb0" -v b="$bb1" 'BEGIN { printf "%.2f", b - a }')
+        bb_direct=$(awk -v a="$bb1" -v b="$bb2" 'BEGIN { printf "%.2f", b - a }')
     fi
+    bb_direct_cpus+=("$bb_direct") bb_cold_cpus+=("$bb_cold")
     # The blob enters the store once the verifier has checked it.
     STORED="$CACHE/blobs/${BIG:0:2}/$BIG"
     gmb_wait "the fetched blob in the store" "mount$r.log" 60 test -f "$STORED"
@@ -129,6 +145,16 @@ printf '  the store file read locally %8.1f   (each round: median of 3)\n' "$(me
 # daemon and reader spend beyond the direct client comes off the ratio.
 printf '  CPU seconds for the cold blob: direct client %.2f; mount daemon %.2f (fetch, hash, replies) + reader %.2f\n' \
     "$(median "${direct_cpus[@]}")" "$(median "${daemon_cpus[@]}")" "$(median "${reader_cpus[@]}")"
+bbd=$(median "${bb_direct_cpus[@]}") bbc=$(median "${bb_cold_cpus[@]}")
+printf '  bb_storage CPU seconds: %.2f serving the direct read, %.2f the cold one\n' "$bbd" "$bbc"
+# All the CPU each read cost, over the time it took: near the core count,
+# the read is CPU-bound, and its ratio is at most the ratio of the totals.
+awk -v cores="$(nproc)" -v dc="$(median "${direct_cpus[@]}")" -v bbd="$bbd" -v d="$(median "${directs[@]}")" \
+    -v mc="$(median "${daemon_cpus[@]}")" -v rc="$(median "${reader_cpus[@]}")" -v bbc="$bbc" -v c="$(median "${colds[@]}")" \
+    -v mib="$BLOB_MIB" 'BEGIN {
+    td = dc + bbd; tc = mc + rc + bbc
+    printf "  all CPU per read: direct %.2f s in %.2f s (%.1f of %d cores busy); cold %.2f s in %.2f s (%.1f busy); CPU ratio %.2f\n",
+        td, mib / d, td / (mib / d), cores, tc, mib / c, tc / (mib / c), (tc > 0) ? td / tc : 0 }'
 printf '  warm/local per CPU second of the reader: %.2f (the kernel'"'"'s cost, whatever the load)\n' \
     "$(median "${warm_cpu_ratios[@]}")"
 # Warm reads of a blob on disk are the kernel's own when the view could
