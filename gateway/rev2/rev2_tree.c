@@ -1,4 +1,5 @@
 #include "arena.h"
+#include "digest_set.h"
 #include "errmsg.h"
 #include "rev2_tree.h"
 #include "rev2_dir_encode.h"
@@ -23,13 +24,22 @@ typedef struct tnode {
     char *target; /* symlinks */
     struct tnode **children;
     size_t n_children, cap_children;
+    /* Past CHILD_INDEX_FROM children, an open-addressing index of them by
+     * name (child number + 1; 0 is empty): a toolchain request puts
+     * hundreds of headers in one directory, and a linear search for each
+     * made building the tree quadratic. Only while adding: finish sorts. */
+    uint32_t *index;
+    size_t index_cap; /* a power of two, over twice n_children */
 } tnode;
+
+#define CHILD_INDEX_FROM 16
 
 struct rev2_tree {
     tnode root;
     /* Nodes, names and child arrays: a request's tree is built and
      * dropped in one go, and one malloc each was a good part of it. */
     gmb_arena *arena;
+    digest_set blob_digests; /* of blobs, to keep each once */
     bool finished;
     rev2_blob *blobs; /* distinct Directory messages */
     uint8_t **blob_data;
@@ -97,12 +107,54 @@ rev2_tree *rev2_tree_new(void)
     return t;
 }
 
+/* FNV-1a: names are short, and this is only an index's hash. */
+static size_t name_hash(const char *name)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return (size_t)h;
+}
+
 static tnode *find_child(tnode *dir, const char *name)
 {
-    for (size_t i = 0; i < dir->n_children; i++)
-        if (strcmp(dir->children[i]->name, name) == 0)
-            return dir->children[i];
+    if (!dir->index) {
+        for (size_t i = 0; i < dir->n_children; i++)
+            if (strcmp(dir->children[i]->name, name) == 0)
+                return dir->children[i];
+        return NULL;
+    }
+    size_t mask = dir->index_cap - 1;
+    for (size_t at = name_hash(name) & mask; dir->index[at]; at = (at + 1) & mask) {
+        tnode *c = dir->children[dir->index[at] - 1];
+        if (strcmp(c->name, name) == 0)
+            return c;
+    }
     return NULL;
+}
+
+static void index_child(tnode *dir, size_t i)
+{
+    size_t mask = dir->index_cap - 1, at = name_hash(dir->children[i]->name) & mask;
+    while (dir->index[at])
+        at = (at + 1) & mask;
+    dir->index[at] = (uint32_t)(i + 1);
+}
+
+/* After a child is added: the index made, grown or given the child. */
+static void update_index(rev2_tree *t, tnode *dir)
+{
+    if (dir->n_children < CHILD_INDEX_FROM)
+        return;
+    if (dir->index && dir->n_children * 2 < dir->index_cap) {
+        index_child(dir, dir->n_children - 1);
+        return;
+    }
+    /* The old index stays in the arena until the tree goes. */
+    dir->index_cap = dir->index_cap ? dir->index_cap * 2 : 64;
+    dir->index = tree_alloc(t, dir->index_cap * sizeof *dir->index);
+    for (size_t i = 0; i < dir->n_children; i++)
+        index_child(dir, i);
 }
 
 static tnode *add_child(rev2_tree *t, tnode *dir, const char *name, node_kind kind)
@@ -120,6 +172,7 @@ static tnode *add_child(rev2_tree *t, tnode *dir, const char *name, node_kind ki
     n->name = tree_strdup(t, name);
     n->kind = kind;
     dir->children[dir->n_children++] = n;
+    update_index(t, dir);
     return n;
 }
 
@@ -266,11 +319,9 @@ static int by_name(const void *a, const void *b)
 
 static void remember_blob(rev2_tree *t, uint8_t *data, const rev2_digest *d)
 {
-    for (size_t i = 0; i < t->n_blobs; i++) {
-        if (rev2_digest_equal(&t->blobs[i].digest, d)) {
-            free(data);
-            return;
-        }
+    if (!digest_set_add(&t->blob_digests, d)) { /* an identical subtree's */
+        free(data);
+        return;
     }
     if (t->n_blobs == t->cap_blobs) {
         t->cap_blobs = t->cap_blobs ? t->cap_blobs * 2 : 8;
@@ -287,6 +338,7 @@ static void finish_dir(rev2_tree *t, tnode *dir)
 {
     if (dir->n_children > 1)
         qsort(dir->children, dir->n_children, sizeof *dir->children, by_name);
+    dir->index = NULL; /* the order it numbered is gone */
     rev2_dir_entry *entries = tree_alloc(t, (dir->n_children + 1) * sizeof *entries);
     for (size_t i = 0; i < dir->n_children; i++) {
         tnode *c = dir->children[i];
@@ -354,6 +406,7 @@ void rev2_tree_free(rev2_tree *t)
     if (!t)
         return;
     gmb_arena_free(t->arena);
+    digest_set_free(&t->blob_digests);
     for (size_t i = 0; i < t->n_blobs; i++)
         free(t->blob_data[i]);
     free(t->blob_data);

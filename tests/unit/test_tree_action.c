@@ -165,6 +165,43 @@ static void action_follows_rev2_2_3(void)
     rev2_built_action_free(&b);
 }
 
+/* Past 16 children a directory finds them through an index: lookups,
+ * duplicates and conflicts behave the same, and the order of adding does
+ * not change the tree. */
+static void large_directories_are_indexed(void)
+{
+    enum { N = 300 };
+    rev2_digest d = digest_of("x"), other = digest_of("y");
+    rev2_tree *forward = rev2_tree_new(), *scrambled = rev2_tree_new();
+    char path[64], *err = NULL;
+    for (int i = 0; i < N; i++) {
+        snprintf(path, sizeof path, "big/f%03d", i);
+        CHECK_INT(rev2_tree_add_file(forward, path, &d, false, &err), 0);
+        snprintf(path, sizeof path, "big/f%03d", (i * 7) % N); /* 7 and 300 share no factor: each once */
+        CHECK_INT(rev2_tree_add_file(scrambled, path, &d, false, &err), 0);
+    }
+    CHECK_INT(rev2_tree_add_file(forward, "big/sub/deep", &d, false, &err), 0);
+    CHECK_INT(rev2_tree_add_file(scrambled, "big/sub/deep", &d, false, &err), 0);
+    /* Found again through the index: the same entry is fine, another is not. */
+    CHECK_INT(rev2_tree_add_file(scrambled, "big/f123", &d, false, &err), 0);
+    CHECK_INT(rev2_tree_add_file(scrambled, "big/f123", &other, false, &err), -1);
+    CHECK_CONTAINS(err, "given twice");
+    free(err);
+    CHECK_INT(rev2_tree_add_file(scrambled, "big/f005/under", &d, false, &err), -1);
+    CHECK_CONTAINS(err, "not a directory");
+    free(err);
+    rev2_digest a, b;
+    rev2_tree_finish(forward, &a);
+    rev2_tree_finish(scrambled, &b);
+    CHECK(rev2_digest_equal(&a, &b));
+    size_t files, links, dirs;
+    rev2_tree_counts(scrambled, &files, &links, &dirs);
+    CHECK_INT((long long)files, N + 1);
+    CHECK_INT((long long)dirs, 3);
+    rev2_tree_free(forward);
+    rev2_tree_free(scrambled);
+}
+
 /* The hand-written Directory encoder against protobuf-c's packer on the
  * same message: the edges are multi-byte lengths and varints, zero
  * values left out, and the order of the three lists. */
@@ -255,5 +292,6 @@ int main(void)
     RUN(action_follows_rev2_2_3);
     RUN(action_refuses_bad_outputs);
     RUN(directory_encoding_is_protobuf_cs);
+    RUN(large_directories_are_indexed);
     return CHECK_REPORT();
 }
