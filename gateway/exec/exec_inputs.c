@@ -65,7 +65,8 @@ static int resolve(goma_files *files, const DevtoolsGoma__ExecReq__Input *in, bo
         /* Checked, and held here already: not stored again (a client that
          * embeds its source in every request, hit or not, would pay for
          * an unpack, four more hashes and the store's lookups each time). */
-        if (goma_files_resolve_held(files, self.hash, d, pin)) {
+        if (quick ? goma_files_indexed_content(files, self.hash, d)
+                  : goma_files_resolve_held(files, self.hash, d, pin)) {
             free(bytes);
             return 1;
         }
@@ -85,8 +86,8 @@ static int resolve(goma_files *files, const DevtoolsGoma__ExecReq__Input *in, bo
             return rc;
         }
     }
-    if (quick) /* anything but a key held here may read the disk or ask Buildbarn */
-        return goma_files_resolve_held(files, in->hash_key, d, pin) ? 1 : -EWOULDBLOCK;
+    if (quick) /* anything but a key held here may read the disk or ask Buildbarn; pinned later, all at once */
+        return goma_files_indexed_content(files, in->hash_key, d) ? 1 : -EWOULDBLOCK;
     int rc = goma_files_resolve(files, in->hash_key, d, pin);
     if (rc < 0)
         gmb_fail(err, "input \"%s\" (key %.16s...): the gateway's content store failed: %s", in->filename, in->hash_key,
@@ -293,7 +294,8 @@ static int resolve_input(inputs_build *b, size_t i, char **err)
             b->server_error = found;
         return found < 0 ? -1 : 0;
     }
-    out->pins[out->n_pins++] = pin;
+    if (pin)
+        out->pins[out->n_pins++] = pin;
     st->abs = abs;
     if (spec && b->spec_input[si] == b->req->n_input)
         b->spec_input[si] = i; /* the first input of that path, as the worker sees it */
@@ -331,6 +333,29 @@ static int place_outputs(inputs_build *b, char **err)
     return 0;
 }
 
+/* quick: every content the request names pinned in one call (one lock
+ * and one allocation, not one per input: a compile names hundreds). A
+ * content evicted since it was looked up makes it wait for the slow
+ * build, which stores it again. */
+static int pin_all_at_once(inputs_build *b)
+{
+    const DevtoolsGoma__ExecReq *req = b->req;
+    rev2_digest *contents = gmb_malloc((req->n_input + 1) * sizeof *contents);
+    size_t n = 0, missing = 0;
+    for (size_t i = 0; i < req->n_input; i++)
+        if (b->st[i].abs)
+            contents[n++] = b->st[i].digest;
+    cas_pin *pin = cas_store_pin(b->store, contents, n, 0, &missing);
+    free(contents);
+    if (missing) {
+        cas_pin_release(pin);
+        b->would_wait = true;
+        return -1;
+    }
+    b->out->pins[b->out->n_pins++] = pin;
+    return 0;
+}
+
 /* The input tree: files by digest, toolchain specs, output parents, the
  * working directory. */
 static int build_tree(inputs_build *b, char **err)
@@ -353,7 +378,8 @@ static int build_tree(inputs_build *b, char **err)
         free(placed);
         /* By reference: no byte is read here. A cache hit needs none;
          * a miss uploads from the store's file (exec_pipeline.c). */
-        if (rc == 0 && !cas_store_contains(b->store, &st->digest)) { /* pinned: only a full disk breaks a pin */
+        if (rc == 0 && !b->quick && !cas_store_contains(b->store, &st->digest)) {
+            /* Pinned: only a full disk breaks a pin (quick: all pinned just now, pin_all_at_once). */
             rc = gmb_fail(err, "input \"%s\" vanished from the gateway's content store (the cache.dir disk is full?)",
                           req->input[i]->filename);
             b->server_error = -EIO;
@@ -444,6 +470,8 @@ static int build(goma_files *files, cas_store *store, const DevtoolsGoma__ExecRe
     if (rc == 0 && out->n_missing == 0 && strcmp(b.root, "/") == 0 && out->n_inputs > 0)
         rc = gmb_fail(err, "the inputs span the whole file system (their common directory is \"/\"); "
                            "an input root cannot cover the worker's system directories");
+    if (rc == 0 && out->n_missing == 0 && quick)
+        rc = pin_all_at_once(&b);
     if (rc == 0 && out->n_missing == 0)
         rc = build_tree(&b, err);
     out->root_path = b.root ? b.root : gmb_strdup("/");

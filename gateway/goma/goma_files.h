@@ -87,6 +87,10 @@ int goma_files_resolve(goma_files *f, const char *key, rev2_digest *content, cas
  * is indexed and its content still stored, else 0 (nothing is read,
  * assembled or looked up in Buildbarn). */
 int goma_files_resolve_held(goma_files *f, const char *key, rev2_digest *content, cas_pin **pin);
+/* Only the index: true with the content's digest when the key is known
+ * with its content, pinning nothing (the caller pins all of a request's
+ * contents at once, and finds then whether one has left the store). */
+bool goma_files_indexed_content(goma_files *f, const char *key, rev2_digest *content);
 
 /* Shares stored files with the other gateways on the same Buildbarn and
  * finds theirs (goma_files_share.h); once, before serving. */

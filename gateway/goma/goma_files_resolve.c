@@ -162,6 +162,13 @@ static int resolve_meta(goma_files *f, const char *key, const DevtoolsGoma__File
  * the store still has it; NULL otherwise. Nothing is read or fetched. */
 static cas_pin *resolve_indexed(goma_files *f, const char *key, rev2_digest *content)
 {
+    return goma_files_indexed_content(f, key, content) ? pin_content(f, content) : NULL;
+}
+
+bool goma_files_indexed_content(goma_files *f, const char *key, rev2_digest *content)
+{
+    if (!rev2_hash_is_valid(key))
+        return false;
     pthread_mutex_lock(&f->lock);
     goma_file_entry *e = goma_files_find_locked(f, key);
     bool known = e && e->has_content &&
@@ -170,7 +177,7 @@ static cas_pin *resolve_indexed(goma_files *f, const char *key, rev2_digest *con
     if (known)
         *content = e->content;
     pthread_mutex_unlock(&f->lock);
-    return known ? pin_content(f, content) : NULL;
+    return known;
 }
 
 int goma_files_resolve_held(goma_files *f, const char *key, rev2_digest *content, cas_pin **pin)

@@ -13,6 +13,7 @@
 #include "errmsg.h"
 #include "exec_inputs.h"
 #include "goma_wire.h"
+#include "mem.h"
 
 static char dir[] = "/tmp/gmb-inputs-XXXXXX";
 
@@ -125,6 +126,66 @@ static void inputs_pinned_then_released(void)
     CHECK_INT(in.n_missing, 1);
     exec_inputs_free(&in);
     CHECK_INT(timed_pins(s), 0);
+    goma_files_free(f);
+    cas_store_close(s);
+}
+
+/* exec_inputs_build_quick (the HTTP thread's): what is held is taken
+ * with one pin for the whole request; anything else says -EWOULDBLOCK
+ * with nothing held and no message, for the slow build to do. */
+static void quick_build_takes_only_what_is_held(void)
+{
+    cas_store_options o = {.dir = dir, .max_bytes = 1 << 20, .fetch_timeout_ms = 1000, .pin_timeout_ms = 1};
+    char *err = NULL;
+    cas_store *s = cas_store_open(&o, NULL, &err);
+    CHECK(s != NULL);
+    goma_files *f = goma_files_new(s);
+    char key[65];
+    CHECK_INT(store_file(f, "int q(void) { return 1; }\n", key), 0);
+    one_input_req r;
+    one_input(&r, key);
+    exec_inputs quick, slow;
+    CHECK_INT(exec_inputs_build_quick(f, s, &r.req, NULL, &quick, &err), 0);
+    CHECK_INT(quick.n_pins, 1);
+    CHECK_INT(timed_pins(s), 1);
+    CHECK_INT(exec_inputs_build(f, s, &r.req, NULL, &slow, &err), 0);
+    CHECK(rev2_digest_equal(&quick.root, &slow.root));
+    exec_inputs_free(&quick);
+    exec_inputs_free(&slow);
+    CHECK_INT(timed_pins(s), 0);
+
+    /* A key nobody stored: the slow build answers it missing. */
+    char unknown[65];
+    memset(unknown, 'b', 64);
+    unknown[64] = '\0';
+    one_input(&r, unknown);
+    CHECK_INT(exec_inputs_build_quick(f, s, &r.req, NULL, &quick, &err), -EWOULDBLOCK);
+    CHECK(err == NULL);
+    CHECK_INT(timed_pins(s), 0);
+
+    /* Known, but its content evicted since (200 KiB files through a 1 MiB
+     * store, pins of 1 ms): the index still names it, the pin finds it gone. */
+    one_input(&r, key);
+    usleep(5000);
+    for (int i = 0; i < 12; i++) {
+        char *text = gmb_malloc(200 << 10), filler[65];
+        memset(text, 'a' + i, (200 << 10) - 1);
+        text[(200 << 10) - 1] = '\0';
+        CHECK_INT(store_file(f, text, filler), 0);
+        free(text);
+        usleep(2000);
+    }
+    rev2_digest content;
+    CHECK(goma_files_indexed_content(f, key, &content));
+    CHECK(!cas_store_contains(s, &content));
+    CHECK_INT(exec_inputs_build_quick(f, s, &r.req, NULL, &quick, &err), -EWOULDBLOCK);
+    CHECK(err == NULL);
+    CHECK_INT(timed_pins(s), 0);
+    /* The slow build makes it again from its FileBlob, or asks for it. */
+    CHECK_INT(exec_inputs_build(f, s, &r.req, NULL, &slow, &err), 0);
+    CHECK(slow.n_missing == 1 || cas_store_contains(s, &content));
+    exec_inputs_free(&slow);
+    free(err);
     goma_files_free(f);
     cas_store_close(s);
 }
@@ -304,6 +365,7 @@ int main(void)
     if (!mkdtemp(dir))
         return 2;
     RUN(inputs_pinned_then_released);
+    RUN(quick_build_takes_only_what_is_held);
     RUN(store_failure_is_the_servers);
     RUN(corrupt_embedded_blob_is_the_clients);
     RUN(embedded_copy_of_a_held_key_is_not_stored_again);
