@@ -485,8 +485,10 @@ static int build(goma_files *files, cas_store *store, const DevtoolsGoma__ExecRe
     free(b.cwd);
     if (rc < 0)
         exec_inputs_release_pins(out); /* nothing will use them */
-    if (rc < 0 && b.would_wait)
-        return -EWOULDBLOCK; /* the first input that needs more stopped it: *err was not set */
+    if (rc < 0 && b.would_wait) {
+        exec_inputs_free(out); /* nothing to keep: the slow build starts over */
+        return -EWOULDBLOCK;   /* the first input that needs more stopped it: *err was not set */
+    }
     return rc == 0 ? 0 : b.server_error ? b.server_error : -EINVAL;
 }
 

@@ -65,7 +65,8 @@ int exec_inputs_build(goma_files *files, cas_store *store, const DevtoolsGoma__E
 /* The same without waiting, for a thread that must not (the HTTP
  * server's): every input must be held here already, embedded ones
  * included, and nothing is asked of Buildbarn or written to disk. Else
- * -EWOULDBLOCK with nothing held and no *err: call exec_inputs_build. */
+ * -EWOULDBLOCK with nothing held, *out empty and no *err: call
+ * exec_inputs_build. */
 int exec_inputs_build_quick(goma_files *files, cas_store *store, const DevtoolsGoma__ExecReq *req,
                             const char *exec_root, exec_inputs *out, char **err);
 /* Lets the inputs' pins go (the blobs stay until evicted). Idempotent. */

@@ -131,10 +131,8 @@ static bool build_and_look_up(exec_job *j, bool quick)
     char *err = NULL;
     int built = quick ? exec_inputs_build_quick(p->files, p->store, x, p->exec_root, &j->inputs, &err)
                       : exec_inputs_build(p->files, p->store, x, p->exec_root, &j->inputs, &err);
-    if (built == -EWOULDBLOCK && quick) {
-        exec_inputs_free(&j->inputs);
-        return false;
-    }
+    if (built == -EWOULDBLOCK && quick)
+        return false; /* j->inputs left empty */
     if (built < 0) {
         /* Only the client's own fault is BAD_REQUEST (goma clients stop
          * on it); a store failure is the server's, and retryable. */
