@@ -727,14 +727,14 @@ int main(int argc, char **argv)
         clients = clients < 1 ? 1 : clients;
         cell c;
         memset(&c, 0, sizeof c);
-        fprintf(stderr, "bench_exec_kinds: profile window opens: %s hits, %d clients, %.0f s\n", kinds[i].name,
-                clients, secs);
+        fprintf(stderr, "bench_exec_kinds: profile window opens: %s hits, %d clients, %.0f s\n", kinds[i].name, clients,
+                secs);
         double cpu0 = proc_cpu_ms(serve_pid);
         throughput(&kinds[i], clients, secs, &c);
         double cpu = proc_cpu_ms(serve_pid) - cpu0;
         fprintf(stderr, "bench_exec_kinds: profile window closed\n");
-        printf("%s hits at %d clients: %ld in %.0f s, gateway CPU %.3f ms/hit\n", kinds[i].name, clients, c.hits,
-               secs, c.hits ? cpu / (double)c.hits : 0);
+        printf("%s hits at %d clients: %ld in %.0f s, gateway CPU %.3f ms/hit\n", kinds[i].name, clients, c.hits, secs,
+               c.hits ? cpu / (double)c.hits : 0);
         return 0;
     }
 
