@@ -10,8 +10,10 @@
  * with StoreFile first so that its Execs carry hash keys only.
  *   1. each kind once (a miss Buildbarn runs), then once more (a hit);
  *   2. hit latency, 1 client: through gomabarn vs a direct GetActionResult;
- *   3. hit throughput at 1, 8 and 64 clients; gateway CPU per hit
- *      (/proc/PID/stat) and the benchmark's own CPU (getrusage);
+ *   3. hit throughput at 1, 8 and 64 clients, the kinds alternating in
+ *      8 slices of 0.5 s (the ratio target: the median of the 8
+ *      toolchain/plain slice pairs); gateway CPU per hit (/proc/PID/stat)
+ *      and the benchmark's own CPU (getrusage);
  *   4. 1,000 toolchain_included Execs in flight, half new sources (misses),
  *      half repeats (hits): gateway threads and peak RSS;
  *   5. cold misses (plain): gomabarn vs upload + Execute done directly.
@@ -36,7 +38,7 @@
 
 #define TIMEOUT_MS (600 * 1000) /* every wait on the gateway */
 #define LATENCY_N 500
-#define THROUGHPUT_S 3.0
+#define THROUGHPUT_S 4.0
 #define INFLIGHT 1000
 #define COLD_N 20
 #define CWD "/tmp/gomabarn-bench"
@@ -390,6 +392,8 @@ typedef struct {
     uint64_t connects;
     double *lat; /* every hit's ms */
     size_t n_lat;
+    double slice_rps[16]; /* each slice's own rate */
+    int n_slices;
 } cell;
 
 /* `clients` threads, one keep-alive connection each, hammer k for
@@ -413,13 +417,17 @@ static void throughput(const kind *k, int clients, double seconds, cell *acc)
     int64_t t0 = rev2_now_us();
     end_us = t0 + (int64_t)(seconds * 1e6);
     pthread_barrier_wait(&go);
+    long hits0 = acc->hits;
     for (int i = 0; i < clients; i++) {
         pthread_join(t[i], NULL);
         acc->hits += w[i].hits;
         acc->failures += w[i].failures;
         acc->connects += w[i].connects;
     }
-    acc->seconds += (double)(rev2_now_us() - t0) / 1e6;
+    double slice_s = (double)(rev2_now_us() - t0) / 1e6;
+    acc->seconds += slice_s;
+    if (acc->n_slices < (int)(sizeof acc->slice_rps / sizeof *acc->slice_rps) && slice_s > 0)
+        acc->slice_rps[acc->n_slices++] = (double)(acc->hits - hits0) / slice_s;
     acc->gw_cpu_ms += proc_cpu_ms(serve_pid) - gw0;
     acc->own_cpu_ms += own_cpu_ms() - own0;
     for (int i = 0; i < clients; i++) {
@@ -752,7 +760,7 @@ int main(int argc, char **argv)
     wait_for_shadows();
 
     /* 3. hit throughput, the kinds alternating in slices (the machine is shared and noisy) */
-    enum { LEVELS = 3, SLICES = 6 };
+    enum { LEVELS = 3, SLICES = 8 };
     const int levels[LEVELS] = {1, 8, 64};
     cell lv[2][LEVELS];
     memset(lv, 0, sizeof lv);
@@ -776,11 +784,23 @@ int main(int argc, char **argv)
 
     /* targets */
     char name[128], value[128], goal[64];
+    /* The ratio of each slice to the plain slice just before it, and their
+     * median: a burst of load from elsewhere on a shared machine then
+     * spoils one pair, not the cell (the whole cells' ratio is printed
+     * with the table). */
+    double slice_ratio[LEVELS], slice_min[LEVELS], slice_max[LEVELS];
     for (int l = 0; l < LEVELS; l++) {
-        double ratio = cell_rps(&lv[0][l]) > 0 ? cell_rps(&lv[1][l]) / cell_rps(&lv[0][l]) : 0;
+        double r[16];
+        int n = 0;
+        for (int s = 0; s < lv[0][l].n_slices && s < lv[1][l].n_slices; s++)
+            if (lv[0][l].slice_rps[s] > 0)
+                r[n++] = lv[1][l].slice_rps[s] / lv[0][l].slice_rps[s];
+        slice_ratio[l] = bench_pct(r, (size_t)n, 0.5); /* sorts r */
+        slice_min[l] = n ? r[0] : 0;
+        slice_max[l] = n ? r[n - 1] : 0;
         snprintf(name, sizeof name, "toolchain/plain hit throughput ratio at %d client%s", levels[l],
                  levels[l] == 1 ? "" : "s");
-        target_num(name, ratio, "", ">= 0.9", ratio >= 0.9);
+        target_num(name, slice_ratio[l], "", ">= 0.9", slice_ratio[l] >= 0.9);
     }
     for (int i = 0; i < 2; i++) {
         double a50 = lat[i].via50 - lat[i].direct50, a99 = lat[i].via99 - lat[i].direct99;
@@ -851,6 +871,11 @@ int main(int argc, char **argv)
                    r->hits ? r->own_cpu_ms / (double)r->hits : 0, r->failures, (unsigned long long)r->connects);
             free(r->lat);
         }
+    for (int l = 0; l < LEVELS; l++)
+        printf("  toolchain/plain at %2d clients: whole cells %.3f; the %d slice pairs: median %.3f (the target), "
+               "range %.3f-%.3f\n",
+               levels[l], cell_rps(&lv[0][l]) > 0 ? cell_rps(&lv[1][l]) / cell_rps(&lv[0][l]) : 0, SLICES,
+               slice_ratio[l], slice_min[l], slice_max[l]);
     printf("  (gateway CPU: /proc/%d/stat utime+stime, %ld ticks/s; idle it used %.1f ms/s, included above. bench "
            "CPU: getrusage, all its threads)\n",
            serve_pid, sysconf(_SC_CLK_TCK), idle_cpu);
