@@ -171,6 +171,11 @@ static int stage_toolchain(const DevtoolsGoma__ExecReq *req, char **spec_abs, co
             free(target);
         } else {
             size_t k = spec_input[i];
+            /* Not indexed: a spec named twice (resolve_input marks the
+             * first), or an input missing indeed. */
+            for (size_t j = 0; k == req->n_input && j < req->n_input; j++)
+                if (st[j].abs && strcmp(st[j].abs, spec_abs[i]) == 0)
+                    k = j;
             if (k == req->n_input)
                 rc = gmb_fail(err, "toolchain file \"%s\" is in toolchain_specs but not among the inputs", s->path);
             else if ((s->hash && *s->hash && strcasecmp(s->hash, st[k].digest.hash) != 0) ||

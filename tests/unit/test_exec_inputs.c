@@ -264,6 +264,45 @@ static void corrupt_embedded_blob_is_the_clients(void)
     cas_store_close(s);
 }
 
+/* A spec's input is found through the index resolve_input keeps; a spec
+ * named twice still finds it, and one naming no input is refused. */
+static void toolchain_specs_find_their_inputs(void)
+{
+    cas_store *s = open_store(64 << 20);
+    goma_files *f = goma_files_new(s);
+    char key[65];
+    CHECK_INT(store_file(f, "#!/bin/sh\necho cc\n", key), 0);
+    one_input_req r;
+    one_input(&r, key);
+    r.in.filename = "/opt/tc/cc";
+    DevtoolsGoma__ToolchainSpec a = DEVTOOLS_GOMA__TOOLCHAIN_SPEC__INIT, b = DEVTOOLS_GOMA__TOOLCHAIN_SPEC__INIT;
+    DevtoolsGoma__ToolchainSpec *specs[2] = {&a, &b};
+    a.path = b.path = "/opt/tc/cc";
+    r.req.has_toolchain_included = r.req.toolchain_included = true;
+    r.req.n_toolchain_specs = 2;
+    r.req.toolchain_specs = specs;
+    for (int quick = 0; quick < 2; quick++) {
+        exec_inputs in;
+        char *err = NULL;
+        CHECK_INT(quick ? exec_inputs_build_quick(f, s, &r.req, NULL, &in, &err)
+                        : exec_inputs_build(f, s, &r.req, NULL, &in, &err),
+                  0);
+        CHECK_INT(in.n_toolchain, 2);
+        CHECK_STR(in.argv0, ".gomabarn-toolchain/opt/tc/cc");
+        exec_inputs_free(&in);
+        free(err);
+    }
+    b.path = "/opt/tc/missing";
+    exec_inputs in;
+    char *err = NULL;
+    CHECK_INT(exec_inputs_build(f, s, &r.req, NULL, &in, &err), -EINVAL);
+    CHECK_CONTAINS(err, "toolchain file \"/opt/tc/missing\" is in toolchain_specs but not among the inputs");
+    exec_inputs_free(&in);
+    free(err);
+    goma_files_free(f);
+    cas_store_close(s);
+}
+
 static void toolchain_file_larger_than_the_store_refused_at_once(void)
 {
     /* A toolchain_included request naming a 6 MiB compiler for a 4 MiB
@@ -370,6 +409,7 @@ int main(void)
     RUN(corrupt_embedded_blob_is_the_clients);
     RUN(embedded_copy_of_a_held_key_is_not_stored_again);
     RUN(toolchain_file_larger_than_the_store_refused_at_once);
+    RUN(toolchain_specs_find_their_inputs);
     char *rm = gmb_format("rm -rf %s", dir);
     if (system(rm) != 0)
         fprintf(stderr, "could not remove %s\n", dir);
