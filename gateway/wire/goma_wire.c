@@ -1,8 +1,7 @@
 #include "goma_wire.h"
 
-#include <string.h>
-
 #include <stdbool.h>
+#include <string.h>
 
 enum { WIRE_VARINT = 0, WIRE_I64 = 1, WIRE_LEN = 2, WIRE_SGROUP = 3, WIRE_EGROUP = 4, WIRE_I32 = 5 };
 #define MAX_DEPTH 32
