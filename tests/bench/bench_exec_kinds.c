@@ -16,7 +16,8 @@
  *      and the benchmark's own CPU (getrusage);
  *   4. 1,000 toolchain_included Execs in flight, half new sources (misses),
  *      half repeats (hits): gateway threads and peak RSS;
- *   5. cold misses (plain): gomabarn vs upload + Execute done directly.
+ *   5. cold misses (plain): gomabarn vs upload + Execute done directly
+ *      (BENCH_COLD_N each way, 20 by default).
  * Prints the targets first, then the figures. Exit 0 even when a target
  * fails; 1 when the benchmark cannot run (why on stderr). */
 #include <dirent.h>
@@ -40,7 +41,13 @@
 #define LATENCY_N 500
 #define THROUGHPUT_S 4.0
 #define INFLIGHT 1000
-#define COLD_N 20
+/* Cold misses each way: BENCH_COLD_N, else 20 (at most 1,000). */
+static int cold_n(void)
+{
+    int n = getenv("BENCH_COLD_N") ? atoi(getenv("BENCH_COLD_N")) : 20;
+    return n < 1 ? 1 : n > 1000 ? 1000 : n;
+}
+#define COLD_N cold_n()
 #define CWD "/tmp/gomabarn-bench"
 
 static int port, serve_pid;
@@ -625,7 +632,7 @@ typedef struct {
 static cold_result cold_misses(bench_http *c, rev2_client *rc)
 {
     cold_result res = {0};
-    double via[COLD_N], direct[COLD_N];
+    double via[1000], direct[1000];
     for (int i = 0; i < COLD_N; i++) { /* alternating, so drift hits both alike */
         char *src = source_text("cold-via", i);
         size_t len, gz_len;

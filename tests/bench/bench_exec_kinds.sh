@@ -6,6 +6,7 @@
 # (e.g. 'threads = 1;'), BENCH_CONF adds other groups (e.g. 'exec = { ... };').
 # BENCH_PROFILE_KIND=plain|toolchain (and BENCH_PROFILE_S, BENCH_PROFILE_CLIENTS: 64) runs
 # only that kind's hits, for a profiler attached to the gateway (the window is said on stderr).
+# BENCH_COLD_N: cold misses each way in phase 5 (20; more to tell a change of a ms from noise).
 # Exits 0 when the benchmark ran, whatever its targets say; on a failure
 # to run, prints the gateway's warnings and the end of its log.
 set -euo pipefail
