@@ -87,23 +87,12 @@ void rev2_path_parts_free(char **parts, size_t n)
     free(parts);
 }
 
-/* Zeroed memory that lives as long as the tree. */
-static void *tree_alloc(rev2_tree *t, size_t size)
-{
-    return gmb_arena_calloc(t->arena, size);
-}
-
-static char *tree_strdup(rev2_tree *t, const char *s)
-{
-    return gmb_arena_strdup(t->arena, s);
-}
-
 rev2_tree *rev2_tree_new(void)
 {
     rev2_tree *t = gmb_calloc(1, sizeof *t);
     t->arena = gmb_arena_new();
     t->root.kind = NODE_DIR;
-    t->root.name = tree_strdup(t, "");
+    t->root.name = gmb_arena_strdup(t->arena, "");
     return t;
 }
 
@@ -152,7 +141,7 @@ static void update_index(rev2_tree *t, tnode *dir)
     }
     /* The old index stays in the arena until the tree goes. */
     dir->index_cap = dir->index_cap ? dir->index_cap * 2 : 64;
-    dir->index = tree_alloc(t, dir->index_cap * sizeof *dir->index);
+    dir->index = gmb_arena_calloc(t->arena, dir->index_cap * sizeof *dir->index);
     for (size_t i = 0; i < dir->n_children; i++)
         index_child(dir, i);
 }
@@ -162,14 +151,14 @@ static tnode *add_child(rev2_tree *t, tnode *dir, const char *name, node_kind ki
     if (dir->n_children == dir->cap_children) {
         /* The old array stays in its chunk until the tree goes. */
         size_t cap = dir->cap_children ? dir->cap_children * 2 : 4;
-        tnode **grown = tree_alloc(t, cap * sizeof *grown);
+        tnode **grown = gmb_arena_calloc(t->arena, cap * sizeof *grown);
         if (dir->n_children)
             memcpy(grown, dir->children, dir->n_children * sizeof *grown);
         dir->children = grown;
         dir->cap_children = cap;
     }
-    tnode *n = tree_alloc(t, sizeof *n);
-    n->name = tree_strdup(t, name);
+    tnode *n = gmb_arena_calloc(t->arena, sizeof *n);
+    n->name = gmb_arena_strdup(t->arena, name);
     n->kind = kind;
     dir->children[dir->n_children++] = n;
     update_index(t, dir);
@@ -233,7 +222,7 @@ static int add_entry(rev2_tree *t, const char *path, node_kind kind, const rev2_
         node->digest = *d;
         node->executable = executable;
     } else if (kind == NODE_SYMLINK) {
-        node->target = tree_strdup(t, target);
+        node->target = gmb_arena_strdup(t->arena, target);
     }
 out:
     rev2_path_parts_free(parts, n);
@@ -339,7 +328,7 @@ static void finish_dir(rev2_tree *t, tnode *dir)
     if (dir->n_children > 1)
         qsort(dir->children, dir->n_children, sizeof *dir->children, by_name);
     dir->index = NULL; /* the order it numbered is gone */
-    rev2_dir_entry *entries = tree_alloc(t, (dir->n_children + 1) * sizeof *entries);
+    rev2_dir_entry *entries = gmb_arena_calloc(t->arena, (dir->n_children + 1) * sizeof *entries);
     for (size_t i = 0; i < dir->n_children; i++) {
         tnode *c = dir->children[i];
         rev2_dir_entry *e = &entries[i];
