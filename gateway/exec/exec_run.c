@@ -292,6 +292,18 @@ bool exec_try_fallback(exec_job *j, const char *why)
     exec_pipeline *p = j->p;
     if (!p->fallback_instance || j->fell_back || strcmp(p->fallback_instance, j->instance) == 0)
         return false;
+    /* Its client has left (gomabarn-cc's local compile won its race, or
+     * goma's client gave up): a second pool would run it for nobody, and a
+     * build losing a pool races many compiles at once, so those runs would
+     * take the CPU and workers of the compiles still waited for. */
+    if (http_request_client_gone(j->req)) {
+        GMB_INFO("exec",
+                 "#%llu instance \"%s\": %s; not moved to the fallback instance: its client closed the connection",
+                 (unsigned long long)j->id, j->instance, why);
+        if (p->metrics)
+            metrics_add(p->metrics, "gomabarn_exec_fallbacks_skipped_total", 1);
+        return false;
+    }
     GMB_WARN("exec", "#%llu instance \"%s\": %s; running it on the fallback instance \"%s\" (exec.fallback_instance)",
              (unsigned long long)j->id, j->instance, why, p->fallback_instance);
     if (p->metrics)

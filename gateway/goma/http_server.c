@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,7 @@ struct http_request {
     bool answered; /* a response exists (the handler's, or the server's 503 at shutdown) */
     bool ready;    /* a response is waiting to be queued */
     bool suspended;
+    int fd; /* the connection's socket while suspended; -1 unknown */
     int status;
     struct MHD_Response *response;
 };
@@ -106,6 +108,21 @@ const uint8_t *http_request_body(const http_request *r, size_t *len)
 void http_request_drop_body(http_request *r)
 {
     gmb_buf_free(&r->body);
+}
+
+bool http_request_client_gone(http_request *r)
+{
+    bool gone = false;
+    pthread_mutex_lock(&r->lock);
+    /* While suspended, libmicrohttpd neither reads nor closes the socket,
+     * and the answer unsuspends under this lock before resuming it: the
+     * descriptor is still this request's. */
+    if (r->suspended && r->fd >= 0) {
+        struct pollfd pfd = {.fd = r->fd, .events = POLLRDHUP};
+        gone = poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
+    }
+    pthread_mutex_unlock(&r->lock);
+    return gone;
 }
 
 const char *http_request_header(const http_request *r, const char *name)
@@ -334,6 +351,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     pthread_mutex_lock(&r->lock);
     if (!r->ready) {
         /* The handler answers later: park the connection, free the thread. */
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        r->fd = ci ? ci->connect_fd : -1;
         r->suspended = true;
         MHD_suspend_connection(conn);
         pthread_mutex_unlock(&r->lock);

@@ -45,6 +45,12 @@ const uint8_t *http_request_body(const http_request *r, size_t *len); /* decoded
 /* For a handler done with the body before it answers (decoded it): the
  * memory goes back while the request waits. */
 void http_request_drop_body(http_request *r);
+/* True once the client has closed its connection while the request waits
+ * for its handler's answer (the client compiled locally, gave up, or was
+ * killed): nobody will read the answer, so work done only for it can
+ * stop. False while the request is not waiting (being read or answered),
+ * or when unknown. Any thread; a poll() of the socket. */
+bool http_request_client_gone(http_request *r);
 const char *http_request_user(const http_request *r); /* from auth */
 const char *http_request_header(const http_request *r, const char *name);
 /* A query-string argument, decoded (?since=3600 -> "3600"); NULL if absent. */

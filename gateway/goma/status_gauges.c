@@ -180,6 +180,8 @@ void status_declare_families(metrics *m)
         {"gomabarn_pool_refused_total", "counter", "Requests answered at once because their pool was down."},
         {"gomabarn_exec_fallbacks_total", "counter",
          "Actions run on exec.fallback_instance because their own pool was down or had no workers."},
+        {"gomabarn_exec_fallbacks_skipped_total", "counter",
+         "Actions not moved to exec.fallback_instance because their client had closed its connection."},
         {"gomabarn_exec_pool_down_answers_total", "counter",
          "Exec requests answered at once because their pool was down (all pools)."},
         {"gomabarn_exec_outputs_via_view_total", "counter", "Exec output files read back through the FUSE view."},

@@ -204,6 +204,35 @@ def test_a_dead_pool_falls_back_to_the_configured_one(gg, fallback_server):
     assert resp.result.exit_status == 0
 
 
+def test_an_action_whose_client_left_is_not_moved_to_the_fallback(gg, fallback_server):
+    """gomabarn-cc races a compile locally and closes its connection when
+    the local compile wins. If that action then times out in the queue of
+    a pool that lost its workers, it is not run on the fallback pool for
+    nobody (it would take the CPU and workers of compiles still waited
+    for). Marks hardlinking down for this gateway: keep it last of those
+    using fallback_server."""
+    port, log = fallback_server
+    before = metrics(port).get("gomabarn_exec_fallbacks_skipped_total", 0)
+    tag = time.time_ns()
+    sleepers = [shell_req(gg, "sleep 6; echo slept > out.txt", "lsleep%d-%d" % (i, tag)) for i in range(4)]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        busy = [pool.submit(call, gg, port, r, "hardlinking") for r in sleepers]
+        time.sleep(1.5)  # every slot of hardlinking taken
+        req = shell_req(gg, "echo left > out.txt", "left%d" % tag)
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        c.request("POST", PREFIX + "/e", body=gzip.compress(req.SerializeToString()),
+                  headers={"Content-Encoding": "gzip", "X-Gomabarn-Instance": "hardlinking"})
+        time.sleep(0.5)  # queued behind the sleepers
+        c.close()  # the client is gone; its action still waits in the queue
+        deadline = time.time() + 10  # its 2 s queue budget, checked every quarter second
+        while time.time() < deadline and metrics(port).get("gomabarn_exec_fallbacks_skipped_total", 0) == before:
+            time.sleep(0.2)
+        assert metrics(port).get("gomabarn_exec_fallbacks_skipped_total", 0) == before + 1, log.read_text()[-3000:]
+        assert "not moved to the fallback instance: its client closed the connection" in log.read_text()
+        for f in busy:  # the sleepers' clients stayed: they ran, on hardlinking or (a slot was taken) on fuse
+            assert f.result()[0].result.exit_status == 0
+
+
 @pytest.fixture(scope="module")
 def silent_server(tmp_path_factory):
     """exec.max_silent_s = 2 and no queue limit: only the silence watch ends a wait."""
