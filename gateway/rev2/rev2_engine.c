@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "mem.h"
+#include "tsan.h"
 
 typedef struct timer_entry {
     int64_t due_ms;
@@ -61,6 +62,7 @@ static void *completion_loop(void *arg)
         if (ev.type != GRPC_OP_COMPLETE)
             continue;
         rev2_tag *tag = ev.tag;
+        GMB_HANDOFF_ACQUIRE(tag);
         tag->fn(tag->arg, ev.success != 0);
     }
 }

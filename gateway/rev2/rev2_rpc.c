@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "mem.h"
+#include "tsan.h"
 
 /* Largest single request message we build (ByteStream chunks are smaller). */
 #define RPC_MAX_REQUEST_BYTES (64u << 20)
@@ -203,6 +204,7 @@ static void start_send(rpc *r, bool with_initial_metadata)
     pthread_mutex_lock(&r->lock);
     r->pending++;
     pthread_mutex_unlock(&r->lock);
+    GMB_HANDOFF_RELEASE(&r->send_tag);
     grpc_call_error rc = grpc_call_start_batch(r->call, ops, n, &r->send_tag, NULL);
     if (rc != GRPC_CALL_OK) {
         fail_locally(r, rev2_error_new(REV2_INTERNAL, "%s: gRPC refused a send batch (%d)", r->method, rc));
@@ -224,6 +226,7 @@ static void start_recv(rpc *r, bool with_initial_metadata)
     pthread_mutex_lock(&r->lock);
     r->pending++;
     pthread_mutex_unlock(&r->lock);
+    GMB_HANDOFF_RELEASE(&r->recv_tag);
     grpc_call_error rc = grpc_call_start_batch(r->call, ops, n, &r->recv_tag, NULL);
     if (rc != GRPC_CALL_OK) {
         fail_locally(r, rev2_error_new(REV2_INTERNAL, "%s: gRPC refused a receive batch (%d)", r->method, rc));
@@ -336,6 +339,7 @@ void rev2_rpc_start(rev2_channel *ch, const char *method, int64_t timeout_ms, co
      * (nothing listening) may complete its status on another thread
      * before this function goes on; the second count keeps r alive. */
     r->pending = 2;
+    GMB_HANDOFF_RELEASE(&r->status_tag);
     grpc_call_error rc = grpc_call_start_batch(r->call, &status_op, 1, &r->status_tag, NULL);
     if (rc != GRPC_CALL_OK) {
         rev2_engine_call_finished(engine, &r->live);
