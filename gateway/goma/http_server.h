@@ -49,7 +49,9 @@ void http_request_drop_body(http_request *r);
  * for its handler's answer (the client compiled locally, gave up, or was
  * killed): nobody will read the answer, so work done only for it can
  * stop. False while the request is not waiting (being read or answered),
- * or when unknown. Any thread; a poll() of the socket. */
+ * or when unknown. A client that only shuts down its sending side after
+ * the request counts as gone too (no HTTP client we know of does that).
+ * Any thread; a poll() of the socket. */
 bool http_request_client_gone(http_request *r);
 const char *http_request_user(const http_request *r); /* from auth */
 const char *http_request_header(const http_request *r, const char *name);

@@ -95,7 +95,7 @@ race_delay() { # the learned delay the build's compiles raced after
     sed -n 's/.* after \([0-9.]* s\) (learned from.*/\1/p' "$BUILD_LOG" | sort -n | sed -n '1p;$p' | paste -sd- -
 }
 gateway_notes() {
-    NOTES="gateway: $(exec_done) done, $(rounds) missing-input rounds, $(fallbacks) fallbacks, $(metric gomabarn_buildbarn_queue_timeouts_total) queue timeouts; $RACES_N races won locally (after $(race_delay))${1:+; $1}"
+    NOTES="gateway: $(exec_done) done, $(rounds) missing-input rounds, $(fallbacks) fallbacks ($(metric gomabarn_exec_fallbacks_skipped_total) not made: the client had left), $(metric gomabarn_buildbarn_queue_timeouts_total) queue timeouts; $RACES_N races won locally (after $(race_delay))${1:+; $1}"
 }
 
 # 1. No gateway at all (nothing listens): every compile local, each with
