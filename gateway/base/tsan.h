@@ -2,8 +2,10 @@
  *
  * gRPC hands a completion-queue tag from the thread that started a batch
  * to the thread that receives its completion through atomics inside a
- * library built without ThreadSanitizer: without these marks every field
- * the two threads share looks like a data race. Nothing in other builds. */
+ * library built without ThreadSanitizer, and the kernel sends a FUSE
+ * file's RELEASE only after every read of it has its reply: without these
+ * marks every field the two threads share looks like a data race.
+ * Nothing in other builds. */
 #ifndef GMB_TSAN_H
 #define GMB_TSAN_H
 
