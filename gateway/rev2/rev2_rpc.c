@@ -186,6 +186,14 @@ static bool take_next_request(rpc *r)
     return true;
 }
 
+/* Every batch of the call starts here: its tag reaches the completion
+ * thread through gRPC, a hand-off ThreadSanitizer is told of (tsan.h). */
+static grpc_call_error start_batch(rpc *r, const grpc_op *ops, size_t n, rev2_tag *tag)
+{
+    GMB_HANDOFF_RELEASE(tag);
+    return grpc_call_start_batch(r->call, ops, n, tag, NULL);
+}
+
 static void start_send(rpc *r, bool with_initial_metadata)
 {
     grpc_op ops[3];
@@ -204,8 +212,7 @@ static void start_send(rpc *r, bool with_initial_metadata)
     pthread_mutex_lock(&r->lock);
     r->pending++;
     pthread_mutex_unlock(&r->lock);
-    GMB_HANDOFF_RELEASE(&r->send_tag);
-    grpc_call_error rc = grpc_call_start_batch(r->call, ops, n, &r->send_tag, NULL);
+    grpc_call_error rc = start_batch(r, ops, n, &r->send_tag);
     if (rc != GRPC_CALL_OK) {
         fail_locally(r, rev2_error_new(REV2_INTERNAL, "%s: gRPC refused a send batch (%d)", r->method, rc));
         batch_finished(r);
@@ -226,8 +233,7 @@ static void start_recv(rpc *r, bool with_initial_metadata)
     pthread_mutex_lock(&r->lock);
     r->pending++;
     pthread_mutex_unlock(&r->lock);
-    GMB_HANDOFF_RELEASE(&r->recv_tag);
-    grpc_call_error rc = grpc_call_start_batch(r->call, ops, n, &r->recv_tag, NULL);
+    grpc_call_error rc = start_batch(r, ops, n, &r->recv_tag);
     if (rc != GRPC_CALL_OK) {
         fail_locally(r, rev2_error_new(REV2_INTERNAL, "%s: gRPC refused a receive batch (%d)", r->method, rc));
         batch_finished(r);
@@ -339,8 +345,7 @@ void rev2_rpc_start(rev2_channel *ch, const char *method, int64_t timeout_ms, co
      * (nothing listening) may complete its status on another thread
      * before this function goes on; the second count keeps r alive. */
     r->pending = 2;
-    GMB_HANDOFF_RELEASE(&r->status_tag);
-    grpc_call_error rc = grpc_call_start_batch(r->call, &status_op, 1, &r->status_tag, NULL);
+    grpc_call_error rc = start_batch(r, &status_op, 1, &r->status_tag);
     if (rc != GRPC_CALL_OK) {
         rev2_engine_call_finished(engine, &r->live);
         rpc_free(r);
