@@ -7,6 +7,8 @@
 #   2. warm read of it through the mount (in the store and the kernel's
 #      page cache) vs the store's file read directly          [ratio >= 0.9]
 #   3. stat and readdir rates on a 10,000-file input tree, cold and warm
+# Beside 1, for scale: the same ByteStream read hashed and written to a
+# file as it arrives (the floor of any cache that checks what it keeps).
 # 1 and 2 are measured in BENCH_ROUNDS rounds (default 3), each on a fresh
 # mount with an empty cache; a round's ratios compare reads made seconds
 # apart, and the targets are the medians of the rounds' ratios.
@@ -67,39 +69,39 @@ direct_figs() {
     GMB_INSTANCE=$INSTANCE "$TOOL" bytestream "${BIG/-//}" 2>/dev/null |
         awk '$1 == "mib_per_s" { w = $2 } $1 == "cpu_seconds" { c = $2 } END { print w, c }'
 }
+# "<MiB/s> <CPU seconds>" of the floor: read, hash, write to a file.
+floor_figs() {
+    GMB_INSTANCE=$INSTANCE "$TOOL" bytestream "${BIG/-//}" "$WORK/floor.bin" 2>/dev/null |
+        awk '$1 == "mib_per_s" { w = $2 } $1 == "cpu_seconds" { c = $2 } END { print w, c }'
+    rm -f "$WORK/floor.bin"
+}
 # CPU seconds a process has used so far (utime + stime).
 proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$1/stat"; }
 # bb_storage's (0 when it is not found: another Buildbarn).
 BB_STORAGE_PID=$(pgrep -f 'bin/bb_storage ' | head -n 1 || true)
 bb_cpu() { if [ -n "$BB_STORAGE_PID" ]; then proc_cpu "$BB_STORAGE_PID"; else echo 0; fi; }
+# bb_storage's CPU seconds since an earlier bb_cpu reading: on a machine
+# with few cores the reads compete for the same CPU with it.
+bb_since() { awk -v a="$1" -v b="$(bb_cpu)" 'BEGIN { printf "%.2f", b - a }'; }
 
-directs=() colds=() warms=() locals=() cold_ratios=() warm_ratios=() warm_cpu_ratios=()
+floors=() floor_cpus=() directs=() colds=() warms=() locals=() cold_ratios=() warm_ratios=() warm_cpu_ratios=()
 direct_cpus=() reader_cpus=() daemon_cpus=() bb_direct_cpus=() bb_cold_cpus=()
 for r in $(seq "$ROUNDS"); do
     start_mount "$r"
     FILE="$MNT/cas/$INSTANCE/blobs/sha256/file/$BIG"
-    # Alternate which read goes first, so neither always meets a quieter
-    # machine (or Buildbarn's warmer caches).
     daemon_cpu0=$(proc_cpu "$MOUNT_PID")
-    # bb_storage's CPU for each read too: on a machine with few cores the
-    # two reads compete for the same CPU with it.
-    if [ $((r % 2)) -eq 1 ]; then
-        bb0=$(bb_cpu)
-        read -r direct direct_cpu <<<"$(direct_figs)"
-        bb1=$(bb_cpu)
-        read -r cold reader_cpu _ <<<"$(read_figs "$FILE")"
-        bb2=$(bb_cpu)
-        bb_direct=$(awk -v a="$bb0" -v b="$bb1" 'BEGIN { printf "%.2f", b - a }')
-        bb_cold=$(awk -v a="$bb1" -v b="$bb2" 'BEGIN { printf "%.2f", b - a }')
-    else
-        bb0=$(bb_cpu)
-        read -r cold reader_cpu _ <<<"$(read_figs "$FILE")"
-        bb1=$(bb_cpu)
-        read -r direct direct_cpu <<<"$(direct_figs)"
-        bb2=$(bb_cpu)
-        bb_cold=$(awk -v a="$bb0" -v b="$bb1" 'BEGIN { printf "%.2f", b - a }')
-        bb_direct=$(awk -v a="$bb1" -v b="$bb2" 'BEGIN { printf "%.2f", b - a }')
-    fi
+    # The three reads take turns at going first, so none always meets a
+    # quieter machine (or Buildbarn's warmer caches); each starts with no
+    # earlier write still to flush, since writeback would land in it.
+    order=(direct cold floor)
+    for i in 0 1 2; do
+        case ${order[$(((i + r) % 3))]} in
+        direct) sync; b0=$(bb_cpu); read -r direct direct_cpu <<<"$(direct_figs)"; bb_direct=$(bb_since "$b0") ;;
+        cold) sync; b0=$(bb_cpu); read -r cold reader_cpu _ <<<"$(read_figs "$FILE")"; bb_cold=$(bb_since "$b0") ;;
+        floor) sync; read -r floor floor_cpu <<<"$(floor_figs)" ;;
+        esac
+    done
+    floors+=("$floor") floor_cpus+=("$floor_cpu")
     bb_direct_cpus+=("$bb_direct") bb_cold_cpus+=("$bb_cold")
     # The blob enters the store once the verifier has checked it.
     STORED="$CACHE/blobs/${BIG:0:2}/$BIG"
@@ -116,8 +118,9 @@ for r in $(seq "$ROUNDS"); do
     warm=$(median "${w[@]}")
     localdisk=$(median "${l[@]}")
     warm_cpu_ratios+=("$(ratio "$(median "${wc[@]}")" "$(median "${lc[@]}")")")
-    printf '  round %d: direct %7.1f  cold %7.1f  (%.2f)   warm %7.1f  local %7.1f  (%.2f)  MiB/s\n' "$r" "$direct" \
-        "$cold" "$(ratio "$cold" "$direct")" "$warm" "$localdisk" "$(ratio "$warm" "$localdisk")"
+    printf '  round %d: direct %7.1f  cold %7.1f  (%.2f)  floor %7.1f (%.2f)   warm %7.1f  local %7.1f  (%.2f)  MiB/s\n' \
+        "$r" "$direct" "$cold" "$(ratio "$cold" "$direct")" "$floor" "$(ratio "$floor" "$direct")" "$warm" "$localdisk" \
+        "$(ratio "$warm" "$localdisk")"
     directs+=("$direct") colds+=("$cold") warms+=("$warm") locals+=("$localdisk")
     cold_ratios+=("$(ratio "$cold" "$direct")") warm_ratios+=("$(ratio "$warm" "$localdisk")")
     if [ "$r" -lt "$ROUNDS" ]; then
@@ -138,6 +141,9 @@ echo
 echo "== $BLOB_MIB MiB blob, instance \"$INSTANCE\" (MiB/s, medians of $ROUNDS rounds)"
 printf '  direct ByteStream read      %8.1f\n' "$(median "${directs[@]}")"
 printf '  cold read through the mount %8.1f\n' "$(median "${colds[@]}")"
+fl=$(median "${floors[@]}")
+printf '  read, hashed and written to a file by one client %8.1f   (%.2f of direct, %.2f CPU s: the floor of a cache that checks what it keeps)\n' \
+    "$fl" "$(ratio "$fl" "$(median "${directs[@]}")")" "$(median "${floor_cpus[@]}")"
 printf '  warm read through the mount %8.1f   (each round: median of 3)\n' "$(median "${warms[@]}")"
 printf '  the store file read locally %8.1f   (each round: median of 3)\n' "$(median "${locals[@]}")"
 # CPU time is what a 2-core machine runs out of: a direct read already
@@ -160,6 +166,7 @@ printf '  warm/local per CPU second of the reader: %.2f (the kernel'"'"'s cost, 
 # Warm reads of a blob on disk are the kernel's own when the view could
 # use FUSE passthrough (Linux >= 6.9, root): say which it was.
 printf '  warm reads: %s\n' "$(grep -ho 'kernel passthrough is [^:(]*' mount*.log | sort -u | head -n 1 || true)"
+printf '  cold read through the mount / that floor: %.2f\n' "$(ratio "$(median "${colds[@]}")" "$fl")"
 printf 'target fuse_cold_read_ratio: %.2f (goal >= 0.9) %s\n' "$cold_ratio" "$(verdict "$cold_ratio")"
 printf 'target fuse_warm_read_ratio: %.2f (goal >= 0.9) %s\n' "$warm_ratio" "$(verdict "$warm_ratio")"
 echo "== 10,000-file input tree (100 directories)"

@@ -3,8 +3,13 @@
  *                          reader's CPU seconds, and MiB per CPU second
  *                          (which other load on the machine hardly changes)
  *   walk DIR               lstat and readdir everything below DIR, prints rates
- *   bytestream HASH/SIZE   the same blob read directly with ByteStream (no
- *                          store, no FUSE), prints MiB/s and CPU seconds
+ *   bytestream HASH/SIZE [FILE]
+ *                          the same blob read directly with ByteStream (no
+ *                          store, no FUSE), prints MiB/s and CPU seconds;
+ *                          with FILE, each message is also hashed and written
+ *                          to FILE and the digest checked at the end: the
+ *                          least any cache that verifies what it keeps must
+ *                          do (one thread, no FUSE, no reader)
  * Output: one "key value" line per figure, for the script to read. */
 #include <dirent.h>
 #include <pthread.h>
@@ -102,11 +107,25 @@ typedef struct {
     bool done;
     rev2_error *err;
     long long bytes;
+    int store_fd;         /* -1: bytes are only counted */
+    rev2_hasher *hasher;  /* with store_fd */
 } waiter;
 
-static bool discard(void *user, const uint8_t *data, size_t len)
+static bool take(void *user, const uint8_t *data, size_t len)
 {
-    ((waiter *)user)->bytes += (long long)len; /* one stream: calls come in order */
+    waiter *w = user;
+    if (w->store_fd >= 0) {
+        rev2_hasher_update(w->hasher, data, len);
+        for (size_t done = 0; done < len;) {
+            ssize_t n = pwrite(w->store_fd, data + done, len - done, (off_t)(w->bytes + (long long)done));
+            if (n <= 0) {
+                perror("pwrite");
+                return false;
+            }
+            done += (size_t)n;
+        }
+    }
+    w->bytes += (long long)len; /* one stream: calls come in order */
     return true;
 }
 
@@ -120,7 +139,7 @@ static void done(void *user, rev2_error *err)
     pthread_mutex_unlock(&w->lock);
 }
 
-static int cmd_bytestream(const char *digest_text)
+static int cmd_bytestream(const char *digest_text, const char *store_path)
 {
     rev2_digest d;
     if (!rev2_digest_parse(digest_text, &d)) {
@@ -135,20 +154,41 @@ static int cmd_bytestream(const char *digest_text)
     rev2_client *c = rev2_client_new(&o, &err);
     if (!c)
         return 1;
-    waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, NULL, 0};
+    waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, NULL, 0, -1, NULL};
+    if (store_path) {
+        w.store_fd = open(store_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (w.store_fd < 0) {
+            perror(store_path);
+            rev2_client_free(c);
+            return 1;
+        }
+    }
     double t0 = now_s(), c0 = cpu_s();
-    rev2_bytestream_read(c, NULL, &d, 0, 0, discard, done, &w);
+    if (store_path)
+        w.hasher = rev2_hasher_new(); /* inside the timing: it is part of the cost */
+    rev2_bytestream_read(c, NULL, &d, 0, 0, take, done, &w);
     pthread_mutex_lock(&w.lock);
     while (!w.done)
         pthread_cond_wait(&w.cond, &w.lock);
     pthread_mutex_unlock(&w.lock);
+    bool verified = true;
+    if (w.hasher) {
+        rev2_digest got;
+        rev2_hasher_finish(w.hasher, &got);
+        verified = rev2_digest_equal(&got, &d);
+    }
     double s = now_s() - t0, cpu = cpu_s() - c0;
     int rc = 0;
     if (w.err) {
         fprintf(stderr, "%s\n", w.err->message);
         rev2_error_free(w.err);
         rc = 1;
+    } else if (!verified) {
+        fprintf(stderr, "the bytes read do not hash to %s\n", digest_text);
+        rc = 1;
     }
+    if (w.store_fd >= 0)
+        close(w.store_fd);
     printf("bytes %lld\nseconds %.4f\nmib_per_s %.1f\ncpu_seconds %.3f\n", w.bytes, s, (double)w.bytes / (1 << 20) / s,
            cpu);
     rev2_client_free(c);
@@ -161,8 +201,8 @@ int main(int argc, char **argv)
         return cmd_read(argv[2]);
     if (argc == 3 && strcmp(argv[1], "walk") == 0)
         return cmd_walk(argv[2]);
-    if (argc == 3 && strcmp(argv[1], "bytestream") == 0)
-        return cmd_bytestream(argv[2]);
-    fprintf(stderr, "usage: bench_mount_tool read FILE | walk DIR | bytestream HASH/SIZE\n");
+    if ((argc == 3 || argc == 4) && strcmp(argv[1], "bytestream") == 0)
+        return cmd_bytestream(argv[2], argc == 4 ? argv[3] : NULL);
+    fprintf(stderr, "usage: bench_mount_tool read FILE | walk DIR | bytestream HASH/SIZE [FILE]\n");
     return 2;
 }
