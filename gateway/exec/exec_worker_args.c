@@ -8,20 +8,53 @@
 #include "exec_paths.h"
 #include "mem.h"
 
-/* The shell's part: $1 is "/<working directory>" ("" at the root), the
- * rest is the command. Every EXEC_ROOT_TOKEN becomes the worker's root;
- * POSIX sh has no arrays, so the new arguments are appended to "$@" and
- * the old ones shifted off. */
-static const char WRAPPER[] = "W=${PWD%\"$1\"}; shift; n=$#\n"
-                              "for a in \"$@\"; do\n"
-                              "  while :; do case $a in\n"
-                              "    *" EXEC_ROOT_TOKEN "*) a=${a%%" EXEC_ROOT_TOKEN "*}$W${a#*" EXEC_ROOT_TOKEN "} ;;\n"
-                              "    *) break ;;\n"
-                              "  esac; done\n"
-                              "  set -- \"$@\" \"$a\"\n"
-                              "done\n"
-                              "shift $n\n"
-                              "exec \"$@\"\n";
+/* The shell's part. $1 is "/<working directory>" ("" at the root), $2
+ * the client's root as a make rule writes it, $3 the relocated directory
+ * ("" for none), $4 the dependency file the compile writes ("" for none);
+ * the rest is the command. Every EXEC_ROOT_TOKEN becomes the worker's
+ * root; POSIX sh has no arrays, so the new arguments are appended to "$@"
+ * and the old ones shifted off. A dependency file names the files as the
+ * compiler opened them, at the worker's paths, and no prefix map reaches
+ * it: once the compile has succeeded its worker paths are turned back
+ * into the client's (the relocated directory's into "/"), with sed where
+ * the worker has it (dots escaped, the only regex character a build
+ * directory's path has; any other one takes the slow path), else with a
+ * read loop, which costs a system call per byte. $4 is relative (never
+ * absolute), so "./$4" cannot pass for one of sed's options. */
+static const char WRAPPER[] =
+    "W=${PWD%\"$1\"}; R=$2; T=$3; D=$4; shift 4; n=$#\n"
+    "for a in \"$@\"; do\n"
+    "  while :; do case $a in\n"
+    "    *" EXEC_ROOT_TOKEN "*) a=${a%%" EXEC_ROOT_TOKEN "*}$W${a#*" EXEC_ROOT_TOKEN "} ;;\n"
+    "    *) break ;;\n"
+    "  esac; done\n"
+    "  set -- \"$@\" \"$a\"\n"
+    "done\n"
+    "shift $n\n"
+    "[ -n \"$D\" ] || exec \"$@\"\n"
+    "\"$@\" || exit\n"
+    "[ -f \"$D\" ] || exit 0\n"
+    "dots() { s=$1 o=; while :; do case $s in\n"
+    "  *.*) o=$o${s%%.*}'\\.'; s=${s#*.} ;;\n"
+    "  *) printf %s \"$o$s\"; return ;;\n"
+    "esac; done; }\n"
+    "case $W$R$T in *[!A-Za-z0-9/._+-]*) ;; *)\n"
+    "  if [ -n \"$T\" ]; then set -- -e \"s|$(dots \"$W/$T\")/|/|g\"; else set --; fi\n"
+    "  sed -i \"$@\" -e \"s|$(dots \"$W\")/|$R/|g\" \"./$D\" 2>/dev/null && exit 0 ;;\n"
+    "esac\n"
+    "while IFS= read -r l || [ -n \"$l\" ]; do\n"
+    "  while [ -n \"$T\" ]; do case $l in\n"
+    "    *\"$W/$T/\"*) l=${l%%\"$W/$T/\"*}/${l#*\"$W/$T/\"} ;;\n"
+    "    *) break ;;\n"
+    "  esac; done\n"
+    "  while :; do case $l in\n"
+    "    *\"$W/\"*) l=${l%%\"$W/\"*}$R/${l#*\"$W/\"} ;;\n"
+    "    *) break ;;\n"
+    "  esac; done\n"
+    "  printf '%s\\n' \"$l\"\n"
+    "done <\"$D\" >\"$D.gomabarn-worker-paths\" &&\n"
+    "while IFS= read -r l || [ -n \"$l\" ]; do printf '%s\\n' \"$l\"; done <\"$D.gomabarn-worker-paths\" >\"$D\" ||\n"
+    "{ echo \"gomabarn: cannot give $D the client's paths\" >&2; exit 1; }\n";
 
 /* Flags whose path is glued to them ("-I/x", "--sysroot=/x"). */
 static const char *const PATH_FLAGS[] = {"-I",
@@ -101,6 +134,61 @@ static const char *keep(exec_worker_args *out, char *s)
     return s;
 }
 
+/* The dependency file a compile writes (-MF FILE, -MFFILE, kbuild's
+ * -Wp,-MD,FILE, or -MD/-MMD beside -o OUT: OUT with its suffix made
+ * ".d"), or NULL: none, or one whose name is absolute or stdout. */
+static char *dependency_file(const char *const *args, size_t n)
+{
+    const char *mf = NULL, *out = NULL;
+    bool md = false;
+    for (size_t i = 1; i < n; i++) {
+        const char *a = args[i], *next = i + 1 < n ? args[i + 1] : NULL;
+        if (strcmp(a, "-MF") == 0) {
+            mf = next;
+            i++;
+        } else if (strcmp(a, "-o") == 0) {
+            out = next;
+            i++;
+        } else if (starts_with(a, "-MF")) {
+            mf = a + 3;
+        } else if (starts_with(a, "-Wp,-MD,") || starts_with(a, "-Wp,-MMD,")) {
+            mf = strchr(a + 4, ',') + 1;
+        } else if (strcmp(a, "-MD") == 0 || strcmp(a, "-MMD") == 0) {
+            md = true;
+        } else if (starts_with(a, "-o")) {
+            out = a + 2;
+        }
+    }
+    char *name = NULL;
+    if (mf) {
+        name = gmb_strdup(mf);
+    } else if (md && out) {
+        const char *base = strrchr(out, '/') ? strrchr(out, '/') + 1 : out, *dot = strrchr(base, '.');
+        name = gmb_format("%.*s.d", (int)(dot && dot != base ? (size_t)(dot - out) : strlen(out)), out);
+    }
+    if (name && (!*name || name[0] == '/' || strcmp(name, "-") == 0 || strstr(name, EXEC_ROOT_TOKEN))) {
+        free(name);
+        name = NULL;
+    }
+    return name;
+}
+
+/* `path` as a make rule writes it: gcc and clang escape a space and '#'
+ * with a backslash and '$' as "$$". */
+static char *make_escaped(const char *path)
+{
+    char *out = gmb_malloc(2 * strlen(path) + 1), *o = out;
+    for (const char *p = path; *p; p++) {
+        if (*p == ' ' || *p == '#')
+            *o++ = '\\';
+        else if (*p == '$')
+            *o++ = '$';
+        *o++ = *p;
+    }
+    *o = '\0';
+    return out;
+}
+
 static bool gcc_family(const char *compiler)
 {
     return starts_with(compiler, "gcc") || starts_with(compiler, "g++") || strcmp(compiler, "cc") == 0 ||
@@ -127,7 +215,10 @@ void exec_worker_args_build(const char *const *args, size_t n, const char *compi
             out->rewritten++;
         }
     }
-    if (!eligible || n == 0 || (out->rewritten == 0 && !debug)) {
+    /* A dependency file holds worker paths when client paths were
+     * rewritten or the compiler's own files are relocated. */
+    char *deps = eligible && (out->rewritten > 0 || (relocated && *relocated)) ? dependency_file(args, n) : NULL;
+    if (!eligible || n == 0 || (out->rewritten == 0 && !debug && !deps)) {
         out->argv = mine;
         out->argc = n;
         return;
@@ -140,7 +231,7 @@ void exec_worker_args_build(const char *const *args, size_t n, const char *compi
     if (relocated && *relocated)
         maps[n_maps++] = keep(out, gmb_format("-ffile-prefix-map=%s/%s=", EXEC_ROOT_TOKEN, relocated));
     out->wrapped = true;
-    out->argc = n + 5 + n_maps;
+    out->argc = n + EXEC_WRAPPER_ARGS + n_maps;
     out->argv = gmb_calloc(out->argc + 1, sizeof *out->argv);
     size_t k = 0;
     out->argv[k++] = shell;
@@ -148,6 +239,9 @@ void exec_worker_args_build(const char *const *args, size_t n, const char *compi
     out->argv[k++] = WRAPPER;
     out->argv[k++] = "gomabarn-worker-args";
     out->argv[k++] = keep(out, *wd ? gmb_format("/%s", wd) : gmb_strdup(""));
+    out->argv[k++] = keep(out, make_escaped(root));
+    out->argv[k++] = relocated ? relocated : "";
+    out->argv[k++] = deps ? keep(out, deps) : "";
     out->argv[k++] = mine[0];
     for (size_t m = 0; gcc && m < n_maps; m++)
         out->argv[k++] = maps[m];

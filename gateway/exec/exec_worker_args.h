@@ -10,8 +10,11 @@
  * shell that puts in the worker's root ($PWD less the working directory)
  * and adds -ffile-prefix-map=<worker root>=<client root>: debug info
  * (DW_AT_comp_dir, file names) and __FILE__ then name the client's paths,
- * as a local compile in the client's directory does. A compile with no
- * such path and no debug info runs as sent, without the shell.
+ * as a local compile in the client's directory does. The dependency file
+ * (-MD, -MF) is given the client's paths after the compile (no prefix map
+ * reaches it), so that make and ninja find the files it names. A compile
+ * with no such path, no debug info and no relocated dependency file runs
+ * as sent, without the shell.
  * Which of several matching maps applies: GCC takes the last one on the
  * command line, clang the most specific (the first given among equal
  * ones); ours go first for GCC and last for clang, so a client's own map
@@ -23,6 +26,10 @@
 #include <stddef.h>
 
 #define EXEC_ROOT_TOKEN "@gomabarn-root@"
+/* A wrapped command's arguments before the compiler: the shell, -c, the
+ * script, $0, then the working directory, the client's root, the
+ * relocated directory and the dependency file ($1..$4). */
+#define EXEC_WRAPPER_ARGS 8
 
 typedef struct {
     const char **argv; /* the Command's arguments (argc of them, NULL after) */

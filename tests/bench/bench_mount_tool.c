@@ -107,8 +107,8 @@ typedef struct {
     bool done;
     rev2_error *err;
     long long bytes;
-    int store_fd;         /* -1: bytes are only counted */
-    rev2_hasher *hasher;  /* with store_fd */
+    int store_fd;        /* -1: bytes are only counted */
+    rev2_hasher *hasher; /* with store_fd */
 } waiter;
 
 static bool take(void *user, const uint8_t *data, size_t len)

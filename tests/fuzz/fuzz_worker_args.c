@@ -6,7 +6,8 @@
  * directory), then the arguments separated
  * by NUL bytes. The input root is /r/p. Checked: without the shell the
  * arguments are exactly the client's; with it, the command is the shell,
- * -c, the script, $0, "/<wd>" and the client's arguments in order, each
+ * -c, the script, $0, "/<wd>", the root, the relocated directory or "",
+ * a relative dependency file or "", and the client's arguments in order, each
  * equal to the client's once the root token is read as the root, plus the
  * -ffile-prefix-map of the root and, with bit 3, of the relocated
  * directory (right after the compiler for gcc, last for clang);
@@ -79,15 +80,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     } else {
         FUZZ_CHECK(!(mode & 4), "wrapped with no shell configured");
         size_t n_maps = relocated ? 2 : 1;
-        FUZZ_CHECK(w.argc == n + 5 + n_maps, "%zu arguments for %zu", w.argc, n);
+        FUZZ_CHECK(w.argc == n + EXEC_WRAPPER_ARGS + n_maps, "%zu arguments for %zu", w.argc, n);
         FUZZ_CHECK(strcmp(w.argv[0], "/bin/sh") == 0 && strcmp(w.argv[1], "-c") == 0, "not the shell");
         FUZZ_CHECK(strcmp(w.argv[4], *wd ? "/build" : "") == 0, "$1 is \"%s\"", w.argv[4]);
-        size_t map_at = mode & 1 ? w.argc - n_maps : 6;
+        FUZZ_CHECK(strcmp(w.argv[5], ROOT) == 0, "$2 is \"%s\"", w.argv[5]);
+        FUZZ_CHECK(strcmp(w.argv[6], relocated ? relocated : "") == 0, "$3 is \"%s\"", w.argv[6]);
+        FUZZ_CHECK(w.argv[7][0] != '/' && !strstr(w.argv[7], EXEC_ROOT_TOKEN) && strcmp(w.argv[7], "-") != 0,
+                   "$4 is \"%s\"", w.argv[7]);
+        size_t map_at = mode & 1 ? w.argc - n_maps : EXEC_WRAPPER_ARGS + 1;
         FUZZ_CHECK(strcmp(w.argv[map_at], "-ffile-prefix-map=" EXEC_ROOT_TOKEN "=" ROOT) == 0, "no map at %zu", map_at);
         FUZZ_CHECK(!relocated ||
                        strcmp(w.argv[map_at + 1], "-ffile-prefix-map=" EXEC_ROOT_TOKEN "/.gomabarn-toolchain=") == 0,
                    "no map for the relocated directory at %zu", map_at + 1);
-        for (size_t i = 0, k = 5; i < n; i++, k++) {
+        for (size_t i = 0, k = EXEC_WRAPPER_ARGS; i < n; i++, k++) {
             if (k == map_at)
                 k += n_maps;
             FUZZ_CHECK(same_for_the_client(w.argv[k], args[i]), "argument %zu is \"%s\" for \"%s\"", i, w.argv[k],

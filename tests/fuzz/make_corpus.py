@@ -659,12 +659,16 @@ def worker_args():
         "names_not_paths": line(2, "gcc", "-MT", "/r/p/build/a.o", "-D", "DIR=/r/p", "-c", "/r/p/a.c"),
         "no_shell": line(4, "gcc", "-g", "-c", "/r/p/a.c"),
         "clang_toolchain": line(1 | 2 | 8, "../.gomabarn-toolchain/usr/bin/clang", "-g", "-c", "../src/a.c"),
+        "cmake_deps": line(2, "gcc", "-MD", "-MT", "x.o", "-MF", "x.o.d", "-I/r/p/include", "-o", "x.o", "-c",
+                           "/r/p/src/a.c"),
+        "kbuild_deps": line(2, "gcc", "-Wp,-MMD,.a.o.d", "-c", "/r/p/a.c", "-o", "a.o"),
+        "toolchain_deps": line(2 | 8, "../.gomabarn-toolchain/usr/bin/gcc", "-MD", "-c", "../src/a.c", "-o", "a.o"),
     }
 
 
 def cc_args_dict():
     flags = ["-c", "-o", "-E", "-M", "-MM", "-MD", "-MMD", "-MF", "-MT", "-MQ", "-MP", "-", ".c", ".cc", ".cpp",
-             ".cxx", ".C", ".s", ".S", ".m", ".o", ".d", "\\\n", "\\ ", ":"]
+             ".cxx", ".C", ".s", ".S", ".m", ".o", ".d", "\\\n", "\\ ", ":", "-Wp,-MD,", "-Wp,-MMD,"]
     return dict_file(flags)
 
 
@@ -739,7 +743,7 @@ CORPORA = {
     "view_tree": view_tree, "view_action": view_action, "config": config_corpus, "routing": routing_corpus,
     "cc_args": cc_args, "worker_args": worker_args,
 }
-DICTS = {"config": config_dict, "cc_args": cc_args_dict}
+DICTS = {"config": config_dict, "cc_args": cc_args_dict, "worker_args": cc_args_dict}
 
 
 def main(argv):

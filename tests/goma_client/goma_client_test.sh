@@ -429,6 +429,49 @@ compile_error() {
     check "$mode: ... and no local run (local run=$lrun)" is_zero "$lrun"
 }
 
+# The words of a dependency file's rules as make and ninja read them, a
+# prerequisite's path made canonical (a relocated compiler's headers may be
+# spelt .../bin/../lib/...): where gcc breaks its lines depends on the
+# paths' lengths, which differ on the worker.
+make_words() {
+    sed -e ':a' -e '/\\$/N; s/\\\n//; ta' "$1" | tr -s ' \t' '\n\n' | sed '/^$/d' |
+        while read -r w; do case $w in /*) realpath -m "$w" ;; *) echo "$w" ;; esac; done
+}
+same_rules() { [ -s "$1" ] && [ "$(make_words "$1")" = "$(make_words "$2")" ]; }
+all_present() { make_words "$1" | sed 1d | while read -r f; do [ -e "$f" ] || exit 1; done; }
+
+# dependency_file MODE COMPILER...: a compile as CMake writes it (absolute
+# source and -I, -MD -MT -MF) through gomacc: its dependency file must name
+# what a local compile's names, every file of it on this machine (make
+# stops at a prerequisite it cannot find; ninja rebuilds for ever).
+dependency_file() {
+    local mode=$1 cc dir=$WORK/src/deps
+    shift
+    mkdir -p "$dir/include" "$dir/build"
+    echo "#define DEPS_NONCE 0x$NONCE" >"$dir/include/deps.h"
+    printf '#include "deps.h"\n#include <stddef.h>\n#include <stdio.h>\nsize_t deps(void) { printf("%%d", (int)DEPS_NONCE); return sizeof(FILE); }\n' >"$dir/deps.c"
+    for cc in "$@"; do
+        local rc=0 ours="o/$mode/$cc" local_dir="local/$mode/$cc" err=$WORK/logs/deps.$mode.$cc.err
+        mkdir -p "$dir/build/$ours" "$dir/build/$local_dir"
+        (cd "$dir/build" && exec timeout 300 "$GOMACC" "$cc" -I"$dir/include" -MD -MT deps.o -MF "$ours/deps.o.d" \
+            -c "$dir/deps.c" -o "$ours/deps.o") >"$err" 2>&1 || rc=$?
+        check "$mode: $cc -MD with absolute paths through gomacc (exit $rc)" test "$rc" = 0
+        (cd "$dir/build" && "$cc" -I"$dir/include" -MD -MT deps.o -MF "$local_dir/deps.o.d" -c "$dir/deps.c" \
+            -o "$local_dir/deps.o")
+        check "$mode: ... its dependency file names what a local compile's names" \
+            same_rules "$dir/build/$ours/deps.o.d" "$dir/build/$local_dir/deps.o.d"
+        if ! same_rules "$dir/build/$ours/deps.o.d" "$dir/build/$local_dir/deps.o.d"; then
+            diff <(make_words "$dir/build/$ours/deps.o.d") <(make_words "$dir/build/$local_dir/deps.o.d") |
+                head -n 8 | sed 's/^/     | /'
+        fi
+        check "$mode: ... every file it names is on this machine" all_present "$dir/build/$ours/deps.o.d"
+    done
+    gmc_stat "$WORK/stat.$mode.deps"
+    local lrun
+    lrun=$(gmc_statv "$WORK/stat.$mode.deps" local run)
+    check "$mode: ... and no local run (local run=$lrun)" is_zero "$lrun"
+}
+
 # Phase end: move the objects aside so build 2 writes the same output paths
 # (they are part of the action, so the same paths are needed for a hit).
 set_aside() {
@@ -468,6 +511,7 @@ check "plain: outputs over 2 MiB come as FILE_META, fetched with LookupFile ($(m
 set_aside plain
 build plain 2
 compile_error plain gcc clang
+dependency_file plain gcc clang
 check_instance plain
 stop_proxy
 stop_gateway
@@ -505,6 +549,7 @@ check "toolchain: outputs over 2 MiB come as FILE_META, fetched with LookupFile 
 set_aside toolchain
 build toolchain 2
 if xfail_listed gcc_toolchain; then compile_error toolchain clang; else compile_error toolchain gcc clang; fi
+if xfail_listed gcc_toolchain; then dependency_file toolchain clang; else dependency_file toolchain gcc clang; fi
 check_instance toolchain
 if xfail_listed gcc_toolchain; then
     # The left-out gcc/g++ compiles, once each, last (their failures would

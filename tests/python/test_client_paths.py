@@ -10,8 +10,10 @@ are written at those paths and compiled locally, and the objects must be
 identical byte for byte: with absolute sources and -I, with -g (the
 compile directory in DW_AT_comp_dir), with __FILE__, with a client's own
 -ffile-prefix-map as Debian's build flags add, for gcc and clang, on both
-instance names."""
+instance names. So must the dependency files (-MD as CMake, autotools and
+kbuild ask for them), which name the client's files for make and ninja."""
 import os
+import re
 import shutil
 import subprocess
 import uuid
@@ -33,30 +35,47 @@ def server(tmp_path_factory):
                                  "mount = { enabled = false; };\ngoma = { share_through_buildbarn = false; };")
 
 
-def exec_once(gg, port, instance, compiler, cwd, files, args, output):
-    req = exec_req(gg, cwd, files, args, [output])
+def exec_once(gg, port, instance, compiler, cwd, files, args, outputs):
+    req = exec_req(gg, cwd, files, args, outputs)
     req.command_spec.name = compiler
     resp = call(gg, port, req, instance)  # checked against the goma client's rules
     assert resp.result.exit_status == 0, resp.result.stderr_buffer.decode(errors="replace")
     outs = {o.filename: o.blob.content for o in resp.result.output}
-    assert output in outs, list(outs)
-    return outs[output]
+    assert sorted(outs) == sorted(outputs), list(outs)
+    return outs
 
+
+def make_rules(text):
+    """A dependency file as make and ninja read it: each rule's words.
+    Where gcc breaks a line depends on the paths' lengths, and a worker's
+    path is longer than the client's, so the bytes may differ where the
+    rules do not. An escaped space stays inside its word."""
+    joined = text.decode().replace("\\\n", " ")
+    return [re.split(r"(?<!\\)\s+", line.strip()) for line in joined.splitlines() if line.strip()]
+
+
+# How build systems ask for a dependency file: (flags, the file's name).
+DEPS = {
+    "cmake": (["-MD", "-MT", "main.o", "-MF", "main.o.d"], "main.o.d"),
+    "autotools": (["-MD"], "main.d"),  # named after -o
+    "kbuild": (["-Wp,-MMD,.main.o.d"], ".main.o.d"),
+}
 
 CASES = {
-    # name: (compiler, extra flags, absolute source and -I (CMake) or relative (autotools))
-    "gcc": ("gcc", [], True),
-    "gcc -g": ("gcc", ["-g", "-O2"], True),
-    "gcc -g relative": ("gcc", ["-g", "-O2"], False),
-    "gcc -g Debian flags": ("gcc", ["-g", "-O2", "-ffile-prefix-map={root}=.", "-fstack-protector-strong"], True),
-    "clang -g": ("clang", ["-g"], True),
+    # name: (compiler, extra flags, absolute source and -I (CMake) or relative (autotools), dependency file)
+    "gcc": ("gcc", [], True, "cmake"),
+    "gcc -g": ("gcc", ["-g", "-O2"], True, "kbuild"),
+    "gcc -g relative": ("gcc", ["-g", "-O2"], False, "autotools"),
+    "gcc -g Debian flags": ("gcc", ["-g", "-O2", "-ffile-prefix-map={root}=.", "-fstack-protector-strong"], True,
+                            "autotools"),
+    "clang -g": ("clang", ["-g"], True, "cmake"),
 }
 
 
 @pytest.mark.parametrize("case", list(CASES))
 @pytest.mark.parametrize("instance", INSTANCES)
 def test_absolute_paths_and_debug_info_match_a_local_compile(gg, server, instance, case):
-    compiler, extra, absolute = CASES[case]
+    compiler, extra, absolute, deps = CASES[case]
     if shutil.which(compiler) is None:
         pytest.fail(compiler + " is not installed (scripts/install-deps.sh installs it)")
     root = "/tmp/gomabarn-client-%s" % uuid.uuid4().hex[:12]
@@ -66,19 +85,25 @@ def test_absolute_paths_and_debug_info_match_a_local_compile(gg, server, instanc
     files = {root + "/include/answer.h": HEADER, root + "/src/main.c": src}
     flags = [f.format(root=root) for f in extra]
     top = root if absolute else ".."
-    args = [compiler, "-c", "-I" + top + "/include"] + flags + [top + "/src/main.c", "-o", "main.o"]
-    remote = exec_once(gg, server[0], instance, compiler, cwd, files, args, "main.o")
+    deps_flags, deps_file = DEPS[deps]
+    args = [compiler, "-c", "-I" + top + "/include"] + flags + deps_flags + [top + "/src/main.c", "-o", "main.o"]
+    outputs = ["main.o", deps_file]
+    remote = exec_once(gg, server[0], instance, compiler, cwd, files, args, outputs)
     try:
         for name, data in files.items():
             os.makedirs(os.path.dirname(name), exist_ok=True)
             open(name, "wb").write(data)
         os.makedirs(cwd)
         subprocess.run(args, cwd=cwd, check=True)
-        local = open(cwd + "/main.o", "rb").read()
+        local = {name: open(os.path.join(cwd, name), "rb").read() for name in outputs}
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    assert remote == local, "the remote object differs from a local compile in %s" % cwd
+    assert make_rules(remote[deps_file]) == make_rules(local[deps_file]), (
+        "the dependency file says other things than a local compile's", remote[deps_file], local[deps_file])
+    assert remote["main.o"] == local["main.o"], "the remote object differs from a local compile in %s" % cwd
+    remote = remote["main.o"]
     # The client's paths are in it (debug info, __FILE__), the worker's are not.
     if absolute and "-ffile-prefix-map" not in " ".join(flags):
         assert (root + "/src/main.c").encode() in remote
     assert os.environ.get("GOMABARN_BB_DIR", "/tmp/gomabarn-bb").encode() not in remote
+    assert os.environ.get("GOMABARN_BB_DIR", "/tmp/gomabarn-bb").encode() not in local[deps_file]

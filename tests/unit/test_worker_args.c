@@ -10,11 +10,13 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "errmsg.h"
 #include "exec_worker_args.h"
 #include "mem.h"
 
 #define ROOT "/home/u/proj"
 #define T EXEC_ROOT_TOKEN
+#define C EXEC_WRAPPER_ARGS /* where the compiler is in a wrapped command */
 
 static exec_worker_args build(const char *compiler, const char *const *args, size_t n)
 {
@@ -40,20 +42,23 @@ static void paths_under_the_root_are_rewritten(void)
     exec_worker_args w = build("gcc", args, 12);
     CHECK(w.wrapped);
     CHECK_INT((int)w.rewritten, 3);
-    CHECK_INT((int)w.argc, 12 + 6);
+    CHECK_INT((int)w.argc, 12 + C + 1);
     CHECK_STR(w.argv[0], "/bin/sh");
     CHECK_STR(w.argv[1], "-c");
     CHECK_STR(w.argv[4], "/build");
-    CHECK_STR(w.argv[5], "gcc");
+    CHECK_STR(w.argv[5], ROOT);
+    CHECK_STR(w.argv[6], ""); /* no relocated directory */
+    CHECK_STR(w.argv[7], ""); /* no dependency file */
+    CHECK_STR(w.argv[C], "gcc");
     /* GCC: the map first, so a client's own later map wins. */
-    CHECK_STR(w.argv[6], "-ffile-prefix-map=" T "=" ROOT);
-    CHECK_STR(w.argv[8], "-I" T "/include");
-    CHECK_STR(w.argv[10], T "/third_party");
-    CHECK_STR(w.argv[11], "-DDIR=\"" ROOT "\""); /* a string, not a path */
-    CHECK_STR(w.argv[13], ROOT "/build/a.o");    /* -MT names a make target */
-    CHECK_STR(w.argv[14], T "/src/a.c");
-    CHECK_STR(w.argv[15], "-I/usr/include/x"); /* the worker's own */
-    CHECK(w.argv[18] == NULL);
+    CHECK_STR(w.argv[C + 1], "-ffile-prefix-map=" T "=" ROOT);
+    CHECK_STR(w.argv[C + 3], "-I" T "/include");
+    CHECK_STR(w.argv[C + 5], T "/third_party");
+    CHECK_STR(w.argv[C + 6], "-DDIR=\"" ROOT "\""); /* a string, not a path */
+    CHECK_STR(w.argv[C + 8], ROOT "/build/a.o");    /* -MT names a make target */
+    CHECK_STR(w.argv[C + 9], T "/src/a.c");
+    CHECK_STR(w.argv[C + 10], "-I/usr/include/x"); /* the worker's own */
+    CHECK(w.argv[C + 13] == NULL);
     exec_worker_args_free(&w);
 }
 
@@ -63,12 +68,12 @@ static void prefix_maps_and_lookalikes(void)
                           ROOT "x/a.c", "--sysroot=" ROOT "/sysroot",   "-g"};
     exec_worker_args w = build("clang", args, 6);
     CHECK(w.wrapped);
-    CHECK_STR(w.argv[6], "-ffile-prefix-map=" T "=.");
-    CHECK_STR(w.argv[7], "-fdebug-prefix-map=/other=x");
-    CHECK_STR(w.argv[8], ROOT "x/a.c"); /* a sibling of the root, not below it */
-    CHECK_STR(w.argv[9], "--sysroot=" T "/sysroot");
+    CHECK_STR(w.argv[C + 1], "-ffile-prefix-map=" T "=.");
+    CHECK_STR(w.argv[C + 2], "-fdebug-prefix-map=/other=x");
+    CHECK_STR(w.argv[C + 3], ROOT "x/a.c"); /* a sibling of the root, not below it */
+    CHECK_STR(w.argv[C + 4], "--sysroot=" T "/sysroot");
     /* clang: the map last (its first matching map wins). */
-    CHECK_STR(w.argv[11], "-ffile-prefix-map=" T "=" ROOT);
+    CHECK_STR(w.argv[C + 6], "-ffile-prefix-map=" T "=" ROOT);
     exec_worker_args_free(&w);
 }
 
@@ -104,15 +109,15 @@ static void a_relocated_toolchain_maps_back_to_its_own_paths(void)
     const char *args[] = {"../.gomabarn-toolchain/usr/bin/clang", "-g", "-c", "a.c"};
     exec_worker_args w;
     exec_worker_args_build(args, 4, "clang", ROOT, "build", ".gomabarn-toolchain", "/bin/sh", &w);
-    CHECK_INT((int)w.argc, 4 + 7);
-    CHECK_STR(w.argv[9], "-ffile-prefix-map=" T "=" ROOT);
-    CHECK_STR(w.argv[10], "-ffile-prefix-map=" T "/.gomabarn-toolchain=");
+    CHECK_INT((int)w.argc, 4 + C + 2);
+    CHECK_STR(w.argv[C + 4], "-ffile-prefix-map=" T "=" ROOT);
+    CHECK_STR(w.argv[C + 5], "-ffile-prefix-map=" T "/.gomabarn-toolchain=");
     exec_worker_args_free(&w);
     /* GCC: both right after the compiler, the relocated one later (it wins). */
     exec_worker_args_build(args, 4, "gcc", ROOT, "build", ".gomabarn-toolchain", "/bin/sh", &w);
-    CHECK_STR(w.argv[6], "-ffile-prefix-map=" T "=" ROOT);
-    CHECK_STR(w.argv[7], "-ffile-prefix-map=" T "/.gomabarn-toolchain=");
-    CHECK_STR(w.argv[8], "-g");
+    CHECK_STR(w.argv[C + 1], "-ffile-prefix-map=" T "=" ROOT);
+    CHECK_STR(w.argv[C + 2], "-ffile-prefix-map=" T "/.gomabarn-toolchain=");
+    CHECK_STR(w.argv[C + 3], "-g");
     exec_worker_args_free(&w);
 }
 
@@ -161,6 +166,159 @@ static void the_shell_puts_in_the_workers_root(void)
     rmdir(root);
 }
 
+/* The dependency file argument ($4) a compile gets, "" for none. */
+static void dependency_files_are_found(void)
+{
+    static const struct {
+        const char *args[6];
+        const char *deps;
+    } cases[] = {
+        {{"gcc", "-MD", "-MF", "obj/a.d", ROOT "/a.c"}, "obj/a.d"},
+        {{"gcc", "-MMD", "-MFa.d", ROOT "/a.c"}, "a.d"},
+        {{"gcc", "-Wp,-MMD,.a.o.d", ROOT "/a.c"}, ".a.o.d"}, /* kbuild */
+        {{"gcc", "-MD", "-o", "obj/a.o", ROOT "/a.c"}, "obj/a.d"},
+        {{"gcc", "-MMD", "-oa.x.o", ROOT "/a.c"}, "a.x.d"},
+        {{"gcc", "-MD", "-o", ".hidden", ROOT "/a.c"}, ".hidden.d"},
+        {{"gcc", "-MD", ROOT "/a.c"}, ""},                     /* named after the source: not handled */
+        {{"gcc", "-MF", ROOT "/a.d", ROOT "/a.c", "-MD"}, ""}, /* absolute: refused as an output anyway */
+        {{"gcc", "-MF", "-", ROOT "/a.c"}, ""},                /* stdout */
+        {{"gcc", "-o", "a.o", ROOT "/a.c"}, ""},               /* no -MD */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        size_t n = 0;
+        while (n < 6 && cases[i].args[n])
+            n++;
+        exec_worker_args w = build("gcc", cases[i].args, n);
+        CHECK(w.wrapped);
+        CHECK_STR(w.argv[7], cases[i].deps);
+        exec_worker_args_free(&w);
+    }
+    /* Relative paths only and nothing relocated: the file names no worker
+     * path, so the compile still runs as sent. */
+    const char *relative[] = {"gcc", "-MD", "-MF", "a.d", "-c", "../a.c"};
+    exec_worker_args w = build("gcc", relative, 6);
+    CHECK(!w.wrapped);
+    exec_worker_args_free(&w);
+    /* A relocated toolchain's own headers are worker paths in it. */
+    exec_worker_args_build(relative, 6, "gcc", ROOT, "build", ".gomabarn-toolchain", "/bin/sh", &w);
+    CHECK(w.wrapped);
+    CHECK_STR(w.argv[6], ".gomabarn-toolchain");
+    CHECK_STR(w.argv[7], "a.d");
+    exec_worker_args_free(&w);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static char *read_file(const char *path)
+{
+    char *text = gmb_calloc(1, 8192);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        size_t n = fread(text, 1, 8191, f);
+        text[n] = '\0';
+        fclose(f);
+    }
+    return text;
+}
+
+/* Compiles, as a worker would, <worker>/src/a.c including x.h from
+ * -I<client root>/inc, in <worker>/build with -MD, under PATH `path`
+ * (NULL: this process's), and returns the dependency file. */
+static char *dependency_file_after_compile(const char *worker, const char *client_root, const char *path)
+{
+    char *inc = gmb_format("-I%s/inc", client_root), *src = gmb_format("%s/src/a.c", client_root);
+    const char *args[] = {"gcc", "-S", "-MD", "-MF", "a.d", inc, src, "-o", "a.s"};
+    exec_worker_args w;
+    exec_worker_args_build(args, 9, "gcc", client_root, "build", NULL, "/bin/sh", &w);
+    char *build_dir = gmb_format("%s/build", worker);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (chdir(build_dir) < 0)
+            _exit(127);
+        unsetenv("PWD");
+        if (path)
+            setenv("PATH", path, 1);
+        execv(w.argv[0], (char *const *)w.argv);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    char *deps_path = gmb_format("%s/a.d", build_dir);
+    char *text = read_file(deps_path);
+    /* One line: where gcc breaks it depends on the paths' lengths. */
+    char *o = text;
+    for (const char *c = text; *c; c++) {
+        if (c[0] == '\\' && c[1] == '\n' && c[2] == ' ')
+            c += 2; /* " \\\n " becomes the space before it */
+        else
+            *o++ = *c;
+    }
+    *o = '\0';
+    unlink(deps_path);
+    free(deps_path);
+    exec_worker_args_free(&w);
+    free(build_dir);
+    free(inc);
+    free(src);
+    return text;
+}
+
+/* A real gcc through the shell: the dependency file names the client's
+ * files, with sed and without it (the read loop), and a client root with
+ * a space in it is written as make reads it. */
+static void a_dependency_file_names_the_clients_paths(void)
+{
+    char worker[] = "/tmp/gomabarn-worker-deps-XXXXXX";
+    CHECK(mkdtemp(worker) != NULL);
+    char *dir;
+    const char *dirs[] = {"src", "inc", "build", "bin"};
+    for (size_t i = 0; i < 4; i++) {
+        dir = gmb_format("%s/%s", worker, dirs[i]);
+        CHECK(mkdir(dir, 0700) == 0);
+        free(dir);
+    }
+    char *p = gmb_format("%s/src/a.c", worker);
+    write_file(p, "#include \"x.h\"\nint a = X;\n");
+    free(p);
+    p = gmb_format("%s/inc/x.h", worker);
+    write_file(p, "#define X 1\n");
+    free(p);
+    /* A PATH with gcc and no sed. */
+    p = gmb_format("%s/bin/gcc", worker);
+    CHECK(symlink("/usr/bin/gcc", p) == 0);
+    free(p);
+    char *no_sed = gmb_format("%s/bin", worker);
+
+    const char *want = "a.s: " ROOT "/src/a.c /usr/include/stdc-predef.h " ROOT "/inc/x.h\n";
+    char *loop_file = gmb_format("%s/build/a.d.gomabarn-worker-paths", worker);
+    char *with_sed = dependency_file_after_compile(worker, ROOT, NULL);
+    CHECK_STR(with_sed, want);
+    CHECK(access(loop_file, F_OK) != 0); /* sed did it */
+    char *looped = dependency_file_after_compile(worker, ROOT, no_sed);
+    CHECK_STR(looped, want);
+    CHECK(access(loop_file, F_OK) == 0); /* the read loop did it */
+    CHECK(unlink(loop_file) == 0);
+    free(loop_file);
+    char *spaced = dependency_file_after_compile(worker, "/home/u/my proj", NULL);
+    CHECK_STR(spaced, "a.s: /home/u/my\\ proj/src/a.c /usr/include/stdc-predef.h /home/u/my\\ proj/inc/x.h\n");
+    free(with_sed);
+    free(looped);
+    free(spaced);
+    free(no_sed);
+    char *cmd = gmb_format("rm -rf '%s'", worker);
+    CHECK(system(cmd) == 0);
+    free(cmd);
+}
+
 int main(void)
 {
     RUN(paths_under_the_root_are_rewritten);
@@ -168,5 +326,7 @@ int main(void)
     RUN(runs_as_sent_when_nothing_needs_the_shell);
     RUN(a_relocated_toolchain_maps_back_to_its_own_paths);
     RUN(the_shell_puts_in_the_workers_root);
+    RUN(dependency_files_are_found);
+    RUN(a_dependency_file_names_the_clients_paths);
     return CHECK_REPORT();
 }
