@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "errmsg.h"
+#include "exec_paths.h"
 #include "log.h"
 #include "mem.h"
 #include "goma_wire.h"
@@ -100,21 +101,35 @@ rev2_property *exec_command_environment(exec_job *j, size_t *n_env)
     return env;
 }
 
-/* REv2 has one list of output paths, files and directories alike. NULL
- * (the error answered) if one is absolute. */
-const char **exec_command_outputs(exec_job *j, size_t *n_out)
+const char **exec_command_outputs_of(const DevtoolsGoma__ExecReq *x, size_t *n_out)
 {
-    const DevtoolsGoma__ExecReq *x = j->exec;
     *n_out = x->n_expected_output_files + x->n_expected_output_dirs;
     const char **outputs = gmb_calloc(*n_out + 1, sizeof *outputs);
+    char *cwd = x->cwd ? exec_path_normalize(x->cwd) : NULL;
     for (size_t i = 0; i < *n_out; i++) {
-        outputs[i] = i < x->n_expected_output_files ? x->expected_output_files[i]
-                                                    : x->expected_output_dirs[i - x->n_expected_output_files];
-        if (outputs[i][0] == '/') {
-            exec_respond_error(j, true, "absolute output path", "absolute expected output paths are not served yet");
+        const char *declared = i < x->n_expected_output_files ? x->expected_output_files[i]
+                                                              : x->expected_output_dirs[i - x->n_expected_output_files];
+        outputs[i] = cwd ? exec_path_output_in_cwd(cwd, declared) : NULL;
+        if (!outputs[i]) {
             free(outputs);
-            return NULL;
+            outputs = NULL;
+            break;
         }
+    }
+    free(cwd);
+    return outputs;
+}
+
+const char **exec_command_outputs(exec_job *j, size_t *n_out)
+{
+    const char **outputs = exec_command_outputs_of(j->exec, n_out);
+    if (!outputs) {
+        char *why = gmb_format("an absolute expected output is not below the working directory \"%s\", or is not "
+                               "written in normal form (no \".\", \"..\" or \"//\"): only such absolute outputs "
+                               "are served",
+                               j->exec->cwd ? j->exec->cwd : "");
+        exec_respond_error(j, true, "absolute output path", why);
+        free(why);
     }
     return outputs;
 }

@@ -129,13 +129,34 @@ static DevtoolsGoma__ExecResult *answer_of(exec_job *j, char **err)
 {
     exec_pipeline *p = j->p;
     const DevtoolsGoma__ExecReq *x = j->exec;
-    size_t n = x->n_expected_output_files + x->n_expected_output_dirs;
-    const char **declared = gmb_calloc(n + 1, sizeof *declared);
-    for (size_t i = 0; i < n; i++)
-        declared[i] = i < x->n_expected_output_files ? x->expected_output_files[i]
-                                                     : x->expected_output_dirs[i - x->n_expected_output_files];
-    DevtoolsGoma__ExecResult *result = exec_result_from_rev2(p->files, p->store, j->instance, p->mount_path,
-                                                             j->resp->result, declared, n, &p->output_limits, err);
+    /* The Command's output paths (relative to the working directory), and
+     * the answer names each as the client declared it (an absolute one as
+     * written). */
+    size_t n;
+    const char **declared = exec_command_outputs_of(x, &n);
+    DevtoolsGoma__ExecResult *result = declared
+                                           ? exec_result_from_rev2(p->files, p->store, j->instance, p->mount_path,
+                                                                   j->resp->result, declared, n, &p->output_limits, err)
+                                           : NULL;
+    if (!declared)
+        *err = gmb_strdup("an expected output is absolute and not below the working directory");
+    for (size_t k = 0; result && k < result->n_output; k++) {
+        DevtoolsGoma__ExecResult__Output *o = result->output[k];
+        for (size_t i = 0; i < n; i++) {
+            const char *as_declared = i < x->n_expected_output_files
+                                          ? x->expected_output_files[i]
+                                          : x->expected_output_dirs[i - x->n_expected_output_files];
+            size_t len = strlen(declared[i]);
+            /* A file, or one below a directory output. */
+            if (declared[i] != as_declared && strncmp(o->filename, declared[i], len) == 0 &&
+                (o->filename[len] == '\0' || o->filename[len] == '/')) {
+                char *named = gmb_format("%s%s", as_declared, o->filename + len);
+                free(o->filename);
+                o->filename = named;
+                break;
+            }
+        }
+    }
     free(declared);
     return result;
 }

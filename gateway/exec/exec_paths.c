@@ -1,5 +1,6 @@
 #include "exec_paths.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,6 +80,17 @@ int exec_path_is_below(const char *abs, const char *dir)
         return 1;
     size_t n = strlen(dir);
     return strncmp(abs, dir, n) == 0 && (abs[n] == '/' || abs[n] == '\0');
+}
+
+const char *exec_path_output_in_cwd(const char *cwd, const char *name)
+{
+    if (name[0] != '/')
+        return name;
+    char *normal = exec_path_normalize(name);
+    size_t n = strcmp(cwd, "/") == 0 ? 0 : strlen(cwd);
+    bool below = normal && strcmp(normal, name) == 0 && exec_path_is_below(name, cwd) && name[n] == '/' && name[n + 1];
+    free(normal);
+    return below ? name + n + 1 : NULL;
 }
 
 char *exec_path_place(const char *root, const char *abs)

@@ -58,6 +58,7 @@ static const char WRAPPER[] =
 
 /* Flags whose path is glued to them ("-I/x", "--sysroot=/x"). */
 static const char *const PATH_FLAGS[] = {"-I",
+                                         "-o",
                                          "-iquote",
                                          "-isystem",
                                          "-idirafter",
@@ -74,8 +75,9 @@ static const char *const PATH_FLAGS[] = {"-I",
 /* Flags whose value is OLD=NEW, OLD a path to rewrite. */
 static const char *const MAP_FLAGS[] = {"-ffile-prefix-map=", "-fdebug-prefix-map=", "-fmacro-prefix-map=",
                                         "-fprofile-prefix-map=", "-fcoverage-prefix-map="};
-/* Flags whose next argument is a name, not a path to rewrite. */
-static const char *const NAME_FLAGS[] = {"-D", "-U", "-MT", "-MQ", "-o"};
+/* Flags whose next argument is a name, not a path to rewrite. (-o's is a
+ * path: an absolute one below the working directory is served.) */
+static const char *const NAME_FLAGS[] = {"-D", "-U", "-MT", "-MQ"};
 
 #define COUNT(a) (sizeof(a) / sizeof *(a))
 
@@ -136,8 +138,9 @@ static const char *keep(exec_worker_args *out, char *s)
 
 /* The dependency file a compile writes (-MF FILE, -MFFILE, kbuild's
  * -Wp,-MD,FILE, or -MD/-MMD beside -o OUT: OUT with its suffix made
- * ".d"), or NULL: none, or one whose name is absolute or stdout. */
-static char *dependency_file(const char *const *args, size_t n)
+ * ".d"), relative to the client's working directory `cwd`, or NULL: none,
+ * stdout, or an absolute name elsewhere (refused as an output anyway). */
+static char *dependency_file(const char *const *args, size_t n, const char *cwd)
 {
     const char *mf = NULL, *out = NULL;
     bool md = false;
@@ -166,11 +169,12 @@ static char *dependency_file(const char *const *args, size_t n)
         const char *base = strrchr(out, '/') ? strrchr(out, '/') + 1 : out, *dot = strrchr(base, '.');
         name = gmb_format("%.*s.d", (int)(dot && dot != base ? (size_t)(dot - out) : strlen(out)), out);
     }
-    if (name && (!*name || name[0] == '/' || strcmp(name, "-") == 0 || strstr(name, EXEC_ROOT_TOKEN))) {
-        free(name);
-        name = NULL;
-    }
-    return name;
+    const char *relative = name && *name && strcmp(name, "-") != 0 && !strstr(name, EXEC_ROOT_TOKEN)
+                               ? exec_path_output_in_cwd(cwd, name)
+                               : NULL;
+    char *result = relative ? gmb_strdup(relative) : NULL;
+    free(name);
+    return result;
 }
 
 /* `path` as a make rule writes it: gcc and clang escape a space and '#'
@@ -217,7 +221,12 @@ void exec_worker_args_build(const char *const *args, size_t n, const char *compi
     }
     /* A dependency file holds worker paths when client paths were
      * rewritten or the compiler's own files are relocated. */
-    char *deps = eligible && (out->rewritten > 0 || (relocated && *relocated)) ? dependency_file(args, n) : NULL;
+    char *deps = NULL;
+    if (eligible && (out->rewritten > 0 || (relocated && *relocated))) {
+        char *cwd = *wd ? gmb_format("%s/%s", root, wd) : gmb_strdup(root);
+        deps = dependency_file(args, n, cwd);
+        free(cwd);
+    }
     if (!eligible || n == 0 || (out->rewritten == 0 && !debug && !deps)) {
         out->argv = mine;
         out->argc = n;

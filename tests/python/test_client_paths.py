@@ -62,20 +62,23 @@ DEPS = {
 }
 
 CASES = {
-    # name: (compiler, extra flags, absolute source and -I (CMake) or relative (autotools), dependency file)
-    "gcc": ("gcc", [], True, "cmake"),
-    "gcc -g": ("gcc", ["-g", "-O2"], True, "kbuild"),
-    "gcc -g relative": ("gcc", ["-g", "-O2"], False, "autotools"),
+    # name: (compiler, extra flags, absolute source and -I (CMake) or relative (autotools), dependency file,
+    #        absolute -o (below the working directory))
+    "gcc": ("gcc", [], True, "cmake", False),
+    "gcc -g": ("gcc", ["-g", "-O2"], True, "kbuild", False),
+    "gcc -g relative": ("gcc", ["-g", "-O2"], False, "autotools", False),
     "gcc -g Debian flags": ("gcc", ["-g", "-O2", "-ffile-prefix-map={root}=.", "-fstack-protector-strong"], True,
-                            "autotools"),
-    "clang -g": ("clang", ["-g"], True, "cmake"),
+                            "autotools", False),
+    "clang -g": ("clang", ["-g"], True, "cmake", False),
+    "gcc -g absolute -o": ("gcc", ["-g"], True, "autotools", True),
+    "clang absolute -o": ("clang", [], False, "cmake", True),
 }
 
 
 @pytest.mark.parametrize("case", list(CASES))
 @pytest.mark.parametrize("instance", INSTANCES)
 def test_absolute_paths_and_debug_info_match_a_local_compile(gg, server, instance, case):
-    compiler, extra, absolute, deps = CASES[case]
+    compiler, extra, absolute, deps, absolute_output = CASES[case]
     if shutil.which(compiler) is None:
         pytest.fail(compiler + " is not installed (scripts/install-deps.sh installs it)")
     root = "/tmp/gomabarn-client-%s" % uuid.uuid4().hex[:12]
@@ -86,8 +89,13 @@ def test_absolute_paths_and_debug_info_match_a_local_compile(gg, server, instanc
     flags = [f.format(root=root) for f in extra]
     top = root if absolute else ".."
     deps_flags, deps_file = DEPS[deps]
-    args = [compiler, "-c", "-I" + top + "/include"] + flags + deps_flags + [top + "/src/main.c", "-o", "main.o"]
-    outputs = ["main.o", deps_file]
+    # An absolute -o is answered under the name the client gave it; a
+    # dependency file named after it is absolute too.
+    obj = cwd + "/main.o" if absolute_output else "main.o"
+    if absolute_output and deps == "autotools":
+        deps_file = cwd + "/main.d"
+    args = [compiler, "-c", "-I" + top + "/include"] + flags + deps_flags + [top + "/src/main.c", "-o", obj]
+    outputs = [obj, deps_file]
     remote = exec_once(gg, server[0], instance, compiler, cwd, files, args, outputs)
     try:
         for name, data in files.items():
@@ -100,8 +108,8 @@ def test_absolute_paths_and_debug_info_match_a_local_compile(gg, server, instanc
         shutil.rmtree(root, ignore_errors=True)
     assert make_rules(remote[deps_file]) == make_rules(local[deps_file]), (
         "the dependency file says other things than a local compile's", remote[deps_file], local[deps_file])
-    assert remote["main.o"] == local["main.o"], "the remote object differs from a local compile in %s" % cwd
-    remote = remote["main.o"]
+    assert remote[obj] == local[obj], "the remote object differs from a local compile in %s" % cwd
+    remote = remote[obj]
     # The client's paths are in it (debug info, __FILE__), the worker's are not.
     if absolute and "-ffile-prefix-map" not in " ".join(flags):
         assert (root + "/src/main.c").encode() in remote

@@ -133,7 +133,7 @@ def send_traffic(gg, port):
     bad_src = b"int g(void) { return } /* %s */\n" % RUN.encode()
     assert call(gg, port, exec_req(gg, 3, {"/tmp/w/g.c": bad_src}, ["gcc", "-c", "g.c", "-o", "g.o"],
                                    ["g.o"])).result.exit_status != 0
-    # A bad request: an absolute output path (refused with the inputs).
+    # A bad request: an absolute output path outside the working directory.
     resp = call(gg, port, exec_req(gg, 4, {"/tmp/w/f.c": src}, compile_args, ["/abs/f.o"]))
     assert resp.error == -1  # BAD_REQUEST
     # The shadows (on fuse) finish before the pages are read.

@@ -28,6 +28,23 @@ static void normalize_and_place(void)
     CHECK_FREE_STR(exec_path_place("/w", "/wx/gcc"), ".gomabarn-toolchain/wx/gcc");
 }
 
+/* Outputs as REv2 output paths: relative to the client's working
+ * directory; an absolute one only below it and in normal form. */
+static void outputs_relative_to_the_working_directory(void)
+{
+    const char *rel = "obj/a.o";
+    CHECK(exec_path_output_in_cwd("/p/build", rel) == rel); /* as sent */
+    CHECK_STR(exec_path_output_in_cwd("/p/build", "/p/build/obj/a.o"), "obj/a.o");
+    CHECK_STR(exec_path_output_in_cwd("/", "/a.o"), "a.o");
+    CHECK(exec_path_output_in_cwd("/p/build", "/p/a.o") == NULL);        /* above it */
+    CHECK(exec_path_output_in_cwd("/p/build", "/p/buildx/a.o") == NULL); /* a sibling */
+    CHECK(exec_path_output_in_cwd("/p/build", "/p/build") == NULL);      /* the directory itself */
+    CHECK(exec_path_output_in_cwd("/p/build", "/p/build/") == NULL);
+    CHECK(exec_path_output_in_cwd("/p/build", "/p/build/./a.o") == NULL); /* not in normal form */
+    CHECK(exec_path_output_in_cwd("/p/build", "/p/build//a.o") == NULL);
+    CHECK(exec_path_output_in_cwd("/p/build", "/p/build/../build/a.o") == NULL);
+}
+
 static void gcc_compiler_paths(void)
 {
     /* The worker's directories where a relocated driver's missing
@@ -147,6 +164,7 @@ int main(void)
     RUN(normalize_and_place);
     RUN(routing_rules_can_shadow_a_share);
     RUN(relative_paths);
+    RUN(outputs_relative_to_the_working_directory);
     RUN(gcc_compiler_paths);
     RUN(symlink_targets_stay_inside_the_root);
     RUN(routing_picks_the_first_matching_rule);
