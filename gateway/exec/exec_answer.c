@@ -31,6 +31,7 @@ void exec_job_record(exec_job *j, const char *state, const char *error)
     bool ran = strcmp(state, "done") == 0 || strcmp(state, "failed") == 0;
     if (ran && *e->action)
         action_log_put(p->actions, j->instance, &j->action.action_digest, state);
+    exec_activity_note(&p->activity, state, e->cache_hit, rev2_now_ms());
     if (!p->metrics || strcmp(state, "running") == 0)
         return;
     char series[128];
@@ -243,9 +244,11 @@ void exec_finish(void *arg)
     }
     exec_job_record(j, "done", NULL);
     exec_respond(j, &resp);
-    GMB_INFO("exec", "#%llu instance \"%s\" exit %d, %zu outputs, %s, %lld ms", (unsigned long long)j->id, j->instance,
-             result->exit_status, result->n_output, j->resp->cached_result ? "cache hit" : "executed",
-             (long long)(rev2_now_ms() - j->t0));
+    /* A hit at debug level: a build has thousands (exec_activity counts them). */
+    gmb_log(j->resp->cached_result ? GMB_LOG_DEBUG : GMB_LOG_INFO, "exec",
+            "#%llu instance \"%s\" exit %d, %zu outputs, %s, %lld ms", (unsigned long long)j->id, j->instance,
+            result->exit_status, result->n_output, j->resp->cached_result ? "cache hit" : "executed",
+            (long long)(rev2_now_ms() - j->t0));
     devtools_goma__exec_result__free_unpacked(result, NULL);
     gmb_budget_give(p->budget, held);
     observe_and_shadow(j);

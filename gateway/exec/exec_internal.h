@@ -16,6 +16,7 @@
 
 #include "action_log.h"
 #include "budget.h"
+#include "exec_activity.h"
 #include "exec_inputs.h"
 #include "exec_shadow.h"
 #include "rev2_action.h"
@@ -53,6 +54,7 @@ struct exec_pipeline {
     exec_shadow *shadow;         /* NULL: no shadow execution */
     char *fallback_instance;     /* exec.fallback_instance; NULL: none */
     _Atomic uint64_t shadow_seq; /* requests offered a shadow share (sampling) */
+    exec_activity activity;      /* the once-a-minute summary in the log */
 };
 
 /* How long an answer waits for blob memory before failing (retryable). */

@@ -253,6 +253,7 @@ exec_pipeline *exec_pipeline_new(const exec_pipeline_parts *parts, char **err)
         return NULL;
     }
     exec_pipeline *p = gmb_calloc(1, sizeof *p);
+    exec_activity_init(&p->activity, rev2_now_ms());
     p->routes = routes;
     p->client = parts->client;
     p->store = parts->store;
@@ -302,6 +303,7 @@ void exec_pipeline_free(exec_pipeline *p)
     if (!p)
         return;
     work_pool_free(p->pool);
+    exec_activity_flush(&p->activity, rev2_now_ms()); /* the answers since the last line */
     for (size_t i = 0; i < p->n_platform; i++) {
         free((char *)p->platform[i].name);
         free((char *)p->platform[i].value);
