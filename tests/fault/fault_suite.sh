@@ -207,7 +207,10 @@ finish_build
 kill -CONT "$GW_PID"
 STALLED=
 NOTES="stalled at $AT s; $RACES_N races won locally, after $(race_delay)"
-row "gateway stalled (SIGSTOP), never answers" "$BASE_S" "racing chosen and logged" test "$RACES_N" -ge 1
+# Racing is judged, and the time too, loosely: a stall must not cost the
+# build minutes (seen: 1.26-2.05x, mostly the learned race delay).
+row "gateway stalled (SIGSTOP), never answers" "$BASE_S" "racing chosen and logged, < 3x" \
+    eval '[ "$RACES_N" -ge 1 ] && ratio_below 3 "$BASE_S"'
 gw_stop
 
 # The stalled gateway's Execs ran on after it; the worker rows need
@@ -222,7 +225,9 @@ build worker-restarted
 inject eval 'kill_group worker-hardlinking && "$REPO/tests/buildbarn/restart.sh" worker-hardlinking >/dev/null'
 finish_build
 gateway_notes "restarted by $AT s"
-row "bb_worker killed and restarted" "$BASE_S" "no fallback needed, objects identical" test "$(fallbacks)" -eq 0
+# Seen: 1.19-1.61x; the limit catches a build that waits out a timeout.
+row "bb_worker killed and restarted" "$BASE_S" "no fallback needed, objects identical, < 3x" \
+    eval '[ "$(fallbacks)" -eq 0 ] && ratio_below 3 "$BASE_S"'
 gw_stop
 reset_cluster
 
