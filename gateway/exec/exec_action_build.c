@@ -101,7 +101,7 @@ rev2_property *exec_command_environment(exec_job *j, size_t *n_env)
     return env;
 }
 
-const char **exec_command_outputs_of(const DevtoolsGoma__ExecReq *x, size_t *n_out)
+const char **exec_command_outputs_of(const DevtoolsGoma__ExecReq *x, size_t *n_out, const char **refused)
 {
     *n_out = x->n_expected_output_files + x->n_expected_output_dirs;
     const char **outputs = gmb_calloc(*n_out + 1, sizeof *outputs);
@@ -109,8 +109,10 @@ const char **exec_command_outputs_of(const DevtoolsGoma__ExecReq *x, size_t *n_o
     for (size_t i = 0; i < *n_out; i++) {
         const char *declared = i < x->n_expected_output_files ? x->expected_output_files[i]
                                                               : x->expected_output_dirs[i - x->n_expected_output_files];
-        outputs[i] = cwd ? exec_path_output_in_cwd(cwd, declared) : NULL;
+        outputs[i] = declared[0] != '/' ? declared : cwd ? exec_path_output_in_cwd(cwd, declared) : NULL;
         if (!outputs[i]) {
+            if (refused)
+                *refused = declared;
             free(outputs);
             outputs = NULL;
             break;
@@ -122,12 +124,13 @@ const char **exec_command_outputs_of(const DevtoolsGoma__ExecReq *x, size_t *n_o
 
 const char **exec_command_outputs(exec_job *j, size_t *n_out)
 {
-    const char **outputs = exec_command_outputs_of(j->exec, n_out);
+    const char *refused = "";
+    const char **outputs = exec_command_outputs_of(j->exec, n_out, &refused);
     if (!outputs) {
-        char *why = gmb_format("an absolute expected output is not below the working directory \"%s\", or is not "
-                               "written in normal form (no \".\", \"..\" or \"//\"): only such absolute outputs "
+        char *why = gmb_format("expected output \"%s\" is absolute but not below the working directory \"%s\" (or "
+                               "not written in normal form: no \".\", \"..\" or \"//\"); absolute outputs below it "
                                "are served",
-                               j->exec->cwd ? j->exec->cwd : "");
+                               refused, j->exec->cwd ? j->exec->cwd : "");
         exec_respond_error(j, true, "absolute output path", why);
         free(why);
     }

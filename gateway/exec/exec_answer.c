@@ -134,7 +134,7 @@ static DevtoolsGoma__ExecResult *answer_of(exec_job *j, char **err)
      * the answer names each as the client declared it (an absolute one as
      * written). */
     size_t n;
-    const char **declared = exec_command_outputs_of(x, &n);
+    const char **declared = exec_command_outputs_of(x, &n, NULL);
     DevtoolsGoma__ExecResult *result = declared
                                            ? exec_result_from_rev2(p->files, p->store, j->instance, p->mount_path,
                                                                    j->resp->result, declared, n, &p->output_limits, err)

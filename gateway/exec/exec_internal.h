@@ -89,8 +89,8 @@ rev2_property *exec_command_environment(exec_job *j, size_t *n_env);
 /* Command.output_paths: the expected outputs, files then directories,
  * relative to the working directory (exec_path_output_in_cwd: an absolute
  * one below it loses that part); they point into the request. NULL if an
- * absolute one lies elsewhere. */
-const char **exec_command_outputs_of(const DevtoolsGoma__ExecReq *x, size_t *n_out);
+ * absolute one lies elsewhere (*refused, unless NULL, names it). */
+const char **exec_command_outputs_of(const DevtoolsGoma__ExecReq *x, size_t *n_out, const char **refused);
 /* The same; NULL when answered already (a bad request). */
 const char **exec_command_outputs(exec_job *j, size_t *n_out);
 const char **exec_command_arguments(const exec_job *j);

@@ -115,3 +115,19 @@ def test_absolute_paths_and_debug_info_match_a_local_compile(gg, server, instanc
         assert (root + "/src/main.c").encode() in remote
     assert os.environ.get("GOMABARN_BB_DIR", "/tmp/gomabarn-bb").encode() not in remote
     assert os.environ.get("GOMABARN_BB_DIR", "/tmp/gomabarn-bb").encode() not in local[deps_file]
+
+
+@pytest.mark.parametrize("output", ["{root}/obj/main.o", "{cwd}/./main.o", "{cwd}/../build/main.o"])
+def test_an_absolute_output_elsewhere_is_a_bad_request_naming_it(gg, server, output):
+    """Only absolute outputs below the working directory, in normal form,
+    are served; another is refused before anything reaches Buildbarn (the
+    client then compiles locally), with its name in the message."""
+    root = "/tmp/gomabarn-client-%s" % uuid.uuid4().hex[:12]
+    cwd = root + "/build"
+    output = output.format(root=root, cwd=cwd)
+    files = {root + "/src/main.c": b"int main(void) { return 0; }\n"}
+    req = exec_req(gg, cwd, files, ["gcc", "-c", root + "/src/main.c", "-o", output], [output])
+    resp = call(gg, server[0], req, "hardlinking")
+    assert resp.error == -1  # BAD_REQUEST
+    assert any(output in m and "not below the working directory" in m for m in resp.error_message), \
+        resp.error_message
