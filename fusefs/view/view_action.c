@@ -125,22 +125,37 @@ static int add_output_tree(cas_store *s, const char *instance, rev2_tree *t, con
     return rc;
 }
 
+/* An output path that climbs out of the working directory ("../obj/a.o",
+ * a compile's -o there): output/ holds the working directory's outputs,
+ * so it has no place there; result.json still lists it. */
+static bool climbs_out(const char *path)
+{
+    for (const char *c = path; c; c = strchr(c, '/') ? strchr(c, '/') + 1 : NULL)
+        if (c[0] == '.' && c[1] == '.' && (c[2] == '/' || c[2] == '\0'))
+            return true;
+    return false;
+}
+
 static int add_outputs(cas_store *s, const char *instance, const Rev2ActionResult *r, rev2_digest *out, char **err)
 {
     rev2_tree *t = rev2_tree_new();
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < r->n_output_files; i++) {
         rev2_digest d;
+        if (climbs_out(r->output_files[i]->path))
+            continue;
         if (!rev2_digest_from_proto(r->output_files[i]->digest, &d))
             rc = gmb_fail(err, "output file %s has no digest", r->output_files[i]->path);
         else
             rc = rev2_tree_add_file(t, r->output_files[i]->path, &d, r->output_files[i]->is_executable, err);
     }
     for (size_t i = 0; rc == 0 && i < r->n_output_symlinks; i++)
-        rc = rev2_tree_add_symlink(t, r->output_symlinks[i]->path, r->output_symlinks[i]->target, err);
+        if (!climbs_out(r->output_symlinks[i]->path))
+            rc = rev2_tree_add_symlink(t, r->output_symlinks[i]->path, r->output_symlinks[i]->target, err);
     for (size_t i = 0; rc == 0 && i < r->n_output_directories; i++)
-        rc =
-            add_output_tree(s, instance, t, r->output_directories[i]->path, r->output_directories[i]->tree_digest, err);
+        if (!climbs_out(r->output_directories[i]->path))
+            rc = add_output_tree(s, instance, t, r->output_directories[i]->path, r->output_directories[i]->tree_digest,
+                                 err);
     if (rc == 0) {
         rev2_tree_finish(t, out);
         const rev2_blob *blobs;

@@ -101,19 +101,19 @@ rev2_property *exec_command_environment(exec_job *j, size_t *n_env)
     return env;
 }
 
-const char **exec_command_outputs_of(const DevtoolsGoma__ExecReq *x, size_t *n_out, const char **refused)
+char **exec_command_outputs_of(const DevtoolsGoma__ExecReq *x, size_t *n_out, const char **refused)
 {
     *n_out = x->n_expected_output_files + x->n_expected_output_dirs;
-    const char **outputs = gmb_calloc(*n_out + 1, sizeof *outputs);
+    char **outputs = gmb_calloc(*n_out + 1, sizeof *outputs);
     char *cwd = x->cwd ? exec_path_normalize(x->cwd) : NULL;
     for (size_t i = 0; i < *n_out; i++) {
         const char *declared = i < x->n_expected_output_files ? x->expected_output_files[i]
                                                               : x->expected_output_dirs[i - x->n_expected_output_files];
-        outputs[i] = declared[0] != '/' ? declared : cwd ? exec_path_output_in_cwd(cwd, declared) : NULL;
+        outputs[i] = declared[0] != '/' ? gmb_strdup(declared) : cwd ? exec_path_output_in_cwd(cwd, declared) : NULL;
         if (!outputs[i]) {
             if (refused)
                 *refused = declared;
-            free(outputs);
+            exec_outputs_free(outputs, i);
             outputs = NULL;
             break;
         }
@@ -122,14 +122,20 @@ const char **exec_command_outputs_of(const DevtoolsGoma__ExecReq *x, size_t *n_o
     return outputs;
 }
 
-const char **exec_command_outputs(exec_job *j, size_t *n_out)
+void exec_outputs_free(char **outputs, size_t n)
+{
+    for (size_t i = 0; outputs && i < n; i++)
+        free(outputs[i]);
+    free(outputs);
+}
+
+char **exec_command_outputs(exec_job *j, size_t *n_out)
 {
     const char *refused = "";
-    const char **outputs = exec_command_outputs_of(j->exec, n_out, &refused);
+    char **outputs = exec_command_outputs_of(j->exec, n_out, &refused);
     if (!outputs) {
-        char *why = gmb_format("expected output \"%s\" is absolute but not below the working directory \"%s\" (or "
-                               "not written in normal form: no \".\", \"..\" or \"//\"); absolute outputs below it "
-                               "are served",
+        char *why = gmb_format("absolute expected output \"%s\" names the working directory \"%s\", a directory "
+                               "holding it, or a place above \"/\"",
                                refused, j->exec->cwd ? j->exec->cwd : "");
         exec_respond_error(j, true, "absolute output path", why);
         free(why);

@@ -134,13 +134,13 @@ static DevtoolsGoma__ExecResult *answer_of(exec_job *j, char **err)
      * the answer names each as the client declared it (an absolute one as
      * written). */
     size_t n;
-    const char **declared = exec_command_outputs_of(x, &n, NULL);
-    DevtoolsGoma__ExecResult *result = declared
-                                           ? exec_result_from_rev2(p->files, p->store, j->instance, p->mount_path,
-                                                                   j->resp->result, declared, n, &p->output_limits, err)
-                                           : NULL;
+    char **declared = exec_command_outputs_of(x, &n, NULL);
+    DevtoolsGoma__ExecResult *result =
+        declared ? exec_result_from_rev2(p->files, p->store, j->instance, p->mount_path, j->resp->result,
+                                         (const char *const *)declared, n, &p->output_limits, err)
+                 : NULL;
     if (!declared)
-        *err = gmb_strdup("an expected output is absolute and not below the working directory");
+        *err = gmb_strdup("an expected output cannot be an output path");
     for (size_t k = 0; result && k < result->n_output; k++) {
         DevtoolsGoma__ExecResult__Output *o = result->output[k];
         for (size_t i = 0; i < n; i++) {
@@ -149,7 +149,7 @@ static DevtoolsGoma__ExecResult *answer_of(exec_job *j, char **err)
                                           : x->expected_output_dirs[i - x->n_expected_output_files];
             size_t len = strlen(declared[i]);
             /* A file, or one below a directory output. */
-            if (declared[i] != as_declared && strncmp(o->filename, declared[i], len) == 0 &&
+            if (strcmp(declared[i], as_declared) != 0 && strncmp(o->filename, declared[i], len) == 0 &&
                 (o->filename[len] == '\0' || o->filename[len] == '/')) {
                 char *named = gmb_format("%s%s", as_declared, o->filename + len);
                 free(o->filename);
@@ -158,7 +158,7 @@ static DevtoolsGoma__ExecResult *answer_of(exec_job *j, char **err)
             }
         }
     }
-    free(declared);
+    exec_outputs_free(declared, n);
     return result;
 }
 

@@ -88,11 +88,13 @@ bool exec_decode_req(exec_job *j);
 rev2_property *exec_command_environment(exec_job *j, size_t *n_env);
 /* Command.output_paths: the expected outputs, files then directories,
  * relative to the working directory (exec_path_output_in_cwd: an absolute
- * one below it loses that part); they point into the request. NULL if an
- * absolute one lies elsewhere (*refused, unless NULL, names it). */
-const char **exec_command_outputs_of(const DevtoolsGoma__ExecReq *x, size_t *n_out, const char **refused);
+ * one becomes the path to it from there, with ".." where it lies
+ * elsewhere), each malloc'd; free with exec_outputs_free. NULL if one
+ * cannot be an output (*refused, unless NULL, names it). */
+char **exec_command_outputs_of(const DevtoolsGoma__ExecReq *x, size_t *n_out, const char **refused);
+void exec_outputs_free(char **outputs, size_t n);
 /* The same; NULL when answered already (a bad request). */
-const char **exec_command_outputs(exec_job *j, size_t *n_out);
+char **exec_command_outputs(exec_job *j, size_t *n_out);
 const char **exec_command_arguments(const exec_job *j);
 /* Builds j->action and sets j->lookup_digest. 0, or -1 with *err. */
 int exec_build_action(exec_job *j, rev2_action_spec *spec, char **err);

@@ -82,15 +82,15 @@ int exec_path_is_below(const char *abs, const char *dir)
     return strncmp(abs, dir, n) == 0 && (abs[n] == '/' || abs[n] == '\0');
 }
 
-const char *exec_path_output_in_cwd(const char *cwd, const char *name)
+char *exec_path_output_in_cwd(const char *cwd, const char *name)
 {
     if (name[0] != '/')
-        return name;
+        return gmb_strdup(name);
     char *normal = exec_path_normalize(name);
-    size_t n = strcmp(cwd, "/") == 0 ? 0 : strlen(cwd);
-    bool below = normal && strcmp(normal, name) == 0 && exec_path_is_below(name, cwd) && name[n] == '/' && name[n + 1];
+    /* The working directory itself, or one holding it: not an output. */
+    char *rel = normal && !exec_path_is_below(cwd, normal) ? exec_path_relative(cwd + 1, normal + 1) : NULL;
     free(normal);
-    return below ? name + n + 1 : NULL;
+    return rel;
 }
 
 char *exec_path_place(const char *root, const char *abs)

@@ -24,10 +24,11 @@ char *exec_path_parent(const char *abs);
 int exec_path_is_below(const char *abs, const char *dir);
 /* Output `name` as the client declared it, relative to the client's
  * working directory `cwd` (absolute, normalized), as REv2 output paths
- * are: `name` itself when relative; when absolute, the part of it below
- * `cwd` if it lies there and is written in normal form; else NULL. Points
- * into `name`. */
-const char *exec_path_output_in_cwd(const char *cwd, const char *name);
+ * are (malloc'd): `name` itself when relative; when absolute, the path to
+ * it from `cwd`, climbing with ".." when it lies elsewhere
+ * ("/p/obj/a.o" from "/p/build": "../obj/a.o"). NULL for an absolute one
+ * that climbs above "/" or names `cwd` or a directory holding it. */
+char *exec_path_output_in_cwd(const char *cwd, const char *name);
 /* Where client path `abs` goes in the tree of input root `root`. */
 char *exec_path_place(const char *root, const char *abs);
 /* The relative path from tree directory `from_dir` to tree path `to`

@@ -149,7 +149,7 @@ static bool build_and_look_up(exec_job *j, bool quick)
     }
     size_t n_env, n_out;
     rev2_property *env = exec_command_environment(j, &n_env);
-    const char **outputs = exec_command_outputs(j, &n_out);
+    char **outputs = exec_command_outputs(j, &n_out);
     if (!outputs) {
         free(env);
         exec_job_free(j);
@@ -164,7 +164,7 @@ static bool build_and_look_up(exec_job *j, bool quick)
         .n_arguments = wargs.argc,
         .environment = env,
         .n_environment = n_env,
-        .output_paths = outputs,
+        .output_paths = (const char *const *)outputs,
         .n_output_paths = n_out,
         .working_directory = j->inputs.working_dir,
         .platform = p->platform,
@@ -173,7 +173,7 @@ static bool build_and_look_up(exec_job *j, bool quick)
         .timeout_ms = p->timeout_ms,
     };
     int rc = exec_build_action(j, &spec, &err);
-    free(outputs);
+    exec_outputs_free(outputs, n_out);
     free(env);
     free(args);
     exec_worker_args_free(&wargs);

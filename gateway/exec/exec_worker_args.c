@@ -139,7 +139,7 @@ static const char *keep(exec_worker_args *out, char *s)
 /* The dependency file a compile writes (-MF FILE, -MFFILE, kbuild's
  * -Wp,-MD,FILE, or -MD/-MMD beside -o OUT: OUT with its suffix made
  * ".d"), relative to the client's working directory `cwd`, or NULL: none,
- * stdout, or an absolute name elsewhere (refused as an output anyway). */
+ * stdout, or an absolute name that climbs above "/". */
 static char *dependency_file(const char *const *args, size_t n, const char *cwd)
 {
     const char *mf = NULL, *out = NULL;
@@ -169,12 +169,11 @@ static char *dependency_file(const char *const *args, size_t n, const char *cwd)
         const char *base = strrchr(out, '/') ? strrchr(out, '/') + 1 : out, *dot = strrchr(base, '.');
         name = gmb_format("%.*s.d", (int)(dot && dot != base ? (size_t)(dot - out) : strlen(out)), out);
     }
-    const char *relative = name && *name && strcmp(name, "-") != 0 && !strstr(name, EXEC_ROOT_TOKEN)
-                               ? exec_path_output_in_cwd(cwd, name)
-                               : NULL;
-    char *result = relative ? gmb_strdup(relative) : NULL;
+    char *relative = name && *name && strcmp(name, "-") != 0 && !strstr(name, EXEC_ROOT_TOKEN)
+                         ? exec_path_output_in_cwd(cwd, name)
+                         : NULL;
     free(name);
-    return result;
+    return relative;
 }
 
 /* `path` as a make rule writes it: gcc and clang escape a space and '#'

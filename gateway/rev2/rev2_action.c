@@ -2,6 +2,7 @@
 #include "rev2_action.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,19 +32,67 @@ static rev2_property *sorted_properties(const rev2_property *in, size_t n)
     return out;
 }
 
-/* Copies the output paths to outs, sorted and without duplicates; each must name something below the working
- * directory. */
+/* Checks one output path against the working directory `wd` (relative to
+ * the input root, clean): relative, '/'-separated names, where ".."
+ * may climb from the working directory (Buildbarn resolves it so, and a
+ * compile's "-o ../obj/a.o" needs it) but never above the input root, and
+ * naming neither the working directory nor a directory holding it. */
+static int check_output_path(const char *wd, const char *path, char **err)
+{
+    char **wd_parts = NULL;
+    size_t n_wd = 0;
+    if (wd && *wd && !rev2_path_split(wd, &wd_parts, &n_wd, err))
+        return -1;
+    size_t len = strlen(path), depth = n_wd;
+    /* The resolved path's components, as pointers into `path` (or `wd`). */
+    const char **at = gmb_malloc((n_wd + len + 1) * sizeof *at);
+    size_t *lens = gmb_malloc((n_wd + len + 1) * sizeof *lens);
+    for (size_t i = 0; i < n_wd; i++) {
+        at[i] = wd_parts[i];
+        lens[i] = strlen(wd_parts[i]);
+    }
+    int rc = 0;
+    if (len == 0 || path[0] == '/')
+        rc = gmb_fail(err, "output path \"%s\" is not a relative path", path);
+    for (const char *c = path; rc == 0 && c <= path + len;) {
+        const char *end = strchr(c, '/');
+        size_t n = end ? (size_t)(end - c) : strlen(c);
+        if (n == 0 || (n == 1 && c[0] == '.')) {
+            /* "a//b", "./a": the same path, as rev2_path_split reads it */
+        } else if (n == 2 && c[0] == '.' && c[1] == '.') {
+            if (depth == 0)
+                rc = gmb_fail(err, "output path \"%s\" climbs above the input root", path);
+            else
+                depth--;
+        } else {
+            at[depth] = c;
+            lens[depth++] = n;
+        }
+        c += n + 1;
+    }
+    /* It must not end in the working directory or a directory above it. */
+    if (rc == 0 && depth <= n_wd) {
+        bool ancestor = true;
+        for (size_t i = 0; ancestor && i < depth; i++)
+            ancestor = lens[i] == strlen(wd_parts[i]) && strncmp(at[i], wd_parts[i], lens[i]) == 0;
+        if (ancestor)
+            rc = gmb_fail(err, "output path \"%s\" names the working directory or a directory above it", path);
+    }
+    free(at);
+    free(lens);
+    if (wd_parts)
+        rev2_path_parts_free(wd_parts, n_wd);
+    return rc;
+}
+
+/* Copies the output paths to outs, sorted and without duplicates; each
+ * must pass check_output_path. */
 static int sorted_output_paths(const rev2_action_spec *spec, const char **outs, size_t *n_outs, char **err)
 {
     *n_outs = 0;
     for (size_t i = 0; i < spec->n_output_paths; i++) {
-        char **parts;
-        size_t n;
-        if (!rev2_path_split(spec->output_paths[i], &parts, &n, err))
+        if (check_output_path(spec->working_directory, spec->output_paths[i], err) < 0)
             return -1;
-        rev2_path_parts_free(parts, n);
-        if (n == 0)
-            return gmb_fail(err, "output path \"%s\" names the working directory itself", spec->output_paths[i]);
         outs[(*n_outs)++] = spec->output_paths[i];
     }
     qsort(outs, *n_outs, sizeof *outs, cmp_string);

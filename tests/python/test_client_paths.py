@@ -63,22 +63,32 @@ DEPS = {
 
 CASES = {
     # name: (compiler, extra flags, absolute source and -I (CMake) or relative (autotools), dependency file,
-    #        absolute -o (below the working directory))
-    "gcc": ("gcc", [], True, "cmake", False),
-    "gcc -g": ("gcc", ["-g", "-O2"], True, "kbuild", False),
-    "gcc -g relative": ("gcc", ["-g", "-O2"], False, "autotools", False),
+    #        where -o writes (OUTPUTS))
+    "gcc": ("gcc", [], True, "cmake", "relative"),
+    "gcc -g": ("gcc", ["-g", "-O2"], True, "kbuild", "relative"),
+    "gcc -g relative": ("gcc", ["-g", "-O2"], False, "autotools", "relative"),
     "gcc -g Debian flags": ("gcc", ["-g", "-O2", "-ffile-prefix-map={root}=.", "-fstack-protector-strong"], True,
-                            "autotools", False),
-    "clang -g": ("clang", ["-g"], True, "cmake", False),
-    "gcc -g absolute -o": ("gcc", ["-g"], True, "autotools", True),
-    "clang absolute -o": ("clang", [], False, "cmake", True),
+                            "autotools", "relative"),
+    "clang -g": ("clang", ["-g"], True, "cmake", "relative"),
+    "gcc -g absolute -o": ("gcc", ["-g"], True, "autotools", "absolute"),
+    "clang absolute -o": ("clang", [], False, "cmake", "absolute"),
+    "gcc -o in a sibling directory": ("gcc", ["-g"], True, "autotools", "absolute sibling"),
+    "gcc -o ../obj": ("gcc", [], False, "cmake", "climbing"),
+}
+
+# Where -o writes: the client names the output so, and the answer must too.
+OUTPUTS = {
+    "relative": "main.o",
+    "absolute": "{cwd}/main.o",  # below the working directory
+    "absolute sibling": "{root}/obj/main.o",  # the Command's output path climbs: ../obj/main.o
+    "climbing": "../obj/main.o",
 }
 
 
 @pytest.mark.parametrize("case", list(CASES))
 @pytest.mark.parametrize("instance", INSTANCES)
 def test_absolute_paths_and_debug_info_match_a_local_compile(gg, server, instance, case):
-    compiler, extra, absolute, deps, absolute_output = CASES[case]
+    compiler, extra, absolute, deps, where = CASES[case]
     if shutil.which(compiler) is None:
         pytest.fail(compiler + " is not installed (scripts/install-deps.sh installs it)")
     root = "/tmp/gomabarn-client-%s" % uuid.uuid4().hex[:12]
@@ -89,11 +99,11 @@ def test_absolute_paths_and_debug_info_match_a_local_compile(gg, server, instanc
     flags = [f.format(root=root) for f in extra]
     top = root if absolute else ".."
     deps_flags, deps_file = DEPS[deps]
-    # An absolute -o is answered under the name the client gave it; a
-    # dependency file named after it is absolute too.
-    obj = cwd + "/main.o" if absolute_output else "main.o"
-    if absolute_output and deps == "autotools":
-        deps_file = cwd + "/main.d"
+    # The answer names the object as the client gave it, and a dependency
+    # file named after it likewise.
+    obj = OUTPUTS[where].format(root=root, cwd=cwd)
+    if deps == "autotools":
+        deps_file = obj[:-2] + ".d"
     args = [compiler, "-c", "-I" + top + "/include"] + flags + deps_flags + [top + "/src/main.c", "-o", obj]
     outputs = [obj, deps_file]
     remote = exec_once(gg, server[0], instance, compiler, cwd, files, args, outputs)
@@ -102,6 +112,7 @@ def test_absolute_paths_and_debug_info_match_a_local_compile(gg, server, instanc
             os.makedirs(os.path.dirname(name), exist_ok=True)
             open(name, "wb").write(data)
         os.makedirs(cwd)
+        os.makedirs(root + "/obj", exist_ok=True)
         subprocess.run(args, cwd=cwd, check=True)
         local = {name: open(os.path.join(cwd, name), "rb").read() for name in outputs}
     finally:
@@ -117,11 +128,13 @@ def test_absolute_paths_and_debug_info_match_a_local_compile(gg, server, instanc
     assert os.environ.get("GOMABARN_BB_DIR", "/tmp/gomabarn-bb").encode() not in local[deps_file]
 
 
-@pytest.mark.parametrize("output", ["{root}/obj/main.o", "{cwd}/./main.o", "{cwd}/../build/main.o"])
-def test_an_absolute_output_elsewhere_is_a_bad_request_naming_it(gg, server, output):
-    """Only absolute outputs below the working directory, in normal form,
-    are served; another is refused before anything reaches Buildbarn (the
-    client then compiles locally), with its name in the message."""
+@pytest.mark.parametrize("output", ["{cwd}", "{cwd}/sub/.."])
+def test_an_output_that_is_the_working_directory_is_a_bad_request_naming_it(gg, server, output):
+    """An absolute output anywhere is served (relative to the working
+    directory, climbing with .. when it lies elsewhere), but not one that
+    names the working directory or a directory holding it: refused before
+    anything reaches Buildbarn (the client then compiles locally), with its
+    name in the message."""
     root = "/tmp/gomabarn-client-%s" % uuid.uuid4().hex[:12]
     cwd = root + "/build"
     output = output.format(root=root, cwd=cwd)
@@ -129,5 +142,5 @@ def test_an_absolute_output_elsewhere_is_a_bad_request_naming_it(gg, server, out
     req = exec_req(gg, cwd, files, ["gcc", "-c", root + "/src/main.c", "-o", output], [output])
     resp = call(gg, server[0], req, "hardlinking")
     assert resp.error == -1  # BAD_REQUEST
-    assert any(output in m and "not below the working directory" in m for m in resp.error_message), \
+    assert any(output in m and "names the working directory" in m for m in resp.error_message), \
         resp.error_message

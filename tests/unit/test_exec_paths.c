@@ -29,20 +29,33 @@ static void normalize_and_place(void)
 }
 
 /* Outputs as REv2 output paths: relative to the client's working
- * directory; an absolute one only below it and in normal form. */
+ * directory, climbing with ".." to an absolute one elsewhere. */
+static void output_in_cwd(const char *cwd, const char *name, const char *want)
+{
+    char *got = exec_path_output_in_cwd(cwd, name);
+    if (want)
+        CHECK_STR(got, want);
+    else
+        CHECK(got == NULL);
+    free(got);
+}
+
 static void outputs_relative_to_the_working_directory(void)
 {
-    const char *rel = "obj/a.o";
-    CHECK(exec_path_output_in_cwd("/p/build", rel) == rel); /* as sent */
-    CHECK_STR(exec_path_output_in_cwd("/p/build", "/p/build/obj/a.o"), "obj/a.o");
-    CHECK_STR(exec_path_output_in_cwd("/", "/a.o"), "a.o");
-    CHECK(exec_path_output_in_cwd("/p/build", "/p/a.o") == NULL);        /* above it */
-    CHECK(exec_path_output_in_cwd("/p/build", "/p/buildx/a.o") == NULL); /* a sibling */
-    CHECK(exec_path_output_in_cwd("/p/build", "/p/build") == NULL);      /* the directory itself */
-    CHECK(exec_path_output_in_cwd("/p/build", "/p/build/") == NULL);
-    CHECK(exec_path_output_in_cwd("/p/build", "/p/build/./a.o") == NULL); /* not in normal form */
-    CHECK(exec_path_output_in_cwd("/p/build", "/p/build//a.o") == NULL);
-    CHECK(exec_path_output_in_cwd("/p/build", "/p/build/../build/a.o") == NULL);
+    output_in_cwd("/p/build", "obj/a.o", "obj/a.o"); /* as sent */
+    output_in_cwd("/p/build", "../obj/a.o", "../obj/a.o");
+    output_in_cwd("/p/build", "/p/build/obj/a.o", "obj/a.o");
+    output_in_cwd("/", "/a.o", "a.o");
+    output_in_cwd("/p/build", "/p/a.o", "../a.o");
+    output_in_cwd("/p/build", "/p/buildx/a.o", "../buildx/a.o"); /* a sibling */
+    output_in_cwd("/p/build", "/q/a.o", "../../q/a.o");
+    output_in_cwd("/p/build", "/p/build/./a.o", "a.o"); /* normalized */
+    output_in_cwd("/p/build", "/p/build//a.o", "a.o");
+    output_in_cwd("/p/build", "/p/build/../build/a.o", "a.o");
+    output_in_cwd("/p/build", "/p/build", NULL); /* the directory itself */
+    output_in_cwd("/p/build", "/p/build/", NULL);
+    output_in_cwd("/p/build", "/p", NULL);  /* holds it */
+    output_in_cwd("/p/build", "/..", NULL); /* above "/" */
 }
 
 static void gcc_compiler_paths(void)

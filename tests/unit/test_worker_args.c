@@ -179,10 +179,10 @@ static void dependency_files_are_found(void)
         {{"gcc", "-MD", "-o", "obj/a.o", ROOT "/a.c"}, "obj/a.d"},
         {{"gcc", "-MMD", "-oa.x.o", ROOT "/a.c"}, "a.x.d"},
         {{"gcc", "-MD", "-o", ".hidden", ROOT "/a.c"}, ".hidden.d"},
-        {{"gcc", "-MD", ROOT "/a.c"}, ""},                     /* named after the source: not handled */
-        {{"gcc", "-MF", ROOT "/a.d", ROOT "/a.c", "-MD"}, ""}, /* absolute: refused as an output anyway */
-        {{"gcc", "-MF", "-", ROOT "/a.c"}, ""},                /* stdout */
-        {{"gcc", "-o", "a.o", ROOT "/a.c"}, ""},               /* no -MD */
+        {{"gcc", "-MD", ROOT "/a.c"}, ""},                           /* named after the source: not handled */
+        {{"gcc", "-MF", ROOT "/a.d", ROOT "/a.c", "-MD"}, "../a.d"}, /* absolute, beside the working directory */
+        {{"gcc", "-MF", "-", ROOT "/a.c"}, ""},                      /* stdout */
+        {{"gcc", "-o", "a.o", ROOT "/a.c"}, ""},                     /* no -MD */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         size_t n = 0;
