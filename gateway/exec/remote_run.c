@@ -104,7 +104,12 @@ static int execute(rev2_client *c, const gmb_remote_run_spec *spec, Rev2ExecuteR
         if (!slash)
             continue;
         char *parent = gmb_strndup(spec->outputs[i], (size_t)(slash - spec->outputs[i]));
-        rc = rev2_tree_add_dir(t, parent, err);
+        char *why = NULL;
+        rc = rev2_tree_add_dir(t, parent, &why);
+        if (rc < 0)
+            gmb_fail(err, "output %s: %s (outputs are written below the current directory, the input root)",
+                     spec->outputs[i], why);
+        free(why);
         free(parent);
     }
     rev2_built_action built = {0};
