@@ -101,46 +101,33 @@ rev2_property *exec_command_environment(exec_job *j, size_t *n_env)
     return env;
 }
 
-char **exec_command_outputs_of(const DevtoolsGoma__ExecReq *x, size_t *n_out, const char **refused)
+const char *exec_expected_output(const DevtoolsGoma__ExecReq *x, size_t i)
 {
-    *n_out = x->n_expected_output_files + x->n_expected_output_dirs;
-    char **outputs = gmb_calloc(*n_out + 1, sizeof *outputs);
+    return i < x->n_expected_output_files ? x->expected_output_files[i]
+                                          : x->expected_output_dirs[i - x->n_expected_output_files];
+}
+
+bool exec_command_outputs(exec_job *j)
+{
+    const DevtoolsGoma__ExecReq *x = j->exec;
+    size_t n = x->n_expected_output_files + x->n_expected_output_dirs;
+    j->outputs = gmb_calloc(n + 1, sizeof *j->outputs);
     char *cwd = x->cwd ? exec_path_normalize(x->cwd) : NULL;
-    for (size_t i = 0; i < *n_out; i++) {
-        const char *declared = i < x->n_expected_output_files ? x->expected_output_files[i]
-                                                              : x->expected_output_dirs[i - x->n_expected_output_files];
-        outputs[i] = declared[0] != '/' ? gmb_strdup(declared) : cwd ? exec_path_output_in_cwd(cwd, declared) : NULL;
-        if (!outputs[i]) {
-            if (refused)
-                *refused = declared;
-            exec_outputs_free(outputs, i);
-            outputs = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const char *declared = exec_expected_output(x, i);
+        j->outputs[i] = declared[0] != '/' ? gmb_strdup(declared) : cwd ? exec_path_output_in_cwd(cwd, declared) : NULL;
+        if (!j->outputs[i]) {
+            char *why = gmb_format("absolute expected output \"%s\" names the working directory \"%s\", a directory "
+                                   "holding it, or a place above \"/\"",
+                                   declared, x->cwd ? x->cwd : "");
+            exec_respond_error(j, true, "absolute output path", why);
+            free(why);
             break;
         }
+        j->n_outputs++;
     }
     free(cwd);
-    return outputs;
-}
-
-void exec_outputs_free(char **outputs, size_t n)
-{
-    for (size_t i = 0; outputs && i < n; i++)
-        free(outputs[i]);
-    free(outputs);
-}
-
-char **exec_command_outputs(exec_job *j, size_t *n_out)
-{
-    const char *refused = "";
-    char **outputs = exec_command_outputs_of(j->exec, n_out, &refused);
-    if (!outputs) {
-        char *why = gmb_format("absolute expected output \"%s\" names the working directory \"%s\", a directory "
-                               "holding it, or a place above \"/\"",
-                               refused, j->exec->cwd ? j->exec->cwd : "");
-        exec_respond_error(j, true, "absolute output path", why);
-        free(why);
-    }
-    return outputs;
+    return j->n_outputs == n;
 }
 
 /* The client's argv; a shipped toolchain runs from the tree: argv[0] names it there. */

@@ -55,6 +55,9 @@ void exec_job_free(exec_job *j)
 {
     gmb_arena_free(j->exec_arena); /* j->exec's memory */
     exec_inputs_free(&j->inputs);
+    for (size_t i = 0; j->outputs && j->outputs[i]; i++)
+        free(j->outputs[i]);
+    free(j->outputs);
     rev2_built_action_free(&j->action);
     rev2_msg_free(j->resp);
     rev2_error_free(j->err);
@@ -130,26 +133,18 @@ static DevtoolsGoma__ExecResult *answer_of(exec_job *j, char **err)
 {
     exec_pipeline *p = j->p;
     const DevtoolsGoma__ExecReq *x = j->exec;
-    /* The Command's output paths (relative to the working directory), and
-     * the answer names each as the client declared it (an absolute one as
-     * written). */
-    size_t n;
-    char **declared = exec_command_outputs_of(x, &n, NULL);
+    /* Read back under the Command's output paths; the answer names each
+     * as the client declared it (an absolute one as written). */
     DevtoolsGoma__ExecResult *result =
-        declared ? exec_result_from_rev2(p->files, p->store, j->instance, p->mount_path, j->resp->result,
-                                         (const char *const *)declared, n, &p->output_limits, err)
-                 : NULL;
-    if (!declared)
-        *err = gmb_strdup("an expected output cannot be an output path");
+        exec_result_from_rev2(p->files, p->store, j->instance, p->mount_path, j->resp->result,
+                              (const char *const *)j->outputs, j->n_outputs, &p->output_limits, err);
     for (size_t k = 0; result && k < result->n_output; k++) {
         DevtoolsGoma__ExecResult__Output *o = result->output[k];
-        for (size_t i = 0; i < n; i++) {
-            const char *as_declared = i < x->n_expected_output_files
-                                          ? x->expected_output_files[i]
-                                          : x->expected_output_dirs[i - x->n_expected_output_files];
-            size_t len = strlen(declared[i]);
+        for (size_t i = 0; i < j->n_outputs; i++) {
+            const char *sent = j->outputs[i], *as_declared = exec_expected_output(x, i);
+            size_t len = strlen(sent);
             /* A file, or one below a directory output. */
-            if (strcmp(declared[i], as_declared) != 0 && strncmp(o->filename, declared[i], len) == 0 &&
+            if (strcmp(sent, as_declared) != 0 && strncmp(o->filename, sent, len) == 0 &&
                 (o->filename[len] == '\0' || o->filename[len] == '/')) {
                 char *named = gmb_format("%s%s", as_declared, o->filename + len);
                 free(o->filename);
@@ -158,7 +153,6 @@ static DevtoolsGoma__ExecResult *answer_of(exec_job *j, char **err)
             }
         }
     }
-    exec_outputs_free(declared, n);
     return result;
 }
 

@@ -69,6 +69,8 @@ typedef struct {
     DevtoolsGoma__ExecReq *exec;
     gmb_arena *exec_arena; /* exec's memory, all of it: freed with the job */
     exec_inputs inputs;
+    char **outputs; /* Command.output_paths, as exec_command_outputs made them */
+    size_t n_outputs;
     rev2_built_action action;
     rev2_digest lookup_digest; /* the cacheable form of the action, for the action cache */
     Rev2ExecuteResponse *resp;
@@ -86,15 +88,13 @@ typedef struct {
 bool exec_decode_req(exec_job *j);
 /* The action's environment: exec.env_allow'ed client variables and PATH. */
 rev2_property *exec_command_environment(exec_job *j, size_t *n_env);
-/* Command.output_paths: the expected outputs, files then directories,
- * relative to the working directory (exec_path_output_in_cwd: an absolute
- * one becomes the path to it from there, with ".." where it lies
- * elsewhere), each malloc'd; free with exec_outputs_free. NULL if one
- * cannot be an output (*refused, unless NULL, names it). */
-char **exec_command_outputs_of(const DevtoolsGoma__ExecReq *x, size_t *n_out, const char **refused);
-void exec_outputs_free(char **outputs, size_t n);
-/* The same; NULL when answered already (a bad request). */
-char **exec_command_outputs(exec_job *j, size_t *n_out);
+/* The request's expected output i: files first, then directories. */
+const char *exec_expected_output(const DevtoolsGoma__ExecReq *x, size_t i);
+/* Sets j->outputs, Command.output_paths: the expected outputs in that
+ * order, relative to the working directory (exec_path_output_in_cwd: an
+ * absolute one becomes the path to it from there, with ".." where it lies
+ * elsewhere). false when answered already (a bad request). */
+bool exec_command_outputs(exec_job *j);
 const char **exec_command_arguments(const exec_job *j);
 /* Builds j->action and sets j->lookup_digest. 0, or -1 with *err. */
 int exec_build_action(exec_job *j, rev2_action_spec *spec, char **err);

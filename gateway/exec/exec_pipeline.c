@@ -147,10 +147,9 @@ static bool build_and_look_up(exec_job *j, bool quick)
         exec_job_free(j);
         return true;
     }
-    size_t n_env, n_out;
+    size_t n_env;
     rev2_property *env = exec_command_environment(j, &n_env);
-    char **outputs = exec_command_outputs(j, &n_out);
-    if (!outputs) {
+    if (!exec_command_outputs(j)) {
         free(env);
         exec_job_free(j);
         return true;
@@ -164,8 +163,8 @@ static bool build_and_look_up(exec_job *j, bool quick)
         .n_arguments = wargs.argc,
         .environment = env,
         .n_environment = n_env,
-        .output_paths = (const char *const *)outputs,
-        .n_output_paths = n_out,
+        .output_paths = (const char *const *)j->outputs,
+        .n_output_paths = j->n_outputs,
         .working_directory = j->inputs.working_dir,
         .platform = p->platform,
         .n_platform = p->n_platform,
@@ -173,7 +172,6 @@ static bool build_and_look_up(exec_job *j, bool quick)
         .timeout_ms = p->timeout_ms,
     };
     int rc = exec_build_action(j, &spec, &err);
-    exec_outputs_free(outputs, n_out);
     free(env);
     free(args);
     exec_worker_args_free(&wargs);
