@@ -128,6 +128,24 @@ cas_blob *cas_store_open_blob(cas_store *s, const char *instance, const rev2_dig
     return h;
 }
 
+bool cas_store_await(cas_store *s, const rev2_digest *d)
+{
+    cas_blob *h = NULL;
+    pthread_mutex_lock(&s->lock);
+    cas_entry *e = cas_index_find(&s->index, d);
+    if (e && e->state == CAS_FETCHING) { /* a handle on the flight, as a joining reader's */
+        h = new_handle(s, d);
+        h->flight = e->flight;
+        h->flight->refs++;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (h) {
+        cas_blob_wait(h);
+        cas_blob_close(h);
+    }
+    return cas_store_contains(s, d);
+}
+
 /* Waits until [0, end) has arrived or the fetch ended. Takes the
  * flight's lock (never the store's). */
 static int wait_for(cas_blob *h, uint64_t end)

@@ -45,6 +45,25 @@ cas_pin *cas_store_pin(cas_store *s, const rev2_digest *d, size_t n, int64_t tim
     return p;
 }
 
+cas_pin *cas_store_pin_arriving(cas_store *s, const rev2_digest *d, size_t n, int64_t timeout_ms, size_t *missing)
+{
+    size_t absent = 0;
+    cas_pin *p = cas_store_pin(s, d, n, timeout_ms, &absent);
+    bool arrived = false;
+    for (size_t i = 0; absent > 0 && i < n; i++)
+        if (!cas_store_contains(s, &d[i]) && cas_store_await(s, &d[i]))
+            arrived = true;
+    if (!arrived) {
+        if (missing)
+            *missing = absent;
+        return p;
+    }
+    /* Pinned again before the first set goes: no blob is left unpinned. */
+    cas_pin *again = cas_store_pin(s, d, n, timeout_ms, missing);
+    cas_pin_release(p);
+    return again;
+}
+
 void cas_pin_release(cas_pin *p)
 {
     if (!p)

@@ -158,6 +158,14 @@ void cas_writer_abort(cas_writer *w);
  * evict them (a broken pin costs a re-upload, a full disk fails all).
  * Cheap: one lookup per digest under the store's lock, no I/O. */
 cas_pin *cas_store_pin(cas_store *s, const rev2_digest *d, size_t n, int64_t timeout_ms, size_t *missing);
+/* cas_store_pin, but a digest that a fetch in flight is bringing (for
+ * another request) is waited for before it counts as missing: a blob on
+ * its way is not missing. Each wait is bounded by fetch_timeout_ms; no
+ * fetch is started. Blocks only when something is arriving. */
+cas_pin *cas_store_pin_arriving(cas_store *s, const rev2_digest *d, size_t n, int64_t timeout_ms, size_t *missing);
+/* Waits for the fetch in flight of d, if there is one (at most
+ * fetch_timeout_ms); never starts one. true if d is then in the store. */
+bool cas_store_await(cas_store *s, const rev2_digest *d);
 /* Releases a set (NULL is fine); the store may evict at once what no
  * longer holds it over its limit. Safe after the pin expired. */
 void cas_pin_release(cas_pin *p);

@@ -84,8 +84,9 @@ int goma_files_store(goma_files *f, const uint8_t *blob, size_t len, char key[65
  *           cache.max_bytes), -ENOSPC/-EDQUOT, -EIO. The server's fault. */
 int goma_files_resolve(goma_files *f, const char *key, rev2_digest *content, cas_pin **pin);
 /* goma_files_resolve's fast half: 1 with the content pinned when the key
- * is indexed and its content still stored, else 0 (nothing is read,
- * assembled or looked up in Buildbarn). */
+ * is indexed and its content still stored (or arriving: a fetch in
+ * flight is waited for), else 0 (nothing is read, assembled or looked up
+ * in Buildbarn). */
 int goma_files_resolve_held(goma_files *f, const char *key, rev2_digest *content, cas_pin **pin);
 /* Only the index: true with the content's digest when the key is known
  * with its content, pinning nothing (the caller pins all of a request's

@@ -63,7 +63,9 @@ static bool pin_all_chunks(goma_files *f, const DevtoolsGoma__FileBlob *meta, ca
     for (size_t i = 0; known && i < meta->n_hash_key; i++)
         known = blob_digest(f, meta->hash_key[i], &d[i], &indexed);
     size_t missing = 1;
-    *pin = known ? cas_store_pin(f->store, d, meta->n_hash_key, 0, &missing) : NULL;
+    /* Chunks found through another gateway may still be arriving (another
+     * request's prefetch): waited for, not reported missing. */
+    *pin = known ? cas_store_pin_arriving(f->store, d, meta->n_hash_key, 0, &missing) : NULL;
     free(d);
     if (missing) {
         cas_pin_release(*pin);
@@ -118,11 +120,13 @@ static int assemble(goma_files *f, const DevtoolsGoma__FileBlob *meta, rev2_dige
     return rc;
 }
 
-/* The content pinned; NULL if it is not in the store (evicted). */
+/* The content pinned; NULL if it is not in the store (evicted). Content
+ * that another request's prefetch is fetching is waited for: storing it
+ * here too would not make it pinnable before that fetch ends. */
 static cas_pin *pin_content(goma_files *f, const rev2_digest *content)
 {
     size_t missing = 0;
-    cas_pin *p = cas_store_pin(f->store, content, 1, 0, &missing);
+    cas_pin *p = cas_store_pin_arriving(f->store, content, 1, 0, &missing);
     if (missing) {
         cas_pin_release(p);
         p = NULL;
@@ -159,7 +163,8 @@ static int resolve_meta(goma_files *f, const char *key, const DevtoolsGoma__File
 }
 
 /* The pin of the key's content (*content) when the index knows it and
- * the store still has it; NULL otherwise. Nothing is read or fetched. */
+ * the store still has it (or a fetch in flight brings it); NULL otherwise.
+ * Nothing is read, and no fetch is started. */
 static cas_pin *resolve_indexed(goma_files *f, const char *key, rev2_digest *content)
 {
     return goma_files_indexed_content(f, key, content) ? pin_content(f, content) : NULL;

@@ -238,6 +238,43 @@ static void unreachable_buildbarn_is_eio_fast(void)
     rev2_client_free(down);
 }
 
+/* A blob a fetch is bringing is not missing: cas_store_pin counts it
+ * missing, cas_store_pin_arriving waits for the fetch and pins it. Also
+ * when the bytes were stored here meanwhile (as a second request for a
+ * goma file found through another gateway does while the first one's
+ * prefetch is running): the store still counts the blob as arriving until
+ * the fetch ends. cas_store_await starts no fetch. */
+static void a_blob_arriving_is_awaited_not_missing(void)
+{
+    cas_store *s = open_store(client, "g");
+    rev2_digest d, nobody;
+    uint8_t *data = remote_blob(32u << 20, 7, &d);
+    free(remote_blob(1000, 8, &nobody));
+    int error;
+    cas_blob *h = cas_store_open_blob(s, NULL, &d, &error);
+    CHECK(h != NULL);
+    CHECK(!cas_store_contains(s, &d)); /* 32 MiB cannot have arrived yet */
+    size_t missing = 0;
+    cas_pin *p = cas_store_pin(s, &d, 1, 0, &missing);
+    CHECK_INT(missing, 1);
+    cas_pin_release(p);
+    CHECK_INT(cas_store_put(s, &d, data, (size_t)d.size), 0);
+    p = cas_store_pin_arriving(s, &d, 1, 0, &missing);
+    CHECK_INT(missing, 0);
+    CHECK_INT(cas_pin_count(p), 1);
+    cas_pin_release(p);
+    cas_blob_close(h);
+    CHECK(!cas_store_await(s, &nobody));
+    p = cas_store_pin_arriving(s, &nobody, 1, 0, &missing);
+    CHECK_INT(missing, 1);
+    cas_pin_release(p);
+    cas_store_stats st;
+    cas_store_stats_get(s, &st);
+    CHECK_INT(st.fetches, 1); /* only the one opened */
+    free(data);
+    cas_store_close(s);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || !mkdtemp(dir))
@@ -249,6 +286,7 @@ int main(int argc, char **argv)
     RUN(absent_blob_fails_with_eio);
     RUN(corrupted_cache_file_is_fetched_again);
     RUN(unreachable_buildbarn_is_eio_fast);
+    RUN(a_blob_arriving_is_awaited_not_missing);
     rev2_client_free(client);
     char *rm = gmb_format("rm -rf %s", dir);
     if (system(rm) != 0)

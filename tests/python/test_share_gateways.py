@@ -219,3 +219,33 @@ def test_a_plain_requests_system_files_are_not_looked_up(gg, gateways, tmp_path)
     assert list(resp.missing_input) == []
     assert resp.result.exit_status == 0, resp.result.stderr_buffer
     assert metric(port_b, "gomabarn_files_remote_misses_total") == misses
+
+
+def test_concurrent_execs_wait_for_a_shared_file_another_one_is_fetching(gg, gateways, tmp_path):
+    """Many compiles at once name the same files stored through A (as a
+    make -j build's first compiles on B do). The first request to find a
+    key indexes it and fetches it; a request that then finds the key
+    indexed while that fetch is still running must wait for it, not
+    answer the file missing (seen as one needless missing-input round in
+    the fault suite: the second request stored the content itself, and
+    the store then still counted the blob as arriving, not pinnable).
+    8 rounds of fresh files, 12 requests each; zero missing inputs."""
+    port_a, port_b = gateways[0], gateways[1]
+    rounds_before = metric(port_b, "gomabarn_exec_missing_input_rounds_total")
+    for r in range(8):
+        salt = b"%d-%d" % (time.time_ns(), r)
+        headers = {"h%d.h" % i: b"/* %s %d */\n" % (salt, i) + b"/* padding */\n" * 60000 for i in range(8)}
+        source = b"".join(b'#include "%s"\n' % n.encode() for n in headers) + b"int a(void) { return 7; }\n"
+        files = dict(headers, **{"a.c": source})
+        blobs = {n: gg.FileBlob(blob_type=1, content=c, file_size=len(c)) for n, c in files.items()}
+        assert store(gg, port_a, list(blobs.values())) == [key(b) for b in blobs.values()]
+        keys = {n: key(b) for n, b in blobs.items()}
+        dirs = [tmp_path / ("%d-%d" % (r, i)) for i in range(12)]
+        for d in dirs:
+            d.mkdir()
+        with concurrent.futures.ThreadPoolExecutor(12) as pool:
+            answers = list(pool.map(lambda d: exec_on(gg, port_b, d, keys), dirs))
+        for resp in answers:
+            assert list(resp.missing_input) == [], "round %d: %s" % (r, list(resp.missing_reason))
+            assert resp.result.exit_status == 0, resp.result.stderr_buffer
+    assert metric(port_b, "gomabarn_exec_missing_input_rounds_total") == rounds_before
