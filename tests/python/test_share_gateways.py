@@ -229,15 +229,24 @@ def test_concurrent_execs_wait_for_a_shared_file_another_one_is_fetching(gg, gat
     answer the file missing (seen as one needless missing-input round in
     the fault suite: the second request stored the content itself, and
     the store then still counted the blob as arriving, not pinnable).
-    8 rounds of fresh files, 12 requests each; zero missing inputs."""
+    8 rounds of fresh files (8 FILEs and a FILE_META of 3 chunks), 12
+    requests each; zero missing inputs."""
     port_a, port_b = gateways[0], gateways[1]
     rounds_before = metric(port_b, "gomabarn_exec_missing_input_rounds_total")
     for r in range(8):
         salt = b"%d-%d" % (time.time_ns(), r)
         headers = {"h%d.h" % i: b"/* %s %d */\n" % (salt, i) + b"/* padding */\n" * 60000 for i in range(8)}
-        source = b"".join(b'#include "%s"\n' % n.encode() for n in headers) + b"int a(void) { return 7; }\n"
+        includes = b"".join(b'#include "%s"\n' % n.encode() for n in list(headers) + ["big.h"])
+        source = includes + b"int a(void) { return 7; }\n"
         files = dict(headers, **{"a.c": source})
         blobs = {n: gg.FileBlob(blob_type=1, content=c, file_size=len(c)) for n, c in files.items()}
+        # And a FILE_META of 3 chunks: its chunks may be arriving too.
+        big = b"/* %s */\n" % salt + b"/* big padding */\n" * (5 * CHUNK // 18)
+        chunks = [gg.FileBlob(blob_type=3, offset=o, content=big[o:o + CHUNK], file_size=len(big[o:o + CHUNK]))
+                  for o in range(0, len(big), CHUNK)]
+        for c in chunks:
+            assert store(gg, port_a, [c]) == [key(c)]
+        blobs["big.h"] = gg.FileBlob(blob_type=2, file_size=len(big), hash_key=[key(c) for c in chunks])
         assert store(gg, port_a, list(blobs.values())) == [key(b) for b in blobs.values()]
         keys = {n: key(b) for n, b in blobs.items()}
         dirs = [tmp_path / ("%d-%d" % (r, i)) for i in range(12)]
