@@ -136,10 +136,36 @@ static const char *keep(exec_worker_args *out, char *s)
     return s;
 }
 
+/* Flags whose value is the next argument: not an input file. */
+static const char *const VALUE_FLAGS[] = {"-D",      "-U",         "-MT",      "-MQ",      "-x",
+                                          "-I",      "-include",   "-imacros", "-isystem", "-iquote",
+                                          "-Xclang", "-idirafter", "-MF",      "-o",       "-Xpreprocessor"};
+/* Source suffixes gcc and clang compile (a .h alone is never a -c input). */
+static const char *const SOURCE_SUFFIXES[] = {"c", "cc", "cp", "cxx", "cpp", "CPP", "c++", "C",
+                                              "m", "mm", "M",  "i",   "ii",  "s",   "S",   "sx"};
+
+/* The one source file among the arguments, or NULL (none, or several). */
+static const char *only_source(const char *const *args, size_t n)
+{
+    const char *source = NULL;
+    for (size_t i = 1; i < n; i++) {
+        const char *a = args[i], *dot = strrchr(a, '.');
+        if (a[0] == '-' || is_one_of(args[i - 1], VALUE_FLAGS, COUNT(VALUE_FLAGS)) || !dot || strchr(dot, '/') ||
+            !is_one_of(dot + 1, SOURCE_SUFFIXES, COUNT(SOURCE_SUFFIXES)))
+            continue;
+        if (source)
+            return NULL;
+        source = a;
+    }
+    return source;
+}
+
 /* The dependency file a compile writes (-MF FILE, -MFFILE, kbuild's
  * -Wp,-MD,FILE, or -MD/-MMD beside -o OUT: OUT with its suffix made
- * ".d"), relative to the client's working directory `cwd`, or NULL: none,
- * stdout, or an absolute name that climbs above "/". */
+ * ".d"; without -o, the source's name without its directories, its
+ * suffix made ".d", as gcc's driver names it), relative to the client's
+ * working directory `cwd`, or NULL: none, stdout, or an absolute name
+ * that climbs above "/". */
 static char *dependency_file(const char *const *args, size_t n, const char *cwd)
 {
     const char *mf = NULL, *out = NULL;
@@ -168,6 +194,9 @@ static char *dependency_file(const char *const *args, size_t n, const char *cwd)
     } else if (md && out) {
         const char *base = strrchr(out, '/') ? strrchr(out, '/') + 1 : out, *dot = strrchr(base, '.');
         name = gmb_format("%.*s.d", (int)(dot && dot != base ? (size_t)(dot - out) : strlen(out)), out);
+    } else if (md && (out = only_source(args, n)) != NULL) {
+        const char *base = strrchr(out, '/') ? strrchr(out, '/') + 1 : out;
+        name = gmb_format("%.*s.d", (int)(strrchr(base, '.') - base), base);
     }
     char *relative = name && *name && strcmp(name, "-") != 0 && !strstr(name, EXEC_ROOT_TOKEN)
                          ? exec_path_output_in_cwd(cwd, name)

@@ -663,6 +663,7 @@ def worker_args():
                            "/r/p/src/a.c"),
         "kbuild_deps": line(2, "gcc", "-Wp,-MMD,.a.o.d", "-c", "/r/p/a.c", "-o", "a.o"),
         "toolchain_deps": line(2 | 8, "../.gomabarn-toolchain/usr/bin/gcc", "-MD", "-c", "../src/a.c", "-o", "a.o"),
+        "source_named_deps": line(2, "gcc", "-MMD", "-include", "/r/p/x.c", "-x", "c", "-c", "/r/p/src/a.c"),
     }
 
 

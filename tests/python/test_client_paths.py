@@ -59,6 +59,7 @@ DEPS = {
     "cmake": (["-MD", "-MT", "main.o", "-MF", "main.o.d"], "main.o.d"),
     "autotools": (["-MD"], "main.d"),  # named after -o
     "kbuild": (["-Wp,-MMD,.main.o.d"], ".main.o.d"),
+    "source": (["-MMD"], "main.d"),  # no -o: named after the source, in the working directory
 }
 
 CASES = {
@@ -74,6 +75,7 @@ CASES = {
     "clang absolute -o": ("clang", [], False, "cmake", "absolute"),
     "gcc -o in a sibling directory": ("gcc", ["-g"], True, "autotools", "absolute sibling"),
     "gcc -o ../obj": ("gcc", [], False, "cmake", "climbing"),
+    "gcc -MMD without -o": ("gcc", ["-g"], True, "source", "none"),
 }
 
 # Where -o writes: the client names the output so, and the answer must too.
@@ -82,6 +84,7 @@ OUTPUTS = {
     "absolute": "{cwd}/main.o",  # below the working directory
     "absolute sibling": "{root}/obj/main.o",  # the Command's output path climbs: ../obj/main.o
     "climbing": "../obj/main.o",
+    "none": "main.o",  # no -o: the source's name in the working directory
 }
 
 
@@ -104,7 +107,8 @@ def test_absolute_paths_and_debug_info_match_a_local_compile(gg, server, instanc
     obj = OUTPUTS[where].format(root=root, cwd=cwd)
     if deps == "autotools":
         deps_file = obj[:-2] + ".d"
-    args = [compiler, "-c", "-I" + top + "/include"] + flags + deps_flags + [top + "/src/main.c", "-o", obj]
+    args = [compiler, "-c", "-I" + top + "/include"] + flags + deps_flags + [top + "/src/main.c"]
+    args += ["-o", obj] if where != "none" else []
     outputs = [obj, deps_file]
     remote = exec_once(gg, server[0], instance, compiler, cwd, files, args, outputs)
     try:

@@ -179,10 +179,14 @@ static void dependency_files_are_found(void)
         {{"gcc", "-MD", "-o", "obj/a.o", ROOT "/a.c"}, "obj/a.d"},
         {{"gcc", "-MMD", "-oa.x.o", ROOT "/a.c"}, "a.x.d"},
         {{"gcc", "-MD", "-o", ".hidden", ROOT "/a.c"}, ".hidden.d"},
-        {{"gcc", "-MD", ROOT "/a.c"}, ""},                           /* named after the source: not handled */
-        {{"gcc", "-MF", ROOT "/a.d", ROOT "/a.c", "-MD"}, "../a.d"}, /* absolute, beside the working directory */
-        {{"gcc", "-MF", "-", ROOT "/a.c"}, ""},                      /* stdout */
-        {{"gcc", "-o", "a.o", ROOT "/a.c"}, ""},                     /* no -MD */
+        {{"gcc", "-MD", "-c", ROOT "/src/a.c"}, "a.d"}, /* named after the source, in the cwd */
+        {{"gcc", "-MMD", "-x", "c", "-c", ROOT "/b.cc"}, "b.d"},
+        {{"gcc", "-MD", "-c", "-include", "x.c", ROOT "/a.c"}, "a.d"}, /* -include's file is no source */
+        {{"gcc", "-MD", "-c", ROOT "/a.c", ROOT "/b.c"}, ""},          /* two sources: two files, not handled */
+        {{"gcc", "-MD", "-c", ROOT "/a"}, ""},                         /* no source suffix */
+        {{"gcc", "-MF", ROOT "/a.d", ROOT "/a.c", "-MD"}, "../a.d"},   /* absolute, beside the working directory */
+        {{"gcc", "-MF", "-", ROOT "/a.c"}, ""},                        /* stdout */
+        {{"gcc", "-o", "a.o", ROOT "/a.c"}, ""},                       /* no -MD */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         size_t n = 0;
