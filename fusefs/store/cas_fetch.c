@@ -54,6 +54,17 @@ static void finish(cas_flight *f, int error, const char *why)
     char ds[REV2_DIGEST_STR_LEN];
     rev2_digest_str(&f->digest, ds);
     char *final = error ? NULL : cas_blob_file(s, &f->digest);
+    pthread_mutex_lock(&s->lock);
+    cas_entry *mine = cas_index_find(&s->index, &f->digest);
+    bool detached = !mine || mine->flight != f;
+    pthread_mutex_unlock(&s->lock);
+    if (final && detached) {
+        /* A put installed the blob meanwhile (or it was dropped): its
+         * file is the one in place; ours is not needed there. */
+        unlink(f->tmp_path);
+        free(final);
+        final = NULL;
+    }
     if (final) {
         /* A new directory entry can need a block too: a full disk evicts
          * and tries again, as for local writes. */

@@ -49,16 +49,16 @@ cas_pin *cas_store_pin_arriving(cas_store *s, const rev2_digest *d, size_t n, in
 {
     size_t absent = 0;
     cas_pin *p = cas_store_pin(s, d, n, timeout_ms, &absent);
-    bool arrived = false;
-    for (size_t i = 0; absent > 0 && i < n; i++)
-        if (!cas_store_contains(s, &d[i]) && cas_store_await(s, &d[i]))
-            arrived = true;
-    if (!arrived) {
+    if (absent == 0) {
         if (missing)
-            *missing = absent;
+            *missing = 0;
         return p;
     }
-    /* Pinned again before the first set goes: no blob is left unpinned. */
+    /* Waits for those arriving (a fetch that ended since the pin counts
+     * too: the second pin finds it), then pins the whole set again before
+     * the first set goes, so no blob is left unpinned in between. */
+    for (size_t i = 0; i < n; i++)
+        cas_store_await(s, &d[i]);
     cas_pin *again = cas_store_pin(s, d, n, timeout_ms, missing);
     cas_pin_release(p);
     return again;

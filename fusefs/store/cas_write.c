@@ -124,8 +124,10 @@ static int install(cas_store *s, const char *tmp, const rev2_digest *d)
         e = cas_index_add(&s->index, d, CAS_PRESENT);
     else if (e->state == CAS_PRESENT)
         cas_index_touch(&s->index, e);
-    /* A fetch in flight for it finishes by itself and finds it present. */
-    e->verified = e->state == CAS_PRESENT ? true : e->verified;
+    else /* arriving: these bytes, checked here, are there now; the fetch,
+          * detached, goes on for the readers that joined it alone */
+        cas_index_mark_present(&s->index, e);
+    e->verified = true;
     e->pins++;
     cas_evict_locked(s);
     e->pins--;

@@ -22,7 +22,11 @@ static void index_remote(goma_files *f, const goma_share_hit *h)
 
 /* Fetches (in parallel, one wave of at most 64 at a time) the blobs
  * found remotely that the request will read: a FILE's content for an
- * Exec, else the FileBlob; a FILE_META's FileBlob, then its chunks. */
+ * Exec, else the FileBlob; a FILE_META's FileBlob, then its chunks. Each
+ * key is indexed once its fetch has started: a concurrent request that
+ * finds it indexed then finds its bytes there or arriving (and waits),
+ * never "known but absent" (which would cost it a second download, or a
+ * missing-input round for a FILE_META's chunks). */
 static void prefetch(goma_files *f, const char *const *keys, size_t n, bool contents, int depth);
 
 static void fetch_found(goma_files *f, const goma_share_hit *hits, size_t n, bool contents, int depth)
@@ -43,6 +47,7 @@ static void fetch_found(goma_files *f, const goma_share_hit *hits, size_t n, boo
             int error = 0;
             if ((h[nh] = cas_store_open_blob(f->store, NULL, &d, &error)) != NULL)
                 nh++;
+            index_remote(f, &hits[i]);
             if (hits[i].type == DEVTOOLS_GOMA__FILE_BLOB__BLOB_TYPE__FILE_META)
                 metas[nm++] = &hits[i];
         }
@@ -86,12 +91,8 @@ static void prefetch(goma_files *f, const char *const *keys, size_t n, bool cont
         if (!known && !dup && !cas_store_find_hash(f->store, k, &local))
             hits[asked++].key = k;
     }
-    if (asked && goma_share_find(f->share, hits, asked) > 0) {
-        for (size_t i = 0; i < asked; i++)
-            if (hits[i].found)
-                index_remote(f, &hits[i]);
+    if (asked && goma_share_find(f->share, hits, asked) > 0)
         fetch_found(f, hits, asked, contents, depth);
-    }
     free(hits);
 }
 

@@ -238,17 +238,28 @@ static void unreachable_buildbarn_is_eio_fast(void)
     rev2_client_free(down);
 }
 
+/* Files under dir/sub/blobs and dir/sub/tmp. */
+static int files_in_store(const char *sub)
+{
+    char *cmd = gmb_format("find %s/%s/blobs %s/%s/tmp -type f | wc -l", dir, sub, dir, sub);
+    FILE *p = popen(cmd, "r");
+    int n = -1;
+    if (!p || fscanf(p, "%d", &n) != 1)
+        n = -1;
+    if (p)
+        pclose(p);
+    free(cmd);
+    return n;
+}
+
 /* A blob a fetch is bringing is not missing: cas_store_pin counts it
- * missing, cas_store_pin_arriving waits for the fetch and pins it. Also
- * when the bytes were stored here meanwhile (as a second request for a
- * goma file found through another gateway does while the first one's
- * prefetch is running): the store still counts the blob as arriving until
- * the fetch ends. cas_store_await starts no fetch. */
+ * missing, cas_store_pin_arriving waits for the fetch and pins it.
+ * cas_store_await starts no fetch. */
 static void a_blob_arriving_is_awaited_not_missing(void)
 {
     cas_store *s = open_store(client, "g");
     rev2_digest d, nobody;
-    uint8_t *data = remote_blob(32u << 20, 7, &d);
+    free(remote_blob(32u << 20, 7, &d));
     free(remote_blob(1000, 8, &nobody));
     int error;
     cas_blob *h = cas_store_open_blob(s, NULL, &d, &error);
@@ -258,7 +269,6 @@ static void a_blob_arriving_is_awaited_not_missing(void)
     cas_pin *p = cas_store_pin(s, &d, 1, 0, &missing);
     CHECK_INT(missing, 1);
     cas_pin_release(p);
-    CHECK_INT(cas_store_put(s, &d, data, (size_t)d.size), 0);
     p = cas_store_pin_arriving(s, &d, 1, 0, &missing);
     CHECK_INT(missing, 0);
     CHECK_INT(cas_pin_count(p), 1);
@@ -271,6 +281,36 @@ static void a_blob_arriving_is_awaited_not_missing(void)
     cas_store_stats st;
     cas_store_stats_get(s, &st);
     CHECK_INT(st.fetches, 1); /* only the one opened */
+    cas_store_close(s);
+}
+
+/* The bytes of a blob being fetched, stored here meanwhile (as a second
+ * request for a goma file found through another gateway does while the
+ * first one's prefetch runs): present at once, pinnable without waiting;
+ * the fetch goes on for the reader that joined it, which reads the right
+ * bytes, and leaves no second file behind. */
+static void a_put_during_a_fetch_is_present_at_once(void)
+{
+    cas_store *s = open_store(client, "h");
+    rev2_digest d;
+    uint8_t *data = remote_blob(32u << 20, 9, &d);
+    int error;
+    cas_blob *h = cas_store_open_blob(s, NULL, &d, &error);
+    CHECK(h != NULL);
+    CHECK(!cas_store_contains(s, &d));
+    CHECK_INT(cas_store_put(s, &d, data, (size_t)d.size), 0);
+    CHECK(cas_store_contains(s, &d));
+    size_t missing = 1;
+    cas_pin *p = cas_store_pin(s, &d, 1, 0, &missing);
+    CHECK_INT(missing, 0);
+    cas_pin_release(p);
+    CHECK_INT(cas_blob_wait(h), 0);
+    uint8_t *back = malloc((size_t)d.size);
+    CHECK_INT(cas_blob_pread(h, back, (size_t)d.size, 0), (long long)d.size);
+    CHECK(memcmp(back, data, (size_t)d.size) == 0);
+    cas_blob_close(h);
+    CHECK_INT(files_in_store("h"), 1);
+    free(back);
     free(data);
     cas_store_close(s);
 }
@@ -287,6 +327,7 @@ int main(int argc, char **argv)
     RUN(corrupted_cache_file_is_fetched_again);
     RUN(unreachable_buildbarn_is_eio_fast);
     RUN(a_blob_arriving_is_awaited_not_missing);
+    RUN(a_put_during_a_fetch_is_present_at_once);
     rev2_client_free(client);
     char *rm = gmb_format("rm -rf %s", dir);
     if (system(rm) != 0)
