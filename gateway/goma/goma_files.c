@@ -177,10 +177,26 @@ void goma_files_release_served_chunk(goma_files *f, const char *key)
     cas_pin_release(p);
 }
 
+/* A file whose upload failed: the next StoreFile of it shares it again
+ * (a Buildbarn blip must not leave it unshared for the process's life). */
+static void not_shared(void *user, const char *key)
+{
+    goma_files *f = user;
+    pthread_mutex_lock(&f->lock);
+    goma_file_entry *e = goma_files_find_locked(f, key);
+    if (e)
+        e->shared = false;
+    pthread_mutex_unlock(&f->lock);
+}
+
 void goma_files_share_start(goma_files *f, const goma_share_options *o)
 {
-    if (!f->share)
-        f->share = goma_share_new(o);
+    if (f->share)
+        return;
+    goma_share_options mine = *o;
+    mine.not_shared = not_shared;
+    mine.user = f;
+    f->share = goma_share_new(&mine);
 }
 
 void goma_files_share_drain(goma_files *f)

@@ -43,6 +43,10 @@ typedef struct {
     int64_t wait_ms;           /* longest a StoreFile answer waits (0: none) */
     int64_t lookup_timeout_ms; /* longest goma_share_find waits */
     metrics *metrics;          /* NULL: none */
+    /* Called (no lock held) with the key of each file whose upload
+     * failed, so its owner lets the next StoreFile of it try again. */
+    void (*not_shared)(void *user, const char *key);
+    void *user;
 } goma_share_options;
 
 goma_share *goma_share_new(const goma_share_options *o);

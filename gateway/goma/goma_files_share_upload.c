@@ -191,20 +191,24 @@ static void upload_batch(goma_share *s, goma_share_item *first, size_t n)
     rev2_error *up = nb ? rev2_upload_missing_sync(s->o.client, NULL, blobs, nb, NULL) : NULL;
     /* Only then the entries: none may name a blob not in the CAS. */
     goma_share_item **good = gmb_calloc(n, sizeof *good);
-    size_t n_good = 0;
+    size_t *good_at = gmb_calloc(n, sizeof *good_at), n_good = 0;
     for (i = 0; i < n && !up; i++)
-        if (ok[i])
+        if (ok[i]) {
+            good_at[n_good] = i;
             good[n_good++] = its[i];
+        }
     if (n_good)
         write_entries(s, good, n_good, errs);
     for (i = 0; i < nb; i++)
         cas_blob_close(handles[i]);
     size_t shared = 0;
     const char *why = up ? up->message : NULL;
+    bool *up_there = gmb_calloc(n, sizeof *up_there);
     for (i = 0; i < n_good; i++) {
         shared += errs[i] == NULL;
         if (errs[i] && !why)
             why = errs[i]->message;
+        up_there[good_at[i]] = errs[i] == NULL;
     }
     size_t failed = n - shared; /* with the items never uploaded */
     if (failed)
@@ -220,9 +224,13 @@ static void upload_batch(goma_share *s, goma_share_item *first, size_t n)
     pthread_mutex_unlock(&s->lock);
     for (i = 0; i < n; i++) {
         goma_share_send_out(&outs[i]);
+        if (!up_there[i] && s->o.not_shared)
+            s->o.not_shared(s->o.user, its[i]->key);
         rev2_error_free(errs[i]);
         free(its[i]);
     }
+    free(up_there);
+    free(good_at);
     rev2_error_free(up);
     free(outs);
     free(good);

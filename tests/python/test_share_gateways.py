@@ -14,7 +14,9 @@ import hashlib
 import http.client
 import os
 import re
+import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -258,3 +260,101 @@ def test_concurrent_execs_wait_for_a_shared_file_another_one_is_fetching(gg, gat
             assert list(resp.missing_input) == [], "round %d: %s" % (r, list(resp.missing_reason))
             assert resp.result.exit_status == 0, resp.result.stderr_buffer
     assert metric(port_b, "gomabarn_exec_missing_input_rounds_total") == rounds_before
+
+
+class BuildbarnSwitch:
+    """A TCP forwarder to Buildbarn's frontend that can be turned off:
+    while off it closes every connection, open or new (the gateway behind
+    it sees Buildbarn unavailable), as a network blip would."""
+
+    def __init__(self, target=("127.0.0.1", 8980)):
+        self.target, self.on, self.conns = target, False, []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            if not self.on:
+                c.close()
+                continue
+            u = socket.create_connection(self.target)
+            self.conns += [c, u]
+            for a, b in ((c, u), (u, c)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a, b):
+        try:
+            while True:
+                data = a.recv(65536)
+                if not data:
+                    break
+                b.sendall(data)
+        except OSError:
+            pass
+        for x in (a, b):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def set(self, on):
+        self.on = on
+        if not on:
+            for c in self.conns:
+                try:
+                    c.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.conns = []
+
+    def close(self):
+        self.set(False)
+        self.sock.close()
+
+
+def test_a_file_whose_upload_failed_is_shared_when_stored_again(gg, gateways, tmp_path):
+    """Buildbarn unreachable while gateway D uploads a stored file: the
+    upload fails (counted, logged). Once Buildbarn is back, the client
+    storing the file again must share it this time (before: the file
+    stayed marked shared for the life of the process, and every other
+    gateway cost the build a missing-input round for it)."""
+    switch = BuildbarnSwitch()
+    proc, port, log_path = gmb_serve.start(
+        tmp_path, 'goma = { share_wait_ms = 0; };\nbuildbarn = { target = "127.0.0.1:%d"; '
+        'instance_name = "hardlinking"; };' % switch.port, wait_s=10)
+    try:
+        content = b"stored while Buildbarn was away %d" % time.time_ns()
+        blob = gg.FileBlob(blob_type=1, content=content, file_size=len(content))
+        k = key(blob)
+        failed = 'gomabarn_files_share_dropped_total{reason="failed"}'
+        assert store(gg, port, [blob]) == [k]
+        deadline = time.time() + 60
+        while metric(port, failed) < 1 and time.time() < deadline:
+            time.sleep(0.2)
+        assert metric(port, failed) == 1, log_path.read_text()[-2000:]
+        assert "not shared through Buildbarn" in log_path.read_text()
+        switch.set(True)
+        found, attempts = False, 0
+        deadline = time.time() + 30  # the channel may wait out its reconnect backoff first
+        while not found and time.time() < deadline:
+            attempts += 1
+            assert store(gg, port, [blob]) == [k]
+            time.sleep(0.5)
+            resp = gg.LookupFileResp.FromString(post(gateways[1], "/l", gg.LookupFileReq(hash_key=[k]).SerializeToString()))
+            found = len(resp.blob) == 1 and resp.blob[0].blob_type == 1
+            if not found:
+                time.sleep(5)  # B remembers "not in Buildbarn" 5 s
+        print("\nshared after %d StoreFile(s) once Buildbarn was back" % attempts)
+        assert found, log_path.read_text()[-2000:]
+        assert resp.blob[0].SerializeToString() == blob.SerializeToString()
+    finally:
+        gmb_serve.stop(proc)
+        switch.close()
