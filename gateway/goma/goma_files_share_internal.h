@@ -16,6 +16,11 @@
  * slots (a new key takes its slot's place): bounded, and brief, since
  * another gateway may store the key any moment. */
 #define GOMA_SHARE_NEGATIVE_TTL_MS 5000
+/* A key whose lookup timed out or failed is not asked again for this
+ * long after the round ended: the Exec that asked goes on to resolve its
+ * keys one by one, and each would otherwise wait out its own lookup
+ * timeout again (N keys, N timeouts) while Buildbarn is slow. */
+#define GOMA_SHARE_UNANSWERED_TTL_MS 2000
 #define GOMA_SHARE_NEGATIVE_SLOTS 16384
 /* A stopping gateway shares what it queued first, this long at most: the
  * build's next compile may go to another gateway (a rolling restart). */

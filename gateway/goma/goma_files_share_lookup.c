@@ -133,6 +133,7 @@ size_t goma_share_find(goma_share *s, goma_share_hit *hits, size_t n)
     bool last;
     lookups_unref_locked(l, &last);
     pthread_mutex_unlock(&l->lock);
+    int64_t ended = rev2_now_ms();
     pthread_mutex_lock(&s->lock);
     for (size_t k = 0; k < asked; k++) {
         goma_share_hit *h = &hits[which[k]];
@@ -144,11 +145,11 @@ size_t goma_share_find(goma_share *s, goma_share_hit *hits, size_t n)
             continue;
         }
         missed++;
-        if (answered[k]) { /* a timeout or an error is not an answer */
-            goma_share_negative *g = goma_share_negative_slot(s, key);
-            memcpy(g->key, key, 64);
-            g->until_ms = now + GOMA_SHARE_NEGATIVE_TTL_MS;
-        }
+        /* "Not there" is remembered; a timeout or an error, which is no
+         * answer, only briefly. */
+        goma_share_negative *g = goma_share_negative_slot(s, key);
+        memcpy(g->key, key, 64);
+        g->until_ms = answered[k] ? now + GOMA_SHARE_NEGATIVE_TTL_MS : ended + GOMA_SHARE_UNANSWERED_TTL_MS;
     }
     goma_share_count(s, "gomabarn_files_remote_hits_total", hit);
     goma_share_count(s, "gomabarn_files_remote_misses_total", missed);

@@ -358,3 +358,26 @@ def test_a_file_whose_upload_failed_is_shared_when_stored_again(gg, gateways, tm
     finally:
         gmb_serve.stop(proc)
         switch.close()
+
+
+def test_keys_whose_lookup_failed_are_not_asked_again_one_by_one(gg, tmp_path):
+    """Buildbarn unreachable: an Exec naming 8 keys the gateway does not
+    hold looks them up in one round, which fails; the Exec then resolves
+    its keys one by one and must not ask about each again (before: 8 more
+    lookups, each waiting out goma.share_lookup_timeout_ms, one after the
+    other, so a slow Buildbarn made an Exec wait N times the timeout).
+    Counted by the gateway's lookups, not timed. The keys are answered
+    missing, as a client that then uploads them expects."""
+    switch = BuildbarnSwitch()  # off: every connection closed at once
+    proc, port, _ = gmb_serve.start(
+        tmp_path, 'goma = { share_lookup_timeout_ms = 300; };\nbuildbarn = { target = "127.0.0.1:%d"; '
+        'instance_name = "hardlinking"; };' % switch.port, wait_s=10)
+    try:
+        keys = {"h%d.h" % i: hashlib.sha256(b"unreachable %d %d" % (i, time.time_ns())).hexdigest() for i in range(8)}
+        asked = metric(port, "gomabarn_files_remote_misses_total")
+        resp = exec_on(gg, port, tmp_path, keys)
+        assert sorted(resp.missing_input) == sorted(keys)
+        assert metric(port, "gomabarn_files_remote_misses_total") - asked == len(keys)
+    finally:
+        gmb_serve.stop(proc)
+        switch.close()
