@@ -229,32 +229,42 @@ void exec_upload_and_execute(void *arg)
  * one is read and chunked on the pool: it would hold the thread up). */
 #define INLINE_ANSWER_MAX_BYTES (1 << 20)
 
-/* Whether every blob the answer reads is on disk here (or inline in the
- * result), and small: then building it waits for nothing but a short
- * read of the local disk, and the engine thread may do it. An output
- * directory needs its Tree; a compiler's stdout or stderr not inline
- * comes from Buildbarn. */
-static bool outputs_on_disk(cas_store *s, const Rev2ActionResult *r)
+/* When every blob the answer reads is on disk here (or inline in the
+ * result), and small, pins them and returns the pin: building the answer
+ * then waits for nothing but a short read of the local disk, and the
+ * engine thread may do it (pinned: an eviction between this check and
+ * the read would make that read a fetch from Buildbarn, which needs an
+ * engine thread to complete). NULL otherwise. An output directory needs
+ * its Tree; a compiler's stdout or stderr not inline comes from
+ * Buildbarn. */
+static cas_pin *pin_outputs_on_disk(cas_store *s, const Rev2ActionResult *r)
 {
     if (r->n_output_directories > 0)
-        return false;
-    int64_t total = 0;
-    for (size_t i = 0; i < r->n_output_files; i++) {
-        const Rev2OutputFile *f = r->output_files[i];
-        rev2_digest d;
-        if (f->contents.len > 0)
-            continue;
-        if (!f->digest || !rev2_digest_from_proto(f->digest, &d) || (d.size > 0 && !cas_store_contains(s, &d)))
-            return false;
-        if ((total += d.size) > INLINE_ANSWER_MAX_BYTES)
-            return false;
-    }
+        return NULL;
     const Rev2Digest *streams[] = {r->stdout_raw.len ? NULL : r->stdout_digest,
                                    r->stderr_raw.len ? NULL : r->stderr_digest};
     for (size_t i = 0; i < 2; i++)
         if (streams[i] && streams[i]->size_bytes > 0)
-            return false;
-    return true;
+            return NULL;
+    rev2_digest *d = gmb_calloc(r->n_output_files + 1, sizeof *d);
+    size_t n = 0;
+    int64_t total = 0;
+    bool ok = true;
+    for (size_t i = 0; ok && i < r->n_output_files; i++) {
+        const Rev2OutputFile *f = r->output_files[i];
+        if (f->contents.len > 0)
+            continue;
+        ok = f->digest && rev2_digest_from_proto(f->digest, &d[n]) && (total += d[n].size) <= INLINE_ANSWER_MAX_BYTES;
+        n += ok && d[n].size > 0;
+    }
+    size_t missing = 1;
+    cas_pin *pin = ok ? cas_store_pin(s, d, n, 0, &missing) : NULL;
+    free(d);
+    if (missing) {
+        cas_pin_release(pin);
+        pin = NULL;
+    }
+    return pin;
 }
 
 /* The answer of the action cache (on an engine thread). */
@@ -269,12 +279,14 @@ void exec_cache_checked(void *user, rev2_error *err, Rev2ActionResult *result)
         resp->cached_result = true;
         if (j->p->view)
             exec_show_in_view(j);
-        if (outputs_on_disk(j->p->store, result)) {
+        cas_pin *outputs = pin_outputs_on_disk(j->p->store, result);
+        if (outputs) {
             /* Answered here: a hand-over to the pool costs a thread
              * wake-up, a good part of a hit's CPU. */
             j->resp = resp;
             j->on_engine = true;
             exec_finish(j);
+            cas_pin_release(outputs);
             return;
         }
         exec_executed(j, NULL, resp);
