@@ -236,6 +236,7 @@ static void serve_stop(serve_parts *s)
     goma_files_share_drain(s->files);
     rev2_client_stop(s->client);
     exec_pipeline_free(s->pipeline);
+    goma_files_routes_stop(s->files);
     serve_shadow_stop(s->shadow); /* the pipeline submitted to it */
     if (s->view) {
         view_stop(s->view);

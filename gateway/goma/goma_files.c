@@ -30,6 +30,7 @@ void goma_files_free(goma_files *f)
 {
     if (!f)
         return;
+    goma_files_routes_stop(f);
     goma_share_free(f->share);
     for (size_t i = 0; i < f->n_buckets; i++)
         for (goma_file_entry *e = f->buckets[i], *next; e; e = next) {

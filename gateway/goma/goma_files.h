@@ -42,8 +42,14 @@ goma_files *goma_files_new(cas_store *store);
 void goma_files_free(goma_files *f);
 /* Registers <prefix>/s and <prefix>/l: goma_files_store_file and
  * goma_files_lookup_file over HTTP (200 with the answer, or 400 with the
- * reason in words). */
+ * reason in words). LookupFile runs on threads of its own: looking keys
+ * up in Buildbarn and fetching blobs would hold an HTTP thread, and with
+ * it every connection that thread serves. */
 void goma_files_routes(goma_files *f, http_server *http, const char *prefix);
+/* Finishes the LookupFiles under way and stops their threads: after the
+ * HTTP server's shutdown (nothing new comes), before it is freed (they
+ * answer into it). goma_files_free does it too, if not done. */
+void goma_files_routes_stop(goma_files *f);
 
 /* ---- goma's StoreFile and LookupFile, without HTTP ----
  * `req` is the request message as it comes out of the HTTP body's

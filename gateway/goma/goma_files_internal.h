@@ -10,6 +10,7 @@
 #include "goma/goma_data.pb-c.h"
 #include "goma_files.h"
 #include "goma_wire.h"
+#include "work_pool.h"
 
 typedef struct goma_file_entry {
     char key[65];
@@ -28,7 +29,8 @@ struct goma_files {
     goma_file_entry **buckets;
     size_t n_buckets, count;
     goma_files_stats stats;
-    goma_share *share; /* NULL: not shared */
+    goma_share *share;  /* NULL: not shared */
+    work_pool *lookups; /* LookupFile runs here: it may wait on Buildbarn (goma_files_routes) */
 };
 
 /* ---- The index (goma_files.c) ---- */

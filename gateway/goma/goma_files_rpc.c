@@ -181,24 +181,50 @@ static void on_store_file(http_request *r, void *user)
     gmb_buf_free(&resp);
 }
 
-static void on_lookup_file(http_request *r, void *user)
+typedef struct {
+    goma_files *files;
+    http_request *req;
+} lookup_job;
+
+static void lookup_file(void *arg)
 {
-    goma_files *f = user;
+    lookup_job *job = arg;
     size_t len;
-    const uint8_t *body = http_request_body(r, &len);
+    const uint8_t *body = http_request_body(job->req, &len);
     gmb_buf resp;
     gmb_buf_init(&resp, GMB_BUF_UNLIMITED);
     const char *why = NULL;
-    int rc = goma_files_lookup_file(f, body, len, &resp, &why);
-    respond(f, r, NULL, rc, &resp, why);
+    int rc = goma_files_lookup_file(job->files, body, len, &resp, &why);
+    respond(job->files, job->req, NULL, rc, &resp, why);
     gmb_buf_free(&resp);
+    free(job);
 }
+
+static void on_lookup_file(http_request *r, void *user)
+{
+    goma_files *f = user;
+    lookup_job *job = gmb_malloc(sizeof *job);
+    *job = (lookup_job){f, r};
+    work_pool_run(f->lookups, lookup_file, job);
+}
+
+/* LookupFile is rare (a client fetching an output's chunks) and mostly
+ * reads the local disk: two threads. */
+#define LOOKUP_THREADS 2
 
 void goma_files_routes(goma_files *f, http_server *http, const char *prefix)
 {
+    if (!f->lookups)
+        f->lookups = work_pool_new(LOOKUP_THREADS);
     char path[512];
     snprintf(path, sizeof path, "%s/s", prefix);
     http_server_route(http, path, "POST", false, on_store_file, f);
     snprintf(path, sizeof path, "%s/l", prefix);
     http_server_route(http, path, "POST", false, on_lookup_file, f);
+}
+
+void goma_files_routes_stop(goma_files *f)
+{
+    work_pool_free(f->lookups);
+    f->lookups = NULL;
 }

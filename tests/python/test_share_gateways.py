@@ -265,10 +265,11 @@ def test_concurrent_execs_wait_for_a_shared_file_another_one_is_fetching(gg, gat
 class BuildbarnSwitch:
     """A TCP forwarder to Buildbarn's frontend that can be turned off:
     while off it closes every connection, open or new (the gateway behind
-    it sees Buildbarn unavailable), as a network blip would."""
+    it sees Buildbarn unavailable), as a network blip would. With stall
+    set, it accepts connections and never answers (Buildbarn hung)."""
 
     def __init__(self, target=("127.0.0.1", 8980)):
-        self.target, self.on, self.conns = target, False, []
+        self.target, self.on, self.stall, self.conns = target, False, False, []
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(64)
@@ -281,6 +282,9 @@ class BuildbarnSwitch:
                 c, _ = self.sock.accept()
             except OSError:
                 return
+            if self.stall:  # held open, never answered: calls wait out their deadlines
+                self.conns.append(c)
+                continue
             if not self.on:
                 c.close()
                 continue
@@ -378,6 +382,39 @@ def test_keys_whose_lookup_failed_are_not_asked_again_one_by_one(gg, tmp_path):
         resp = exec_on(gg, port, tmp_path, keys)
         assert sorted(resp.missing_input) == sorted(keys)
         assert metric(port, "gomabarn_files_remote_misses_total") - asked == len(keys)
+    finally:
+        gmb_serve.stop(proc)
+        switch.close()
+
+
+def test_a_lookup_waiting_on_buildbarn_holds_no_other_request(gg, tmp_path):
+    """LookupFile of a key the gateway does not hold asks Buildbarn; with
+    Buildbarn hung that waits out goma.share_lookup_timeout_ms (6 s here).
+    On a gateway with one HTTP thread, a ping sent meanwhile on another
+    connection must be answered while the lookup still waits (before:
+    the lookup ran on the HTTP thread and held every connection it
+    serves, so the ping waited the 6 s out; it is given 3)."""
+    switch = BuildbarnSwitch()
+    switch.stall = True
+    proc, port, _ = gmb_serve.start(
+        tmp_path, 'goma = { share_lookup_timeout_ms = 6000; };\nbuildbarn = { target = "127.0.0.1:%d"; '
+        'instance_name = "hardlinking"; };' % switch.port, http="threads = 1;", wait_s=10)
+    try:
+        k = hashlib.sha256(b"nobody has it %d" % time.time_ns()).hexdigest()
+        answers = []
+        looked_up = threading.Thread(target=lambda: answers.append(post(
+            port, "/l", gg.LookupFileReq(hash_key=[k]).SerializeToString())))
+        looked_up.start()
+        time.sleep(0.5)  # the lookup is under way
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=3)
+        c.request("POST", PREFIX + "/ping", body=b"")
+        r = c.getresponse()
+        assert r.status == 200 and r.read() == b"ok"
+        c.close()
+        assert looked_up.is_alive() and not answers  # the lookup still waits
+        looked_up.join(timeout=30)
+        resp = gg.LookupFileResp.FromString(answers[0])
+        assert len(resp.blob) == 1 and resp.blob[0].blob_type == 0  # not found: goma's placeholder
     finally:
         gmb_serve.stop(proc)
         switch.close()
