@@ -48,7 +48,7 @@ void goma_files_free(goma_files *f);
 void goma_files_routes(goma_files *f, http_server *http, const char *prefix);
 /* Finishes the LookupFiles under way and stops their threads: after the
  * HTTP server's shutdown (nothing new comes), before it is freed (they
- * answer into it). goma_files_free does it too, if not done. */
+ * answer into it). goma_files_free does it too, if not done. NULL is fine. */
 void goma_files_routes_stop(goma_files *f);
 
 /* ---- goma's StoreFile and LookupFile, without HTTP ----

@@ -225,6 +225,8 @@ void goma_files_routes(goma_files *f, http_server *http, const char *prefix)
 
 void goma_files_routes_stop(goma_files *f)
 {
+    if (!f) /* a gateway that stopped before it had its files */
+        return;
     work_pool_free(f->lookups);
     f->lookups = NULL;
 }
