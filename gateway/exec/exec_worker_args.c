@@ -144,6 +144,13 @@ static const char *const VALUE_FLAGS[] = {"-D",      "-U",         "-MT",      "
 static const char *const SOURCE_SUFFIXES[] = {"c", "cc", "cp", "cxx", "cpp", "CPP", "c++", "C",
                                               "m", "mm", "M",  "i",   "ii",  "s",   "S",   "sx"};
 
+/* The name after the last '/'. */
+static const char *file_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
 /* The one source file among the arguments, or NULL (none, or several). */
 static const char *only_source(const char *const *args, size_t n)
 {
@@ -192,10 +199,10 @@ static char *dependency_file(const char *const *args, size_t n, const char *cwd)
     if (mf) {
         name = gmb_strdup(mf);
     } else if (md && out) {
-        const char *base = strrchr(out, '/') ? strrchr(out, '/') + 1 : out, *dot = strrchr(base, '.');
+        const char *base = file_name(out), *dot = strrchr(base, '.');
         name = gmb_format("%.*s.d", (int)(dot && dot != base ? (size_t)(dot - out) : strlen(out)), out);
     } else if (md && (out = only_source(args, n)) != NULL) {
-        const char *base = strrchr(out, '/') ? strrchr(out, '/') + 1 : out;
+        const char *base = file_name(out);
         name = gmb_format("%.*s.d", (int)(strrchr(base, '.') - base), base);
     }
     char *relative = name && *name && strcmp(name, "-") != 0 && !strstr(name, EXEC_ROOT_TOKEN)

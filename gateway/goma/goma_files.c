@@ -126,15 +126,13 @@ static const char *invalid(const DevtoolsGoma__FileBlob *b)
  * nothing says which chunks belong together until then. So every chunk
  * holds for cache.pin_timeout_s unless a FILE_META uses it sooner. The
  * pin is taken right after the put; if an eviction got in between, the
- * bytes are put once more. A fetch of the same chunk in flight (found
- * through another gateway for another request) is waited for: until it
- * ends, the store counts the blob as arriving, put or not. NULL if the
- * store lost it twice. */
+ * bytes are put once more (a put makes the blob present even while a
+ * fetch of it is in flight). NULL if the store lost it twice. */
 static cas_pin *pin_chunk(goma_files *f, const rev2_digest *d, const uint8_t *bytes, size_t len)
 {
     for (int tries = 0; tries < 2; tries++) {
         size_t missing = 0;
-        cas_pin *p = cas_store_pin_arriving(f->store, d, 1, 0, &missing);
+        cas_pin *p = cas_store_pin(f->store, d, 1, 0, &missing);
         if (!missing)
             return p;
         cas_pin_release(p);

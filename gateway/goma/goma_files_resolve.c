@@ -121,8 +121,8 @@ static int assemble(goma_files *f, const DevtoolsGoma__FileBlob *meta, rev2_dige
 }
 
 /* The content pinned; NULL if it is not in the store (evicted). Content
- * that another request's prefetch is fetching is waited for: storing it
- * here too would not make it pinnable before that fetch ends. */
+ * that another request's prefetch is fetching is waited for, not read
+ * from its FileBlob and stored a second time. */
 static cas_pin *pin_content(goma_files *f, const rev2_digest *content)
 {
     size_t missing = 0;

@@ -32,17 +32,14 @@ static rev2_property *sorted_properties(const rev2_property *in, size_t n)
     return out;
 }
 
-/* Checks one output path against the working directory `wd` (relative to
- * the input root, clean): relative, '/'-separated names, where ".."
- * may climb from the working directory (Buildbarn resolves it so, and a
- * compile's "-o ../obj/a.o" needs it) but never above the input root, and
- * naming neither the working directory nor a directory holding it. */
-static int check_output_path(const char *wd, const char *path, char **err)
+/* Checks one output path against the working directory, given as its
+ * components (relative to the input root): relative, '/'-separated names,
+ * where ".." may climb from the working directory (Buildbarn resolves it
+ * so, and a compile's "-o ../obj/a.o" needs it) but never above the input
+ * root, and naming neither the working directory nor a directory holding
+ * it. */
+static int check_output_path(char *const *wd_parts, size_t n_wd, const char *path, char **err)
 {
-    char **wd_parts = NULL;
-    size_t n_wd = 0;
-    if (wd && *wd && !rev2_path_split(wd, &wd_parts, &n_wd, err))
-        return -1;
     size_t len = strlen(path), depth = n_wd;
     /* The resolved path's components, as pointers into `path` (or `wd`). */
     const char **at = gmb_malloc((n_wd + len + 1) * sizeof *at);
@@ -80,8 +77,6 @@ static int check_output_path(const char *wd, const char *path, char **err)
     }
     free(at);
     free(lens);
-    if (wd_parts)
-        rev2_path_parts_free(wd_parts, n_wd);
     return rc;
 }
 
@@ -90,11 +85,19 @@ static int check_output_path(const char *wd, const char *path, char **err)
 static int sorted_output_paths(const rev2_action_spec *spec, const char **outs, size_t *n_outs, char **err)
 {
     *n_outs = 0;
-    for (size_t i = 0; i < spec->n_output_paths; i++) {
-        if (check_output_path(spec->working_directory, spec->output_paths[i], err) < 0)
-            return -1;
-        outs[(*n_outs)++] = spec->output_paths[i];
-    }
+    char **wd_parts = NULL;
+    size_t n_wd = 0;
+    const char *wd = spec->working_directory;
+    if (wd && *wd && !rev2_path_split(wd, &wd_parts, &n_wd, err))
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < spec->n_output_paths; i++)
+        if ((rc = check_output_path(wd_parts, n_wd, spec->output_paths[i], err)) == 0)
+            outs[(*n_outs)++] = spec->output_paths[i];
+    if (wd_parts)
+        rev2_path_parts_free(wd_parts, n_wd);
+    if (rc < 0)
+        return -1;
     qsort(outs, *n_outs, sizeof *outs, cmp_string);
     /* Duplicates are a client mistake we can absorb: keep one. */
     size_t w = 0;
