@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -24,6 +25,7 @@ struct cc_racer {
     cc_racer_state state;
     int status; /* its wait status, once finished */
     double started, ended;
+    double cpu; /* CPU seconds it and what it started used, once finished */
 };
 
 static int wake[2] = {-1, -1};             /* SIGCHLD self-pipe */
@@ -58,12 +60,26 @@ static void on_terminate(int sig)
     raise(sig);
 }
 
-static int wait_child(pid_t pid, int *status)
+/* The CPU time (user and system) in `ru`: the child's and that of the
+ * processes it waited for (the driver waits for cc1 and as). */
+static double cpu_seconds(const struct rusage *ru)
 {
+    return (double)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) +
+           (double)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1e6;
+}
+
+/* Waits for `pid` (flags: 0 or WNOHANG): 0 once it was reaped, with its
+ * status and CPU seconds; -1 if it was not. */
+static int wait_child(pid_t pid, int flags, int *status, double *cpu)
+{
+    struct rusage ru;
     pid_t w;
-    while ((w = waitpid(pid, status, 0)) < 0 && errno == EINTR) {
+    while ((w = wait4(pid, status, flags, &ru)) < 0 && errno == EINTR) {
     }
-    return w == pid ? 0 : -1;
+    if (w != pid)
+        return -1;
+    *cpu = cpu_seconds(&ru);
+    return 0;
 }
 
 static int exit_code(int status)
@@ -71,9 +87,8 @@ static int exit_code(int status)
     return WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
 }
 
-int cc_local_run(char **argv, double *seconds)
+int cc_local_run(char **argv, double *cpu)
 {
-    double start = cc_now();
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
@@ -82,11 +97,10 @@ int cc_local_run(char **argv, double *seconds)
         _exit(127);
     }
     int status = 0;
-    if (pid < 0 || wait_child(pid, &status) < 0) {
+    if (pid < 0 || wait_child(pid, 0, &status, cpu) < 0) {
         fprintf(stderr, "gomabarn-cc: cannot run %s: %s\n", argv[0], strerror(errno));
         return 127;
     }
-    *seconds = cc_now() - start;
     return exit_code(status);
 }
 
@@ -211,7 +225,7 @@ cc_racer_state cc_racer_check(cc_racer *r)
     while (read(wake[0], drain, sizeof drain) > 0) {
     }
     int status;
-    if (r->state == CC_RACER_RUNNING && waitpid(r->pid, &status, WNOHANG) == r->pid)
+    if (r->state == CC_RACER_RUNNING && wait_child(r->pid, WNOHANG, &status, &r->cpu) == 0)
         note_exit(r, status);
     return r->state;
 }
@@ -224,7 +238,7 @@ cc_racer_state cc_racer_state_of(const cc_racer *r)
 cc_racer_state cc_racer_wait(cc_racer *r)
 {
     int status;
-    if (r->state == CC_RACER_RUNNING && wait_child(r->pid, &status) == 0)
+    if (r->state == CC_RACER_RUNNING && wait_child(r->pid, 0, &status, &r->cpu) == 0)
         note_exit(r, status);
     return r->state;
 }
@@ -232,6 +246,11 @@ cc_racer_state cc_racer_wait(cc_racer *r)
 double cc_racer_seconds(const cc_racer *r)
 {
     return (r->state == CC_RACER_RUNNING ? cc_now() : r->ended) - r->started;
+}
+
+double cc_racer_cpu_seconds(const cc_racer *r)
+{
+    return r->cpu;
 }
 
 static void replay(int from, int to)
@@ -271,7 +290,7 @@ void cc_racer_cancel(cc_racer *r)
         kill(-r->pid, SIGKILL);
         kill(r->pid, SIGKILL);
         int status;
-        wait_child(r->pid, &status);
+        wait_child(r->pid, 0, &status, &r->cpu);
         /* cc1 or as may outlive the driver by a moment. As the subreaper we
          * inherit them: reap the whole group (at most 1 s) so that nothing
          * writes a temporary file after we removed it. */

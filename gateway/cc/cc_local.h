@@ -19,8 +19,9 @@
 #include "cc_args.h"
 
 /* Runs argv in place: the compiler's exit status (128 + signal if it was
- * killed), or 127 when it cannot be started. *seconds is its run time. */
-int cc_local_run(char **argv, double *seconds);
+ * killed), or 127 when it cannot be started. *cpu is the CPU time (user
+ * and system, in seconds) it and what it started (cc1, as) used. */
+int cc_local_run(char **argv, double *cpu);
 
 typedef struct cc_racer cc_racer;
 
@@ -45,6 +46,8 @@ cc_racer_state cc_racer_state_of(const cc_racer *r);
 cc_racer_state cc_racer_wait(cc_racer *r);
 /* Seconds since the racer started (its run time once finished). */
 double cc_racer_seconds(const cc_racer *r);
+/* A finished racer's CPU time (user and system, with cc1 and as), seconds. */
+double cc_racer_cpu_seconds(const cc_racer *r);
 /* A finished racer's result, taken: files renamed into place (exit 0) or
  * removed (else), stdout and stderr replayed. Its exit status, or -1 with
  * a static sentence in *why when its output cannot be put in place. */

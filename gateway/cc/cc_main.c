@@ -59,8 +59,9 @@ static const char usage[] =
     "                        toolchain specs, like goma's GOMA_ARBITRARY_TOOLCHAIN_SUPPORT=true\n"
     "  GOMABARN_DEADLINE     seconds one compile may wait for the gateway in all (default 300)\n"
     "  GOMABARN_RACE         when a local compile starts racing the remote one: auto (default:\n"
-    "                        once the remote one has run longer than local compiles of this\n"
-    "                        build took, 10 s while none is known), a delay in seconds, or 0: never\n"
+    "                        once the remote one has run longer than a local compile of this\n"
+    "                        build needs: the CPU time they took, at least 1 s; 10 s while\n"
+    "                        none is known), a delay in seconds, or 0: never\n"
     "  GOMABARN_BUILD_ID     which build this compile belongs to: the local compile times\n"
     "                        to learn from (default: the working directory) and the\n"
     "                        gateway's /build page (default: the parent process, make)\n";
@@ -119,7 +120,7 @@ static double race_delay(char how[128])
         snprintf(how, 128, "no local compile time known yet");
         return UNKNOWN_LOCAL_S;
     }
-    snprintf(how, 128, "learned from %zu local compile%s, 90th percentile %.2f s", n, n == 1 ? "" : "s", expected);
+    snprintf(how, 128, "learned from %zu local compile%s, 90th percentile %.2f s of CPU", n, n == 1 ? "" : "s", expected);
     return expected > MIN_RACE_S ? expected : MIN_RACE_S;
 }
 
@@ -157,12 +158,12 @@ static int compile_locally(char **cmd, const compile_args *c, cc_racer *r, doubl
     if (r && cc_racer_state_of(r) == CC_RACER_RUNNING)
         cc_racer_wait(r); /* it is the fallback already under way */
     if (r && cc_racer_state_of(r) == CC_RACER_FINISHED) {
-        double secs = cc_racer_seconds(r);
+        double cpu = cc_racer_cpu_seconds(r);
         const char *cwhy;
         int code = cc_racer_commit(r, &cwhy);
         if (code >= 0) {
             if (code == 0)
-                cc_local_times_record(secs);
+                cc_local_times_record(cpu);
             if (strcmp(why, "the local compile finished first") == 0)
                 cc_tell("compiled %s locally: the gateway had not answered after %.2f s, so a local compile "
                         "started and finished first",
@@ -180,10 +181,10 @@ static int compile_locally(char **cmd, const compile_args *c, cc_racer *r, doubl
         return 1;
     }
     cc_tell("compiling %s locally: %s", c->source, why);
-    double secs = 0;
-    int code = cc_local_run(cmd, &secs);
+    double cpu = 0;
+    int code = cc_local_run(cmd, &cpu);
     if (code == 0)
-        cc_local_times_record(secs);
+        cc_local_times_record(cpu);
     return code;
 }
 

@@ -16,6 +16,9 @@
 # would share that cluster). Root: the disk-full row mounts a tmpfs.
 # KEEP=1 keeps the work directory (each build's log under b/, each
 # gateway's log); the cluster's logs stay in its data root.
+# FAULT_ROWS="disk gateway-killed toolchain stalled worker-restarted
+# worker-killed" (any of them) runs only those rows after the first two,
+# which every run needs (the learned local times, the fault-free time).
 #
 # The settings are those docs/operations.md ("When things break")
 # recommends: buildbarn.scheduler_target, exec.fallback_instance = "fuse",
@@ -85,6 +88,7 @@ gw_start() { # NAME [PORT]: a gateway, its own cache directory; sets GW_PID, GW_
     export GOMABARN_SERVER=127.0.0.1:$GW_PORT
 }
 gw_stop() { gmb_stop "$GW_PID" TERM 20 || true; }
+want() { [ -z "${FAULT_ROWS:-}" ] || [[ " $FAULT_ROWS " == *" $1 "* ]]; } # ROW: in FAULT_ROWS
 ratio_below() { [ "$(echo "$WALL_S <= $1 * $2" | bc)" = 1 ]; } # LIMIT BASE_S
 kill_group() { kill -KILL -- "-$(cat "$BB/pids/$1.pid")" 2>/dev/null; } # a cluster process, whole
 exec_done() { metric 'gomabarn_exec_requests_total\{outcome="done"\}'; }
@@ -132,115 +136,127 @@ row "two gateways: B after A (fault-free)" "$WALL_S" "0 missing-input rounds on 
 gw_stop
 echo "suite: the fault-free time of the plain rows: $BASE_S s (the faster of A and B)"
 
-# 3. The cache directory's disk full: a 16 MiB tmpfs, 14 MiB of it taken
-# by something else; cache.max_bytes (10 GiB) is no help.
-mkdir -p "$DISK" && mount -t tmpfs -o size=16m gomabarn-fault "$DISK" || exit 1
-head -c $((14 << 20)) /dev/zero >"$DISK/ballast"
-fresh_times
-CACHE_DIR=$DISK/cas gw_start gwd
-build disk-full && finish_build
-gateway_notes "evictions $(metric gomabarn_cache_evictions_total), $(df -B1 --output=avail "$DISK" | tail -n 1) bytes free at the end"
-# Remote compiles continue: none fails on the gateway (a local compile is
-# only ever one that won its race).
-row "cache.dir's disk full (16 MiB tmpfs)" "$BASE_S" "evictions, no compile fails on the gateway" \
-    test "$(metric gomabarn_cache_evictions_total)" -ge 1 -a "$LOCAL_N" -eq "$RACES_N" -a "$REMOTE_N" -ge 1
-gw_stop
-umount "$DISK"
+if want disk; then
+    # 3. The cache directory's disk full: a 16 MiB tmpfs, 14 MiB of it taken
+    # by something else; cache.max_bytes (10 GiB) is no help.
+    mkdir -p "$DISK" && mount -t tmpfs -o size=16m gomabarn-fault "$DISK" || exit 1
+    head -c $((14 << 20)) /dev/zero >"$DISK/ballast"
+    fresh_times
+    CACHE_DIR=$DISK/cas gw_start gwd
+    build disk-full && finish_build
+    gateway_notes "evictions $(metric gomabarn_cache_evictions_total), $(df -B1 --output=avail "$DISK" | tail -n 1) bytes free at the end"
+    # Remote compiles continue: none fails on the gateway (a local compile is
+    # only ever one that won its race).
+    row "cache.dir's disk full (16 MiB tmpfs)" "$BASE_S" "evictions, no compile fails on the gateway" \
+        test "$(metric gomabarn_cache_evictions_total)" -ge 1 -a "$LOCAL_N" -eq "$RACES_N" -a "$REMOTE_N" -ge 1
+    gw_stop
+    umount "$DISK"
+fi
 
-# 4. The gateway killed (kill -9) mid-build and started again 1 s later
-# (systemd's RestartSec) on the same port and cache directory.
-PORT=$(free_port)
-fresh_times
-gw_start gwk "$PORT"
-build gateway-killed
-inject eval 'gmb_stop "$GW_PID" KILL; true'
-sleep 1
-t=$EPOCHREALTIME
-gw_start gwk "$PORT"
-UP=$(secs_since "$t")
-finish_build
-gateway_notes "killed at $AT s, serving again $UP s after the restart (counters: since it)"
-row "gateway killed mid-build, restarted" "$BASE_S" "< 2x, remote again after the restart" \
-    eval 'ratio_below 2 "$BASE_S" && [ "$(exec_done)" -ge 1 ]'
-gw_stop
+if want gateway-killed; then
+    # 4. The gateway killed (kill -9) mid-build and started again 1 s later
+    # (systemd's RestartSec) on the same port and cache directory.
+    PORT=$(free_port)
+    fresh_times
+    gw_start gwk "$PORT"
+    build gateway-killed
+    inject eval 'gmb_stop "$GW_PID" KILL; true'
+    sleep 1
+    t=$EPOCHREALTIME
+    gw_start gwk "$PORT"
+    UP=$(secs_since "$t")
+    finish_build
+    gateway_notes "killed at $AT s, serving again $UP s after the restart (counters: since it)"
+    row "gateway killed mid-build, restarted" "$BASE_S" "< 2x, remote again after the restart" \
+        eval 'ratio_below 2 "$BASE_S" && [ "$(exec_done)" -ge 1 ]'
+    gw_stop
+fi
 
-# 5. toolchain_included: gcc, cc1 and as go with every compile (35 MB).
-# A cold build sends them to Buildbarn once; the next is the fault-free time.
-fresh_times
-gw_start gwt0
-build toolchain-cold GOMABARN_TOOLCHAIN_INCLUDED=1 && finish_build
-gateway_notes
-row "none: toolchain_included, cold" "$WALL_S" "objects identical" true
-gw_stop
-fresh_times
-gw_start gwt
-build toolchain GOMABARN_TOOLCHAIN_INCLUDED=1 && finish_build
-gateway_notes
-TC_S=$WALL_S
-row "none: toolchain_included (fault-free)" "$TC_S" "objects identical" true
-gw_stop
+if want toolchain; then
+    # 5. toolchain_included: gcc, cc1 and as go with every compile (35 MB).
+    # A cold build sends them to Buildbarn once; the next is the fault-free time.
+    fresh_times
+    gw_start gwt0
+    build toolchain-cold GOMABARN_TOOLCHAIN_INCLUDED=1 && finish_build
+    gateway_notes
+    row "none: toolchain_included, cold" "$WALL_S" "objects identical" true
+    gw_stop
+    fresh_times
+    gw_start gwt
+    build toolchain GOMABARN_TOOLCHAIN_INCLUDED=1 && finish_build
+    gateway_notes
+    TC_S=$WALL_S
+    row "none: toolchain_included (fault-free)" "$TC_S" "objects identical" true
+    gw_stop
 
-# 6. cache.max_bytes (20 MiB) smaller than the toolchain (cc1 alone is
-# 33 MB), toolchain_included: warned at start, the store stays within its
-# disk blocks, every compile ends (locally: cc1 cannot be held) instead of
-# going round missing inputs.
-MAX=$((20 << 20))
-fresh_times
-CACHE_EXTRA="max_bytes = $MAX;" gw_start gwsmall
-build small-store GOMABARN_TOOLCHAIN_INCLUDED=1 && finish_build
-BLOCKS=$(find "$WORK/gwsmall.cache/blobs" -type f -printf '%b\n' | awk '{ s += $1 * 512 } END { printf "%d\n", s }')
-DISK_BYTES=$(metric gomabarn_cache_disk_bytes)
-gateway_notes "disk blocks of blobs $BLOCKS (gomabarn_cache_disk_bytes $DISK_BYTES), max_bytes $MAX"
-row "cache.max_bytes 20 MiB < toolchain" "$TC_S" "< 2x, warned, cc1 never sent, disk blocks <= max_bytes" \
-    eval 'ratio_below 2 "$TC_S" && [ "$(rounds)" -eq 0 ] && [ "$BLOCKS" -le "$MAX" ] && [ "$DISK_BYTES" -le "$MAX" ] &&
-          grep -q "under 1 GiB: a typical compiler toolchain does not fit" gwsmall.log'
-gw_stop
+    # 6. cache.max_bytes (20 MiB) smaller than the toolchain (cc1 alone is
+    # 33 MB), toolchain_included: warned at start, the store stays within its
+    # disk blocks, every compile ends (locally: cc1 cannot be held) instead of
+    # going round missing inputs.
+    MAX=$((20 << 20))
+    fresh_times
+    CACHE_EXTRA="max_bytes = $MAX;" gw_start gwsmall
+    build small-store GOMABARN_TOOLCHAIN_INCLUDED=1 && finish_build
+    BLOCKS=$(find "$WORK/gwsmall.cache/blobs" -type f -printf '%b\n' | awk '{ s += $1 * 512 } END { printf "%d\n", s }')
+    DISK_BYTES=$(metric gomabarn_cache_disk_bytes)
+    gateway_notes "disk blocks of blobs $BLOCKS (gomabarn_cache_disk_bytes $DISK_BYTES), max_bytes $MAX"
+    row "cache.max_bytes 20 MiB < toolchain" "$TC_S" "< 2x, warned, cc1 never sent, disk blocks <= max_bytes" \
+        eval 'ratio_below 2 "$TC_S" && [ "$(rounds)" -eq 0 ] && [ "$BLOCKS" -le "$MAX" ] && [ "$DISK_BYTES" -le "$MAX" ] &&
+              grep -q "under 1 GiB: a typical compiler toolchain does not fit" gwsmall.log'
+    gw_stop
+fi
 
-# 7. The gateway stalled (SIGSTOP) for the rest of the build: the kernel
-# accepts connections, nothing answers. Racing is the only way out.
-fresh_times
-gw_start gws
-build gateway-stalled
-STALLED=$GW_PID
-inject kill -STOP "$GW_PID"
-finish_build
-kill -CONT "$GW_PID"
-STALLED=
-NOTES="stalled at $AT s; $RACES_N races won locally, after $(race_delay)"
-# Racing is judged, and the time too, loosely: a stall must not cost the
-# build minutes (seen: 1.26-2.05x, mostly the learned race delay).
-row "gateway stalled (SIGSTOP), never answers" "$BASE_S" "racing chosen and logged, < 3x" \
-    eval '[ "$RACES_N" -ge 1 ] && ratio_below 3 "$BASE_S"'
-gw_stop
+if want stalled; then
+    # 7. The gateway stalled (SIGSTOP) for the rest of the build: the kernel
+    # accepts connections, nothing answers. Racing is the only way out.
+    fresh_times
+    gw_start gws
+    build gateway-stalled
+    STALLED=$GW_PID
+    inject kill -STOP "$GW_PID"
+    finish_build
+    kill -CONT "$GW_PID"
+    STALLED=
+    NOTES="stalled at $AT s; $RACES_N races won locally, after $(race_delay)"
+    # Racing is judged, and the time too, loosely: a stall must not cost the
+    # build minutes (seen: 1.26-2.05x, mostly the learned race delay).
+    row "gateway stalled (SIGSTOP), never answers" "$BASE_S" "racing chosen and logged, < 3x" \
+        eval '[ "$RACES_N" -ge 1 ] && ratio_below 3 "$BASE_S"'
+    gw_stop
+fi
 
 # The stalled gateway's Execs ran on after it; the worker rows need
 # Buildbarn idle: a fresh cluster (its CAS empty, so the gateways of the
 # next rows upload the sources again, as gateway A did).
 reset_cluster
 
-# 8. The worker killed and started again at once (same worker id).
-fresh_times
-gw_start gwr
-build worker-restarted
-inject eval 'kill_group worker-hardlinking && "$REPO/tests/buildbarn/restart.sh" worker-hardlinking >/dev/null'
-finish_build
-gateway_notes "restarted by $AT s"
-# Seen: 1.19-1.61x; the limit catches a build that waits out a timeout.
-row "bb_worker killed and restarted" "$BASE_S" "no fallback needed, objects identical, < 3x" \
-    eval '[ "$(fallbacks)" -eq 0 ] && ratio_below 3 "$BASE_S"'
-gw_stop
-reset_cluster
+if want worker-restarted; then
+    # 8. The worker killed and started again at once (same worker id).
+    fresh_times
+    gw_start gwr
+    build worker-restarted
+    inject eval 'kill_group worker-hardlinking && "$REPO/tests/buildbarn/restart.sh" worker-hardlinking >/dev/null'
+    finish_build
+    gateway_notes "restarted by $AT s"
+    # Seen: 1.19-1.61x; the limit catches a build that waits out a timeout.
+    row "bb_worker killed and restarted" "$BASE_S" "no fallback needed, objects identical, < 3x" \
+        eval '[ "$(fallbacks)" -eq 0 ] && ratio_below 3 "$BASE_S"'
+    gw_stop
+    reset_cluster
+fi
 
-# 9. The hardlinking pool's worker (and its runner: the host is gone)
-# killed with compiles in flight; the pool's queue would hold them 900 s.
-fresh_times
-gw_start gww
-build worker-killed
-inject eval 'kill_group worker-hardlinking && kill_group runner-hardlinking'
-finish_build
-gateway_notes "killed at $AT s"
-row "bb_worker (+runner) killed mid-build" "$BASE_S" "< 2x fault-free, objects identical" ratio_below 2 "$BASE_S"
-gw_stop
+if want worker-killed; then
+    # 9. The hardlinking pool's worker (and its runner: the host is gone)
+    # killed with compiles in flight; the pool's queue would hold them 900 s.
+    fresh_times
+    gw_start gww
+    build worker-killed
+    inject eval 'kill_group worker-hardlinking && kill_group runner-hardlinking'
+    finish_build
+    gateway_notes "killed at $AT s"
+    row "bb_worker (+runner) killed mid-build" "$BASE_S" "< 2x fault-free, objects identical" ratio_below 2 "$BASE_S"
+    gw_stop
+fi
 
 echo "suite: $((SECONDS - SUITE_T0)) s in all"
 table

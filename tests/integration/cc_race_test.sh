@@ -115,6 +115,20 @@ check "8 concurrent local compiles: 8 more times ($before -> $(echo "$lines" | w
     test "$(echo "$lines" | wc -l)" -eq $((before + 8))
 check "... each a whole line" sh -c "! echo '$lines' | grep -vq '^[0-9]\+$'"
 
+# 5b. What is learned is CPU time, not time on the clock: a compile that
+# spends 1.5 s waiting (as one does behind seven others on two cores)
+# teaches its few milliseconds of CPU, so later races are not held back.
+mkdir -p s5b/bin && cp s1/stalled.[ch] s5b/
+printf '#!/bin/sh\nsleep 1.5\nexec %s "$@"\n' "$(command -v gcc)" >s5b/bin/gcc && chmod +x s5b/bin/gcc
+T0=$EPOCHREALTIME
+(cd s5b && XDG_CACHE_HOME="$WORK/xdg-cpu" PATH="$WORK/s5b/bin:$PATH" GOMABARN_SERVER=$CLOSE \
+    "$CC_BIN" gcc -c stalled.c -o slow.o 2>/dev/null)
+rc=$? took=$(elapsed)
+learned=$(cat xdg-cpu/gomabarn-cc/local-times-* 2>/dev/null)
+check "a compile 1.5 s on the clock (took $took s): it succeeds" test $rc -eq 0 -a -s s5b/slow.o
+check "... one time learned: its CPU time, $learned ms, well under the 1500 ms it waited" \
+    test "$(echo "$learned" | wc -l)" -eq 1 -a "${learned:-99999}" -lt 1000
+
 # 6. A gateway that closes the connection mid-request.
 source_in s6 closed && reference s6 closed
 T0=$EPOCHREALTIME
