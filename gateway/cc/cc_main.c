@@ -120,7 +120,8 @@ static double race_delay(char how[128])
         snprintf(how, 128, "no local compile time known yet");
         return UNKNOWN_LOCAL_S;
     }
-    snprintf(how, 128, "learned from %zu local compile%s, 90th percentile %.2f s of CPU", n, n == 1 ? "" : "s", expected);
+    snprintf(how, 128, "learned from %zu local compile%s, 90th percentile %.2f s of CPU", n, n == 1 ? "" : "s",
+             expected);
     return expected > MIN_RACE_S ? expected : MIN_RACE_S;
 }
 
