@@ -49,7 +49,9 @@ const gmb_config_key gmb_config_schema[] = {
       "an upload"),
     K("buildbarn.scheduler_target", GMB_CFG_STRING, bb_scheduler_target, "", 0, 0,
       "gRPC target of bb_scheduler's BuildQueueState service (buildQueueStateGrpcServers, e.g. 127.0.0.1:8984); "
-      "polled every 5 s for the workers of each pool, so a pool whose workers are all gone is known at once; "
+      "polled every 5 s for the workers of each pool, so a pool whose workers are all gone is known at once, and "
+      "for each worker's last word: an action on a worker silent for 15 s (killed, cut off) is given up and a pool "
+      "whose every worker is silent is down, a minute before Buildbarn would notice; "
       "empty: pool health comes from Exec answers only"),
     K("platform.os_family", GMB_CFG_STRING, platform_os_family, "linux", 0, 0,
       "OSFamily platform property; REv2 and Buildbarn's workers use lowercase \"linux\"; empty: not sent"),

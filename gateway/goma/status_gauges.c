@@ -66,6 +66,7 @@ void status_refresh_gauges(status_page *s)
     metrics_set(s->metrics, "gomabarn_buildbarn_requeued_total", (int64_t)cs.requeued);
     metrics_set(s->metrics, "gomabarn_buildbarn_reattaches_total", (int64_t)cs.reattaches);
     metrics_set(s->metrics, "gomabarn_buildbarn_queue_timeouts_total", (int64_t)cs.queue_timeouts);
+    metrics_set(s->metrics, "gomabarn_buildbarn_workers_lost_total", (int64_t)cs.workers_lost);
     if (s->pools)
         refresh_pool_gauges(s);
     cas_store_stats st;
@@ -172,6 +173,9 @@ void status_declare_families(metrics *m)
          "Actions Buildbarn queued again because their worker disappeared."},
         {"gomabarn_buildbarn_queue_timeouts_total", "counter",
          "Actions given up after waiting QUEUED past exec.max_queued_s."},
+        {"gomabarn_buildbarn_workers_lost_total", "counter",
+         "Actions given up while executing because their worker stopped synchronizing with the scheduler "
+         "(buildbarn.scheduler_target)."},
         {"gomabarn_buildbarn_reattaches_total", "counter",
          "WaitExecution calls: an Execute stream ended before its action (broken, silent, requeued) and was "
          "followed up."},

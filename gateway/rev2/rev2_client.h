@@ -63,6 +63,7 @@ typedef struct {
     uint64_t file_bytes_read;      /* bytes read from files to upload them */
     uint64_t requeued;             /* actions Buildbarn queued again after their worker disappeared */
     uint64_t queue_timeouts;       /* actions given up after max_queued_ms in QUEUED */
+    uint64_t workers_lost;         /* actions given up because their worker stopped synchronizing */
 } rev2_client_stats;
 
 /* NULL on failure with a malloc'd explanation in *err. Connecting is lazy:

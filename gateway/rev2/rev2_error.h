@@ -62,5 +62,8 @@ bool rev2_code_is_retryable(int code);
 bool rev2_error_is_no_workers(const rev2_error *e);
 /* The action waited QUEUED longer than rev2_execute_options.max_queued_ms. */
 bool rev2_error_is_queue_timeout(const rev2_error *e);
+/* The action's worker stopped synchronizing with the scheduler while it ran
+ * (rev2_pool_health_action_lost). */
+bool rev2_error_is_worker_lost(const rev2_error *e);
 
 #endif

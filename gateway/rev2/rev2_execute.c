@@ -74,6 +74,9 @@ typedef struct {
      * was marked down). */
     _Atomic int64_t queued_since_ms;
     _Atomic bool queue_watch_fired;
+    /* The sweep ended the call because the worker executing the action
+     * stopped synchronizing with the scheduler (rev2_pool_health_action_lost). */
+    _Atomic bool worker_lost;
     int64_t submitted_ms; /* the first Execute: a pool marked down later gives this action up */
     /* The silence watch (opts.max_silent_ms): when Buildbarn last said
      * anything; whether this call's deadline is the watch's; calls in a
@@ -207,6 +210,26 @@ static bool queue_watch_ended(exec_op *x, rev2_error **err)
     return true;
 }
 
+/* Whether the sweep ended this call because the action's worker went
+ * silent: true when handled. Buildbarn would notice only when it drops the
+ * worker a minute later, and a second Execute of the action would join the
+ * same task on the same dead worker: the action ends here, with an error
+ * the caller may run on a fallback pool or leave to the client. */
+static bool worker_watch_ended(exec_op *x, rev2_error **err)
+{
+    if (!atomic_exchange(&x->worker_lost, false))
+        return false;
+    char why[512];
+    if (!rev2_pool_health_action_lost(x->opts.pools, x->instance, x->action.hash, why, sizeof why))
+        return watch_again(x, err); /* it spoke again meanwhile */
+    rev2_error_free(*err);
+    REV2_STAT_ADD(x->client, workers_lost, 1);
+    char ds[REV2_DIGEST_STR_LEN];
+    GMB_WARN("rev2", "action %s on instance \"%s\": %s; given up", rev2_digest_str(&x->action, ds), x->instance, why);
+    exec_finish(x, rev2_error_new(REV2_UNAVAILABLE, "the worker executing it was lost (%s)", why));
+    return true;
+}
+
 /* Whether the silence watch ended this call: true when handled. A call
  * that heard something, or the first one that heard nothing, is followed
  * by a WaitExecution (Buildbarn updates a running operation at least once
@@ -239,7 +262,7 @@ static void exec_on_done(void *user, rev2_error *err)
         exec_finish(x, rev2_exec_stream_outcome(&x->st));
         return;
     }
-    if (queue_watch_ended(x, &err) || silence_watch_ended(x, &err))
+    if (worker_watch_ended(x, &err) || queue_watch_ended(x, &err) || silence_watch_ended(x, &err))
         return;
     /* The stream ended early: reattach to the operation if we know it,
      * otherwise submit again (the scheduler deduplicates). */
@@ -272,6 +295,11 @@ static bool exec_give_up(void *user)
 {
     exec_op *x = user;
     int64_t since = atomic_load(&x->queued_since_ms);
+    if (since == 0 && x->opts.pools &&
+        rev2_pool_health_action_lost(x->opts.pools, x->instance, x->action.hash, NULL, 0)) {
+        atomic_store(&x->worker_lost, true);
+        return true;
+    }
     if (since == 0 || x->opts.max_queued_ms <= 0)
         return false;
     if (rev2_now_ms() - since < x->opts.max_queued_ms &&

@@ -12,6 +12,7 @@
 #include "rev2_client_internal.h"
 #include "rev2_engine.h"
 #include "rev2_unary.h"
+#include "rev2_worker_watch.h"
 
 #define MAX_POOLS 64
 
@@ -19,6 +20,7 @@ typedef struct {
     char instance[128];
     bool known, up;
     bool down_by_scheduler; /* cleared when the scheduler lists workers again */
+    bool down_for_silence;  /* down because every listed worker is silent; cleared when one talks again */
     int workers;
     int64_t since_ms, last_probe_ms;
     char reason[256];
@@ -35,6 +37,10 @@ struct rev2_pool_health {
     rev2_client *scheduler;
     int64_t poll_interval_ms;
     bool stopping, polling, reachable;
+    /* ListWorkers, one size class queue after another each poll */
+    rev2_worker_table *workers;
+    size_t silent_busy;    /* silent workers that hold an action, after the last round */
+    bool workers_unlisted; /* ListWorkers failed (said once) */
 };
 
 rev2_pool_health *rev2_pool_health_new(int64_t probe_interval_ms)
@@ -43,6 +49,7 @@ rev2_pool_health *rev2_pool_health_new(int64_t probe_interval_ms)
     pthread_mutex_init(&h->lock, NULL);
     pthread_cond_init(&h->idle, NULL);
     h->probe_interval_ms = probe_interval_ms;
+    h->workers = rev2_worker_table_new();
     return h;
 }
 
@@ -57,6 +64,7 @@ void rev2_pool_health_free(rev2_pool_health *h)
     pthread_mutex_unlock(&h->lock);
     pthread_cond_destroy(&h->idle);
     pthread_mutex_destroy(&h->lock);
+    rev2_worker_table_free(h->workers);
     free(h);
 }
 
@@ -126,6 +134,7 @@ void rev2_pool_health_up(rev2_pool_health *h, const char *instance)
             GMB_INFO("pools", "pool \"%s\" is up again", instance);
         set_state(p, true, NULL);
         p->down_by_scheduler = false;
+        p->down_for_silence = false;
     }
     pthread_mutex_unlock(&h->lock);
 }
@@ -197,6 +206,23 @@ static char *platform_text(const Rev2Platform *p)
     return (char *)gmb_buf_take(&b, &n);
 }
 
+/* ListWorkersRequest for every worker of one size class queue. */
+static uint8_t *list_workers_request(Buildbarn__Buildqueuestate__PlatformQueueName *name, uint32_t size_class,
+                                     size_t *len)
+{
+    Buildbarn__Buildqueuestate__SizeClassQueueName queue = BUILDBARN__BUILDQUEUESTATE__SIZE_CLASS_QUEUE_NAME__INIT;
+    queue.platform_queue_name = name;
+    queue.size_class = size_class;
+    Buildbarn__Buildqueuestate__ListWorkersRequest__Filter filter =
+        BUILDBARN__BUILDQUEUESTATE__LIST_WORKERS_REQUEST__FILTER__INIT;
+    filter.type_case = BUILDBARN__BUILDQUEUESTATE__LIST_WORKERS_REQUEST__FILTER__TYPE_ALL;
+    filter.all = &queue;
+    Buildbarn__Buildqueuestate__ListWorkersRequest req = BUILDBARN__BUILDQUEUESTATE__LIST_WORKERS_REQUEST__INIT;
+    req.filter = &filter;
+    req.page_size = REV2_WORKERS_MAX;
+    return REV2_PACK(&req, len);
+}
+
 static void list_done(void *user, rev2_error *err, const uint8_t *resp, size_t len)
 {
     list_call *l = user;
@@ -215,9 +241,16 @@ static void list_done(void *user, rev2_error *err, const uint8_t *resp, size_t l
                 out->instance_name_prefix = gmb_strdup(q->name ? q->name->instance_name_prefix : "");
                 out->platform = platform_text(q->name ? q->name->platform : NULL);
                 out->queue_expiring = q->n_size_class_queues > 0;
+                out->list_workers = gmb_calloc(q->n_size_class_queues + 1, sizeof *out->list_workers);
+                out->list_workers_len = gmb_calloc(q->n_size_class_queues + 1, sizeof *out->list_workers_len);
                 for (size_t k = 0; k < q->n_size_class_queues; k++) {
                     out->workers += q->size_class_queues[k]->workers_count;
                     out->queue_expiring &= q->size_class_queues[k]->timeout != NULL;
+                    if (q->name) {
+                        size_t w = out->n_list_workers++;
+                        out->list_workers[w] = list_workers_request(q->name, q->size_class_queues[k]->size_class,
+                                                                    &out->list_workers_len[w]);
+                    }
                 }
             }
             buildbarn__buildqueuestate__list_platform_queues_response__free_unpacked(r, NULL);
@@ -242,6 +275,10 @@ void rev2_platform_queues_free(rev2_platform_queue *q, size_t n)
     for (size_t i = 0; i < n; i++) {
         free(q[i].instance_name_prefix);
         free(q[i].platform);
+        for (size_t k = 0; k < q[i].n_list_workers; k++)
+            free(q[i].list_workers[k]);
+        free(q[i].list_workers);
+        free(q[i].list_workers_len);
     }
     free(q);
 }
@@ -259,6 +296,7 @@ static size_t prefix_match(const char *prefix, const char *instance)
 }
 
 static void poll_later(rev2_pool_health *h);
+static void workers_round_start(rev2_pool_health *h, rev2_platform_queue *q, size_t n);
 
 static void queues_listed(void *user, rev2_error *err, rev2_platform_queue *q, size_t n)
 {
@@ -293,17 +331,21 @@ static void queues_listed(void *user, rev2_error *err, rev2_platform_queue *q, s
                       best ? "the scheduler lists no worker for it (all disappeared)"
                            : "the scheduler has no queue for this instance name (no worker ever came)");
             pl->down_by_scheduler = true;
+            pl->down_for_silence = false;
             pl->last_probe_ms = rev2_now_ms();
-        } else if (workers > 0 && pl->down_by_scheduler) {
+        } else if (workers > 0 && pl->down_by_scheduler && !pl->down_for_silence) {
             GMB_INFO("pools", "pool \"%s\": the scheduler lists %d worker(s) again", pl->instance, workers);
             set_state(pl, true, NULL);
             pl->down_by_scheduler = false;
         }
     }
     pthread_mutex_unlock(&h->lock);
-    rev2_error_free(err);
-    rev2_platform_queues_free(q, n);
-    poll_later(h);
+    if (err) {
+        rev2_error_free(err);
+        poll_later(h);
+        return;
+    }
+    workers_round_start(h, q, n);
 }
 
 static void poll_now(void *arg, bool cancelled)
@@ -341,4 +383,153 @@ void rev2_pool_health_watch(rev2_pool_health *h, rev2_client *scheduler, int64_t
     h->polling = true;
     pthread_mutex_unlock(&h->lock);
     poll_now(h, false);
+}
+
+/* ---- ListWorkers: workers that stopped synchronizing ---- */
+
+/* One round: ListWorkers for each size class queue of a poll's queues,
+ * one after another (a few calls every poll interval). */
+typedef struct {
+    rev2_pool_health *h;
+    rev2_platform_queue *q;
+    size_t n;
+    size_t queue, size_class; /* the next call's */
+} workers_round;
+
+static void workers_round_next(workers_round *r);
+
+static void workers_round_free(workers_round *r)
+{
+    rev2_platform_queues_free(r->q, r->n);
+    free(r);
+}
+
+/* The pools whose every listed worker is silent are down; one that was
+ * down for that comes back up once a worker talks again. */
+static void judge_silence(rev2_pool_health *h, int64_t now)
+{
+    size_t n = rev2_worker_table_count(h->workers);
+    h->silent_busy = 0;
+    for (size_t i = 0; i < n; i++) {
+        const rev2_worker_entry *e = rev2_worker_table_at(h->workers, i);
+        if (e->action_hash[0] && rev2_worker_silent(e, now, NULL))
+            h->silent_busy++;
+    }
+    for (size_t p = 0; p < h->n; p++) {
+        pool *pl = &h->pools[p];
+        int listed = 0, silent = 0;
+        int64_t quiet = INT64_MAX;
+        for (size_t i = 0; i < n; i++) {
+            const rev2_worker_entry *e = rev2_worker_table_at(h->workers, i);
+            int64_t for_ms;
+            if (!prefix_match(e->prefix, pl->instance))
+                continue;
+            listed++;
+            if (rev2_worker_silent(e, now, &for_ms)) {
+                silent++;
+                quiet = for_ms < quiet ? for_ms : quiet;
+            }
+        }
+        if (listed > 0 && silent == listed && !pl->down_for_silence && (!pl->known || pl->up)) {
+            char why[256];
+            snprintf(why, sizeof why,
+                     "the scheduler has heard nothing from its %d worker%s for %lld s (killed, or cut off from it; "
+                     "Buildbarn drops them only after a minute)",
+                     listed, listed == 1 ? "" : "s", (long long)(quiet / 1000));
+            GMB_WARN("pools", "pool \"%s\" is down: %s", pl->instance, why);
+            set_state(pl, false, why);
+            pl->down_by_scheduler = pl->down_for_silence = true;
+            pl->last_probe_ms = now;
+        } else if (pl->down_for_silence && silent < listed) {
+            GMB_INFO("pools", "pool \"%s\": a worker synchronizes with the scheduler again", pl->instance);
+            set_state(pl, true, NULL);
+            pl->down_by_scheduler = pl->down_for_silence = false;
+        }
+    }
+}
+
+static void workers_listed(void *user, rev2_error *err, rev2_worker_seen *seen, size_t n)
+{
+    workers_round *r = user;
+    rev2_pool_health *h = r->h;
+    pthread_mutex_lock(&h->lock);
+    if (err && !h->workers_unlisted)
+        GMB_INFO("pools",
+                 "the scheduler's ListWorkers failed (%s): a worker that stops synchronizing is noticed only when "
+                 "Buildbarn drops it, a minute later",
+                 err->message);
+    h->workers_unlisted = err != NULL;
+    int64_t now = rev2_now_ms();
+    for (size_t i = 0; !err && i < n; i++)
+        rev2_worker_table_saw(h->workers, r->q[r->queue].instance_name_prefix, &seen[i], now);
+    bool stop = err || h->stopping;
+    pthread_mutex_unlock(&h->lock);
+    rev2_workers_seen_free(seen, n);
+    rev2_error_free(err);
+    if (stop) { /* the table keeps the last whole round */
+        workers_round_free(r);
+        poll_later(h);
+        return;
+    }
+    workers_round_next(r);
+}
+
+static void workers_round_next(workers_round *r)
+{
+    while (r->queue < r->n && r->size_class >= r->q[r->queue].n_list_workers) {
+        r->queue++;
+        r->size_class = 0;
+    }
+    if (r->queue == r->n) { /* the round is whole */
+        rev2_pool_health *h = r->h;
+        pthread_mutex_lock(&h->lock);
+        rev2_worker_table_end(h->workers);
+        judge_silence(h, rev2_now_ms());
+        pthread_mutex_unlock(&h->lock);
+        workers_round_free(r);
+        poll_later(h);
+        return;
+    }
+    rev2_platform_queue *pq = &r->q[r->queue];
+    size_t k = r->size_class++;
+    uint8_t *request = pq->list_workers[k];
+    pq->list_workers[k] = NULL; /* taken by the call */
+    rev2_list_workers(r->h->scheduler, request, pq->list_workers_len[k], workers_listed, r);
+}
+
+static void workers_round_start(rev2_pool_health *h, rev2_platform_queue *q, size_t n)
+{
+    workers_round *r = gmb_calloc(1, sizeof *r);
+    r->h = h;
+    r->q = q;
+    r->n = n;
+    pthread_mutex_lock(&h->lock);
+    rev2_worker_table_begin(h->workers);
+    pthread_mutex_unlock(&h->lock);
+    workers_round_next(r);
+}
+
+bool rev2_pool_health_action_lost(rev2_pool_health *h, const char *instance, const char *action_hash, char *why,
+                                  size_t why_size)
+{
+    bool lost = false;
+    pthread_mutex_lock(&h->lock);
+    if (h->silent_busy > 0) { /* else nothing to look for: the common case, four times a second per action */
+        int64_t now = rev2_now_ms(), quiet;
+        size_t n = rev2_worker_table_count(h->workers);
+        for (size_t i = 0; i < n && !lost; i++) {
+            const rev2_worker_entry *e = rev2_worker_table_at(h->workers, i);
+            if (strcmp(e->action_hash, action_hash) == 0 && prefix_match(e->prefix, instance) &&
+                rev2_worker_silent(e, now, &quiet)) {
+                lost = true;
+                if (why)
+                    snprintf(why, why_size,
+                             "its worker (%s) has not synchronized with the scheduler for %lld s: killed, or cut off "
+                             "from it",
+                             e->id, (long long)(quiet / 1000));
+            }
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+    return lost;
 }

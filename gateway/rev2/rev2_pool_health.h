@@ -7,7 +7,10 @@
  *   queue watch giving up) marks the pool up (or down, with the reason);
  * - Buildbarn's scheduler, when its BuildQueueState service is reachable
  *   (buildbarn.scheduler_target): every few seconds ListPlatformQueues
- *   says how many workers each instance name prefix has.
+ *   says how many workers each instance name prefix has, and ListWorkers
+ *   which of them stopped synchronizing with it (rev2_worker_watch.h): a
+ *   pool whose every worker is silent is down, and an action executing on
+ *   a silent worker is lost (rev2_pool_health_action_lost).
  * A pool that is down lets one request through every `probe_interval_ms`
  * (it may have recovered); the rest are refused with the reason.
  * Thread-safe. */
@@ -39,6 +42,12 @@ bool rev2_pool_health_refuse(rev2_pool_health *h, const char *instance, char *wh
  * goes into why. */
 bool rev2_pool_health_down_since(rev2_pool_health *h, const char *instance, int64_t since_ms, char *why,
                                  size_t why_size);
+/* True if the scheduler lists the action (its digest's hash) as executing
+ * on a worker of `instance`'s pool that has stopped synchronizing with it
+ * (rev2_worker_watch.h): its Execute stream would say nothing until
+ * Buildbarn drops the worker a minute later. The reason goes into why. */
+bool rev2_pool_health_action_lost(rev2_pool_health *h, const char *instance, const char *action_hash, char *why,
+                                  size_t why_size);
 void rev2_pool_health_up(rev2_pool_health *h, const char *instance);
 void rev2_pool_health_down(rev2_pool_health *h, const char *instance, const char *reason);
 
@@ -62,6 +71,10 @@ typedef struct {
     uint32_t workers;    /* over all size classes */
     bool queue_expiring; /* every worker is gone: the scheduler will drop the queue */
     char *platform;      /* "key=value,..." */
+    /* A packed ListWorkersRequest per size class of the queue (all its workers). */
+    uint8_t **list_workers;
+    size_t *list_workers_len;
+    size_t n_list_workers;
 } rev2_platform_queue;
 /* ListPlatformQueues: the queues (malloc'd array; free with
  * rev2_platform_queues_free) or an error. */

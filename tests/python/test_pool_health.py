@@ -15,6 +15,8 @@ worker takes them, as Buildbarn's reference deployment does).
   after its own exec.max_queued_s.
 - An Execute stream that goes silent (the scheduler stopped) is asked
   again once, then given up in words (exec.max_silent_s).
+- An action whose worker stops synchronizing with the scheduler (seen in
+  its ListWorkers) is given up after 15 s and run on the fallback pool.
 """
 import concurrent.futures
 import gzip
@@ -231,6 +233,51 @@ def test_an_action_whose_client_left_is_not_moved_to_the_fallback(gg, fallback_s
         assert "not moved to the fallback instance: its client closed the connection" in log.read_text()
         for f in busy:  # the sleepers' clients stayed: they ran, on hardlinking or (a slot was taken) on fuse
             assert f.result()[0].result.exit_status == 0
+
+
+@pytest.fixture(scope="module")
+def lost_server(tmp_path_factory):
+    """The scheduler watched, a fallback pool, and neither a queue nor a
+    silence limit that could end the wait first."""
+    yield from gmb_serve.serving(
+        tmp_path_factory.mktemp("lost"),
+        'buildbarn = { instance_name = "hardlinking"; scheduler_target = "127.0.0.1:8984"; };\n'
+        'exec = { max_queued_s = 0; max_silent_s = 0; fallback_instance = "fuse"; };', stop_timeout=20)
+
+
+def test_an_action_whose_worker_stops_is_run_on_the_fallback_pool(gg, lost_server):
+    """The hardlinking worker stopped (SIGSTOP) while it runs an action: it
+    no longer synchronizes with the scheduler, which would notice only when
+    it drops the worker a minute later. The scheduler's ListWorkers shows
+    the worker's timeout standing still; after 15 s of that the action is
+    given up and run on the fallback pool, which answers the client."""
+    port, log = lost_server
+    bb = os.environ.get("GOMABARN_BB_DIR", "/tmp/gomabarn-bb")
+    worker = int(open(os.path.join(bb, "pids", "worker-hardlinking.pid")).read())
+    req = shell_req(gg, "sleep 4; echo done > out.txt", "lost%d" % time.time_ns())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        running = pool.submit(call, gg, port, req)
+        time.sleep(2)  # it runs on the worker
+        os.killpg(worker, signal.SIGSTOP)
+        try:
+            resp, took = running.result(timeout=90)
+        finally:
+            os.killpg(worker, signal.SIGCONT)
+    assert resp.result.exit_status == 0 and resp.result.output[0].blob.content == b"done\n", resp
+    text = log.read_text()
+    assert "has not synchronized with the scheduler for" in text, text[-3000:]
+    assert 'running it on the fallback instance "fuse"' in text
+    # 15 s of silence, the watch's 5 s polls, the 4 s action again on fuse: not Buildbarn's minute.
+    assert 17 <= took < 45, took
+    print("answered after %.1f s" % took)
+    m = metrics(port)
+    assert m["gomabarn_buildbarn_workers_lost_total"] == 1, m
+    assert m["gomabarn_exec_fallbacks_total"] == 1, m
+    # The pool's idle workers wait inside Synchronize: not silent, the pool not marked down.
+    assert m.get('gomabarn_pool_up{instance="hardlinking"}', 1) == 1, m
+    # The worker runs again: so does the pool.
+    ok, _ = call(gg, port, shell_req(gg, "echo back > out.txt", "after-stop%d" % time.time_ns()))
+    assert ok.result.exit_status == 0, ok
 
 
 @pytest.fixture(scope="module")
