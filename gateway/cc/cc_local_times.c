@@ -42,7 +42,7 @@ static char *times_path(void)
         key = getcwd(cwd, sizeof cwd) ? cwd : "";
     rev2_digest d;
     rev2_digest_of_bytes(key, strlen(key), &d);
-    char *path = gmb_format("%s/local-times-%.16s", dir, d.hash);
+    char *path = gmb_format("%s/cpu-times-%.16s", dir, d.hash);
     free(dir);
     return path;
 }

@@ -9,7 +9,9 @@
  * race back as long, although a racing compile mostly runs beside remote
  * ones that leave the cores free.
  *
- * The times live in a small file per build: local-times-<hash> under
+ * The times live in a small file per build: cpu-times-<hash> (named so
+ * since they are CPU times: the local-times-<hash> files of older versions
+ * held times on the clock, and are left alone) under
  * $XDG_CACHE_HOME/gomabarn-cc (else ~/.cache/gomabarn-cc, else
  * /tmp/gomabarn-cc-<uid>), the hash of GOMABARN_BUILD_ID or, without it,
  * of the working directory. One line per compile, in milliseconds, added

@@ -182,7 +182,7 @@ void exec_finish(void *arg)
         exec_respond_error(j, false,
                            no_workers      ? "no worker for the platform"
                            : queue_timeout ? "queued past exec.max_queued_s"
-                           : worker_lost   ? "worker lost"
+                           : worker_lost   ? "worker went silent"
                                            : "Buildbarn error",
                            msg);
         free(msg);

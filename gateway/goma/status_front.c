@@ -240,7 +240,7 @@ static void put_traffic(gmb_buf *b, status_page *s)
         {"uploads joined to another's", "gomabarn_buildbarn_uploads_joined_total", AS_COUNT},
         {"actions queued again (worker lost)", "gomabarn_buildbarn_requeued_total", AS_COUNT},
         {"actions given up in the queue", "gomabarn_buildbarn_queue_timeouts_total", AS_COUNT},
-        {"actions given up (worker lost)", "gomabarn_buildbarn_workers_lost_total", AS_COUNT},
+        {"actions given up (worker went silent)", "gomabarn_buildbarn_workers_lost_total", AS_COUNT},
         {"goma files stored", "gomabarn_files_stored_total", AS_COUNT},
         {"goma files refused", "gomabarn_files_refused_total", AS_COUNT},
         {"HTTP requests in flight", "gomabarn_http_in_flight", AS_COUNT},

@@ -148,6 +148,7 @@ void rev2_pool_health_down(rev2_pool_health *h, const char *instance, const char
             GMB_WARN("pools", "pool \"%s\" is down: %s; requests to it are answered at once, one every %lld s tries it",
                      instance, reason, (long long)(h->probe_interval_ms / 1000));
         set_state(p, false, reason);
+        p->down_for_silence = false; /* this reason governs now: a probe or an Exec brings it back */
         p->last_probe_ms = rev2_now_ms();
     }
     pthread_mutex_unlock(&h->lock);
@@ -387,45 +388,37 @@ void rev2_pool_health_watch(rev2_pool_health *h, rev2_client *scheduler, int64_t
 
 /* ---- ListWorkers: workers that stopped synchronizing ---- */
 
-/* One round: ListWorkers for each size class queue of a poll's queues,
- * one after another (a few calls every poll interval). */
-typedef struct {
-    rev2_pool_health *h;
-    rev2_platform_queue *q;
-    size_t n;
-    size_t queue, size_class; /* the next call's */
-} workers_round;
-
-static void workers_round_next(workers_round *r);
-
-static void workers_round_free(workers_round *r)
-{
-    rev2_platform_queues_free(r->q, r->n);
-    free(r);
-}
-
 /* The pools whose every listed worker is silent are down; one that was
- * down for that comes back up once a worker talks again. */
+ * down for that comes back up once a worker talks again, or goes by the
+ * scheduler's count once none of its workers is listed. Workers count for
+ * a pool as in queues_listed: those of the longest queue prefix serving it. */
 static void judge_silence(rev2_pool_health *h, int64_t now)
 {
     size_t n = rev2_worker_table_count(h->workers);
     h->silent_busy = 0;
     for (size_t i = 0; i < n; i++) {
         const rev2_worker_entry *e = rev2_worker_table_at(h->workers, i);
-        if (e->action_hash[0] && rev2_worker_silent(e, now, NULL))
+        if (e->action_hash[0] && rev2_worker_silent(e, NULL))
             h->silent_busy++;
     }
+    if (rev2_worker_table_overflowed(h->workers))
+        return; /* a partial view: no pool is judged from it */
     for (size_t p = 0; p < h->n; p++) {
         pool *pl = &h->pools[p];
+        size_t best = 0;
+        for (size_t i = 0; i < n; i++) {
+            size_t m = prefix_match(rev2_worker_table_at(h->workers, i)->prefix, pl->instance);
+            best = m > best ? m : best;
+        }
         int listed = 0, silent = 0;
         int64_t quiet = INT64_MAX;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; best && i < n; i++) {
             const rev2_worker_entry *e = rev2_worker_table_at(h->workers, i);
             int64_t for_ms;
-            if (!prefix_match(e->prefix, pl->instance))
+            if (prefix_match(e->prefix, pl->instance) != best)
                 continue;
             listed++;
-            if (rev2_worker_silent(e, now, &for_ms)) {
+            if (rev2_worker_silent(e, &for_ms)) {
                 silent++;
                 quiet = for_ms < quiet ? for_ms : quiet;
             }
@@ -440,12 +433,62 @@ static void judge_silence(rev2_pool_health *h, int64_t now)
             set_state(pl, false, why);
             pl->down_by_scheduler = pl->down_for_silence = true;
             pl->last_probe_ms = now;
+        } else if (pl->down_for_silence && listed == 0 && pl->workers == 0) {
+            /* Buildbarn dropped them at last: the queue count's reason now. */
+            set_state(pl, false, "the scheduler lists no worker for it (all disappeared)");
+            pl->down_for_silence = false;
         } else if (pl->down_for_silence && silent < listed) {
             GMB_INFO("pools", "pool \"%s\": a worker synchronizes with the scheduler again", pl->instance);
             set_state(pl, true, NULL);
             pl->down_by_scheduler = pl->down_for_silence = false;
+        } else if (pl->down_for_silence && listed == 0) {
+            /* Its workers are no longer listed (ListWorkers failed?) but the scheduler counts some. */
+            GMB_INFO("pools", "pool \"%s\": its workers are no longer seen silent; up again", pl->instance);
+            set_state(pl, true, NULL);
+            pl->down_by_scheduler = pl->down_for_silence = false;
         }
     }
+}
+
+void rev2_pool_health_workers_round(rev2_pool_health *h, size_t n_queues, const char *const *prefixes,
+                                    rev2_worker_seen *const *workers, const size_t *n_workers, int64_t now_ms)
+{
+    pthread_mutex_lock(&h->lock);
+    rev2_worker_table_begin(h->workers);
+    for (size_t q = 0; q < n_queues; q++)
+        for (size_t i = 0; i < n_workers[q]; i++)
+            rev2_worker_table_saw(h->workers, prefixes[q], &workers[q][i], now_ms);
+    rev2_worker_table_end(h->workers);
+    judge_silence(h, now_ms);
+    pthread_mutex_unlock(&h->lock);
+}
+
+/* One round: ListWorkers for each size class queue of a poll's queues,
+ * one after another (a few calls every poll interval), then applied at
+ * once. A call that fails leaves its queue out of the round. */
+typedef struct {
+    rev2_pool_health *h;
+    rev2_platform_queue *q;
+    size_t n;
+    size_t queue, size_class; /* the next call's */
+    /* the answers so far: one entry per call answered */
+    const char **prefixes;
+    rev2_worker_seen **seen;
+    size_t *n_seen;
+    size_t answered, calls;
+} workers_round;
+
+static void workers_round_next(workers_round *r);
+
+static void workers_round_free(workers_round *r)
+{
+    for (size_t i = 0; i < r->answered; i++)
+        rev2_workers_seen_free(r->seen[i], r->n_seen[i]);
+    free(r->prefixes);
+    free(r->seen);
+    free(r->n_seen);
+    rev2_platform_queues_free(r->q, r->n);
+    free(r);
 }
 
 static void workers_listed(void *user, rev2_error *err, rev2_worker_seen *seen, size_t n)
@@ -454,19 +497,22 @@ static void workers_listed(void *user, rev2_error *err, rev2_worker_seen *seen, 
     rev2_pool_health *h = r->h;
     pthread_mutex_lock(&h->lock);
     if (err && !h->workers_unlisted)
-        GMB_INFO("pools",
-                 "the scheduler's ListWorkers failed (%s): a worker that stops synchronizing is noticed only when "
-                 "Buildbarn drops it, a minute later",
+        GMB_WARN("pools",
+                 "the scheduler's ListWorkers failed (%s): until it answers, a worker that stops synchronizing is "
+                 "noticed only when Buildbarn drops it, a minute later",
                  err->message);
     h->workers_unlisted = err != NULL;
-    int64_t now = rev2_now_ms();
-    for (size_t i = 0; !err && i < n; i++)
-        rev2_worker_table_saw(h->workers, r->q[r->queue].instance_name_prefix, &seen[i], now);
-    bool stop = err || h->stopping;
+    bool stop = h->stopping;
     pthread_mutex_unlock(&h->lock);
-    rev2_workers_seen_free(seen, n);
-    rev2_error_free(err);
-    if (stop) { /* the table keeps the last whole round */
+    if (err) {
+        rev2_error_free(err);
+        rev2_workers_seen_free(seen, n);
+    } else {
+        r->prefixes[r->answered] = r->q[r->queue].instance_name_prefix;
+        r->seen[r->answered] = seen;
+        r->n_seen[r->answered++] = n;
+    }
+    if (stop) {
         workers_round_free(r);
         poll_later(h);
         return;
@@ -482,10 +528,7 @@ static void workers_round_next(workers_round *r)
     }
     if (r->queue == r->n) { /* the round is whole */
         rev2_pool_health *h = r->h;
-        pthread_mutex_lock(&h->lock);
-        rev2_worker_table_end(h->workers);
-        judge_silence(h, rev2_now_ms());
-        pthread_mutex_unlock(&h->lock);
+        rev2_pool_health_workers_round(h, r->answered, r->prefixes, r->seen, r->n_seen, rev2_now_ms());
         workers_round_free(r);
         poll_later(h);
         return;
@@ -503,9 +546,11 @@ static void workers_round_start(rev2_pool_health *h, rev2_platform_queue *q, siz
     r->h = h;
     r->q = q;
     r->n = n;
-    pthread_mutex_lock(&h->lock);
-    rev2_worker_table_begin(h->workers);
-    pthread_mutex_unlock(&h->lock);
+    for (size_t i = 0; i < n; i++)
+        r->calls += q[i].n_list_workers;
+    r->prefixes = gmb_calloc(r->calls + 1, sizeof *r->prefixes);
+    r->seen = gmb_calloc(r->calls + 1, sizeof *r->seen);
+    r->n_seen = gmb_calloc(r->calls + 1, sizeof *r->n_seen);
     workers_round_next(r);
 }
 
@@ -515,16 +560,16 @@ bool rev2_pool_health_action_lost(rev2_pool_health *h, const char *instance, con
     bool lost = false;
     pthread_mutex_lock(&h->lock);
     if (h->silent_busy > 0) { /* else nothing to look for: the common case, four times a second per action */
-        int64_t now = rev2_now_ms(), quiet;
+        int64_t quiet;
         size_t n = rev2_worker_table_count(h->workers);
         for (size_t i = 0; i < n && !lost; i++) {
             const rev2_worker_entry *e = rev2_worker_table_at(h->workers, i);
             if (strcmp(e->action_hash, action_hash) == 0 && prefix_match(e->prefix, instance) &&
-                rev2_worker_silent(e, now, &quiet)) {
+                rev2_worker_silent(e, &quiet)) {
                 lost = true;
                 if (why)
                     snprintf(why, why_size,
-                             "its worker (%s) has not synchronized with the scheduler for %lld s: killed, or cut off "
+                             "worker {%s} has not synchronized with the scheduler for %lld s: killed, or cut off "
                              "from it",
                              e->id, (long long)(quiet / 1000));
             }

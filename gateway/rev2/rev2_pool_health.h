@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "rev2_client.h"
+#include "rev2_worker_watch.h"
 
 typedef struct rev2_pool_health rev2_pool_health;
 
@@ -48,6 +49,11 @@ bool rev2_pool_health_down_since(rev2_pool_health *h, const char *instance, int6
  * Buildbarn drops the worker a minute later. The reason goes into why. */
 bool rev2_pool_health_action_lost(rev2_pool_health *h, const char *instance, const char *action_hash, char *why,
                                   size_t why_size);
+/* One round of ListWorkers answers, as the scheduler watch applies them:
+ * the queue of prefixes[q] listed workers[q] (n_workers[q] of them) at
+ * now_ms. Pools are judged from it (rev2_worker_watch.h). Also for tests. */
+void rev2_pool_health_workers_round(rev2_pool_health *h, size_t n_queues, const char *const *prefixes,
+                                    rev2_worker_seen *const *workers, const size_t *n_workers, int64_t now_ms);
 void rev2_pool_health_up(rev2_pool_health *h, const char *instance);
 void rev2_pool_health_down(rev2_pool_health *h, const char *instance, const char *reason);
 

@@ -95,6 +95,7 @@ struct rev2_worker_table {
     rev2_worker_entry *e;
     size_t n;
     unsigned round;
+    bool overflowed; /* this round listed more than REV2_WORKERS_MAX */
 };
 
 rev2_worker_table *rev2_worker_table_new(void)
@@ -117,6 +118,7 @@ void rev2_worker_table_free(rev2_worker_table *t)
 void rev2_worker_table_begin(rev2_worker_table *t)
 {
     t->round++;
+    t->overflowed = false;
 }
 
 void rev2_worker_table_saw(rev2_worker_table *t, const char *prefix, const rev2_worker_seen *w, int64_t now_ms)
@@ -126,8 +128,10 @@ void rev2_worker_table_saw(rev2_worker_table *t, const char *prefix, const rev2_
         if (strcmp(t->e[i].id, w->id) == 0 && strcmp(t->e[i].prefix, prefix) == 0)
             e = &t->e[i];
     if (!e) {
-        if (t->n == REV2_WORKERS_MAX)
+        if (t->n == REV2_WORKERS_MAX) {
+            t->overflowed = true;
             return;
+        }
         e = &t->e[t->n++];
         memset(e, 0, sizeof *e);
         snprintf(e->prefix, sizeof e->prefix, "%s", prefix);
@@ -140,6 +144,7 @@ void rev2_worker_table_saw(rev2_worker_table *t, const char *prefix, const rev2_
     e->timeout_s = w->timeout_s;
     e->timeout_ns = w->timeout_ns;
     snprintf(e->action_hash, sizeof e->action_hash, "%s", w->action_hash);
+    e->listed_ms = now_ms;
     e->round = t->round;
 }
 
@@ -155,6 +160,11 @@ void rev2_worker_table_end(rev2_worker_table *t)
     t->n = kept;
 }
 
+bool rev2_worker_table_overflowed(const rev2_worker_table *t)
+{
+    return t->overflowed;
+}
+
 size_t rev2_worker_table_count(const rev2_worker_table *t)
 {
     return t->n;
@@ -165,9 +175,9 @@ const rev2_worker_entry *rev2_worker_table_at(const rev2_worker_table *t, size_t
     return i < t->n ? &t->e[i] : NULL;
 }
 
-bool rev2_worker_silent(const rev2_worker_entry *e, int64_t now_ms, int64_t *silent_ms)
+bool rev2_worker_silent(const rev2_worker_entry *e, int64_t *silent_ms)
 {
-    int64_t s = e->has_timeout ? now_ms - e->same_since_ms : 0;
+    int64_t s = e->has_timeout ? e->listed_ms - e->same_since_ms : 0;
     if (silent_ms)
         *silent_ms = s;
     return e->has_timeout && s >= REV2_WORKER_SILENT_MS;

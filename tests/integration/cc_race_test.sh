@@ -61,7 +61,7 @@ check "... the dependency file names the real object" cmp -s s1/stalled.d s1/sta
 check "... one line says why" one_line s1.err
 check "... in plain words" grep -q "compiled stalled.c locally: the gateway had not answered after 0.50 s" s1.err
 check "... no temporary files left" no_leftovers s1
-check "... the local time was learned" test "$(cat xdg/gomabarn-cc/local-times-* 2>/dev/null | wc -l)" -eq 1
+check "... the local time was learned" test "$(cat xdg/gomabarn-cc/cpu-times-* 2>/dev/null | wc -l)" -eq 1
 
 # 2. The deadline alone (racing off): a fallback after 1 s.
 source_in s2 deadline && reference s2 deadline
@@ -106,11 +106,11 @@ check "GOMABARN_BUILD_ID keys its own times" grep -q "after 10.00 s (no local co
 
 # 5. Concurrent gomabarn-cc processes add their times without mixing lines.
 mkdir s5 && cp s1/stalled.[ch] s5/
-before=$(cat xdg/gomabarn-cc/local-times-* | wc -l)
+before=$(cat xdg/gomabarn-cc/cpu-times-* | wc -l)
 (cd s5 && for i in $(seq 8); do
     GOMABARN_SERVER=$CLOSE "$CC_BIN" gcc -c stalled.c -o "p$i.o" 2>/dev/null &
 done; wait)
-lines=$(cat xdg/gomabarn-cc/local-times-*)
+lines=$(cat xdg/gomabarn-cc/cpu-times-*)
 check "8 concurrent local compiles: 8 more times ($before -> $(echo "$lines" | wc -l))" \
     test "$(echo "$lines" | wc -l)" -eq $((before + 8))
 check "... each a whole line" sh -c "! echo '$lines' | grep -vq '^[0-9]\+$'"
@@ -124,7 +124,7 @@ T0=$EPOCHREALTIME
 (cd s5b && XDG_CACHE_HOME="$WORK/xdg-cpu" PATH="$WORK/s5b/bin:$PATH" GOMABARN_SERVER=$CLOSE \
     "$CC_BIN" gcc -c stalled.c -o slow.o 2>/dev/null)
 rc=$? took=$(elapsed)
-learned=$(cat xdg-cpu/gomabarn-cc/local-times-* 2>/dev/null)
+learned=$(cat xdg-cpu/gomabarn-cc/cpu-times-* 2>/dev/null)
 check "a compile 1.5 s on the clock (took $took s): it succeeds" test $rc -eq 0 -a -s s5b/slow.o
 check "... one time learned: its CPU time, $learned ms, well under the 1500 ms it waited" \
     test "$(echo "$learned" | wc -l)" -eq 1 -a "${learned:-99999}" -lt 1000
