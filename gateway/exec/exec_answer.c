@@ -165,16 +165,19 @@ void exec_finish(void *arg)
     if (j->err) {
         rev2_error *e = j->err;
         bool no_workers = rev2_error_is_no_workers(e), queue_timeout = rev2_error_is_queue_timeout(e);
-        bool worker_lost = rev2_error_is_worker_lost(e);
+        bool worker_lost = rev2_error_is_worker_lost(e), disappeared = rev2_error_is_worker_disappeared(e);
         const char *why = no_workers      ? "Buildbarn says no worker serves it"
                           : queue_timeout ? "an action waited in its queue past exec.max_queued_s"
+                          : disappeared   ? "Buildbarn says its worker disappeared while executing it"
                                           : "the worker executing it stopped synchronizing with the scheduler";
         /* A lost worker says nothing of its pool's other workers: the
          * scheduler watch marks the pool down when all of them are silent. */
         if (p->pools && (no_workers || queue_timeout))
             rev2_pool_health_down(p->pools, j->instance, why);
-        if ((no_workers || queue_timeout || worker_lost) && exec_try_fallback(j, why))
+        if ((no_workers || queue_timeout || worker_lost || disappeared) && exec_try_fallback(j, why))
             return; /* executing on the fallback pool */
+        if (disappeared && exec_try_again(j, why))
+            return; /* executing once more on its pool */
         char *msg = gmb_format("Buildbarn (instance \"%s\"): %s%s", j->instance, e->message,
                                no_workers ? " (no worker pool serves this instance name with this platform: check the "
                                             "gateway's buildbarn.instance_name and platform settings)"
@@ -183,6 +186,7 @@ void exec_finish(void *arg)
                            no_workers      ? "no worker for the platform"
                            : queue_timeout ? "queued past exec.max_queued_s"
                            : worker_lost   ? "worker went silent"
+                           : disappeared   ? "worker disappeared"
                                            : "Buildbarn error",
                            msg);
         free(msg);

@@ -78,6 +78,7 @@ typedef struct {
     bool healed;         /* MISSING blobs were re-uploaded once already */
     char *shadow;        /* the shadow instance name, or NULL */
     bool fell_back;      /* moved to exec.fallback_instance once already */
+    bool tried_again;    /* run once more on its pool after its worker disappeared */
     bool on_engine;      /* answered on the engine thread: may not wait */
     request_entry entry; /* what the status page shows */
 } exec_job;
@@ -123,6 +124,10 @@ bool exec_heal_missing(exec_job *j);
  * on exec.fallback_instance instead, once. false when there is none, it
  * is the same pool, or the job fell back already. */
 bool exec_try_fallback(exec_job *j, const char *why);
+/* Buildbarn failed the job because its worker disappeared: run it once
+ * more on the same pool (another worker takes it). false when it was tried
+ * again already or its client has left. */
+bool exec_try_again(exec_job *j, const char *why);
 
 /* ---- exec_answer.c ---------------------------------------------------- */
 

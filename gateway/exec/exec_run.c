@@ -332,3 +332,22 @@ bool exec_try_fallback(exec_job *j, const char *why)
     work_pool_run(p->pool, exec_upload_and_execute, j);
     return true;
 }
+
+bool exec_try_again(exec_job *j, const char *why)
+{
+    exec_pipeline *p = j->p;
+    if (j->tried_again || http_request_client_gone(j->req))
+        return false;
+    GMB_WARN("exec", "#%llu instance \"%s\": %s; trying it once more on the same pool", (unsigned long long)j->id,
+             j->instance, why);
+    if (p->metrics)
+        metrics_add(p->metrics, "gomabarn_exec_tried_again_total", 1);
+    j->tried_again = true;
+    rev2_error_free(j->err);
+    j->err = NULL;
+    rev2_msg_free(j->resp);
+    j->resp = NULL;
+    j->healed = false;
+    work_pool_run(p->pool, exec_upload_and_execute, j);
+    return true;
+}

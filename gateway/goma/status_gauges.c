@@ -184,6 +184,8 @@ void status_declare_families(metrics *m)
         {"gomabarn_pool_refused_total", "counter", "Requests answered at once because their pool was down."},
         {"gomabarn_exec_fallbacks_total", "counter",
          "Actions run on exec.fallback_instance because their own pool was down or had no workers."},
+        {"gomabarn_exec_tried_again_total", "counter",
+         "Actions run once more on their pool because Buildbarn said their worker disappeared."},
         {"gomabarn_exec_fallbacks_skipped_total", "counter",
          "Actions not moved to exec.fallback_instance because their client had closed its connection."},
         {"gomabarn_exec_pool_down_answers_total", "counter",

@@ -128,6 +128,11 @@ bool rev2_error_is_worker_lost(const rev2_error *e)
     return e && e->code == REV2_UNAVAILABLE && strstr(e->message, "the worker executing it was lost") != NULL;
 }
 
+bool rev2_error_is_worker_disappeared(const rev2_error *e)
+{
+    return e && e->code == REV2_UNAVAILABLE && strstr(e->message, "disappeared while task was executing") != NULL;
+}
+
 bool rev2_error_is_no_workers(const rev2_error *e)
 {
     return e && strstr(e->message, "No workers exist for instance name prefix") != NULL;

@@ -65,5 +65,8 @@ bool rev2_error_is_queue_timeout(const rev2_error *e);
 /* The action's worker stopped synchronizing with the scheduler while it ran
  * (rev2_pool_health_action_lost). */
 bool rev2_error_is_worker_lost(const rev2_error *e);
+/* Buildbarn's scheduler failed the action: it dropped the worker executing
+ * it (a minute without a word from it). */
+bool rev2_error_is_worker_disappeared(const rev2_error *e);
 
 #endif

@@ -17,6 +17,8 @@ worker takes them, as Buildbarn's reference deployment does).
   again once, then given up in words (exec.max_silent_s).
 - An action whose worker stops synchronizing with the scheduler (seen in
   its ListWorkers) is given up after 15 s and run on the fallback pool.
+- Without that watch, an action Buildbarn fails because it dropped its
+  worker is run once more on the same pool.
 """
 import concurrent.futures
 import gzip
@@ -285,6 +287,43 @@ def test_an_action_whose_worker_stops_is_run_on_the_fallback_pool(gg, lost_serve
     ok, _ = call(gg, port, shell_req(gg, "echo back > out.txt", "after-stop%d" % time.time_ns()))
     assert ok.result.exit_status == 0, ok
     assert metrics(port)["gomabarn_exec_fallbacks_total"] == 1  # it ran on hardlinking itself
+
+
+@pytest.fixture(scope="module")
+def unwatched_server(tmp_path_factory):
+    """No scheduler watch and no fallback pool (the defaults), no queue or
+    silence limit: only Buildbarn itself ends a wait on a dead worker."""
+    yield from gmb_serve.serving(
+        tmp_path_factory.mktemp("unwatched"),
+        'buildbarn = { instance_name = "hardlinking"; };\nexec = { max_queued_s = 0; max_silent_s = 0; };',
+        stop_timeout=20)
+
+
+def test_an_action_buildbarn_says_lost_its_worker_is_tried_again(gg, unwatched_server):
+    """Without the watch, Buildbarn drops the stopped worker after a minute
+    and fails its action ("Worker ... disappeared while task was
+    executing"). The gateway runs it once more on the same pool; the worker
+    goes on meanwhile, takes it, and the client gets its result."""
+    port, log = unwatched_server
+    bb = os.environ.get("GOMABARN_BB_DIR", "/tmp/gomabarn-bb")
+    worker = int(open(os.path.join(bb, "pids", "worker-hardlinking.pid")).read())
+    req = shell_req(gg, "sleep 4; echo again > out.txt", "again%d" % time.time_ns())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        running = pool.submit(call, gg, port, req)
+        time.sleep(2)  # it runs on the worker
+        os.killpg(worker, signal.SIGSTOP)
+        try:
+            deadline = time.time() + 90  # Buildbarn's minute, and some
+            while "trying it once more on the same pool" not in log.read_text() and time.time() < deadline:
+                time.sleep(0.5)
+        finally:
+            os.killpg(worker, signal.SIGCONT)
+        resp, took = running.result(timeout=60)
+    text = log.read_text()
+    assert "disappeared while executing it; trying it once more on the same pool" in text, text[-3000:]
+    assert resp.result.exit_status == 0 and resp.result.output[0].blob.content == b"again\n", resp
+    assert metrics(port)["gomabarn_exec_tried_again_total"] == 1
+    print("answered after %.1f s" % took)
 
 
 @pytest.fixture(scope="module")
