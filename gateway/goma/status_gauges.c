@@ -114,6 +114,10 @@ static void refresh_pool_gauges(status_page *s)
             snprintf(series, sizeof series, "gomabarn_pool_workers{instance=\"%s\"}", label);
             metrics_set(s->metrics, series, st[i].workers);
         }
+        if (st[i].silent_workers >= 0) {
+            snprintf(series, sizeof series, "gomabarn_pool_silent_workers{instance=\"%s\"}", label);
+            metrics_set(s->metrics, series, st[i].silent_workers);
+        }
         snprintf(series, sizeof series, "gomabarn_pool_refused_total{instance=\"%s\"}", label);
         metrics_set(s->metrics, series, (int64_t)st[i].refused);
     }
@@ -181,6 +185,9 @@ void status_declare_families(metrics *m)
          "followed up."},
         {"gomabarn_pool_up", "gauge", "1 if the worker pool (instance name) is up, 0 if known down."},
         {"gomabarn_pool_workers", "gauge", "Workers the scheduler lists for the pool (buildbarn.scheduler_target)."},
+        {"gomabarn_pool_silent_workers", "gauge",
+         "Of the pool's workers, those listed with the same timeout 15 s apart: stopped synchronizing with the "
+         "scheduler."},
         {"gomabarn_pool_refused_total", "counter", "Requests answered at once because their pool was down."},
         {"gomabarn_exec_fallbacks_total", "counter",
          "Actions run on exec.fallback_instance because their own pool was down or had no workers."},

@@ -43,7 +43,8 @@ void status_put_buildbarn_line(gmb_buf *b, status_page *s, const rev2_error *err
     free(st);
 }
 
-/* The worker pools: up or down, since when, why, workers per the scheduler. */
+/* The worker pools: up or down, since when, why, workers per the scheduler
+ * (and how many of them stopped synchronizing with it). */
 void status_put_pools(gmb_buf *b, status_page *s)
 {
     if (!s->pools)
@@ -56,8 +57,10 @@ void status_put_pools(gmb_buf *b, status_page *s)
                 "<th>answered at once</th><th>why</th></tr>");
     for (size_t i = 0; i < n; i++) {
         char *name = html_escape(st[i].instance), *why = html_escape(st[i].reason);
-        char workers[16] = "?", age[32];
-        if (st[i].workers >= 0)
+        char workers[48] = "?", age[32];
+        if (st[i].workers >= 0 && st[i].silent_workers > 0)
+            snprintf(workers, sizeof workers, "%d (%d silent)", st[i].workers, st[i].silent_workers);
+        else if (st[i].workers >= 0)
             snprintf(workers, sizeof workers, "%d", st[i].workers);
         html_age(age, sizeof age, (long long)st[i].since_s);
         html_put(b,

@@ -22,6 +22,7 @@ typedef struct {
     bool down_by_scheduler; /* cleared when the scheduler lists workers again */
     bool down_for_silence;  /* down because every listed worker is silent; cleared when one talks again */
     int workers;
+    int silent; /* of its workers listed, those silent (rev2_worker_watch.h); -1: not known */
     int64_t since_ms, last_probe_ms;
     char reason[256];
     uint64_t refused;
@@ -80,6 +81,7 @@ static pool *pool_of(rev2_pool_health *h, const char *instance)
     memset(p, 0, sizeof *p);
     snprintf(p->instance, sizeof p->instance, "%s", instance);
     p->workers = -1;
+    p->silent = -1;
     p->since_ms = rev2_now_ms();
     return p;
 }
@@ -167,6 +169,7 @@ size_t rev2_pool_health_list(rev2_pool_health *h, rev2_pool_state *out, size_t m
         s->known = p->known;
         s->up = p->up;
         s->workers = p->workers;
+        s->silent_workers = p->silent;
         s->since_s = (now - p->since_ms) / 1000;
         snprintf(s->reason, sizeof s->reason, "%s", p->reason);
         s->refused = p->refused;
@@ -423,6 +426,7 @@ static void judge_silence(rev2_pool_health *h, int64_t now)
                 quiet = for_ms < quiet ? for_ms : quiet;
             }
         }
+        pl->silent = silent;
         if (listed > 0 && silent == listed && !pl->down_for_silence && (!pl->known || pl->up)) {
             char why[256];
             snprintf(why, sizeof why,

@@ -60,9 +60,10 @@ void rev2_pool_health_down(rev2_pool_health *h, const char *instance, const char
 typedef struct {
     char instance[128];
     bool up;
-    bool known;      /* up/down learned at all */
-    int workers;     /* per the scheduler; -1: not known */
-    int64_t since_s; /* seconds in the current state */
+    bool known;         /* up/down learned at all */
+    int workers;        /* per the scheduler; -1: not known */
+    int silent_workers; /* of those, silent ones (rev2_worker_watch.h); -1: not known */
+    int64_t since_s;    /* seconds in the current state */
     char reason[256];
     uint64_t refused; /* requests answered at once while down */
 } rev2_pool_state;

@@ -8,7 +8,9 @@
 # registered.
 #
 # Only for a cluster of its own (GOMABARN_BB_DIR and GOMABARN_BB_PORT_OFFSET,
-# see cluster.sh), never the shared one other tests are using.
+# see cluster.sh), or the shared one from a test that runs alone (ctest
+# RUN_SERIAL: integration.pool_health restarts a worker it killed), never
+# while other tests are using it.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/cluster.sh"

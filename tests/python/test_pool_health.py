@@ -26,6 +26,7 @@ import hashlib
 import http.client
 import os
 import signal
+import subprocess
 import time
 
 import pytest
@@ -263,8 +264,10 @@ def test_an_action_whose_worker_stops_is_run_on_the_fallback_pool(gg, lost_serve
         os.killpg(worker, signal.SIGSTOP)
         try:
             resp, took = running.result(timeout=90)
+            silent = metrics(port).get('gomabarn_pool_silent_workers{instance="hardlinking"}')
         finally:
             os.killpg(worker, signal.SIGCONT)
+    assert silent is not None and silent >= 1, silent  # the stopped thread that ran it, at least
     assert resp.result.exit_status == 0 and resp.result.output[0].blob.content == b"done\n", resp
     text = log.read_text()
     assert "has not synchronized with the scheduler for" in text, text[-3000:]
@@ -300,24 +303,29 @@ def unwatched_server(tmp_path_factory):
 
 
 def test_an_action_buildbarn_says_lost_its_worker_is_tried_again(gg, unwatched_server):
-    """Without the watch, Buildbarn drops the stopped worker after a minute
-    and fails its action ("Worker ... disappeared while task was
-    executing"). The gateway runs it once more on the same pool; the worker
-    goes on meanwhile, takes it, and the client gets its result."""
+    """Without the watch, Buildbarn drops a killed worker after a minute and
+    fails its action ("Worker ... disappeared while task was executing").
+    The gateway runs it once more on the same pool; the worker is started
+    again meanwhile (as systemd would), takes it, and the client gets its
+    result. (Killed, not stopped: a stopped worker that goes on would run
+    the retry beside its old run of the same action, in the same build
+    directory, and Buildbarn refuses that.)"""
     port, log = unwatched_server
     bb = os.environ.get("GOMABARN_BB_DIR", "/tmp/gomabarn-bb")
+    restart = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "buildbarn", "restart.sh")
     worker = int(open(os.path.join(bb, "pids", "worker-hardlinking.pid")).read())
     req = shell_req(gg, "sleep 4; echo again > out.txt", "again%d" % time.time_ns())
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         running = pool.submit(call, gg, port, req)
         time.sleep(2)  # it runs on the worker
-        os.killpg(worker, signal.SIGSTOP)
+        os.killpg(worker, signal.SIGKILL)
         try:
             deadline = time.time() + 90  # Buildbarn's minute, and some
             while "trying it once more on the same pool" not in log.read_text() and time.time() < deadline:
                 time.sleep(0.5)
         finally:
-            os.killpg(worker, signal.SIGCONT)
+            subprocess.run(["bash", restart, "worker-hardlinking"], check=True, timeout=120,
+                           stdout=subprocess.DEVNULL)
         resp, took = running.result(timeout=60)
     text = log.read_text()
     assert "disappeared while executing it; trying it once more on the same pool" in text, text[-3000:]

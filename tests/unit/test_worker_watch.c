@@ -151,6 +151,7 @@ static void a_pool_whose_every_worker_is_silent_is_down_until_one_talks(void)
     rev2_pool_state s = state_of(h, "hardlinking");
     CHECK(s.known && !s.up);
     CHECK_CONTAINS(s.reason, "heard nothing from its 2 workers for 15 s");
+    CHECK_INT(s.silent_workers, 2);
     CHECK(rev2_pool_health_action_lost(h, "hardlinking", "abc", why, sizeof why));
     CHECK_CONTAINS(why, "worker {thread=0} has not synchronized with the scheduler for 15 s");
     CHECK(!rev2_pool_health_action_lost(h, "hardlinking", "another", NULL, 0));
@@ -168,9 +169,12 @@ static void one_silent_worker_leaves_its_pool_up(void)
     rev2_pool_health *h = rev2_pool_health_new(10000);
     rev2_pool_health_up(h, "p");
     rev2_worker_seen w[2] = {worker("thread=0", true, 100, "abc"), worker("thread=1", false, 0, "")};
+    CHECK_INT(state_of(h, "p").silent_workers, -1); /* not known before a round */
     pools_round(h, "p", w, 2, 0);
+    CHECK_INT(state_of(h, "p").silent_workers, 0);
     pools_round(h, "p", w, 2, 30000);
     CHECK(state_of(h, "p").up);
+    CHECK_INT(state_of(h, "p").silent_workers, 1);
     CHECK(rev2_pool_health_action_lost(h, "p", "abc", NULL, 0));
     rev2_pool_health_free(h);
 }
