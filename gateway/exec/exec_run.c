@@ -299,6 +299,18 @@ void exec_cache_checked(void *user, rev2_error *err, Rev2ActionResult *result)
     work_pool_run(j->p->pool, exec_upload_and_execute, j);
 }
 
+/* The job's last outcome forgotten, it is uploaded and executed again
+ * (on j->instance, which the caller may have changed). */
+static void run_again(exec_job *j)
+{
+    rev2_error_free(j->err);
+    j->err = NULL;
+    rev2_msg_free(j->resp);
+    j->resp = NULL;
+    j->healed = false;
+    work_pool_run(j->p->pool, exec_upload_and_execute, j);
+}
+
 bool exec_try_fallback(exec_job *j, const char *why)
 {
     exec_pipeline *p = j->p;
@@ -324,12 +336,7 @@ bool exec_try_fallback(exec_job *j, const char *why)
     free(j->instance);
     j->instance = gmb_strdup(p->fallback_instance);
     snprintf(j->entry.instance, sizeof j->entry.instance, "%s", j->instance);
-    rev2_error_free(j->err);
-    j->err = NULL;
-    rev2_msg_free(j->resp);
-    j->resp = NULL;
-    j->healed = false;
-    work_pool_run(p->pool, exec_upload_and_execute, j);
+    run_again(j);
     return true;
 }
 
@@ -343,11 +350,6 @@ bool exec_try_again(exec_job *j, const char *why)
     if (p->metrics)
         metrics_add(p->metrics, "gomabarn_exec_tried_again_total", 1);
     j->tried_again = true;
-    rev2_error_free(j->err);
-    j->err = NULL;
-    rev2_msg_free(j->resp);
-    j->resp = NULL;
-    j->healed = false;
-    work_pool_run(p->pool, exec_upload_and_execute, j);
+    run_again(j);
     return true;
 }

@@ -37,6 +37,12 @@ import goma_rules
 
 PREFIX = "/cxx-compiler-service"
 PROBE_S = 4
+BB = os.environ.get("GOMABARN_BB_DIR", "/tmp/gomabarn-bb")
+
+
+def cluster_pid(name):
+    """The pid (and process group) of a process of the shared cluster."""
+    return int(open(os.path.join(BB, "pids", name + ".pid")).read())
 
 
 @pytest.fixture(scope="module")
@@ -238,6 +244,14 @@ def test_an_action_whose_client_left_is_not_moved_to_the_fallback(gg, fallback_s
             assert f.result()[0].result.exit_status == 0
 
 
+def running_on_a_worker(pool, gg, port, script):
+    """An action of 4 s then `script` sent on `pool`; returns its future
+    once a worker of hardlinking runs it."""
+    running = pool.submit(call, gg, port, shell_req(gg, "sleep 4; " + script, "w%d" % time.time_ns()))
+    time.sleep(2)
+    return running
+
+
 @pytest.fixture(scope="module")
 def lost_server(tmp_path_factory):
     """The scheduler watched, a fallback pool, and neither a queue nor a
@@ -255,12 +269,9 @@ def test_an_action_whose_worker_stops_is_run_on_the_fallback_pool(gg, lost_serve
     the worker's timeout standing still; after 15 s of that the action is
     given up and run on the fallback pool, which answers the client."""
     port, log = lost_server
-    bb = os.environ.get("GOMABARN_BB_DIR", "/tmp/gomabarn-bb")
-    worker = int(open(os.path.join(bb, "pids", "worker-hardlinking.pid")).read())
-    req = shell_req(gg, "sleep 4; echo done > out.txt", "lost%d" % time.time_ns())
+    worker = cluster_pid("worker-hardlinking")
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        running = pool.submit(call, gg, port, req)
-        time.sleep(2)  # it runs on the worker
+        running = running_on_a_worker(pool, gg, port, "echo done > out.txt")
         os.killpg(worker, signal.SIGSTOP)
         try:
             resp, took = running.result(timeout=90)
@@ -311,13 +322,10 @@ def test_an_action_buildbarn_says_lost_its_worker_is_tried_again(gg, unwatched_s
     the retry beside its old run of the same action, in the same build
     directory, and Buildbarn refuses that.)"""
     port, log = unwatched_server
-    bb = os.environ.get("GOMABARN_BB_DIR", "/tmp/gomabarn-bb")
     restart = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "buildbarn", "restart.sh")
-    worker = int(open(os.path.join(bb, "pids", "worker-hardlinking.pid")).read())
-    req = shell_req(gg, "sleep 4; echo again > out.txt", "again%d" % time.time_ns())
+    worker = cluster_pid("worker-hardlinking")
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        running = pool.submit(call, gg, port, req)
-        time.sleep(2)  # it runs on the worker
+        running = running_on_a_worker(pool, gg, port, "echo again > out.txt")
         os.killpg(worker, signal.SIGKILL)
         try:
             deadline = time.time() + 90  # Buildbarn's minute, and some
@@ -349,8 +357,7 @@ def test_a_silent_execute_stream_is_given_up(gg, silent_server):
     gets a retryable error in words after about twice exec.max_silent_s,
     not after buildbarn.execute_timeout_ms."""
     port, log = silent_server
-    bb = os.environ.get("GOMABARN_BB_DIR", "/tmp/gomabarn-bb")
-    scheduler = int(open(os.path.join(bb, "pids", "scheduler.pid")).read())
+    scheduler = cluster_pid("scheduler")
     os.kill(scheduler, signal.SIGSTOP)
     try:
         resp, took = call(gg, port, shell_req(gg, "echo quiet > out.txt", "silent"))
