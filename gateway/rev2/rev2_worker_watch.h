@@ -9,7 +9,7 @@
  * off. (Measured between listings, not up to now: a worker not listed
  * lately because a listing failed or was slow is not taken for silent.)
  * Buildbarn itself drops such a worker only after a minute, and only then
- * queues its action again; until then the action's Execute stream says
+ * fails its action ("disappeared while task was executing"); until then the action's Execute stream says
  * nothing, so without this watch a compile on a dead worker waits a
  * minute or more.
  *
