@@ -9,9 +9,9 @@
  * off. (Measured between listings, not up to now: a worker not listed
  * lately because a listing failed or was slow is not taken for silent.)
  * Buildbarn itself drops such a worker only after a minute, and only then
- * fails its action ("disappeared while task was executing"); until then the action's Execute stream says
- * nothing, so without this watch a compile on a dead worker waits a
- * minute or more.
+ * fails its action ("disappeared while task was executing"); until then
+ * the action's Execute stream says nothing, so without this watch a
+ * compile on a dead worker waits a minute or more.
  *
  * The table is not thread-safe: rev2_pool_health holds its lock around
  * every call. It keeps at most REV2_WORKERS_MAX workers; past that the
