@@ -441,13 +441,11 @@ static void judge_silence(rev2_pool_health *h, int64_t now)
             /* Buildbarn dropped them at last: the queue count's reason now. */
             set_state(pl, false, "the scheduler lists no worker for it (all disappeared)");
             pl->down_for_silence = false;
-        } else if (pl->down_for_silence && silent < listed) {
-            GMB_INFO("pools", "pool \"%s\": a worker synchronizes with the scheduler again", pl->instance);
-            set_state(pl, true, NULL);
-            pl->down_by_scheduler = pl->down_for_silence = false;
-        } else if (pl->down_for_silence && listed == 0) {
-            /* Its workers are no longer listed (ListWorkers failed?) but the scheduler counts some. */
-            GMB_INFO("pools", "pool \"%s\": its workers are no longer seen silent; up again", pl->instance);
+        } else if (pl->down_for_silence && (listed == 0 || silent < listed)) {
+            /* A worker talks again, or none is listed (ListWorkers failed?) while the scheduler counts some. */
+            GMB_INFO("pools", "pool \"%s\": %s", pl->instance,
+                     listed ? "a worker synchronizes with the scheduler again"
+                            : "its workers are no longer seen silent; up again");
             set_state(pl, true, NULL);
             pl->down_by_scheduler = pl->down_for_silence = false;
         }
@@ -479,7 +477,7 @@ typedef struct {
     const char **prefixes;
     rev2_worker_seen **seen;
     size_t *n_seen;
-    size_t answered, calls;
+    size_t answered;
 } workers_round;
 
 static void workers_round_next(workers_round *r);
@@ -550,11 +548,12 @@ static void workers_round_start(rev2_pool_health *h, rev2_platform_queue *q, siz
     r->h = h;
     r->q = q;
     r->n = n;
+    size_t calls = 0;
     for (size_t i = 0; i < n; i++)
-        r->calls += q[i].n_list_workers;
-    r->prefixes = gmb_calloc(r->calls + 1, sizeof *r->prefixes);
-    r->seen = gmb_calloc(r->calls + 1, sizeof *r->seen);
-    r->n_seen = gmb_calloc(r->calls + 1, sizeof *r->n_seen);
+        calls += q[i].n_list_workers;
+    r->prefixes = gmb_calloc(calls + 1, sizeof *r->prefixes);
+    r->seen = gmb_calloc(calls + 1, sizeof *r->seen);
+    r->n_seen = gmb_calloc(calls + 1, sizeof *r->n_seen);
     workers_round_next(r);
 }
 
